@@ -1,0 +1,115 @@
+/**
+ * The decoded, typed configuration. `src/config/` turns `outboxx.toml` plus the
+ * environment into this shape; every other module reads only this.
+ * TOML keys are snake_case; fields here are their camelCase names.
+ */
+import type * as Duration from "effect/Duration"
+import type * as Redacted from "effect/Redacted"
+
+export type SnapshotMode = "initial" | "never" | "always" | "initial_only"
+export type PublicationMode = "filtered" | "existing"
+export type Compression = "none" | "gzip" | "snappy" | "lz4"
+export type Delivery = "at-least-once" | "exactly-once"
+export type Operation = "insert" | "update" | "delete" | "truncate"
+export type EventFormat = "outboxx" | "debezium"
+export type LogLevel = "debug" | "info" | "warn" | "error"
+export type LogFormat = "json" | "pretty"
+
+/** A table a stream captures; a bare name in the config means `public.<name>`. */
+export interface TableRef {
+  readonly schema: string
+  readonly name: string
+}
+
+export interface PostgresSettings {
+  readonly url: Redacted.Redacted<string>
+  readonly slot: string
+  readonly publication: string
+  readonly publicationMode: PublicationMode
+  readonly snapshot: SnapshotMode
+  /** Duration.zero disables the heartbeat. */
+  readonly heartbeatInterval: Duration.Duration
+  readonly statusInterval: Duration.Duration
+  /** No bytes from the server for this long = the connection is lost (frozen peer). */
+  readonly livenessTimeout: Duration.Duration
+  readonly connectTimeout: Duration.Duration
+}
+
+export interface KafkaSaslSettings {
+  readonly mechanism: "plain" | "scram-sha-256" | "scram-sha-512"
+  readonly username: string
+  readonly password: Redacted.Redacted<string>
+}
+
+export interface KafkaTlsSettings {
+  readonly enabled: boolean
+  /** Paths to PEM files. */
+  readonly ca: string | undefined
+  readonly cert: string | undefined
+  readonly key: string | undefined
+  readonly rejectUnauthorized: boolean
+}
+
+export interface KafkaSettings {
+  readonly brokers: ReadonlyArray<string>
+  readonly clientId: string
+  readonly compression: Compression
+  readonly delivery: Delivery
+  /** Upper bound of one produce request, in bytes. */
+  readonly batchMaxBytes: number
+  /** How long a batch may wait to fill. */
+  readonly linger: Duration.Duration
+  /** Create missing topics through the admin API (else a missing topic is an error). */
+  readonly createTopics: boolean
+  readonly topicPartitions: number
+  /** -1 = the broker's default. */
+  readonly topicReplicationFactor: number
+  readonly sasl: KafkaSaslSettings | undefined
+  readonly tls: KafkaTlsSettings | undefined
+}
+
+export interface StateSettings {
+  readonly dir: string
+}
+
+export interface HttpSettings {
+  /** undefined when `listen = ""` (disabled). */
+  readonly listen: { readonly host: string; readonly port: number } | undefined
+}
+
+export interface TracingSettings {
+  readonly otlpEndpoint: string | undefined
+  readonly sampleRatio: number
+}
+
+export interface LogSettings {
+  readonly level: LogLevel
+  readonly format: LogFormat
+}
+
+export interface StreamSettings {
+  readonly name: string
+  readonly tables: ReadonlyArray<TableRef>
+  /** Template with `{schema}`, `{table}`, `{stream}` placeholders. */
+  readonly topic: string
+  readonly format: EventFormat
+  readonly operations: ReadonlySet<Operation>
+  /** Kafka key columns; undefined = the replica identity / primary key. */
+  readonly key: ReadonlyArray<string> | undefined
+  readonly includeColumns: ReadonlyArray<string> | undefined
+  readonly excludeColumns: ReadonlyArray<string>
+  readonly tombstones: boolean
+  readonly snapshot: boolean
+}
+
+export interface OutboxxSettings {
+  /** Absolute path of the file these settings came from. */
+  readonly configPath: string
+  readonly postgres: PostgresSettings
+  readonly kafka: KafkaSettings
+  readonly state: StateSettings
+  readonly http: HttpSettings
+  readonly tracing: TracingSettings
+  readonly log: LogSettings
+  readonly streams: ReadonlyArray<StreamSettings>
+}
