@@ -1,0 +1,306 @@
+/**
+ * Turns decoded pgoutput messages into Kafka records, per stream, in commit
+ * order: op `c`/`u`/`d`/`t`, `before`/`after` by replica identity, tombstones,
+ * primary-key changes as delete + tombstone + create, the key columns as the
+ * Kafka key. Plain synchronous code: it runs once per row.
+ *
+ * Records are appended to one Outbox per stream; the pipeline hands the
+ * outboxes to the stream actors after each batch of messages. Every record is
+ * tracked against its transaction in the CheckpointTracker, so the commit LSN
+ * is confirmed only once Kafka has acknowledged all of it.
+ */
+import { Schema } from "effect"
+import type { OutRecord } from "../kafka/batching.js"
+import { eventValue, type Op, sourceSuffix } from "../kafka/serializers/outboxx.js"
+import { formatLsn, pgEpochMicrosToIso } from "../postgres/lsn.js"
+import type { PgoutputMessage, Relation, Tuple, TupleValue } from "../postgres/pgoutput/messages.js"
+import { Unchanged } from "../postgres/pgoutput/messages.js"
+import { buildRowJson } from "../postgres/values/rowJson.js"
+import type { CheckpointTracker, TransactionHandle } from "./checkpoint/CheckpointTracker.js"
+import type { RelationEntry, TablePlan } from "./TablePlan.js"
+
+
+/** Records of one stream, with how many belong to each transaction (for acks). */
+export interface Outbox {
+  records: Array<OutRecord>
+  /** Parallel runs: `txs[i]` has `counts[i]` consecutive records. */
+  txs: Array<TransactionHandle>
+  counts: Array<number>
+}
+
+export const emptyOutbox = (): Outbox => ({ records: [], txs: [], counts: [] })
+
+/** The stream broke the pgoutput rules we rely on, or a value could not be converted. */
+export class RoutingError extends Schema.TaggedError<RoutingError>()("RoutingError", {
+  lsn: Schema.String,
+  reason: Schema.String,
+  cause: Schema.optional(Schema.Defect())
+}) {
+  override get message(): string {
+    return `at ${this.lsn}: ${this.reason}`
+  }
+}
+
+export interface RouterStats {
+  /** `${stream}\u0000${table}\u0000${op}` -> count, drained by the metrics updater. */
+  readonly events: Map<string, number>
+  transactions: number
+}
+
+/** Receives logical decoding messages (pg_logical_emit_message); the outbox pattern builds on it. */
+export type LogicalMessageHandler = (message: Extract<PgoutputMessage, { tag: "Message" }>) => void
+
+interface OpenTransaction {
+  readonly handle: TransactionHandle
+  readonly suffix: string
+}
+
+export class Router {
+  readonly relations = new Map<number, RelationEntry>()
+  readonly outboxes: Array<Outbox>
+  readonly stats: RouterStats = { events: new Map(), transactions: 0 }
+  private tx: OpenTransaction | undefined = undefined
+  /** Wall clock for ts_ms, read once per batch rather than once per row. */
+  now = Date.now()
+
+  constructor(
+    streamCount: number,
+    private readonly tracker: CheckpointTracker,
+    private readonly onLogicalMessage: LogicalMessageHandler = () => {}
+  ) {
+    this.outboxes = Array.from({ length: streamCount }, emptyOutbox)
+  }
+
+  /** True while a transaction is open (between Begin and Commit). */
+  get inTransaction(): boolean {
+    return this.tx !== undefined
+  }
+
+  setRelation(entry: RelationEntry): void {
+    this.relations.set(entry.relation.relationId, entry)
+  }
+
+  /**
+   * Routes one message received at `lsn`. Relation messages must be planned
+   * by the caller (it needs the catalog) and passed to `setRelation` first.
+   * Throws RoutingError (or a value conversion error) on input it cannot handle.
+   */
+  route(lsn: number, message: PgoutputMessage): void {
+    switch (message.tag) {
+      case "Begin": {
+        if (this.tx !== undefined) throw this.error(lsn, "Begin inside an open transaction")
+        const handle = this.tracker.beginTransaction(message.xid, 0)
+        this.tx = {
+          handle,
+          suffix: sourceSuffix(formatLsn(message.finalLsn), message.xid, pgEpochMicrosToIso(message.commitTime), false)
+        }
+        return
+      }
+      case "Commit": {
+        const tx = this.requireTx(lsn, "Commit")
+        this.tracker.commit(tx.handle, message.endLsn)
+        this.tx = undefined
+        this.stats.transactions++
+        return
+      }
+      case "Insert": {
+        const tx = this.requireTx(lsn, "Insert")
+        const entry = this.entry(lsn, message.relationId)
+        for (const plan of entry.plans) {
+          if (!plan.emits.insert) continue
+          this.emitRow(plan, tx, lsn, "c", undefined, message.newTuple, entry.qualifiedName)
+        }
+        return
+      }
+      case "Update": {
+        const tx = this.requireTx(lsn, "Update")
+        const entry = this.entry(lsn, message.relationId)
+        for (const plan of entry.plans) {
+          if (!plan.emits.update) continue
+          this.emitUpdate(plan, tx, lsn, message.oldKind, message.oldTuple, message.newTuple, entry.qualifiedName)
+        }
+        return
+      }
+      case "Delete": {
+        const tx = this.requireTx(lsn, "Delete")
+        const entry = this.entry(lsn, message.relationId)
+        for (const plan of entry.plans) {
+          if (!plan.emits.delete) continue
+          this.emitDelete(plan, tx, lsn, message.oldKind, message.oldTuple, entry.qualifiedName)
+        }
+        return
+      }
+      case "Truncate": {
+        const tx = this.requireTx(lsn, "Truncate")
+        for (const relationId of message.relationIds) {
+          const entry = this.entry(lsn, relationId)
+          for (const plan of entry.plans) {
+            if (!plan.emits.truncate) continue
+            const value = eventValue("t", "null", "null", undefined, this.source(plan, tx, lsn), this.now)
+            this.push(plan, tx, null, value, entry.qualifiedName, "t")
+          }
+        }
+        return
+      }
+      case "Message":
+        this.onLogicalMessage(message)
+        return
+      case "Relation":
+        if (!this.relations.has(message.relationId)) {
+          throw this.error(lsn, `Relation ${message.schema}.${message.name} was not planned`)
+        }
+        return
+      case "Type":
+      case "Origin":
+        // Types are resolved from pg_type when a Relation arrives; origins are not filtered.
+        return
+      default:
+        // Streaming and two-phase messages come only when we ask for them, and we do not.
+        throw this.error(lsn, `unexpected ${message.tag} message: streaming and two-phase decoding are not enabled`)
+    }
+  }
+
+  private emitUpdate(
+    plan: TablePlan,
+    tx: OpenTransaction,
+    lsn: number,
+    oldKind: "key" | "full" | undefined,
+    oldTuple: Tuple | undefined,
+    newTuple: Tuple,
+    table: string
+  ): void {
+    if (oldTuple !== undefined && this.keyChanged(plan, oldTuple, newTuple)) {
+      // A primary-key change: the old key disappears, the new one appears.
+      this.emitDelete(plan, tx, lsn, oldKind ?? "key", oldTuple, table)
+      this.emitRow(plan, tx, lsn, "c", undefined, newTuple, table)
+      return
+    }
+    this.emitRow(plan, tx, lsn, "u", oldTuple ?? newTuple, newTuple, table, oldKind === "full")
+  }
+
+  /**
+   * An insert (`before` undefined) or an update. For an update without a full
+   * old row, `before` holds the replica identity columns only.
+   */
+  private emitRow(
+    plan: TablePlan,
+    tx: OpenTransaction,
+    lsn: number,
+    op: Op,
+    before: Tuple | undefined,
+    after: Tuple,
+    table: string,
+    beforeIsFull = false
+  ): void {
+    const unchanged: Array<number> = []
+    const afterJson = buildRowJson(
+      plan.prefixes,
+      plan.writers,
+      after,
+      plan.includeMask,
+      unchanged,
+      beforeIsFull ? before : undefined
+    )
+    const beforeJson = before === undefined
+      ? "null"
+      : buildRowJson(plan.prefixes, plan.writers, before, beforeIsFull ? plan.includeMask : plan.identityMask, undefined, undefined)
+    const unchangedJson = unchanged.length === 0
+      ? undefined
+      : "[" + unchanged.map((i) => plan.prefixes[i]!.slice(0, -1)).join(",") + "]"
+    const value = eventValue(op, beforeJson, afterJson, unchangedJson, this.source(plan, tx, lsn), this.now)
+    this.push(plan, tx, this.key(plan, after, lsn), value, table, op)
+  }
+
+  private emitDelete(
+    plan: TablePlan,
+    tx: OpenTransaction,
+    lsn: number,
+    oldKind: "key" | "full",
+    oldTuple: Tuple,
+    table: string
+  ): void {
+    const before = buildRowJson(
+      plan.prefixes,
+      plan.writers,
+      oldTuple,
+      oldKind === "full" ? plan.includeMask : plan.identityMask
+    )
+    const key = this.key(plan, oldTuple, lsn)
+    const value = eventValue("d", before, "null", undefined, this.source(plan, tx, lsn), this.now)
+    this.push(plan, tx, key, value, table, "d")
+    if (plan.tombstones) this.push(plan, tx, key, null, table, undefined)
+  }
+
+  private keyChanged(plan: TablePlan, oldTuple: Tuple, newTuple: Tuple): boolean {
+    for (const i of plan.keyIndexes) {
+      const before = oldTuple[i]
+      const after = newTuple[i]
+      // Columns the server did not send in the old key tuple cannot tell.
+      if (before === Unchanged || after === Unchanged) continue
+      if (!sameValue(before, after)) return true
+    }
+    return false
+  }
+
+  private key(plan: TablePlan, tuple: Tuple, lsn: number): string | null {
+    const indexes = plan.keyIndexes
+    if (indexes.length === 0) return null
+    let out = "{"
+    for (let k = 0; k < indexes.length; k++) {
+      const value = tuple[indexes[k]!]
+      if (value === Unchanged || value === undefined) {
+        throw this.error(lsn, `key column ${plan.keyPrefixes[k]!.slice(0, -1)} of ${plan.source} was not sent by the server`)
+      }
+      const fragment = typeof value === "string"
+        ? plan.writers[indexes[k]!]!(value)
+        : value === null
+        ? "null"
+        : `"${Buffer.from(value).toString("base64")}"`
+      out += (k === 0 ? "" : ",") + plan.keyPrefixes[k] + fragment
+    }
+    return out + "}"
+  }
+
+  private source(plan: TablePlan, tx: OpenTransaction, lsn: number): string {
+    return plan.source + formatLsn(lsn) + tx.suffix
+  }
+
+  private push(plan: TablePlan, tx: OpenTransaction, key: string | null, value: string | null, table: string, op: Op | undefined): void {
+    const outbox = this.outboxes[plan.streamIndex]!
+    outbox.records.push({ topic: plan.topic, key, value })
+    const last = outbox.txs.length - 1
+    if (last >= 0 && outbox.txs[last] === tx.handle) outbox.counts[last]!++
+    else {
+      outbox.txs.push(tx.handle)
+      outbox.counts.push(1)
+    }
+    this.tracker.track(tx.handle, 1)
+    if (op !== undefined) {
+      const stat = plan.stream.name + "\u0000" + table + "\u0000" + op
+      this.stats.events.set(stat, (this.stats.events.get(stat) ?? 0) + 1)
+    }
+  }
+
+  private requireTx(lsn: number, what: string): OpenTransaction {
+    if (this.tx === undefined) throw this.error(lsn, `${what} outside a transaction`)
+    return this.tx
+  }
+
+  private entry(lsn: number, relationId: number): RelationEntry {
+    const entry = this.relations.get(relationId)
+    if (entry === undefined) throw this.error(lsn, `change for relation ${relationId} before its Relation message`)
+    return entry
+  }
+
+  private error(lsn: number, reason: string): RoutingError {
+    return new RoutingError({ lsn: formatLsn(lsn), reason })
+  }
+}
+
+const sameValue = (a: TupleValue | undefined, b: TupleValue | undefined): boolean => {
+  if (typeof a === "string" || a === null || a === undefined) return a === b
+  if (typeof b === "string" || b === null || b === undefined || b === Unchanged || a === Unchanged) return false
+  return Buffer.from(a).equals(Buffer.from(b))
+}
+
+export type { Relation }

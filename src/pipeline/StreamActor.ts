@@ -1,0 +1,86 @@
+/**
+ * One actor per configured stream: a fiber with a bounded mailbox of record
+ * batches. It sends each batch to the sink in order (so per-key order is the
+ * commit order) and acknowledges the batch's transactions in the checkpoint
+ * tracker only when the sink confirmed every record. A retryable sink failure
+ * is retried with capped exponential backoff while everything stays queued
+ * (the full mailbox pauses the source); a permanent one stops the pipeline
+ * without confirming anything past it.
+ */
+import { Duration, Effect, Queue, Schedule } from "effect"
+import type { OutRecord } from "../kafka/batching.js"
+import type { CheckpointTracker } from "./checkpoint/CheckpointTracker.js"
+import type { Outbox } from "./Router.js"
+import type { RecordSink, SinkError } from "./RecordSink.js"
+
+export interface StreamActor {
+  readonly name: string
+  /** `null` asks the actor to finish after what is already queued. */
+  readonly mailbox: Queue.Queue<Outbox | null>
+  readonly run: Effect.Effect<void, SinkError>
+}
+
+export const mailboxCapacity = 16
+/** Upper bound of records per sink call; bigger batches are split by the sink by bytes too. */
+const maxRecordsPerSend = 20_000
+
+/** Capped exponential backoff with jitter: 200ms, 400ms, ... at most 10s apart. */
+const retryBackoff = Schedule.min([Schedule.exponential(Duration.millis(200)), Schedule.spaced(Duration.seconds(10))]).pipe(
+  Schedule.jittered
+)
+
+export const makeStreamActor = Effect.fnUntraced(function*(
+  name: string,
+  sink: RecordSink,
+  tracker: CheckpointTracker,
+  onDelivered: (outboxes: ReadonlyArray<Outbox>, records: number) => void = () => {}
+) {
+  const mailbox = yield* Queue.bounded<Outbox | null>(mailboxCapacity)
+
+  const deliver = (batch: ReadonlyArray<Outbox>, records: ReadonlyArray<OutRecord>) => {
+    let warned = false
+    return sink.send(records).pipe(
+      Effect.tapError((error) => {
+        if (!error.retryable || warned) return Effect.void
+        warned = true
+        return Effect.logWarning(`stream ${name}: delivery failing, retrying until it works: ${error.message}`)
+      }),
+      Effect.retry({ schedule: retryBackoff, while: (error) => error.retryable }),
+      Effect.tap(() => warned ? Effect.logInfo(`stream ${name}: delivery recovered`) : Effect.void),
+      Effect.tapError(() =>
+        Effect.sync(() => {
+          for (const outbox of batch) for (const tx of outbox.txs) tracker.fail(tx)
+        })
+      )
+    )
+  }
+
+  const run = Effect.gen(function*() {
+    while (true) {
+      const taken = yield* Queue.takeBetween(mailbox, 1, mailboxCapacity)
+      const batch: Array<Outbox> = []
+      let done = false
+      for (const item of taken) {
+        if (item === null) done = true
+        else batch.push(item)
+      }
+      let records: Array<OutRecord> = []
+      let count = 0
+      for (const outbox of batch) count += outbox.records.length
+      if (count > 0) {
+        records = batch.length === 1 ? batch[0]!.records : batch.flatMap((o) => o.records)
+        for (let start = 0; start < records.length; start += maxRecordsPerSend) {
+          const slice = records.length <= maxRecordsPerSend ? records : records.slice(start, start + maxRecordsPerSend)
+          yield* deliver(batch, slice)
+        }
+        for (const outbox of batch) {
+          for (let i = 0; i < outbox.txs.length; i++) tracker.ack(outbox.txs[i]!, outbox.counts[i]!)
+        }
+        onDelivered(batch, count)
+      }
+      if (done) return
+    }
+  }).pipe(Effect.annotateLogs({ stream: name }))
+
+  return { name, mailbox, run } satisfies StreamActor
+})

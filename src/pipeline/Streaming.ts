@@ -1,0 +1,264 @@
+/**
+ * The streaming pipeline, wired end to end:
+ *
+ *   walsender -> ReplicationSource (decode) -> Router -> StreamActor per stream -> sink
+ *                     ^                                                     |
+ *                     +---- status updates <- CheckpointTracker <- acks ----+
+ *
+ * Startup follows ARCHITECTURE.md rule 5: the publication exists before the
+ * slot streams. Shutdown follows rule 8: stop reading, drain the actors,
+ * flush the sink, send the final status update, then close connections.
+ */
+import { Deferred, Duration, Effect, Fiber, Queue, Schedule, Schema, type Scope } from "effect"
+import type pg from "pg"
+import { renderTopic } from "../config/topic.js"
+import type { OutboxxSettings } from "../config/model.js"
+import { databaseOf } from "../postgres/connection.js"
+import { formatLsn, parseLsn } from "../postgres/lsn.js"
+import { connectClient, queryRows, type PostgresError } from "../postgres/Postgres.js"
+import { ensurePublication, type PublicationError } from "../postgres/publication.js"
+import {
+  createSlot,
+  identifySystem,
+  protocolVersionFor,
+  ReplicationError,
+  type SourceItem,
+  startReplication
+} from "../postgres/ReplicationSource.js"
+import { TypeRegistry } from "../postgres/values/TypeRegistry.js"
+import { CheckpointTracker } from "./checkpoint/CheckpointTracker.js"
+import type { RecordSink, SinkError } from "./RecordSink.js"
+import type { PgoutputDecodeError } from "../postgres/pgoutput/decoder.js"
+import type { Relation } from "../postgres/pgoutput/messages.js"
+import type { ReplicationProtocolError } from "../postgres/protocol.js"
+import { emptyOutbox, type LogicalMessageHandler, Router, RoutingError } from "./Router.js"
+import { makeStreamActor } from "./StreamActor.js"
+import { planRelation, TablePlanError } from "./TablePlan.js"
+
+export class SlotError extends Schema.TaggedError<SlotError>()("SlotError", {
+  slot: Schema.String,
+  reason: Schema.String,
+  retryable: Schema.Boolean
+}) {
+  override get message(): string {
+    return `replication slot "${this.slot}": ${this.reason}`
+  }
+}
+
+/** Why streaming stopped. */
+export type StreamingError =
+  | ReplicationError
+  | PostgresError
+  | PublicationError
+  | SlotError
+  | RoutingError
+  | TablePlanError
+  | SinkError
+  | PgoutputDecodeError
+  | ReplicationProtocolError
+
+export interface StreamingOptions {
+  /** `tail`: a TEMPORARY slot that dies with the connection, so the real slot never moves. */
+  readonly temporarySlot: boolean
+  readonly onLogicalMessage?: LogicalMessageHandler
+  /** Called whenever the confirmed LSN advances (journal, metrics). */
+  readonly onConfirmed?: (lsn: number) => void
+  /** Called when streaming has started. */
+  readonly onStarted?: (info: { readonly slot: string; readonly startLsn: number; readonly protocolVersion: number }) => void
+}
+
+interface SlotRow {
+  readonly slot_name: string
+  readonly plugin: string | null
+  readonly slot_type: string
+  readonly database: string | null
+  readonly active: boolean
+  readonly active_pid: number | null
+  readonly confirmed_flush_lsn: string | null
+}
+
+/** Every topic the configured streams can write, for the sink to prepare. */
+export const configuredTopics = (settings: OutboxxSettings): Array<string> => {
+  const topics = new Set<string>()
+  for (const stream of settings.streams) {
+    for (const table of stream.tables) {
+      topics.add(renderTopic(stream.topic, { schema: table.schema, table: table.name, stream: stream.name }))
+    }
+  }
+  return [...topics]
+}
+
+const primaryKeySql = `SELECT a.attname FROM pg_index i
+  JOIN pg_attribute a ON a.attrelid = i.indrelid AND a.attnum = ANY(i.indkey)
+  WHERE i.indrelid = $1 AND i.indisprimary
+  ORDER BY array_position(i.indkey::int2[], a.attnum)`
+
+/**
+ * Streams until interrupted (a clean stop) or a failure. Never confirms an
+ * LSN whose changes the sink has not accepted.
+ */
+export const runStreaming = Effect.fn("Pipeline.runStreaming")(function*(
+  settings: OutboxxSettings,
+  sink: RecordSink,
+  options: StreamingOptions
+): Effect.fn.Return<never, StreamingError, Scope.Scope> {
+  const pgSettings = settings.postgres
+  const database = databaseOf(pgSettings.url)
+  const connectTimeoutMs = Duration.toMillis(pgSettings.connectTimeout)
+  const catalog = yield* connectClient(pgSettings.url, { applicationName: "outboxx-catalog", connectTimeoutMs })
+  const versionRows = yield* queryRows<{ server_version_num: string }>(catalog, "SHOW server_version_num")
+  const protocolVersion = protocolVersionFor(Number(versionRows[0]!.server_version_num))
+
+  yield* ensurePublication(catalog, settings)
+  yield* sink.prepareTopics(configuredTopics(settings))
+
+  const slot = options.temporarySlot ? `${pgSettings.slot}_tail_${process.pid}` : pgSettings.slot
+  const replication = yield* connectClient(pgSettings.url, {
+    replication: true,
+    applicationName: options.temporarySlot ? "outboxx-tail" : "outboxx",
+    connectTimeoutMs
+  })
+  const identity = yield* identifySystem(replication)
+
+  let startLsn: number
+  const existing = options.temporarySlot
+    ? []
+    : yield* queryRows<SlotRow>(
+      catalog,
+      "SELECT slot_name, plugin, slot_type, database, active, active_pid, confirmed_flush_lsn::text FROM pg_replication_slots WHERE slot_name = $1",
+      [slot]
+    )
+  if (existing.length === 0) {
+    const consistentPoint = yield* createSlot(replication, slot, { temporary: options.temporarySlot })
+    startLsn = parseLsn(consistentPoint)
+    yield* Effect.logInfo(`created replication slot "${slot}" at ${consistentPoint}`)
+  } else {
+    const row = existing[0]!
+    if (row.slot_type !== "logical" || row.plugin !== "pgoutput") {
+      return yield* new SlotError({ slot, reason: `exists but is a ${row.slot_type} slot with plugin ${row.plugin ?? "none"}; outboxx needs a logical pgoutput slot (drop it or configure another postgres.slot)`, retryable: false })
+    }
+    if (row.database !== identity.dbname) {
+      return yield* new SlotError({ slot, reason: `belongs to database "${row.database}", not "${identity.dbname}"`, retryable: false })
+    }
+    if (row.active) {
+      return yield* new SlotError({ slot, reason: `is in use by another process (pid ${row.active_pid}); is another outboxx running?`, retryable: true })
+    }
+    startLsn = parseLsn(row.confirmed_flush_lsn ?? identity.xlogpos)
+  }
+
+  const tracker = new CheckpointTracker(startLsn)
+  const registry = new TypeRegistry()
+  const typeQuery = (sql: string, params: ReadonlyArray<unknown>) =>
+    catalog.query(sql, [...params]).then((r) => r.rows as ReadonlyArray<Record<string, unknown>>)
+  const router = new Router(settings.streams.length, tracker, options.onLogicalMessage)
+  const failed = yield* Deferred.make<never, StreamingError>()
+
+  const actors = yield* Effect.forEach(settings.streams, (stream) => makeStreamActor(stream.name, sink, tracker))
+  const actorFibers = yield* Effect.forEach(actors, (actor) =>
+    actor.run.pipe(
+      Effect.tapError((error) => Deferred.fail(failed, error)),
+      Effect.forkScoped
+    ))
+
+  const stream = yield* startReplication(replication as pg.Client, identity, {
+    slot,
+    publication: pgSettings.publication,
+    startLsn,
+    protocolVersion,
+    statusInterval: pgSettings.statusInterval,
+    livenessTimeout: pgSettings.livenessTimeout,
+    confirmedLsn: () => tracker.confirmable()
+  })
+
+  const planRelationMessage = Effect.fnUntraced(function*(lsn: number, relation: Relation) {
+    yield* Effect.tryPromise({
+      try: () => registry.ensure(relation.columns.map((c) => c.typeOid), typeQuery),
+      catch: (cause) => new RoutingError({ lsn: formatLsn(lsn), reason: `cannot resolve the column types of ${relation.schema}.${relation.name}`, cause })
+    })
+    const pk = yield* queryRows<{ attname: string }>(catalog, primaryKeySql, [relation.relationId])
+    const entry = planRelation(relation, settings, registry, pk.map((r) => r.attname), database)
+    if (entry instanceof TablePlanError) return yield* entry
+    router.setRelation(entry)
+  })
+
+  const routeBatch = (items: ReadonlyArray<SourceItem>, from: number): number | RoutingError => {
+    router.now = Date.now()
+    for (let i = from; i < items.length; i++) {
+      const item = items[i]!
+      if (item.kind === "keepalive") {
+        if (!router.inTransaction) tracker.observeKeepalive(item.walEnd)
+        continue
+      }
+      if (item.message.tag === "Relation") return i
+      try {
+        router.route(item.lsn, item.message)
+      } catch (error) {
+        if (error instanceof RoutingError) return error
+        return new RoutingError({ lsn: formatLsn(item.lsn), reason: error instanceof Error ? error.message : String(error), cause: error })
+      }
+    }
+    return items.length
+  }
+
+  const flushOutboxes = Effect.fnUntraced(function*() {
+    for (let s = 0; s < actors.length; s++) {
+      const outbox = router.outboxes[s]!
+      if (outbox.records.length === 0 && outbox.txs.length === 0) continue
+      router.outboxes[s] = emptyOutbox()
+      yield* Queue.offer(actors[s]!.mailbox, outbox)
+    }
+  })
+
+  const routeLoop = Effect.gen(function*() {
+    while (true) {
+      const items = yield* Queue.takeBetween(stream.items, 1, 4096)
+      let from = 0
+      while (from < items.length) {
+        const stoppedAt = routeBatch(items, from)
+        if (typeof stoppedAt !== "number") return yield* stoppedAt
+        if (stoppedAt < items.length) {
+          const item = items[stoppedAt]! as Extract<SourceItem, { kind: "message" }>
+          yield* planRelationMessage(item.lsn, item.message as Relation)
+          from = stoppedAt + 1
+        } else from = stoppedAt
+      }
+      yield* flushOutboxes()
+      stream.onDrained()
+    }
+  })
+  const routeFiber = yield* routeLoop.pipe(
+    Effect.tapError((error) => Deferred.fail(failed, error)),
+    Effect.forkScoped
+  )
+
+  // Report progress: the confirmed LSN to the caller (journal, metrics) when it moves.
+  let lastReported = startLsn
+  yield* Effect.sync(() => {
+    const confirmed = tracker.confirmable()
+    if (confirmed > lastReported) {
+      lastReported = confirmed
+      options.onConfirmed?.(confirmed)
+    }
+  }).pipe(Effect.repeat(Schedule.spaced(Duration.millis(200))), Effect.forkScoped)
+
+  // Graceful stop (rule 8). Registered after the actors were forked, so it runs
+  // before the scope interrupts them: they get to finish what is queued.
+  yield* Effect.addFinalizer(() =>
+    Effect.gen(function*() {
+      stream.stopReading()
+      yield* Fiber.interrupt(routeFiber)
+      for (const actor of actors) Queue.offerUnsafe(actor.mailbox, null)
+      yield* Effect.forEach(actorFibers, (fiber) => Fiber.await(fiber), { discard: true }).pipe(
+        Effect.timeout(Duration.seconds(8)),
+        Effect.ignore
+      )
+      const confirmed = tracker.confirmable()
+      if (confirmed > lastReported) options.onConfirmed?.(confirmed)
+      yield* Effect.logInfo(`stopped; confirmed ${formatLsn(confirmed)}`)
+    })
+  )
+
+  options.onStarted?.({ slot, startLsn, protocolVersion })
+  yield* Effect.logInfo(`streaming slot "${slot}" from ${formatLsn(startLsn)} (pgoutput protocol ${protocolVersion})`)
+  return yield* Deferred.await(failed)
+})
