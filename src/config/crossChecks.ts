@@ -1,0 +1,77 @@
+/**
+ * Rules that span several keys, checked on the raw (interpolated) tree rather
+ * than inside the schema: a schema struct check runs only when every field of
+ * the struct decoded, and users should see these problems alongside the others.
+ * Values of the wrong type are skipped here; the schema reports them.
+ */
+import type { KeyPath } from "./keyPath.js"
+import type { TableRef } from "./model.js"
+import { formatTable, parseTableName, sameTable } from "./tableName.js"
+import { checkTopicName, checkTopicTemplate, renderTopic } from "./topic.js"
+
+export interface CrossCheckIssue {
+  readonly path: KeyPath
+  readonly message: string
+}
+
+const isTable = (value: unknown): value is Record<string, unknown> =>
+  typeof value === "object" && value !== null && !Array.isArray(value) && !(value instanceof Date)
+
+const defaultTopic = "outboxx.{schema}.{table}"
+
+const checkStream = (stream: Record<string, unknown>, index: number, issues: Array<CrossCheckIssue>): void => {
+  const at = (...rest: KeyPath): KeyPath => ["streams", index, ...rest]
+  const tables: Array<TableRef> = []
+  if (Array.isArray(stream.tables)) {
+    stream.tables.forEach((text: unknown, position) => {
+      if (typeof text !== "string") return
+      const table = parseTableName(text)
+      if (typeof table === "string") return
+      const first = tables.findIndex((other) => sameTable(other, table))
+      if (first !== -1) {
+        issues.push({
+          path: at("tables", position),
+          message: `expected each table once, found ${formatTable(table)} again`
+        })
+      }
+      tables.push(table)
+    })
+  }
+  if (stream.include_columns !== undefined && stream.exclude_columns !== undefined) {
+    issues.push({ path: at("exclude_columns"), message: "expected either include_columns or exclude_columns, found both" })
+  }
+  const template = stream.topic === undefined ? defaultTopic : stream.topic
+  const name = stream.name
+  if (typeof template === "string" && typeof name === "string" && checkTopicTemplate(template).length === 0) {
+    for (const table of tables) {
+      const problem = checkTopicName(renderTopic(template, { schema: table.schema, table: table.name, stream: name }))
+      if (problem !== undefined) {
+        issues.push({
+          path: at("topic"),
+          message: `expected a valid Kafka topic name for table ${formatTable(table)}, found ${problem}`
+        })
+        break
+      }
+    }
+  }
+}
+
+export const crossChecks = (root: unknown): Array<CrossCheckIssue> => {
+  const issues: Array<CrossCheckIssue> = []
+  if (!isTable(root) || !Array.isArray(root.streams)) return issues
+  const firstIndexOfName = new Map<string, number>()
+  root.streams.forEach((stream: unknown, index) => {
+    if (!isTable(stream)) return
+    checkStream(stream, index, issues)
+    if (typeof stream.name !== "string") return
+    const first = firstIndexOfName.get(stream.name)
+    if (first === undefined) firstIndexOfName.set(stream.name, index)
+    else {
+      issues.push({
+        path: ["streams", index, "name"],
+        message: `expected a unique stream name, found ${JSON.stringify(stream.name)} again (also streams[${first}].name)`
+      })
+    }
+  })
+  return issues
+}

@@ -1,0 +1,216 @@
+/**
+ * Text of `outboxx.toml` + environment -> `OutboxxSettings`, without touching
+ * the file system (tests use this directly).
+ *
+ * Steps, each adding to one list of issues so a user sees every problem at once:
+ * TOML parse -> `${NAME}` interpolation -> OUTBOXX_POSTGRES_URL override ->
+ * unknown keys (with "did you mean") -> Schema decode (types, enums, formats,
+ * cross-key rules) -> rename to the camelCase model.
+ */
+import * as Toml from "effect/encoding/Toml"
+import * as Path from "node:path"
+import * as Result from "effect/Result"
+import * as Schema from "effect/Schema"
+import * as SchemaIssue from "effect/SchemaIssue"
+import { ConfigError, ConfigIssue } from "./ConfigError.js"
+import { crossChecks } from "./crossChecks.js"
+import { describeValue, OutboxxFile, parseHostPort } from "./fileSchema.js"
+import { type Environment, interpolateTree } from "./interpolate.js"
+import { formatKeyPath, type KeyPath } from "./keyPath.js"
+import type { OutboxxSettings } from "./model.js"
+import { findUnknownKeys } from "./unknownKeys.js"
+
+export const postgresUrlOverrideVariable = "OUTBOXX_POSTGRES_URL"
+
+export interface DecodeOptions {
+  /** The file name as the user gave it; used in messages and to resolve relative paths. */
+  readonly path: string
+  readonly env: Environment
+}
+
+const isTable = (value: unknown): value is Record<string, unknown> =>
+  typeof value === "object" && value !== null && !Array.isArray(value) && !(value instanceof Date)
+
+const issueAt = (path: KeyPath, message: string): ConfigIssue => new ConfigIssue({ path: formatKeyPath(path), message })
+
+const missingKey = "missing required key"
+
+const missingKeyMessage = (path: KeyPath): string => {
+  const key = String(path[path.length - 1])
+  if (path.length === 1 && key === "streams") return "expected at least one [[streams]] table, found none"
+  if (path.length === 1) return `expected a [${key}] table, found none`
+  return `expected \`${key}\` to be set, found nothing`
+}
+
+// Schema's built-in messages ("Expected string", "Missing key") reworded to the
+// "expected X, found Y" style of our own filters.
+const leafMessage = (issue: SchemaIssue.Leaf): string => {
+  switch (issue._tag) {
+    case "MissingKey":
+      return missingKey
+    case "InvalidType": {
+      const found = SchemaIssue.hasInput(issue) ? `, found ${describeValue(issue.input)}` : ""
+      const expected = SchemaIssue.defaultLeafHook(issue).replace(/^Expected /, "").replace(/, got .*$/s, "")
+      return `expected ${readableType(expected)}${found}`
+    }
+    default: {
+      const message = SchemaIssue.defaultLeafHook(issue)
+      return message.charAt(0).toLowerCase() + message.slice(1)
+    }
+  }
+}
+
+const readableType = (expected: string): string => {
+  switch (expected) {
+    case "string":
+      return "a string"
+    case "number":
+      return "a number"
+    case "boolean":
+      return "true or false"
+    case "array":
+    case "ReadonlyArray<unknown>":
+      return "a list"
+    case "object":
+    case "{ readonly [x: string]: unknown }":
+      return "a table"
+    default:
+      return expected
+  }
+}
+
+const formatter = SchemaIssue.makeFormatterStandardSchemaV1({ leafHook: leafMessage })
+
+const settingsFromFile = (file: OutboxxFile, configPath: string): OutboxxSettings => {
+  const listen = file.http.listen === "" ? undefined : parseHostPort(file.http.listen, true)
+  const { kafka, postgres } = file
+  return {
+    configPath,
+    postgres: {
+      url: postgres.url,
+      slot: postgres.slot,
+      publication: postgres.publication,
+      publicationMode: postgres.publication_mode,
+      snapshot: postgres.snapshot,
+      heartbeatInterval: postgres.heartbeat_interval,
+      statusInterval: postgres.status_interval,
+      livenessTimeout: postgres.liveness_timeout,
+      connectTimeout: postgres.connect_timeout
+    },
+    kafka: {
+      brokers: kafka.brokers,
+      clientId: kafka.client_id,
+      compression: kafka.compression,
+      delivery: kafka.delivery,
+      batchMaxBytes: kafka.batch_max_bytes,
+      linger: kafka.linger,
+      createTopics: kafka.create_topics,
+      topicPartitions: kafka.topic_partitions,
+      topicReplicationFactor: kafka.topic_replication_factor,
+      sasl: kafka.sasl === undefined ? undefined : {
+        mechanism: kafka.sasl.mechanism,
+        username: kafka.sasl.username,
+        password: kafka.sasl.password
+      },
+      tls: kafka.tls === undefined ? undefined : {
+        enabled: kafka.tls.enabled,
+        ca: kafka.tls.ca,
+        cert: kafka.tls.cert,
+        key: kafka.tls.key,
+        rejectUnauthorized: kafka.tls.reject_unauthorized
+      }
+    },
+    state: { dir: Path.resolve(Path.dirname(configPath), file.state.dir) },
+    http: { listen },
+    tracing: { otlpEndpoint: file.tracing.otlp_endpoint, sampleRatio: file.tracing.sample_ratio },
+    log: { level: file.log.level, format: file.log.format },
+    streams: file.streams.map((stream) => ({
+      name: stream.name,
+      tables: stream.tables,
+      topic: stream.topic,
+      format: stream.format,
+      operations: new Set(stream.operations),
+      key: stream.key,
+      includeColumns: stream.include_columns,
+      excludeColumns: stream.exclude_columns ?? [],
+      tombstones: stream.tombstones,
+      snapshot: stream.snapshot
+    }))
+  }
+}
+
+// Issues are listed in the order their keys appear in the file (missing keys
+// last within their table), which is the order a user fixes them in.
+const fileOrder = (root: unknown, path: KeyPath): Array<number> => {
+  const rank: Array<number> = []
+  let current: unknown = root
+  for (const segment of path) {
+    if (typeof segment === "number") {
+      rank.push(segment)
+      current = Array.isArray(current) ? current[segment] : undefined
+    } else if (isTable(current)) {
+      const position = Object.keys(current).indexOf(String(segment))
+      rank.push(position === -1 ? Number.MAX_SAFE_INTEGER : position)
+      current = current[String(segment)]
+    } else {
+      rank.push(Number.MAX_SAFE_INTEGER)
+      current = undefined
+    }
+  }
+  return rank
+}
+
+const compareRanks = (a: ReadonlyArray<number>, b: ReadonlyArray<number>): number => {
+  for (let i = 0; i < Math.min(a.length, b.length); i++) {
+    if (a[i] !== b[i]) return a[i] - b[i]
+  }
+  return a.length - b.length
+}
+
+/** Decodes the text of a configuration file; fails with every issue found. */
+export const decodeSettings = (text: string, options: DecodeOptions): Result.Result<OutboxxSettings, ConfigError> => {
+  const fail = (issues: ReadonlyArray<ConfigIssue>) => Result.fail(new ConfigError({ file: options.path, issues }))
+
+  const parsed = Toml.parse(text)
+  if (Result.isFailure(parsed)) {
+    const message = parsed.failure.message
+    const position = /^(.*) at line (\d+), column (\d+)$/s.exec(message)
+    return fail([
+      position === null
+        ? new ConfigIssue({ path: "", message: `invalid TOML: ${message}` })
+        : new ConfigIssue({
+          path: "",
+          message: `invalid TOML: ${position[1]}`,
+          line: Number(position[2]),
+          column: Number(position[3])
+        })
+    ])
+  }
+
+  const problems: Array<{ readonly path: KeyPath; readonly message: string }> = []
+  const raw = interpolateTree(parsed.success, options.env, problems)
+  const override = options.env[postgresUrlOverrideVariable]
+  if (override !== undefined && override !== "" && isTable(raw)) {
+    if (raw.postgres === undefined) raw.postgres = {}
+    if (isTable(raw.postgres)) raw.postgres.url = override
+  }
+  // A value whose variable is missing is already reported; its schema complaint would be noise.
+  const unresolved = new Set(problems.map((p) => formatKeyPath(p.path)))
+  problems.push(...findUnknownKeys(OutboxxFile.ast, raw))
+  problems.push(...crossChecks(raw))
+
+  const decoded = Schema.decodeUnknownResult(OutboxxFile)(raw, { errors: "all", reportInput: true })
+  if (Result.isFailure(decoded)) {
+    for (const issue of formatter(decoded.failure.issue).issues) {
+      const path = (issue.path ?? []).map((segment) => typeof segment === "object" ? segment.key : segment)
+      if (unresolved.has(formatKeyPath(path))) continue
+      problems.push({ path, message: issue.message === missingKey ? missingKeyMessage(path) : issue.message })
+    }
+  }
+  if (problems.length > 0 || Result.isFailure(decoded)) {
+    const ranked = problems.map((p, index) => ({ ...p, rank: [...fileOrder(raw, p.path), index] }))
+    ranked.sort((a, b) => compareRanks(a.rank, b.rank))
+    return fail(ranked.map((p) => issueAt(p.path, p.message)))
+  }
+  return Result.succeed(settingsFromFile(decoded.success, Path.resolve(options.path)))
+}

@@ -1,0 +1,46 @@
+/**
+ * Topic templates: `{schema}`, `{table}` and `{stream}` are replaced by the
+ * table's schema, the table's name and the stream's name. Literal braces are
+ * not allowed (Kafka topic names cannot contain them anyway).
+ */
+export const topicPlaceholders = ["schema", "table", "stream"] as const
+export type TopicPlaceholder = typeof topicPlaceholders[number]
+
+export const maxTopicLength = 249
+const legalTopic = /^[A-Za-z0-9._-]+$/
+
+export interface TopicContext {
+  readonly schema: string
+  readonly table: string
+  readonly stream: string
+}
+
+export const renderTopic = (template: string, context: TopicContext): string =>
+  template.replace(/\{(schema|table|stream)\}/g, (_, name: TopicPlaceholder) => context[name])
+
+/** Problems with the template itself (before any table is substituted), as messages. */
+export const checkTopicTemplate = (template: string): ReadonlyArray<string> => {
+  const problems: Array<string> = []
+  const placeholders = /\{([^{}]*)\}/g
+  for (const match of template.matchAll(placeholders)) {
+    if (!(topicPlaceholders as ReadonlyArray<string>).includes(match[1])) {
+      problems.push(`unknown placeholder {${match[1]}} (known: {schema}, {table}, {stream})`)
+    }
+  }
+  const literal = template.replace(placeholders, "")
+  if (/[{}]/.test(literal)) problems.push("unbalanced { or }")
+  else if (literal !== "" && !legalTopic.test(literal)) {
+    problems.push(`characters other than letters, digits, ".", "_" and "-" (Kafka topic name rules)`)
+  }
+  if (template === "") problems.push("an empty template")
+  return problems
+}
+
+/** Why a rendered topic name is not acceptable to Kafka, or undefined when it is fine. */
+export const checkTopicName = (topic: string): string | undefined => {
+  if (topic.length === 0) return "an empty topic name"
+  if (topic.length > maxTopicLength) return `a topic name of ${topic.length} characters (Kafka allows ${maxTopicLength})`
+  if (topic === "." || topic === "..") return `the reserved topic name "${topic}"`
+  if (!legalTopic.test(topic)) return `the topic name "${topic}", which has characters Kafka does not allow`
+  return undefined
+}
