@@ -12,7 +12,7 @@
 import { Schema } from "effect"
 import type { OutRecord } from "../kafka/batching.js"
 import { eventValue, type Op, sourceSuffix } from "../kafka/serializers/outboxx.js"
-import { formatLsn, pgEpochMicrosToIso } from "../postgres/lsn.js"
+import { formatLsn, pgEpochMicrosToIso, pgEpochMicrosToUnixMs } from "../postgres/lsn.js"
 import type { PgoutputMessage, Relation, Tuple, TupleValue } from "../postgres/pgoutput/messages.js"
 import { Unchanged } from "../postgres/pgoutput/messages.js"
 import { buildRowJson } from "../postgres/values/rowJson.js"
@@ -26,9 +26,11 @@ export interface Outbox {
   /** Parallel runs: `txs[i]` has `counts[i]` consecutive records. */
   txs: Array<TransactionHandle>
   counts: Array<number>
+  /** Commit time (Unix ms) of `txs[i]`, for the commit-to-ack latency. */
+  commitTimes: Array<number>
 }
 
-export const emptyOutbox = (): Outbox => ({ records: [], txs: [], counts: [] })
+export const emptyOutbox = (): Outbox => ({ records: [], txs: [], counts: [], commitTimes: [] })
 
 /** The stream broke the pgoutput rules we rely on, or a value could not be converted. */
 export class RoutingError extends Schema.TaggedError<RoutingError>()("RoutingError", {
@@ -53,6 +55,7 @@ export type LogicalMessageHandler = (message: Extract<PgoutputMessage, { tag: "M
 interface OpenTransaction {
   readonly handle: TransactionHandle
   readonly suffix: string
+  readonly commitTimeMs: number
 }
 
 export class Router {
@@ -92,7 +95,8 @@ export class Router {
         const handle = this.tracker.beginTransaction(message.xid, 0)
         this.tx = {
           handle,
-          suffix: sourceSuffix(formatLsn(message.finalLsn), message.xid, pgEpochMicrosToIso(message.commitTime), false)
+          suffix: sourceSuffix(formatLsn(message.finalLsn), message.xid, pgEpochMicrosToIso(message.commitTime), false),
+          commitTimeMs: pgEpochMicrosToUnixMs(message.commitTime)
         }
         return
       }
@@ -273,6 +277,7 @@ export class Router {
     else {
       outbox.txs.push(tx.handle)
       outbox.counts.push(1)
+      outbox.commitTimes.push(tx.commitTimeMs)
     }
     this.tracker.track(tx.handle, 1)
     if (op !== undefined) {

@@ -7,7 +7,8 @@
  * (the full mailbox pauses the source); a permanent one stops the pipeline
  * without confirming anything past it.
  */
-import { Duration, Effect, Queue, Schedule } from "effect"
+import { Duration, Effect, Metric, Queue, Schedule } from "effect"
+import * as Metrics from "../observability/metrics.js"
 import type { OutRecord } from "../kafka/batching.js"
 import type { CheckpointTracker } from "./checkpoint/CheckpointTracker.js"
 import type { Outbox } from "./Router.js"
@@ -41,9 +42,9 @@ export const makeStreamActor = Effect.fnUntraced(function*(
     let warned = false
     return sink.send(records).pipe(
       Effect.tapError((error) => {
-        if (!error.retryable || warned) return Effect.void
+        if (!error.retryable || warned) return Metric.update(Metrics.kafkaErrorsTotal, 1)
         warned = true
-        return Effect.logWarning(`stream ${name}: delivery failing, retrying until it works: ${error.message}`)
+        return Metric.update(Metrics.kafkaErrorsTotal, 1).pipe(Effect.andThen(Effect.logWarning(`stream ${name}: delivery failing, retrying until it works: ${error.message}`)))
       }),
       Effect.retry({ schedule: retryBackoff, while: (error) => error.retryable }),
       Effect.tap(() => warned ? Effect.logInfo(`stream ${name}: delivery recovered`) : Effect.void),
@@ -54,6 +55,20 @@ export const makeStreamActor = Effect.fnUntraced(function*(
       )
     )
   }
+
+  /** Metrics of a delivered batch: records per topic, commit-to-ack latency per transaction. */
+  const recordDelivery = (batch: ReadonlyArray<Outbox>, records: ReadonlyArray<OutRecord>) =>
+    Effect.gen(function*() {
+      const perTopic = new Map<string, number>()
+      for (const record of records) perTopic.set(record.topic, (perTopic.get(record.topic) ?? 0) + 1)
+      for (const [topic, n] of perTopic) yield* Metric.update(Metric.withAttributes(Metrics.kafkaMessagesTotal, { topic }), n)
+      const now = Date.now()
+      for (const outbox of batch) {
+        for (const commitTime of outbox.commitTimes) {
+          yield* Metric.update(Metrics.endToEndLatencySeconds, Math.max(0, now - commitTime) / 1000)
+        }
+      }
+    })
 
   const run = Effect.gen(function*() {
     while (true) {
@@ -76,6 +91,7 @@ export const makeStreamActor = Effect.fnUntraced(function*(
         for (const outbox of batch) {
           for (let i = 0; i < outbox.txs.length; i++) tracker.ack(outbox.txs[i]!, outbox.counts[i]!)
         }
+        yield* recordDelivery(batch, records)
         onDelivered(batch, count)
       }
       if (done) return

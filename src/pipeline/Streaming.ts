@@ -9,7 +9,9 @@
  * slot streams. Shutdown follows rule 8: stop reading, drain the actors,
  * flush the sink, send the final status update, then close connections.
  */
-import { Deferred, Duration, Effect, Fiber, Queue, Schedule, Schema, type Scope } from "effect"
+import { Deferred, Duration, Effect, Fiber, Metric, Option, Queue, Schedule, Schema, type Scope } from "effect"
+import { HealthState } from "../observability/HealthState.js"
+import * as Metrics from "../observability/metrics.js"
 import type pg from "pg"
 import { renderTopic } from "../config/topic.js"
 import type { OutboxxSettings } from "../config/model.js"
@@ -57,14 +59,20 @@ export type StreamingError =
   | PgoutputDecodeError
   | ReplicationProtocolError
 
+export interface StreamingStarted {
+  readonly slot: string
+  readonly startLsn: number
+  readonly protocolVersion: number
+}
+
 export interface StreamingOptions {
   /** `tail`: a TEMPORARY slot that dies with the connection, so the real slot never moves. */
   readonly temporarySlot: boolean
   readonly onLogicalMessage?: LogicalMessageHandler
-  /** Called whenever the confirmed LSN advances (journal, metrics). */
-  readonly onConfirmed?: (lsn: number) => void
-  /** Called when streaming has started. */
-  readonly onStarted?: (info: { readonly slot: string; readonly startLsn: number; readonly protocolVersion: number }) => void
+  /** Runs whenever the confirmed LSN advances (the journal), at most every 200 ms. */
+  readonly onConfirmed?: (lsn: number) => Effect.Effect<void>
+  /** Runs when streaming has started. */
+  readonly onStarted?: (info: StreamingStarted) => Effect.Effect<void>
 }
 
 interface SlotRow {
@@ -146,6 +154,7 @@ export const runStreaming = Effect.fn("Pipeline.runStreaming")(function*(
     startLsn = parseLsn(row.confirmed_flush_lsn ?? identity.xlogpos)
   }
 
+  const health = yield* Effect.serviceOption(HealthState)
   const tracker = new CheckpointTracker(startLsn)
   const registry = new TypeRegistry()
   const typeQuery = (sql: string, params: ReadonlyArray<unknown>) =>
@@ -154,6 +163,9 @@ export const runStreaming = Effect.fn("Pipeline.runStreaming")(function*(
   const failed = yield* Deferred.make<never, StreamingError>()
 
   const actors = yield* Effect.forEach(settings.streams, (stream) => makeStreamActor(stream.name, sink, tracker))
+  if (Option.isSome(health)) {
+    yield* health.value.update((h) => ({ ...h, slot, postgres: { connected: true } }))
+  }
   const actorFibers = yield* Effect.forEach(actors, (actor) =>
     actor.run.pipe(
       Effect.tapError((error) => Deferred.fail(failed, error)),
@@ -231,15 +243,51 @@ export const runStreaming = Effect.fn("Pipeline.runStreaming")(function*(
     Effect.forkScoped
   )
 
-  // Report progress: the confirmed LSN to the caller (journal, metrics) when it moves.
+  // Progress, every 200 ms: the confirmed LSN to the caller (journal), metrics and health.
   let lastReported = startLsn
-  yield* Effect.sync(() => {
+  let lastAdvanceAt = Date.now()
+  const report = Effect.gen(function*() {
     const confirmed = tracker.confirmable()
+    const inFlight = tracker.inFlight()
+    const now = Date.now()
     if (confirmed > lastReported) {
       lastReported = confirmed
-      options.onConfirmed?.(confirmed)
+      lastAdvanceAt = now
+      if (options.onConfirmed) yield* options.onConfirmed(confirmed)
     }
-  }).pipe(Effect.repeat(Schedule.spaced(Duration.millis(200))), Effect.forkScoped)
+    const lagBytes = Math.max(0, stream.receivedLsn() - confirmed)
+    // Staleness: how long undelivered changes have been waiting for the confirmed LSN to move.
+    const lagSeconds = inFlight === 0 ? 0 : (now - lastAdvanceAt) / 1000
+    yield* Metric.update(Metrics.confirmedLsn, confirmed)
+    yield* Metric.update(Metrics.inflightMessages, inFlight)
+    yield* Metric.update(Metrics.replicationLagBytes, lagBytes)
+    yield* Metric.update(Metrics.replicationLagSeconds, lagSeconds)
+    yield* Metric.update(Metrics.walBytesTotal, stream.takeReceivedBytes())
+    if (router.stats.transactions > 0) {
+      yield* Metric.update(Metrics.transactionsTotal, router.stats.transactions)
+      router.stats.transactions = 0
+    }
+    for (const [key, count] of router.stats.events) {
+      const [stream, table, op] = key.split("\u0000") as [string, string, string]
+      yield* Metric.update(Metric.withAttributes(Metrics.eventsTotal, { stream, table, op }), count)
+    }
+    router.stats.events.clear()
+    if (Option.isSome(health)) {
+      yield* health.value.update((h) => ({
+        ...h,
+        role: "active",
+        streaming: true,
+        postgres: { connected: true },
+        kafka: { connected: true },
+        slot,
+        confirmedLsn: formatLsn(confirmed),
+        serverLsn: formatLsn(stream.receivedLsn()),
+        lagBytes,
+        lagSeconds
+      }))
+    }
+  })
+  yield* report.pipe(Effect.repeat(Schedule.spaced(Duration.millis(200))), Effect.forkScoped)
 
   // Graceful stop (rule 8). Registered after the actors were forked, so it runs
   // before the scope interrupts them: they get to finish what is queued.
@@ -253,12 +301,12 @@ export const runStreaming = Effect.fn("Pipeline.runStreaming")(function*(
         Effect.ignore
       )
       const confirmed = tracker.confirmable()
-      if (confirmed > lastReported) options.onConfirmed?.(confirmed)
+      if (confirmed > lastReported && options.onConfirmed) yield* options.onConfirmed(confirmed)
       yield* Effect.logInfo(`stopped; confirmed ${formatLsn(confirmed)}`)
     })
   )
 
-  options.onStarted?.({ slot, startLsn, protocolVersion })
+  if (options.onStarted) yield* options.onStarted({ slot, startLsn, protocolVersion })
   yield* Effect.logInfo(`streaming slot "${slot}" from ${formatLsn(startLsn)} (pgoutput protocol ${protocolVersion})`)
   return yield* Deferred.await(failed)
 })

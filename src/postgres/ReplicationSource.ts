@@ -68,6 +68,8 @@ export interface ReplicationStream {
   readonly stopReading: () => void
   /** The highest WAL position received so far. */
   readonly receivedLsn: () => number
+  /** XLogData payload bytes received since the last call (for the wal_bytes counter). */
+  readonly takeReceivedBytes: () => number
 }
 
 const pgError = (what: string, cause: unknown): ReplicationError => {
@@ -146,6 +148,7 @@ export const startReplication = Effect.fnUntraced(function*(
   const socket = connection.stream
 
   let received = options.startLsn
+  let receivedBytes = 0
   let lastWireActivity = Date.now()
   let paused = false
   let reading = true
@@ -193,6 +196,7 @@ export const startReplication = Effect.fnUntraced(function*(
     }
     if (!reading) return
     if (frame.walStart > received) received = frame.walStart
+    receivedBytes += frame.dataEnd - frame.dataStart
     const decoded = decoder.decode(frame.buffer, frame.dataStart, frame.dataEnd, frame.walStart)
     if (isPgoutputDecodeError(decoded)) return fail(decoded)
     Queue.offerUnsafe(items, { kind: "message", lsn: frame.walStart, message: decoded })
@@ -276,7 +280,12 @@ export const startReplication = Effect.fnUntraced(function*(
         socket.pause()
       }
     },
-    receivedLsn: () => received
+    receivedLsn: () => received,
+    takeReceivedBytes: () => {
+      const bytes = receivedBytes
+      receivedBytes = 0
+      return bytes
+    }
   }
 })
 

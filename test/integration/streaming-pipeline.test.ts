@@ -90,9 +90,10 @@ describe("streaming pipeline", () => {
       let started = false
       const fiber = yield* Effect.scoped(runStreaming(settings, sink, {
         temporarySlot: false,
-        onStarted: () => {
-          started = true
-        }
+        onStarted: () =>
+          Effect.sync(() => {
+            started = true
+          })
       })).pipe(Effect.forkChild)
       yield* waitFor(() => started, "streaming to start")
 
