@@ -1,0 +1,210 @@
+/**
+ * Topic existence and creation, and the cluster description for `outboxx check`.
+ *
+ * With `kafka.createTopics` on, missing topics are created with the configured
+ * partitions / replication factor; with it off a missing topic is an error that
+ * names the topic and the fix. Outboxx never leaves topic creation to the
+ * broker's `auto.create.topics.enable` (the producer asks for metadata with
+ * auto-creation off), so a topic is never silently created with broker defaults.
+ */
+import * as Context from "effect/Context"
+import * as Effect from "effect/Effect"
+import * as Layer from "effect/Layer"
+import * as Semaphore from "effect/Semaphore"
+import kafkajs from "kafkajs"
+import type { Admin } from "kafkajs"
+import { classifyKafkaError, KafkaTopicError, KafkaUnreachableError } from "./errors.js"
+import { KafkaClient, kafkaRetry, kafkaTimeouts } from "./KafkaClient.js"
+
+const { ConfigResourceTypes } = kafkajs
+
+export interface ClusterDescription {
+  readonly clusterId: string
+  readonly brokers: ReadonlyArray<{ readonly nodeId: number; readonly host: string; readonly port: number }>
+  readonly controller: number | null
+  /** The controller's (else first broker's) `auto.create.topics.enable`; undefined when it could not be read (ACLs). */
+  readonly autoCreateTopicsEnabled: boolean | undefined
+}
+
+export class TopicAdmin extends Context.Service<
+  TopicAdmin,
+  {
+    /**
+     * Makes sure every topic exists (creating it when `kafka.createTopics` is on).
+     * Topics already seen are remembered, so this costs nothing after the first call.
+     */
+    readonly ensureTopics: (topics: ReadonlyArray<string>) => Effect.Effect<void, KafkaTopicError>
+    /** Forget that a topic exists (it was deleted under us); the next ensureTopics checks again. */
+    readonly forget: (topics: ReadonlyArray<string>) => Effect.Effect<void>
+    /** Brokers, controller and auto-create setting; fails within `timeout` when unreachable. */
+    readonly describeCluster: (options?: {
+      readonly timeoutMs?: number
+    }) => Effect.Effect<ClusterDescription, KafkaUnreachableError>
+  }
+>()("outboxx/TopicAdmin") {
+  static readonly layer = Layer.effect(
+    TopicAdmin,
+    Effect.gen(function*() {
+      const { kafka, settings } = yield* KafkaClient
+      const known = new Set<string>()
+      const lock = yield* Semaphore.make(1)
+      const admin: Admin = kafka.admin({ retry: kafkaRetry })
+      let connected = false
+      admin.on(admin.events.DISCONNECT, () => {
+        connected = false
+      })
+      yield* Effect.addFinalizer(() =>
+        Effect.promise(() => (connected ? admin.disconnect().catch(() => undefined) : Promise.resolve()))
+      )
+
+      /** Runs an admin call, connecting first when needed (the broker may be down at startup). */
+      const call = <A>(f: (admin: Admin) => Promise<A>) =>
+        Effect.tryPromise({
+          try: async () => {
+            if (!connected) {
+              await admin.connect()
+              connected = true
+            }
+            return await f(admin)
+          },
+          catch: (cause) => cause
+        })
+
+      const topicError = (topics: ReadonlyArray<string>, what: string) => (cause: unknown) => {
+        const failure = classifyKafkaError(cause, { createTopics: settings.createTopics })
+        return new KafkaTopicError({
+          topics,
+          retryable: failure.retryable,
+          reason: `${what} ${topics.join(", ")}: ${failure.reason}`,
+          cause
+        })
+      }
+
+      const missingOf = (topics: ReadonlyArray<string>) =>
+        call((a) => a.listTopics()).pipe(
+          Effect.map((existing) => {
+            const names = new Set(existing)
+            return topics.filter((t) => !names.has(t))
+          }),
+          Effect.mapError(topicError(topics, "cannot list topics to check"))
+        )
+
+      const create = (topics: ReadonlyArray<string>) =>
+        call((a) =>
+          a.createTopics({
+            topics: topics.map((topic) => ({
+              topic,
+              // -1 = the broker's num.partitions / default.replication.factor
+              numPartitions: settings.topicPartitions,
+              replicationFactor: settings.topicReplicationFactor
+            })),
+            waitForLeaders: true,
+            timeout: kafkaTimeouts.adminTimeoutMs
+          })
+        ).pipe(
+          // A race with another creator (TOPIC_ALREADY_EXISTS) is fine; the re-check below decides.
+          Effect.catch((cause) =>
+            missingOf(topics).pipe(
+              Effect.flatMap((still) =>
+                still.length === 0 ? Effect.void : Effect.fail(topicError(still, "cannot create topic(s)")(cause))
+              )
+            )
+          ),
+          Effect.andThen(missingOf(topics)),
+          Effect.flatMap((still) =>
+            still.length === 0
+              ? Effect.logInfo("created Kafka topics", topics)
+              : Effect.fail(
+                new KafkaTopicError({
+                  topics: still,
+                  retryable: true,
+                  reason: `topic(s) ${still.join(", ")} not visible in the metadata after creation`
+                })
+              )
+          )
+        )
+
+      const ensureTopics = Effect.fn("TopicAdmin.ensureTopics")(function*(topics: ReadonlyArray<string>) {
+        const unknown = topics.filter((t) => !known.has(t))
+        if (unknown.length === 0) return
+        yield* lock.withPermit(
+          Effect.gen(function*() {
+            const toCheck = unknown.filter((t) => !known.has(t))
+            if (toCheck.length === 0) return
+            const missing = yield* missingOf(toCheck)
+            if (missing.length > 0) {
+              if (!settings.createTopics) {
+                return yield* new KafkaTopicError({
+                  topics: missing,
+                  retryable: false,
+                  reason: `Kafka topic(s) ${missing.map((t) => `"${t}"`).join(", ")} do not exist and ` +
+                    `kafka.create_topics = false. Create them (e.g. kafka-topics.sh --create --topic ${missing[0]}), ` +
+                    `or set kafka.create_topics = true to let outboxx create them ` +
+                    `(outboxx does not rely on the broker's auto.create.topics.enable).`
+                })
+              }
+              yield* create(missing)
+            }
+            for (const t of toCheck) known.add(t)
+          })
+        )
+      })
+
+      const forget = (topics: ReadonlyArray<string>) =>
+        Effect.sync(() => {
+          for (const t of topics) known.delete(t)
+        })
+
+      const readAutoCreate = (nodeId: number) =>
+        call((a) =>
+          a.describeConfigs({
+            includeSynonyms: false,
+            resources: [{
+              type: ConfigResourceTypes.BROKER,
+              name: String(nodeId),
+              configNames: ["auto.create.topics.enable"]
+            }]
+          })
+        ).pipe(
+          Effect.map((result) => {
+            const entry = result.resources[0]?.configEntries.find((e) => e.configName === "auto.create.topics.enable")
+            return entry === undefined ? undefined : entry.configValue === "true"
+          }),
+          // Not being allowed to read broker configs is not a connectivity problem.
+          Effect.catch((cause) =>
+            Effect.logDebug("cannot read auto.create.topics.enable", String(cause)).pipe(Effect.as(undefined))
+          )
+        )
+
+      const describeCluster = Effect.fn("TopicAdmin.describeCluster")(
+        function*(options?: { readonly timeoutMs?: number }) {
+          const unreachable = (reason: string, cause?: unknown) =>
+            new KafkaUnreachableError({ brokers: settings.brokers, reason, cause })
+          const timeoutMs = options?.timeoutMs ?? kafkaTimeouts.adminTimeoutMs
+          return yield* Effect.gen(function*() {
+            const cluster = yield* call((a) => a.describeCluster()).pipe(
+              Effect.mapError((cause) =>
+                unreachable(classifyKafkaError(cause, { createTopics: settings.createTopics }).reason, cause)
+              )
+            )
+            const nodeId = cluster.controller ?? cluster.brokers[0]?.nodeId
+            const autoCreateTopicsEnabled = nodeId === undefined ? undefined : yield* readAutoCreate(nodeId)
+            return {
+              clusterId: cluster.clusterId,
+              brokers: cluster.brokers.map(({ host, nodeId, port }) => ({ nodeId, host, port })),
+              controller: cluster.controller,
+              autoCreateTopicsEnabled
+            } satisfies ClusterDescription
+          }).pipe(
+            Effect.timeoutOrElse({
+              duration: timeoutMs,
+              orElse: () => Effect.fail(unreachable(`no answer within ${timeoutMs} ms`))
+            })
+          )
+        }
+      )
+
+      return TopicAdmin.of({ ensureTopics, forget, describeCluster })
+    })
+  )
+}

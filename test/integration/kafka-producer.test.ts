@@ -1,0 +1,256 @@
+/**
+ * KafkaProducer and TopicAdmin against the real dev broker (dev/up.sh).
+ */
+import { createServer } from "node:net"
+import { assert, describe, it } from "@effect/vitest"
+import * as Duration from "effect/Duration"
+import * as Effect from "effect/Effect"
+import * as Logger from "effect/Logger"
+import * as Redacted from "effect/Redacted"
+import * as References from "effect/References"
+import kafkajs from "kafkajs"
+import type { KafkaSettings } from "../../src/config/model.js"
+import type { KafkaSendError } from "../../src/kafka/errors.js"
+import { KafkaProducer, type OutRecord } from "../../src/kafka/KafkaProducer.js"
+import { TopicAdmin } from "../../src/kafka/TopicAdmin.js"
+import { kafkaBrokers, readTopic, uniqueName } from "../support/servers.js"
+
+/** The `kafka` section of OutboxxSettings with test defaults; only what the Kafka side reads. */
+const kafkaSettings = (overrides: Partial<KafkaSettings> = {}): KafkaSettings => ({
+  brokers: kafkaBrokers(),
+  clientId: "outboxx-test",
+  compression: "none",
+  delivery: "at-least-once",
+  batchMaxBytes: 1_000_000,
+  linger: Duration.millis(5),
+  createTopics: true,
+  topicPartitions: 3,
+  topicReplicationFactor: -1,
+  sasl: undefined,
+  tls: undefined,
+  ...overrides
+})
+
+/** Lists topics with a plain kafkajs admin (independent of the code under test). */
+const listTopics = () =>
+  Effect.promise(async () => {
+    const admin = new kafkajs.Kafka({ brokers: kafkaBrokers(), logLevel: kafkajs.logLevel.NOTHING }).admin()
+    await admin.connect()
+    try {
+      return await admin.listTopics()
+    } finally {
+      await admin.disconnect()
+    }
+  })
+
+/** A loopback port nobody listens on. */
+const unusedPort = () =>
+  Effect.promise(
+    () =>
+      new Promise<number>((resolve, reject) => {
+        const server = createServer()
+        server.once("error", reject)
+        server.listen(0, "127.0.0.1", () => {
+          const address = server.address()
+          const port = typeof address === "object" && address !== null ? address.port : 0
+          server.close(() => resolve(port))
+        })
+      })
+  )
+
+/** The send error of a failed send (the layer itself must have built). */
+const sendError = (error: { readonly _tag: string }): KafkaSendError => {
+  assert.strictEqual(error._tag, "KafkaSendError", String(error))
+  return error as KafkaSendError
+}
+
+const sendWith = (settings: KafkaSettings, records: ReadonlyArray<OutRecord>) =>
+  Effect.gen(function*() {
+    const producer = yield* KafkaProducer
+    return yield* producer.send(records)
+  }).pipe(Effect.provide(KafkaProducer.layerWith(settings)))
+
+describe("KafkaProducer", () => {
+  it.live("sends 10,000 records across 2 new topics and keeps per-key order", () =>
+    Effect.gen(function*() {
+      const topics = [uniqueName("outboxx-kp-a"), uniqueName("outboxx-kp-b")]
+      const keys = 50
+      const records: Array<OutRecord> = []
+      for (let i = 0; i < 10_000; i++) {
+        records.push({
+          topic: topics[i % 2]!,
+          key: `{"id":${i % keys}}`,
+          value: JSON.stringify({ seq: i, pad: "p".repeat(200) })
+        })
+      }
+      // Small requests so the send spans many produce requests.
+      yield* sendWith(kafkaSettings({ batchMaxBytes: 64 * 1024 }), records)
+
+      for (const topic of topics) {
+        const read = yield* Effect.promise(() => readTopic(topic, { count: 5_000, timeoutMs: 60_000 }))
+        assert.strictEqual(read.length, 5_000, topic)
+        const lastSeqPerKey = new Map<string, number>()
+        const partitionPerKey = new Map<string, number>()
+        for (const message of read) {
+          const key = message.key!
+          const seq = (JSON.parse(message.value!) as { seq: number }).seq
+          const previous = lastSeqPerKey.get(key) ?? -1
+          assert.isAbove(seq, previous, `order of key ${key}`)
+          lastSeqPerKey.set(key, seq)
+          const partition = partitionPerKey.get(key) ?? message.partition
+          assert.strictEqual(message.partition, partition, `key ${key} stays on one partition`)
+          partitionPerKey.set(key, partition)
+        }
+        assert.strictEqual(lastSeqPerKey.size, keys / 2)
+        // More than one partition in use: the topic was created with topicPartitions = 3.
+        assert.isAbove(new Set(partitionPerKey.values()).size, 1)
+      }
+    }), 120_000)
+
+  it.live("round-trips headers, null values and Buffer keys", () =>
+    Effect.gen(function*() {
+      const topic = uniqueName("outboxx-kp-headers")
+      yield* sendWith(kafkaSettings({ topicPartitions: 1 }), [
+        { topic, key: "k1", value: "v1", headers: { "outboxx.lsn": "0/16B3748", "content-type": "application/json" } },
+        { topic, key: Buffer.from("k2"), value: null }
+      ])
+      const read = yield* Effect.promise(() => readTopic(topic, { count: 2, timeoutMs: 30_000 }))
+      assert.strictEqual(read.length, 2)
+      assert.strictEqual(read[0]!.key, "k1")
+      assert.strictEqual(read[0]!.value, "v1")
+      const headers = read[0]!.headers as Record<string, unknown>
+      assert.strictEqual(String(headers["outboxx.lsn"]), "0/16B3748")
+      assert.strictEqual(String(headers["content-type"]), "application/json")
+      assert.strictEqual(read[1]!.key, "k2")
+      assert.isNull(read[1]!.value)
+    }), 60_000)
+
+  it.live("with create_topics off, a missing topic fails clearly, is not retryable and nothing is sent", () =>
+    Effect.gen(function*() {
+      const topic = uniqueName("outboxx-kp-missing")
+      const error = sendError(
+        yield* Effect.flip(sendWith(kafkaSettings({ createTopics: false }), [{ topic, key: "k", value: "v" }]))
+      )
+      assert.isFalse(error.retryable)
+      assert.deepStrictEqual(error.topics, [topic])
+      assert.strictEqual(error.acknowledged, 0)
+      assert.include(error.message, topic)
+      assert.include(error.message, "kafka.create_topics = true")
+      // The broker has auto.create.topics.enable=true; the topic must still not exist.
+      const topics = yield* listTopics()
+      assert.notInclude(topics, topic)
+    }), 60_000)
+
+  it.live("an unreachable broker fails retryable within a bounded time", () =>
+    Effect.gen(function*() {
+      const port = yield* unusedPort()
+      const started = Date.now()
+      const error = sendError(
+        yield* Effect.flip(
+          sendWith(kafkaSettings({ brokers: [`127.0.0.1:${port}`] }), [{ topic: "never", key: "k", value: "v" }])
+        )
+      )
+      const elapsed = Date.now() - started
+      assert.isTrue(error.retryable)
+      assert.match(error.reason, /unreachable|ECONNREFUSED|connect/i)
+      assert.isBelow(elapsed, 30_000)
+    }), 60_000)
+
+  it.live("a record over the broker's max.message.bytes fails not retryable with a clear message", () =>
+    Effect.gen(function*() {
+      const topic = uniqueName("outboxx-kp-large")
+      const settings = kafkaSettings({ topicPartitions: 1 })
+      const error = sendError(
+        yield* Effect.flip(
+          sendWith(settings, [
+            { topic, key: "small", value: "fits" },
+            { topic, key: "big", value: "x".repeat(2 * 1024 * 1024) }
+          ])
+        )
+      )
+      assert.isFalse(error.retryable)
+      assert.strictEqual(error.code, "MESSAGE_TOO_LARGE")
+      assert.include(error.reason, "max.message.bytes")
+      // The first request (the small record) was acknowledged before the big one failed.
+      assert.strictEqual(error.acknowledged, 1)
+      const read = yield* Effect.promise(() => readTopic(topic, { count: 1, idleMs: 2_000, timeoutMs: 30_000 }))
+      assert.deepStrictEqual(read.map((m) => m.key), ["small"])
+    }), 60_000)
+
+  it.live("fails at startup when a codec package is missing", () =>
+    Effect.gen(function*() {
+      const error = yield* Effect.flip(sendWith(kafkaSettings({ compression: "snappy" }), []))
+      assert.strictEqual(error._tag, "KafkaConfigError")
+      assert.include(error.message, "kafka.compression")
+      assert.include(error.message, "kafkajs-snappy")
+    }))
+
+  it.live("gzip compression works", () =>
+    Effect.gen(function*() {
+      const topic = uniqueName("outboxx-kp-gzip")
+      const records = Array.from({ length: 100 }, (_, i) => ({ topic, key: `k${i}`, value: `value ${i}` }))
+      yield* sendWith(kafkaSettings({ compression: "gzip", topicPartitions: 1 }), records)
+      const read = yield* Effect.promise(() => readTopic(topic, { count: 100, timeoutMs: 30_000 }))
+      assert.deepStrictEqual(read.map((m) => m.value), records.map((r) => r.value))
+    }), 60_000)
+
+  it.live("a SASL-configured client never logs the password", () =>
+    Effect.gen(function*() {
+      // The dev broker has no SASL listener: the handshake fails; what matters is the logs.
+      const lines: Array<string> = []
+      const capture = Logger.make(({ message }) => {
+        lines.push(JSON.stringify(message))
+      })
+      const error = yield* Effect.flip(
+        sendWith(
+          kafkaSettings({
+            sasl: { mechanism: "plain", username: "u", password: Redacted.make("s3cr3t-pw") }
+          }),
+          [{ topic: "never", key: "k", value: "v" }]
+        ).pipe(Effect.provide(Logger.layer([capture])), Effect.provideService(References.MinimumLogLevel, "Debug"))
+      )
+      const sendFailure = sendError(error)
+      // A SASL handshake on a plaintext listener: a configuration problem, not an outage.
+      assert.isFalse(sendFailure.retryable)
+      assert.include(sendFailure.reason, "SASL")
+      assert.isAbove(lines.length, 0)
+      for (const line of lines) assert.notInclude(line, "s3cr3t-pw")
+    }), 60_000)
+})
+
+describe("TopicAdmin", () => {
+  it.live("describes the cluster", () =>
+    Effect.gen(function*() {
+      const admin = yield* TopicAdmin
+      const cluster = yield* admin.describeCluster()
+      assert.isAbove(cluster.brokers.length, 0)
+      const [host, port] = kafkaBrokers()[0]!.split(":")
+      assert.isTrue(cluster.brokers.some((b) => b.host === host && String(b.port) === port))
+      assert.isNotNull(cluster.controller)
+      assert.isBoolean(cluster.autoCreateTopicsEnabled)
+    }).pipe(Effect.provide(KafkaProducer.layerWith(kafkaSettings()))), 60_000)
+
+  it.live("describeCluster on an unreachable broker fails with a typed error in bounded time", () =>
+    Effect.gen(function*() {
+      const port = yield* unusedPort()
+      const started = Date.now()
+      const error = yield* Effect.flip(
+        Effect.gen(function*() {
+          const admin = yield* TopicAdmin
+          return yield* admin.describeCluster({ timeoutMs: 5_000 })
+        }).pipe(Effect.provide(KafkaProducer.layerWith(kafkaSettings({ brokers: [`127.0.0.1:${port}`] }))))
+      )
+      assert.strictEqual(error._tag, "KafkaUnreachableError")
+      assert.isBelow(Date.now() - started, 15_000)
+    }), 60_000)
+
+  it.live("ensureTopics creates missing topics once and tolerates existing ones", () =>
+    Effect.gen(function*() {
+      const admin = yield* TopicAdmin
+      const fresh = uniqueName("outboxx-ta")
+      yield* admin.ensureTopics([fresh])
+      yield* admin.ensureTopics([fresh, fresh])
+      const topics = yield* listTopics()
+      assert.include(topics, fresh)
+    }).pipe(Effect.provide(KafkaProducer.layerWith(kafkaSettings()))), 60_000)
+})
