@@ -1,0 +1,85 @@
+# Shared helpers for the dev/ scripts. Source it; do not run it.
+#
+# Everything the local servers need lives in `.dev/` at the repository root
+# (gitignored): PostgreSQL's cluster, Kafka's jars and data, logs, pid files.
+# Deleting `.dev/` (after `dev/down.sh`) resets the machine to a clean slate.
+
+set -euo pipefail
+
+OUTBOXX_ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
+DEV_DIR="$OUTBOXX_ROOT/.dev"
+
+PG_PORT="${OUTBOXX_DEV_PG_PORT:-54329}"
+KAFKA_PORT="${OUTBOXX_DEV_KAFKA_PORT:-59092}"
+KAFKA_CONTROLLER_PORT="$((KAFKA_PORT + 1))"
+
+# Progress goes to stderr so that stdout carries only the KEY=value settings
+# (`eval "$(bash dev/up.sh)"` works).
+say() { printf '[dev] %s\n' "$*" >&2; }
+die() { printf '[dev] ERROR: %s\n' "$*" >&2; exit 1; }
+
+# True when something accepts TCP connections on 127.0.0.1:$1.
+port_open() {
+  (exec 3<>"/dev/tcp/127.0.0.1/$1") 2>/dev/null
+}
+
+# wait_until <seconds> <description> <command...>: polls every 0.2s.
+wait_until() {
+  local seconds="$1" what="$2"
+  shift 2
+  local deadline=$((SECONDS + seconds))
+  until "$@"; do
+    if ((SECONDS >= deadline)); then
+      return 1
+    fi
+    sleep 0.2
+  done
+}
+
+# Serialises up/down/status of one server across processes: several test runs
+# (vitest's global setup) may call dev/up.sh at the same time.
+dev_lock() {
+  mkdir -p "$DEV_DIR"
+  exec 9>"$DEV_DIR/$1.lock"
+  flock -w 900 9 || die "could not lock $DEV_DIR/$1.lock within 15 minutes"
+}
+
+# Runs a command as the `postgres` OS user (PostgreSQL refuses to run as root).
+as_postgres() {
+  if [[ "$(id -u)" == "0" ]]; then
+    runuser -u postgres -- "$@"
+  else
+    "$@"
+  fi
+}
+
+# A process id from a pid file, only if that process is alive and its command
+# line contains $2 (so a stale pid file or a recycled pid never matches).
+live_pid() {
+  local pidfile="$1" marker="$2" pid
+  [[ -f "$pidfile" ]] || return 1
+  pid="$(cat "$pidfile" 2>/dev/null || true)"
+  [[ "$pid" =~ ^[0-9]+$ ]] || return 1
+  [[ -r "/proc/$pid/cmdline" ]] || return 1
+  tr '\0' ' ' <"/proc/$pid/cmdline" | grep -qF -- "$marker" || return 1
+  echo "$pid"
+}
+
+# Installs Debian packages when missing (we run as root on the dev/CI machine).
+apt_install() {
+  local sudo=""
+  [[ "$(id -u)" == "0" ]] || sudo="sudo"
+  say "installing $* with apt-get"
+  export DEBIAN_FRONTEND=noninteractive
+  $sudo apt-get update -qq >&2
+  $sudo apt-get install -y -qq "$@" >&2
+}
+
+print_tail() {
+  local file="$1"
+  if [[ -f "$file" ]]; then
+    echo "---- last lines of $file ----" >&2
+    tail -n 40 "$file" >&2
+    echo "----" >&2
+  fi
+}

@@ -1,0 +1,29 @@
+#!/usr/bin/env bash
+# The whole test suite, from a fresh machine: dependencies, local servers,
+# build, then every vitest project (unit + integration/e2e). Exits with
+# vitest's status. The servers are left running afterwards so reruns are
+# fast; stop them with `bash dev/down.sh`.
+source "$(dirname "${BASH_SOURCE[0]}")/lib.sh"
+cd "$OUTBOXX_ROOT"
+
+bash dev/bootstrap.sh
+export PATH="$OUTBOXX_ROOT/node_modules/.bin:$PATH"
+
+# Bring the servers up here (not only in vitest's global setup) so their
+# output is visible and a failure stops us before the build.
+settings="$(bash dev/up.sh)"
+while IFS= read -r line; do
+  [[ "$line" == *=* ]] && export "${line?}"
+done <<<"$settings"
+echo "$settings"
+
+say "building (npm run build)"
+npm run --silent build
+
+# The global setup would run dev/up.sh again; it just did.
+export OUTBOXX_TEST_SKIP_UP=1
+status=0
+vitest run "$@" || status=$?
+
+say "PostgreSQL and Kafka are still running (reused by the next run); stop them with: bash dev/down.sh"
+exit "$status"
