@@ -111,6 +111,15 @@ export const runStreaming = Effect.fn("Pipeline.runStreaming")(function*(
   options: StreamingOptions
 ): Effect.fn.Return<never, StreamingError, Scope.Scope> {
   const pgSettings = settings.postgres
+  for (const stream of settings.streams) {
+    if (stream.format !== "outboxx") {
+      return yield* new TablePlanError({
+        stream: stream.name,
+        table: "*",
+        reason: `format "${stream.format}" has not landed yet; only "outboxx" is produced for now`
+      })
+    }
+  }
   const database = databaseOf(pgSettings.url)
   const connectTimeoutMs = Duration.toMillis(pgSettings.connectTimeout)
   const catalog = yield* connectClient(pgSettings.url, { applicationName: "outboxx-catalog", connectTimeoutMs })
@@ -246,6 +255,9 @@ export const runStreaming = Effect.fn("Pipeline.runStreaming")(function*(
   // Progress, every 200 ms: the confirmed LSN to the caller (journal), metrics and health.
   let lastReported = startLsn
   let lastAdvanceAt = Date.now()
+  let lastJournaled = startLsn
+  let lastJournaledAt = 0
+  const statusIntervalMs = Duration.toMillis(pgSettings.statusInterval)
   const report = Effect.gen(function*() {
     const confirmed = tracker.confirmable()
     const inFlight = tracker.inFlight()
@@ -253,6 +265,11 @@ export const runStreaming = Effect.fn("Pipeline.runStreaming")(function*(
     if (confirmed > lastReported) {
       lastReported = confirmed
       lastAdvanceAt = now
+    }
+    // The journal follows the status interval: each append is an fsync.
+    if (confirmed > lastJournaled && now - lastJournaledAt >= statusIntervalMs) {
+      lastJournaled = confirmed
+      lastJournaledAt = now
       if (options.onConfirmed) yield* options.onConfirmed(confirmed)
     }
     const lagBytes = Math.max(0, stream.receivedLsn() - confirmed)
@@ -301,7 +318,7 @@ export const runStreaming = Effect.fn("Pipeline.runStreaming")(function*(
         Effect.ignore
       )
       const confirmed = tracker.confirmable()
-      if (confirmed > lastReported && options.onConfirmed) yield* options.onConfirmed(confirmed)
+      if (confirmed > lastJournaled && options.onConfirmed) yield* options.onConfirmed(confirmed)
       yield* Effect.logInfo(`stopped; confirmed ${formatLsn(confirmed)}`)
     })
   )

@@ -296,7 +296,7 @@ describe("pgoutput decoder: properties", () => {
     // Both outcomes occur, so the property exercised real decoding, not only early rejects.
     expect(decodedMessages).toBeGreaterThan(0)
     expect(decodedErrors).toBeGreaterThan(0)
-  })
+  }, 60_000)
 
   it("random tuples round-trip", () => {
     const value: fc.Arbitrary<TupleValue> = fc.oneof(
@@ -317,5 +317,5 @@ describe("pgoutput decoder: properties", () => {
       }),
       { numRuns: 500 }
     )
-  })
+  }, 60_000)
 })
