@@ -1,0 +1,53 @@
+/**
+ * `outboxx run` (the daemon) and `outboxx tail` (change events as JSON lines
+ * on stdout, no Kafka). Both hand over to the pipeline through
+ * `pipelineSeam.ts`, with the settings, telemetry and HealthState provided.
+ */
+import * as Effect from "effect/Effect"
+import * as Layer from "effect/Layer"
+import * as Command from "effect/cli/Command"
+import { Settings } from "../config/Settings.js"
+import type { OutboxxSettings } from "../config/model.js"
+import { telemetryLayer } from "../observability/Telemetry.js"
+import { type PipelineServices, runDaemon, runTail } from "./pipelineSeam.js"
+import { configPath, loadConfiguredSettings } from "./root.js"
+import { version } from "./version.js"
+
+const withServices = (
+  settings: OutboxxSettings,
+  options: { readonly tail: boolean },
+  program: Effect.Effect<void, unknown, PipelineServices>
+) =>
+  program.pipe(
+    Effect.provide(
+      Layer.mergeAll(
+        Settings.layer(settings),
+        telemetryLayer(settings, { serviceVersion: version, logsToStderr: options.tail, http: !options.tail })
+      )
+    )
+  )
+
+export const runCommand = Command.make(
+  "run",
+  {},
+  Effect.fn("cli.run")(function*() {
+    const settings = yield* loadConfiguredSettings
+    const path = yield* configPath
+    yield* withServices(
+      settings,
+      { tail: false },
+      Effect.logInfo("outboxx starting", { version, config: path, slot: settings.postgres.slot }).pipe(
+        Effect.andThen(runDaemon(settings))
+      )
+    )
+  })
+).pipe(Command.withDescription("Run the daemon in the foreground (logs to stdout); SIGTERM/SIGINT stop it cleanly"))
+
+export const tailCommand = Command.make(
+  "tail",
+  {},
+  Effect.fn("cli.tail")(function*() {
+    const settings = yield* loadConfiguredSettings
+    yield* withServices(settings, { tail: true }, runTail(settings))
+  })
+).pipe(Command.withDescription("Stream change events as JSON lines to stdout (no Kafka); logs go to stderr"))

@@ -1,0 +1,62 @@
+/**
+ * Traces over OTLP/HTTP (Jaeger, the OpenTelemetry collector, ...) to
+ * `tracing.otlp_endpoint`; no endpoint = no tracer (Effect's default no-op).
+ *
+ * `sample_ratio` is applied per trace: a root span is kept with that
+ * probability and its children follow their parent's decision, so a trace is
+ * exported whole or not at all.
+ */
+import * as Effect from "effect/Effect"
+import * as Layer from "effect/Layer"
+import * as Option from "effect/Option"
+import * as Tracer from "effect/Tracer"
+import * as FetchHttpClient from "effect/http/FetchHttpClient"
+import * as OtlpExporter from "effect/observability/OtlpExporter"
+import * as OtlpSerialization from "effect/observability/OtlpSerialization"
+import * as OtlpTracer from "effect/observability/OtlpTracer"
+import type { TracingSettings } from "../config/model.js"
+
+/** `http://host:4318` -> `http://host:4318/v1/traces`; a URL already naming the path is kept. */
+export const tracesUrl = (endpoint: string): string => {
+  const trimmed = endpoint.replace(/\/+$/, "")
+  return trimmed.endsWith("/v1/traces") ? trimmed : `${trimmed}/v1/traces`
+}
+
+/** Wraps a tracer so root spans are sampled with `ratio` and children inherit. */
+export const withSampleRatio = (tracer: Tracer.Tracer, ratio: number, random: () => number = Math.random): Tracer.Tracer =>
+  ratio >= 1
+    ? tracer
+    : Tracer.make({
+      span(options) {
+        const sampled = options.sampled && Option.match(options.parent, {
+          onNone: () => random() < ratio,
+          onSome: (parent) => parent.sampled
+        })
+        return tracer.span({ ...options, sampled })
+      },
+      context: tracer.context
+    })
+
+export interface TracingInfo {
+  readonly serviceName: string
+  readonly serviceVersion: string
+}
+
+/** The tracer (plus the exporter's Flusher, which flushes pending spans at shutdown). */
+export const tracingLayer = (tracing: TracingSettings, info: TracingInfo): Layer.Layer<OtlpExporter.Flusher> => {
+  const endpoint = tracing.otlpEndpoint
+  // The same no-op flusher OtlpTracer.layerFromConfig uses when tracing is off.
+  if (endpoint === undefined || endpoint === "") return OtlpExporter.layerFlusher
+  const tracer = Effect.map(
+    OtlpTracer.make({
+      url: tracesUrl(endpoint),
+      resource: { serviceName: info.serviceName, serviceVersion: info.serviceVersion }
+    }),
+    (otlp) => withSampleRatio(otlp, tracing.sampleRatio)
+  )
+  return Layer.effect(Tracer.Tracer, tracer).pipe(
+    Layer.provideMerge(OtlpExporter.layerFlusher),
+    Layer.provide(OtlpSerialization.layerJson),
+    Layer.provide(FetchHttpClient.layer)
+  )
+}

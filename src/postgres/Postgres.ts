@@ -1,0 +1,120 @@
+/**
+ * Plain (non-replication) PostgreSQL access: a small pool for catalog and
+ * admin queries, and scoped single connections (including walsender
+ * connections) for the code that needs one socket of its own.
+ *
+ * Every URL goes through `pgClientConfig`, so the password is unwrapped only
+ * there and never reaches an error message or a log line.
+ */
+import * as Context from "effect/Context"
+import * as Duration from "effect/Duration"
+import * as Effect from "effect/Effect"
+import * as Layer from "effect/Layer"
+import * as Schema from "effect/Schema"
+import type * as Scope from "effect/Scope"
+import pg from "pg"
+import type { PostgresSettings } from "../config/model.js"
+import { Settings } from "../config/Settings.js"
+import { type ConnectOptions, pgClientConfig } from "./connection.js"
+
+export class PostgresError extends Schema.TaggedError<PostgresError>()("PostgresError", {
+  /** What we were doing, e.g. "connect" or "query pg_replication_slots". */
+  operation: Schema.String,
+  message: Schema.String,
+  /** The SQLSTATE (e.g. "42P01") or the Node error code (e.g. "ECONNREFUSED"). */
+  code: Schema.optional(Schema.String),
+  cause: Schema.Defect()
+}) {}
+
+/** `message` of a pg / Node error, including every reason of an AggregateError (ECONNREFUSED on ::1 and 127.0.0.1). */
+export const describePgError = (error: unknown): { readonly message: string; readonly code: string | undefined } => {
+  if (error instanceof AggregateError && error.errors.length > 0) {
+    const inner = error.errors.map((e) => describePgError(e))
+    return { message: [...new Set(inner.map((i) => i.message))].join("; "), code: inner[0]?.code }
+  }
+  if (error instanceof Error) {
+    const code = (error as { code?: unknown }).code
+    const message = error.message !== "" ? error.message : String(code ?? error.name)
+    return { message, code: typeof code === "string" ? code : undefined }
+  }
+  return { message: String(error), code: undefined }
+}
+
+export const toPostgresError = (operation: string) => (error: unknown): PostgresError => {
+  const { code, message } = describePgError(error)
+  return new PostgresError({ operation, message, code, cause: error })
+}
+
+/** Opens one connection for the life of the scope. */
+export const connectClient = (
+  url: PostgresSettings["url"],
+  options: ConnectOptions = {}
+): Effect.Effect<pg.Client, PostgresError, Scope.Scope> =>
+  Effect.acquireRelease(
+    Effect.tryPromise({
+      try: async () => {
+        const client = new pg.Client(pgClientConfig(url, options))
+        // An error event after connect (server restart, idle kill) must not crash the process;
+        // the next query on this client fails and reports it.
+        client.on("error", () => {})
+        try {
+          await client.connect()
+        } catch (error) {
+          await client.end().catch(() => {})
+          throw error
+        }
+        return client
+      },
+      catch: toPostgresError("connect")
+    }),
+    (client) => Effect.promise(() => client.end().catch(() => {}))
+  )
+
+/** Runs one statement (simple protocol when there are no params, so it works on walsender connections too). */
+export const queryRows = <R extends object = Record<string, unknown>>(
+  client: pg.Client | pg.Pool,
+  sql: string,
+  params?: ReadonlyArray<unknown>
+): Effect.Effect<ReadonlyArray<R>, PostgresError> =>
+  Effect.tryPromise({
+    try: async () => (await client.query<R>(sql, params === undefined ? undefined : [...params])).rows,
+    catch: toPostgresError(sql.replace(/\s+/g, " ").trim().slice(0, 80))
+  })
+
+export interface PostgresShape {
+  readonly query: <R extends object = Record<string, unknown>>(
+    sql: string,
+    params?: ReadonlyArray<unknown>
+  ) => Effect.Effect<ReadonlyArray<R>, PostgresError>
+  /** One connection of its own for the life of the scope (`replication: true` for a walsender). */
+  readonly connect: (options?: Omit<ConnectOptions, "connectTimeoutMs">) => Effect.Effect<pg.Client, PostgresError, Scope.Scope>
+}
+
+export class Postgres extends Context.Service<Postgres, PostgresShape>()("outboxx/Postgres") {
+  /** A pool of up to `max` connections, closed with the layer. */
+  static readonly make = (settings: PostgresSettings, max = 4): Effect.Effect<PostgresShape, never, Scope.Scope> =>
+    Effect.gen(function*() {
+      const connectTimeoutMs = Duration.toMillis(settings.connectTimeout)
+      const pool = yield* Effect.acquireRelease(
+        Effect.sync(() => {
+          const pool = new pg.Pool({ ...pgClientConfig(settings.url, { connectTimeoutMs }), max })
+          pool.on("error", () => {}) // idle client errors are reported by the next query
+          return pool
+        }),
+        (pool) => Effect.promise(() => pool.end().catch(() => {}))
+      )
+      return Postgres.of({
+        query: (sql, params) => queryRows(pool, sql, params),
+        connect: (options = {}) => connectClient(settings.url, { ...options, connectTimeoutMs })
+      })
+    })
+
+  static readonly layerFrom = (settings: PostgresSettings): Layer.Layer<Postgres> =>
+    Layer.effect(Postgres, Postgres.make(settings))
+
+  /** From the Settings service. */
+  static readonly layer: Layer.Layer<Postgres, never, Settings> = Layer.effect(
+    Postgres,
+    Effect.flatMap(Settings, (settings) => Postgres.make(settings.postgres))
+  )
+}

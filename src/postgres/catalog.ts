@@ -1,0 +1,325 @@
+/**
+ * Catalog queries shared by `check`, `status`, `slot drop` and publication
+ * management. All SQL is built with the quoting helpers and sent without bind
+ * parameters, so every query here also works on a walsender connection.
+ */
+import * as Effect from "effect/Effect"
+import type pg from "pg"
+import type { TableRef } from "../config/model.js"
+import { type PostgresError, queryRows } from "./Postgres.js"
+import { quoteLiteral } from "./quote.js"
+
+export type Queryable = pg.Client | pg.Pool
+
+const one = <R extends object>(client: Queryable, sql: string): Effect.Effect<R | undefined, PostgresError> =>
+  Effect.map(queryRows<R>(client, sql), (rows) => rows[0])
+
+// ---------------------------------------------------------------------------
+// Server
+
+export interface ServerInfo {
+  /** e.g. 150004 */
+  readonly versionNum: number
+  /** e.g. "15.4 (Debian 15.4-1)" */
+  readonly version: string
+  readonly database: string
+  readonly user: string
+  readonly walLevel: string
+  readonly maxReplicationSlots: number
+  readonly maxWalSenders: number
+  readonly isSuperuser: boolean
+  readonly hasReplication: boolean
+  readonly canCreateInDatabase: boolean
+  readonly inRecovery: boolean
+}
+
+export const serverInfo = (client: Queryable): Effect.Effect<ServerInfo, PostgresError> =>
+  Effect.map(
+    one<{
+      version_num: string
+      version: string
+      database: string
+      user: string
+      wal_level: string
+      max_replication_slots: string
+      max_wal_senders: string
+      rolsuper: boolean | null
+      rolreplication: boolean | null
+      can_create: boolean
+      in_recovery: boolean
+    }>(
+      client,
+      `SELECT current_setting('server_version_num') AS version_num,
+              current_setting('server_version') AS version,
+              current_database() AS database,
+              current_user AS "user",
+              current_setting('wal_level') AS wal_level,
+              current_setting('max_replication_slots') AS max_replication_slots,
+              current_setting('max_wal_senders') AS max_wal_senders,
+              r.rolsuper, r.rolreplication,
+              has_database_privilege(current_database(), 'CREATE') AS can_create,
+              pg_is_in_recovery() AS in_recovery
+         FROM (SELECT 1) AS one
+         LEFT JOIN pg_roles r ON r.rolname = current_user`
+    ),
+    (row) => ({
+      versionNum: Number(row?.version_num ?? 0),
+      version: row?.version ?? "",
+      database: row?.database ?? "",
+      user: row?.user ?? "",
+      walLevel: row?.wal_level ?? "",
+      maxReplicationSlots: Number(row?.max_replication_slots ?? 0),
+      maxWalSenders: Number(row?.max_wal_senders ?? 0),
+      isSuperuser: row?.rolsuper === true,
+      hasReplication: row?.rolreplication === true,
+      canCreateInDatabase: row?.can_create === true,
+      inRecovery: row?.in_recovery === true
+    })
+  )
+
+/** The pgoutput `proto_version` a server of this version speaks best (14 → 2, 15 → 3, 16+ → 4). */
+export const pgoutputProtocolFor = (versionNum: number): number =>
+  versionNum >= 160000 ? 4 : versionNum >= 150000 ? 3 : versionNum >= 140000 ? 2 : 1
+
+/** "15.4" from 150004; "9.6.24" style is not supported anyway. */
+export const majorVersion = (versionNum: number): number => Math.floor(versionNum / 10000)
+
+export interface ReplicationUsage {
+  readonly slotsUsed: number
+  readonly walSendersActive: number
+}
+
+export const replicationUsage = (client: Queryable): Effect.Effect<ReplicationUsage, PostgresError> =>
+  Effect.map(
+    one<{ slots: string; senders: string }>(
+      client,
+      `SELECT (SELECT count(*) FROM pg_replication_slots) AS slots,
+              (SELECT count(*) FROM pg_stat_activity WHERE backend_type = 'walsender') AS senders`
+    ),
+    (row) => ({ slotsUsed: Number(row?.slots ?? 0), walSendersActive: Number(row?.senders ?? 0) })
+  )
+
+// ---------------------------------------------------------------------------
+// Slots
+
+export interface SlotInfo {
+  readonly name: string
+  readonly plugin: string | null
+  readonly slotType: string
+  readonly database: string | null
+  readonly active: boolean
+  readonly activePid: number | null
+  readonly confirmedFlushLsn: string | null
+  readonly restartLsn: string | null
+  /** pg_current_wal_lsn() - restart_lsn: WAL the server keeps for this slot. */
+  readonly retainedBytes: number | null
+  /** pg_current_wal_lsn() - confirmed_flush_lsn. */
+  readonly lagBytes: number | null
+  /** "reserved" | "extended" | "unreserved" | "lost" (PostgreSQL 13+). */
+  readonly walStatus: string | null
+  readonly currentWalLsn: string | null
+}
+
+export const slotInfo = (client: Queryable, slot: string): Effect.Effect<SlotInfo | undefined, PostgresError> =>
+  Effect.map(
+    one<{
+      slot_name: string
+      plugin: string | null
+      slot_type: string
+      database: string | null
+      active: boolean
+      active_pid: number | null
+      confirmed_flush_lsn: string | null
+      restart_lsn: string | null
+      retained_bytes: string | null
+      lag_bytes: string | null
+      wal_status: string | null
+      current_wal_lsn: string | null
+    }>(
+      client,
+      `SELECT slot_name, plugin, slot_type, database, active, active_pid,
+              confirmed_flush_lsn::text AS confirmed_flush_lsn, restart_lsn::text AS restart_lsn,
+              pg_wal_lsn_diff(w.lsn, restart_lsn)::text AS retained_bytes,
+              pg_wal_lsn_diff(w.lsn, confirmed_flush_lsn)::text AS lag_bytes,
+              wal_status, w.lsn::text AS current_wal_lsn
+         FROM pg_replication_slots,
+              (SELECT CASE WHEN pg_is_in_recovery() THEN pg_last_wal_replay_lsn() ELSE pg_current_wal_lsn() END AS lsn) AS w
+        WHERE slot_name = ${quoteLiteral(slot)}`
+    ),
+    (row) =>
+      row === undefined ? undefined : {
+        name: row.slot_name,
+        plugin: row.plugin,
+        slotType: row.slot_type,
+        database: row.database,
+        active: row.active,
+        activePid: row.active_pid,
+        confirmedFlushLsn: row.confirmed_flush_lsn,
+        restartLsn: row.restart_lsn,
+        retainedBytes: row.retained_bytes === null ? null : Number(row.retained_bytes),
+        lagBytes: row.lag_bytes === null ? null : Number(row.lag_bytes),
+        walStatus: row.wal_status,
+        currentWalLsn: row.current_wal_lsn
+      }
+  )
+
+// ---------------------------------------------------------------------------
+// Tables
+
+/** relreplident: d = default (primary key), n = nothing, f = full, i = index. */
+export type ReplicaIdentity = "default" | "nothing" | "full" | "index"
+
+const replicaIdentities: Record<string, ReplicaIdentity> = { d: "default", n: "nothing", f: "full", i: "index" }
+
+export interface TableInfo {
+  readonly schema: string
+  readonly name: string
+  readonly oid: number
+  /** r = table, p = partitioned table, v = view, ... */
+  readonly kind: string
+  readonly replicaIdentity: ReplicaIdentity
+  readonly columns: ReadonlyArray<string>
+  readonly primaryKey: ReadonlyArray<string>
+  /** The columns of the REPLICA IDENTITY USING INDEX index, when that is the identity. */
+  readonly identityIndex: ReadonlyArray<string>
+  /** The current role owns the table (or is a member of the owning role). */
+  readonly ownedByCurrentUser: boolean
+}
+
+interface TableRow {
+  oid: number
+  nspname: string
+  relname: string
+  relkind: string
+  relreplident: string
+  owned: boolean
+  columns: Array<string> | null
+  pk: Array<string> | null
+  ident: Array<string> | null
+}
+
+const tableSelect = `SELECT c.oid::int AS oid, n.nspname, c.relname, c.relkind::text AS relkind, c.relreplident::text AS relreplident,
+         pg_has_role(c.relowner, 'USAGE') AS owned,
+         ARRAY(SELECT a.attname::text FROM pg_attribute a
+                WHERE a.attrelid = c.oid AND a.attnum > 0 AND NOT a.attisdropped ORDER BY a.attnum) AS columns,
+         ARRAY(SELECT a.attname::text FROM pg_index i
+                 JOIN pg_attribute a ON a.attrelid = i.indrelid AND a.attnum = ANY(i.indkey)
+                WHERE i.indrelid = c.oid AND i.indisprimary ORDER BY array_position(i.indkey::int2[], a.attnum)) AS pk,
+         ARRAY(SELECT a.attname::text FROM pg_index i
+                 JOIN pg_attribute a ON a.attrelid = i.indrelid AND a.attnum = ANY(i.indkey)
+                WHERE i.indrelid = c.oid AND i.indisreplident ORDER BY array_position(i.indkey::int2[], a.attnum)) AS ident
+    FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace`
+
+const toTableInfo = (row: TableRow): TableInfo => ({
+  schema: row.nspname,
+  name: row.relname,
+  oid: row.oid,
+  kind: row.relkind,
+  replicaIdentity: replicaIdentities[row.relreplident] ?? "default",
+  columns: row.columns ?? [],
+  primaryKey: row.pk ?? [],
+  identityIndex: row.ident ?? [],
+  ownedByCurrentUser: row.owned
+})
+
+/** The table with exactly this schema and name, or undefined. */
+export const tableInfo = (client: Queryable, table: TableRef): Effect.Effect<TableInfo | undefined, PostgresError> =>
+  Effect.map(
+    one<TableRow>(
+      client,
+      `${tableSelect} WHERE n.nspname = ${quoteLiteral(table.schema)} AND c.relname = ${quoteLiteral(table.name)}
+         AND c.relkind IN ('r', 'p', 'v', 'm', 'f')`
+    ),
+    (row) => (row === undefined ? undefined : toTableInfo(row))
+  )
+
+/** Tables whose name matches ignoring case: the usual cause of "table not found" (`Orders` vs `orders`). */
+export const tablesLike = (client: Queryable, table: TableRef): Effect.Effect<ReadonlyArray<TableRef>, PostgresError> =>
+  Effect.map(
+    queryRows<{ nspname: string; relname: string }>(
+      client,
+      `SELECT n.nspname, c.relname FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace
+        WHERE lower(n.nspname) = lower(${quoteLiteral(table.schema)}) AND lower(c.relname) = lower(${quoteLiteral(table.name)})
+          AND c.relkind IN ('r', 'p')
+        ORDER BY 1, 2 LIMIT 5`
+    ),
+    (rows) => rows.map((r) => ({ schema: r.nspname, name: r.relname }))
+  )
+
+/**
+ * The columns the server sends as the old row of an update/delete (what
+ * `before` can hold), or undefined when it sends none (updates and deletes
+ * cannot be captured with their key).
+ */
+export const identityColumns = (table: TableInfo): ReadonlyArray<string> | undefined => {
+  switch (table.replicaIdentity) {
+    case "full":
+      return table.columns
+    case "index":
+      return table.identityIndex.length > 0 ? table.identityIndex : undefined
+    case "default":
+      return table.primaryKey.length > 0 ? table.primaryKey : undefined
+    case "nothing":
+      return undefined
+  }
+}
+
+// ---------------------------------------------------------------------------
+// Publications
+
+export const managedPublicationComment = "managed by outboxx"
+
+export interface PublicationInfo {
+  readonly name: string
+  readonly allTables: boolean
+  readonly insert: boolean
+  readonly update: boolean
+  readonly delete: boolean
+  readonly truncate: boolean
+  readonly comment: string | null
+  /** Tables it publishes now (for FOR ALL TABLES: every table). */
+  readonly tables: ReadonlyArray<TableRef>
+  readonly ownedByCurrentUser: boolean
+}
+
+/** True when outboxx created this publication (and may drop it). */
+export const isManagedPublication = (publication: PublicationInfo): boolean =>
+  publication.comment === managedPublicationComment
+
+export const publicationInfo = (
+  client: Queryable,
+  name: string
+): Effect.Effect<PublicationInfo | undefined, PostgresError> =>
+  Effect.gen(function*() {
+    const row = yield* one<{
+      puballtables: boolean
+      pubinsert: boolean
+      pubupdate: boolean
+      pubdelete: boolean
+      pubtruncate: boolean
+      comment: string | null
+      owned: boolean
+    }>(
+      client,
+      `SELECT puballtables, pubinsert, pubupdate, pubdelete, pubtruncate,
+              obj_description(oid, 'pg_publication') AS comment, pg_has_role(pubowner, 'USAGE') AS owned
+         FROM pg_publication WHERE pubname = ${quoteLiteral(name)}`
+    )
+    if (row === undefined) return undefined
+    const tables = yield* queryRows<{ schemaname: string; tablename: string }>(
+      client,
+      `SELECT schemaname::text, tablename::text FROM pg_publication_tables
+        WHERE pubname = ${quoteLiteral(name)} ORDER BY 1, 2`
+    )
+    return {
+      name,
+      allTables: row.puballtables,
+      insert: row.pubinsert,
+      update: row.pubupdate,
+      delete: row.pubdelete,
+      truncate: row.pubtruncate,
+      comment: row.comment,
+      tables: tables.map((t) => ({ schema: t.schemaname, name: t.tablename })),
+      ownedByCurrentUser: row.owned
+    }
+  })
