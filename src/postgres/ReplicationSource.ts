@@ -126,6 +126,19 @@ export const createSlot = Effect.fnUntraced(function*(
   return row.consistent_point
 })
 
+/**
+ * CREATE_REPLICATION_SLOT ... EXPORT_SNAPSHOT: also returns the name of a
+ * snapshot that sees exactly what the slot's consistent point does. It is
+ * valid only while `client` stays idle (ARCHITECTURE.md rule 5): readers must
+ * `SET TRANSACTION SNAPSHOT` before the next command on this connection.
+ */
+export const createSlotExportingSnapshot = Effect.fnUntraced(function*(client: pg.Client, slot: string) {
+  const sql = `CREATE_REPLICATION_SLOT ${quoteIdent(slot)} LOGICAL pgoutput EXPORT_SNAPSHOT`
+  const result = yield* simpleQuery(client, sql, `cannot create replication slot "${slot}"`)
+  const row = result.rows[0] as { consistent_point: string; snapshot_name: string }
+  return { consistentPoint: row.consistent_point, snapshotName: row.snapshot_name }
+})
+
 /** The pgoutput protocol version a server supports: 4 from 16, 3 from 15, 2 from 14. */
 export const protocolVersionFor = (serverVersionNum: number): number =>
   serverVersionNum >= 160000 ? 4 : serverVersionNum >= 150000 ? 3 : serverVersionNum >= 140000 ? 2 : 1
@@ -225,8 +238,9 @@ export const startReplication = Effect.fnUntraced(function*(
   // the liveness watchdog: silence while reading means a frozen peer (rule 7).
   const statusEvery = Duration.toMillis(options.statusInterval)
   const livenessMs = Duration.toMillis(options.livenessTimeout)
-  const tickMs = Math.max(50, Math.min(1000, statusEvery))
+  const tickMs = Math.max(50, Math.min(100, statusEvery))
   let lastStatusAt = 0
+  let lastSentFlush = options.startLsn
   yield* Effect.sync(() => {
     const now = Date.now()
     const silentFor = now - lastWireActivity
@@ -238,8 +252,11 @@ export const startReplication = Effect.fnUntraced(function*(
       socket.destroy()
       return
     }
-    if (now - lastStatusAt >= statusEvery || paused && now - lastStatusAt >= 1000) {
+    // Besides the period: soon after progress, so a crash re-sends as little as possible.
+    const progressed = options.confirmedLsn() > lastSentFlush && now - lastStatusAt >= 200
+    if (now - lastStatusAt >= statusEvery || paused && now - lastStatusAt >= 1000 || progressed) {
       lastStatusAt = now
+      lastSentFlush = options.confirmedLsn()
       // Ask for a keepalive when the line has been quiet, so liveness follows real wire activity.
       sendStatus(!paused && silentFor > livenessMs / 3)
     }
