@@ -24,6 +24,13 @@ const onSignal = (signal: NodeJS.Signals) => {
 process.on("SIGINT", onSignal)
 process.on("SIGTERM", onSignal)
 
+// kafkajs computes a negative retry delay on Node 24 and Node warns about it on
+// stderr once (harmless: the delay is clamped to 1 ms); every other warning is kept.
+process.removeAllListeners("warning")
+process.on("warning", (warning) => {
+  if (warning.name !== "TimeoutNegativeWarning") process.stderr.write(`${warning.name}: ${warning.message}\n`)
+})
+
 runCli(process.argv.slice(2)).pipe(
   Effect.provide(NodeServices.layer),
   NodeRuntime.runMain({ disableErrorReporting: true, teardown })

@@ -1,0 +1,212 @@
+/**
+ * `npm run bench` (bench/run.sh): builds the WAL backlog once, then drains a
+ * copy of its slot with each reader, `--runs` times, and writes the medians
+ * to bench/results/latest.{json,md,svg}. `--latency` adds the steady-rate
+ * latency mode. See docs/benchmark.md.
+ */
+import * as fs from "node:fs"
+import * as os from "node:os"
+import * as path from "node:path"
+import { parseArgs } from "node:util"
+import { copySlot, dropSlot, ensureBacklog, type Backlog } from "./backlog.js"
+import { runLatency, type LatencyReader } from "./latency.js"
+import { BENCH_DB, repoRoot, runName, withClient } from "./lib/servers.js"
+import { debezium } from "./readers/debezium.js"
+import { kafkaProducerPerf } from "./readers/kafkaProducerPerf.js"
+import { outboxx } from "./readers/outboxx.js"
+import { pgRecvlogical } from "./readers/pgRecvlogical.js"
+import { serverDecode } from "./readers/serverDecode.js"
+import { READERS, type ReaderContext, type ReaderName, type ReaderResult } from "./readers/types.js"
+import { describeMachine, summarize, writeReport, type Report } from "./report.js"
+
+const USAGE = `usage: npm run bench -- [options]
+  --changes N          changes in the backlog (default 1000000: 80% inserts, 15% updates, 5% deletes)
+  --runs N             runs per reader; medians are reported (default 3)
+  --readers a,b        subset of ${READERS.join(",")} (default all)
+  --batch N            rows per transaction when building the backlog (default 10000)
+  --rebuild            rebuild the backlog even if one of the same size exists
+  --timeout S          limit per reader run, seconds (default 1800)
+  --latency            also run the latency mode (outboxx and debezium)
+  --no-drain           skip the drain benchmark (with --latency: latency only)
+  --rates a,b          latency mode write rates, changes/s (default 2000,10000)
+  --latency-seconds S  latency mode duration per rate (default 60)
+  --latency-warmup S   writes at the rate before measuring, not counted (default 10)
+  --out DIR            results directory (default bench/results)
+  --keep               keep the scratch directory (configs, logs) even when all went well
+  --no-build           (bench/run.sh) do not rebuild outboxx first`
+
+const { values } = parseArgs({
+  options: {
+    changes: { type: "string", default: "1000000" },
+    runs: { type: "string", default: "3" },
+    readers: { type: "string", default: READERS.join(",") },
+    batch: { type: "string", default: "10000" },
+    rebuild: { type: "boolean", default: false },
+    timeout: { type: "string", default: "1800" },
+    latency: { type: "boolean", default: false },
+    "no-drain": { type: "boolean", default: false },
+    rates: { type: "string", default: "2000,10000" },
+    "latency-seconds": { type: "string", default: "60" },
+    "latency-warmup": { type: "string", default: "10" },
+    out: { type: "string", default: path.join(repoRoot, "bench", "results") },
+    keep: { type: "boolean", default: false },
+    help: { type: "boolean", default: false }
+  }
+})
+
+if (values.help) {
+  console.log(USAGE)
+  process.exit(0)
+}
+
+const positiveInt = (name: string, text: string): number => {
+  const n = Number(text)
+  if (!Number.isInteger(n) || n <= 0) {
+    console.error(`--${name}: expected a positive integer, found ${JSON.stringify(text)}\n${USAGE}`)
+    process.exit(2)
+  }
+  return n
+}
+
+const changes = positiveInt("changes", values.changes)
+const runs = positiveInt("runs", values.runs)
+const batch = positiveInt("batch", values.batch)
+const timeoutMs = positiveInt("timeout", values.timeout) * 1000
+const rates = values.rates.split(",").map((rate) => positiveInt("rates", rate.trim()))
+const latencySeconds = positiveInt("latency-seconds", values["latency-seconds"])
+const latencyWarmup = values["latency-warmup"] === "0" ? 0 : positiveInt("latency-warmup", values["latency-warmup"])
+const readers = values.readers.split(",").map((name) => name.trim()) as Array<ReaderName>
+for (const reader of readers) {
+  if (!(READERS as ReadonlyArray<string>).includes(reader)) {
+    console.error(`--readers: unknown reader ${JSON.stringify(reader)}; known: ${READERS.join(", ")}`)
+    process.exit(2)
+  }
+}
+
+const log = (line: string): void => {
+  console.error(`[bench ${new Date().toISOString().slice(11, 19)}] ${line}`)
+}
+
+const RUNNERS: Record<ReaderName, (context: ReaderContext) => Promise<ReaderResult>> = {
+  server_decode: serverDecode,
+  pg_recvlogical: pgRecvlogical,
+  outboxx,
+  debezium,
+  kafka_producer_perf: kafkaProducerPerf
+}
+// kafka_producer_perf last: it copies the record size outboxx produced.
+const ORDER: ReadonlyArray<ReaderName> = ["server_decode", "pg_recvlogical", "outboxx", "debezium", "kafka_producer_perf"]
+const USES_SLOT = new Set<ReaderName>(["server_decode", "pg_recvlogical", "outboxx", "debezium"])
+
+/** Copies left by an interrupted earlier run would pin WAL forever. */
+const dropStaleCopies = async (): Promise<void> => {
+  const stale = await withClient("postgres", async (client) =>
+    (
+      await client.query<{ slot_name: string }>(
+        "SELECT slot_name FROM pg_replication_slots WHERE database = $1 AND (slot_name LIKE 'bench\\_copy\\_%' OR slot_name LIKE 'lat\\_%')",
+        [BENCH_DB]
+      )
+    ).rows.map((row) => row.slot_name)
+  ).catch(() => [] as Array<string>)
+  for (const slot of stale) {
+    log(`dropping stale slot ${slot}`)
+    await dropSlot(BENCH_DB, slot)
+  }
+}
+
+const drain = async (workRoot: string): Promise<Pick<Report, "runs" | "failures" | "settings">> => {
+  const backlog: Backlog = await ensureBacklog({ changes, batch, rebuild: values.rebuild }, log)
+  const results = new Map<ReaderName, Array<ReaderResult>>()
+  const failures: Array<{ reader: ReaderName; error: string }> = []
+  let recordSize = 0
+  let pgoutputBytes = 0
+  for (let run = 1; run <= runs; run++) {
+    for (const reader of ORDER.filter((name) => readers.includes(name))) {
+      if (failures.some((failure) => failure.reader === reader)) continue // failed once: do not retry each run
+      const slot = runName("bench_copy")
+      const workDir = path.join(workRoot, `${reader}-${run}`)
+      fs.mkdirSync(workDir, { recursive: true })
+      log(`run ${run}/${runs}: ${reader}`)
+      try {
+        if (USES_SLOT.has(reader)) await copySlot(backlog, slot)
+        const result = await RUNNERS[reader]({
+          backlog,
+          slot,
+          workDir,
+          timeoutMs,
+          log,
+          recordSize: recordSize > 0 ? recordSize : 300,
+          pgoutputBytes
+        })
+        if (result.events < backlog.changes) throw new Error(`delivered ${result.events} of ${backlog.changes} events`)
+        if (reader === "server_decode") pgoutputBytes = result.bytes
+        if (reader === "outboxx" && result.events > 0) recordSize = Math.round(result.bytes / result.events)
+        log(
+          `run ${run}/${runs}: ${reader}: ${result.events} events in ${result.seconds.toFixed(2)} s = ${Math.round(result.events / result.seconds)}/s, ` +
+            `cpu ${result.cpuS.toFixed(2)} s, peak RSS ${result.peakRssMb.toFixed(0)} MB` +
+            (result.startupS !== undefined ? `, startup ${result.startupS.toFixed(2)} s` : "")
+        )
+        results.set(reader, [...(results.get(reader) ?? []), result])
+      } catch (error) {
+        const message = error instanceof Error ? error.message : String(error)
+        log(`run ${run}/${runs}: ${reader} FAILED: ${message} (logs in ${workDir})`)
+        failures.push({ reader, error: message })
+      } finally {
+        if (USES_SLOT.has(reader)) await dropSlot(backlog.database, slot).catch(() => undefined)
+      }
+    }
+  }
+  const rows = READERS.filter((reader) => results.has(reader)).map((reader) => summarize(results.get(reader)!))
+  return {
+    runs: rows,
+    ...(failures.length > 0 ? { failures } : {}),
+    settings: {
+      changes: backlog.changes,
+      inserts: backlog.inserts,
+      updates: backlog.updates,
+      deletes: backlog.deletes,
+      runs,
+      end_lsn: backlog.endLsn,
+      backlog_build_s: Number(backlog.buildSeconds.toFixed(1)),
+      kafka_record_size: recordSize
+    }
+  }
+}
+
+const main = async (): Promise<void> => {
+  const workRoot = fs.mkdtempSync(path.join(os.tmpdir(), "outboxx-bench-"))
+  log(`scratch files in ${workRoot}`)
+  await dropStaleCopies()
+  const machine = await describeMachine()
+  const previous: Partial<Report> = (() => {
+    try {
+      return JSON.parse(fs.readFileSync(path.join(values.out, "latest.json"), "utf8")) as Report
+    } catch {
+      return {}
+    }
+  })()
+  const drained = values["no-drain"] ? { runs: previous.runs ?? [], settings: previous.settings ?? {} } : await drain(workRoot)
+  let latency = previous.latency
+  if (values.latency) {
+    await withClient("postgres", async (client) => {
+      const exists = await client.query("SELECT 1 FROM pg_database WHERE datname = $1", [BENCH_DB])
+      if (exists.rows.length === 0) await client.query(`CREATE DATABASE ${BENCH_DB}`)
+    })
+    const latencyReaders = (["outboxx", "debezium"] as const).filter((reader) => readers.includes(reader)) as Array<LatencyReader>
+    latency = await runLatency({ readers: latencyReaders, rates, seconds: latencySeconds, warmupSeconds: latencyWarmup, workRoot, log })
+  }
+  const report: Report = { machine, ...drained, ...(latency ? { latency } : {}) }
+  writeReport(values.out, report)
+  log(`wrote ${path.join(values.out, "latest.json")}, latest.md and latest.svg`)
+  console.log(fs.readFileSync(path.join(values.out, "latest.md"), "utf8"))
+  const failed = (drained as { failures?: ReadonlyArray<unknown> }).failures?.length ?? 0
+  if (!values.keep && failed === 0 && !(latency?.failures && latency.failures.length > 0)) fs.rmSync(workRoot, { recursive: true, force: true })
+}
+
+main().then(
+  () => process.exit(0),
+  (error) => {
+    log(`failed: ${error instanceof Error ? (error.stack ?? error.message) : String(error)}`)
+    process.exit(1)
+  }
+)
