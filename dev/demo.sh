@@ -37,11 +37,12 @@ done
 grep -q "streaming slot" "$log" || { cat "$log"; die "outboxx run did not start streaming within 30 s"; }
 
 say "writing: an order with two items in one transaction, an update, a delete"
+since_ms="$(date +%s%3N)"
 psql_demo -f dev/demo/changes.sql
 
 # orders: c, u ; order_items: c, c, d, tombstone
 say "reading the records back from Kafka"
-node dev/demo/consume.mjs "127.0.0.1:$KAFKA_PORT" 6 demo.public.orders demo.public.order_items
+node dev/demo/consume.mjs "127.0.0.1:$KAFKA_PORT" "$since_ms" 6 demo.public.orders demo.public.order_items
 
 echo
 say "metrics excerpt (http://127.0.0.1:9464/metrics):"

@@ -1,8 +1,9 @@
-// Reads the demo topics back from Kafka and prints each record: key, then value.
-// Usage: node consume.mjs <brokers> <expected-count> <topic>...
+// Reads the demo topics back from Kafka and prints each record produced since
+// <since-ms> (earlier demo runs left theirs in the topics): key, then value.
+// Usage: node consume.mjs <brokers> <since-ms> <expected-count> <topic>...
 import kafkajs from "kafkajs"
 
-const [brokers, expected, ...topics] = process.argv.slice(2)
+const [brokers, since, expected, ...topics] = process.argv.slice(2)
 const kafka = new kafkajs.Kafka({ clientId: "outboxx-demo-reader", brokers: brokers.split(","), logLevel: kafkajs.logLevel.NOTHING })
 const consumer = kafka.consumer({ groupId: `outboxx-demo-${process.pid}-${Date.now()}` })
 await consumer.connect()
@@ -12,6 +13,7 @@ const done = new Promise((resolve) => {
   const timer = setTimeout(resolve, 30_000)
   consumer.run({
     eachMessage: async ({ topic, message }) => {
+      if (Number(message.timestamp) < Number(since)) return
       seen++
       const key = message.key?.toString() ?? "null"
       const value = message.value === null ? "null (tombstone)" : JSON.stringify(JSON.parse(message.value.toString()), null, 2)
