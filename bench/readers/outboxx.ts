@@ -51,7 +51,9 @@ export const outboxxMain = path.join(repoRoot, "dist", "main.js")
 export const startOutboxx = (workDir: string, config: string, timeoutMs: number): Measured => {
   const configFile = path.join(workDir, "outboxx.toml")
   fs.writeFileSync(configFile, config)
-  return startMeasured(process.execPath, [outboxxMain, "run", "-c", configFile], {
+  // OUTBOXX_BENCH_NODE_ARGS="--cpu-prof --cpu-prof-dir=/tmp/prof" profiles the daemon.
+  const nodeArgs = (process.env.OUTBOXX_BENCH_NODE_ARGS ?? "").split(" ").filter((a) => a !== "")
+  return startMeasured(process.execPath, [...nodeArgs, outboxxMain, "run", "-c", configFile], {
     logFile: path.join(workDir, "outboxx.log"),
     timeoutMs
   })

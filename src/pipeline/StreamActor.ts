@@ -13,6 +13,7 @@ import type { OutRecord } from "../kafka/batching.js"
 import type { CheckpointTracker } from "./checkpoint/CheckpointTracker.js"
 import type { Outbox } from "./Router.js"
 import type { RecordSink, SinkError } from "./RecordSink.js"
+import { deadLetterRecord } from "../reliability/DeadLetter.js"
 
 export interface StreamActor {
   readonly name: string
@@ -21,9 +22,15 @@ export interface StreamActor {
   readonly run: Effect.Effect<void, SinkError>
 }
 
-export const mailboxCapacity = 16
-/** Upper bound of records per sink call; bigger batches are split by the sink by bytes too. */
-const maxRecordsPerSend = 20_000
+/**
+ * Memory bounds: a mailbox holds at most 8 outboxes (each the records of one
+ * route batch of at most 1,024 messages), and one sink call takes at most 4 of
+ * them, so a stream holds a few MB of records whatever the backlog.
+ */
+export const mailboxCapacity = 8
+const outboxesPerSend = 4
+/** Upper bound of records per sink call; the sink also splits by bytes. */
+const maxRecordsPerSend = 8_192
 
 /** Capped exponential backoff with jitter: 200ms, 400ms, ... at most 10s apart. */
 const retryBackoff = Schedule.min([Schedule.exponential(Duration.millis(200)), Schedule.spaced(Duration.seconds(10))]).pipe(
@@ -34,7 +41,9 @@ export const makeStreamActor = Effect.fnUntraced(function*(
   name: string,
   sink: RecordSink,
   tracker: CheckpointTracker,
-  onDelivered: (outboxes: ReadonlyArray<Outbox>, records: number) => void = () => {}
+  onDelivered: (outboxes: ReadonlyArray<Outbox>, records: number) => void = () => {},
+  /** `on_error = "dead_letter"`: permanently rejected records go to this topic instead of failing. */
+  deadLetterTopic?: string
 ) {
   const mailbox = yield* Queue.bounded<Outbox | null>(mailboxCapacity)
 
@@ -47,6 +56,7 @@ export const makeStreamActor = Effect.fnUntraced(function*(
         return Metric.update(Metrics.kafkaErrorsTotal, 1).pipe(Effect.andThen(Effect.logWarning(`stream ${name}: delivery failing, retrying until it works: ${error.message}`)))
       }),
       Effect.retry({ schedule: retryBackoff, while: (error) => error.retryable }),
+      Effect.catch((error) => deadLetterTopic === undefined ? Effect.fail(error) : deadLetter(records, deadLetterTopic)),
       Effect.tap(() => warned ? Effect.logInfo(`stream ${name}: delivery recovered`) : Effect.void),
       Effect.tapError(() =>
         Effect.sync(() => {
@@ -55,6 +65,23 @@ export const makeStreamActor = Effect.fnUntraced(function*(
       )
     )
   }
+
+  /**
+   * A batch failed for good: send its records one at a time (in order) so only
+   * the rejected ones go to the dead-letter topic, each with its error.
+   */
+  const deadLetter = (records: ReadonlyArray<OutRecord>, topic: string) =>
+    Effect.forEach(records, (record) =>
+      sink.send([record]).pipe(
+        Effect.retry({ schedule: retryBackoff, while: (error) => error.retryable }),
+        Effect.catch((error) =>
+          Effect.logError(`stream ${name}: record for ${record.topic} rejected (${error.message}); sent to dead-letter topic ${topic}`).pipe(
+            Effect.andThen(sink.send([deadLetterRecord(topic, name, record, error.message)]).pipe(
+              Effect.retry({ schedule: retryBackoff, while: (e) => e.retryable })
+            ))
+          )
+        )
+      ), { discard: true })
 
   /** Metrics of a delivered batch: records per topic, commit-to-ack latency per transaction. */
   const recordDelivery = (batch: ReadonlyArray<Outbox>, records: ReadonlyArray<OutRecord>) =>
@@ -72,7 +99,7 @@ export const makeStreamActor = Effect.fnUntraced(function*(
 
   const run = Effect.gen(function*() {
     while (true) {
-      const taken = yield* Queue.takeBetween(mailbox, 1, mailboxCapacity)
+      const taken = yield* Queue.takeBetween(mailbox, 1, outboxesPerSend)
       const batch: Array<Outbox> = []
       let done = false
       for (const item of taken) {

@@ -21,6 +21,7 @@ import { connectClient, queryRows, type PostgresError } from "../postgres/Postgr
 import { ensurePublication, type PublicationError } from "../postgres/publication.js"
 import {
   createSlot,
+  createSlotExportingSnapshot,
   identifySystem,
   protocolVersionFor,
   ReplicationError,
@@ -35,7 +36,13 @@ import type { Relation } from "../postgres/pgoutput/messages.js"
 import type { ReplicationProtocolError } from "../postgres/protocol.js"
 import { emptyOutbox, type LogicalMessageHandler, Router, RoutingError } from "./Router.js"
 import { makeStreamActor } from "./StreamActor.js"
+import { initialSnapshotWanted, makeSnapshotter, notifyDelivered } from "../snapshot/Snapshotter.js"
+import type { SnapshotError } from "../snapshot/SnapshotError.js"
+import { StateStore, type StateStoreShape } from "../state/StateStore.js"
 import { planRelation, TablePlanError } from "./TablePlan.js"
+import { activeRole, awaitSlotFree } from "../reliability/Standby.js"
+import { startHeartbeat } from "../reliability/Heartbeat.js"
+import type { ServerSlotView, SlotGuard } from "../reliability/SlotGuard.js"
 
 export class SlotError extends Schema.TaggedError<SlotError>()("SlotError", {
   slot: Schema.String,
@@ -58,6 +65,7 @@ export type StreamingError =
   | SinkError
   | PgoutputDecodeError
   | ReplicationProtocolError
+  | SnapshotError
 
 export interface StreamingStarted {
   readonly slot: string
@@ -71,8 +79,17 @@ export interface StreamingOptions {
   readonly onLogicalMessage?: LogicalMessageHandler
   /** Runs whenever the confirmed LSN advances (the journal), at most every 200 ms. */
   readonly onConfirmed?: (lsn: number) => Effect.Effect<void>
+  /** The state journal: snapshot progress (in memory when absent). */
+  readonly journal?: StateStoreShape
   /** Runs when streaming has started. */
   readonly onStarted?: (info: StreamingStarted) => Effect.Effect<void>
+  /** Journal identity checks around slot lookup/creation (reliability/SlotGuard.ts). */
+  readonly slotGuard?: SlotGuard
+  /**
+   * Walsender pids this process opened, kept across reconnects by the
+   * supervisor: one still holding the slot is a ghost of ours to terminate.
+   */
+  readonly ownWalsenders?: Set<number>
 }
 
 interface SlotRow {
@@ -83,14 +100,21 @@ interface SlotRow {
   readonly active: boolean
   readonly active_pid: number | null
   readonly confirmed_flush_lsn: string | null
+  readonly wal_status: string | null
 }
 
 /** Every topic the configured streams can write, for the sink to prepare. */
+/** Messages routed between two hand-overs to the actors: bounds an outbox's size. */
+const routeBatchSize = 1024
+
 export const configuredTopics = (settings: OutboxxSettings): Array<string> => {
   const topics = new Set<string>()
   for (const stream of settings.streams) {
     for (const table of stream.tables) {
       topics.add(renderTopic(stream.topic, { schema: table.schema, table: table.name, stream: stream.name }))
+    }
+    if (stream.onError === "dead_letter" && stream.deadLetterTopic !== undefined) {
+      topics.add(stream.deadLetterTopic)
     }
   }
   return [...topics]
@@ -109,7 +133,7 @@ export const runStreaming = Effect.fn("Pipeline.runStreaming")(function*(
   settings: OutboxxSettings,
   sink: RecordSink,
   options: StreamingOptions
-): Effect.fn.Return<never, StreamingError, Scope.Scope> {
+): Effect.fn.Return<void, StreamingError, Scope.Scope> {
   const pgSettings = settings.postgres
   for (const stream of settings.streams) {
     if (stream.format !== "outboxx") {
@@ -130,23 +154,52 @@ export const runStreaming = Effect.fn("Pipeline.runStreaming")(function*(
   yield* sink.prepareTopics(configuredTopics(settings))
 
   const slot = options.temporarySlot ? `${pgSettings.slot}_tail_${process.pid}` : pgSettings.slot
+  // Standby: wait here while another instance streams from the slot.
+  if (!options.temporarySlot) yield* awaitSlotFree(catalog, slot, { ownWalsenders: options.ownWalsenders })
   const replication = yield* connectClient(pgSettings.url, {
     replication: true,
     applicationName: options.temporarySlot ? "outboxx-tail" : "outboxx",
     connectTimeoutMs
   })
   const identity = yield* identifySystem(replication)
+  const walsenderPid = (replication as unknown as { processID?: number }).processID
+  if (walsenderPid !== undefined) options.ownWalsenders?.add(walsenderPid)
 
   let startLsn: number
-  const existing = options.temporarySlot
+  /** Set when this start created the slot with an exported snapshot: the initial snapshot reads under it. */
+  let exportedSnapshot: string | undefined
+  let existing: ReadonlyArray<SlotRow> = options.temporarySlot
     ? []
     : yield* queryRows<SlotRow>(
       catalog,
-      "SELECT slot_name, plugin, slot_type, database, active, active_pid, confirmed_flush_lsn::text FROM pg_replication_slots WHERE slot_name = $1",
+      "SELECT slot_name, plugin, slot_type, database, active, active_pid, confirmed_flush_lsn::text, wal_status FROM pg_replication_slots WHERE slot_name = $1",
       [slot]
     )
+  const slotView = (exists: boolean, walStatus: string | null): ServerSlotView => ({
+    systemId: identity.systemId,
+    timeline: identity.timeline,
+    database: identity.dbname,
+    slot,
+    exists,
+    walStatus
+  })
+  let journaled: number | undefined
+  if (options.slotGuard) {
+    const verdict = yield* options.slotGuard.check(slotView(existing.length > 0, existing[0]?.wal_status ?? null)).pipe(
+      Effect.mapError((reason) => new SlotError({ slot, reason, retryable: false }))
+    )
+    journaled = verdict.journaled
+    if (verdict.dropSlot) {
+      yield* queryRows(catalog, "SELECT pg_drop_replication_slot($1)", [slot])
+      existing = []
+    }
+  }
   if (existing.length === 0) {
-    const consistentPoint = yield* createSlot(replication, slot, { temporary: options.temporarySlot })
+    const created = !options.temporarySlot && initialSnapshotWanted(settings)
+      ? yield* createSlotExportingSnapshot(replication, slot)
+      : { consistentPoint: yield* createSlot(replication, slot, { temporary: options.temporarySlot }), snapshotName: undefined }
+    exportedSnapshot = created.snapshotName
+    const consistentPoint = created.consistentPoint
     startLsn = parseLsn(consistentPoint)
     yield* Effect.logInfo(`created replication slot "${slot}" at ${consistentPoint}`)
   } else {
@@ -161,17 +214,37 @@ export const runStreaming = Effect.fn("Pipeline.runStreaming")(function*(
       return yield* new SlotError({ slot, reason: `is in use by another process (pid ${row.active_pid}); is another outboxx running?`, retryable: true })
     }
     startLsn = parseLsn(row.confirmed_flush_lsn ?? identity.xlogpos)
+    // Never past the server's WAL end (a restored backup keeps the system id but not our future).
+    if (journaled !== undefined && journaled > startLsn && journaled <= parseLsn(identity.xlogpos)) {
+      // PostgreSQL < 17 does not persist confirmed_flush_lsn at shutdown: after a server
+      // restart the slot is behind what we confirmed and journaled. The server skips
+      // transactions committed before the START_REPLICATION position, so no re-sends.
+      yield* Effect.logInfo(
+        `resuming at the journaled checkpoint ${formatLsn(journaled)}, ahead of the slot's confirmed_flush_lsn ${formatLsn(startLsn)}`
+      )
+      startLsn = journaled
+    }
   }
+  if (options.slotGuard) yield* options.slotGuard.identified(slotView(true, null))
 
   const health = yield* Effect.serviceOption(HealthState)
   const tracker = new CheckpointTracker(startLsn)
   const registry = new TypeRegistry()
   const typeQuery = (sql: string, params: ReadonlyArray<unknown>) =>
     catalog.query(sql, [...params]).then((r) => r.rows as ReadonlyArray<Record<string, unknown>>)
-  const router = new Router(settings.streams.length, tracker, options.onLogicalMessage)
+  const snapshots = yield* makeSnapshotter({
+    settings,
+    catalog,
+    database,
+    slot,
+    journal: options.journal ?? (yield* StateStore.makeMemory()),
+    disabled: options.temporarySlot
+  })
+  const router = new Router(settings.streams.length, tracker, snapshots.messageHandler(options.onLogicalMessage))
+  router.observer = snapshots.observer
   const failed = yield* Deferred.make<never, StreamingError>()
 
-  const actors = yield* Effect.forEach(settings.streams, (stream) => makeStreamActor(stream.name, sink, tracker))
+  const actors = yield* Effect.forEach(settings.streams, (stream) => makeStreamActor(stream.name, sink, tracker, notifyDelivered, stream.onError === "dead_letter" ? stream.deadLetterTopic : undefined))
   if (Option.isSome(health)) {
     yield* health.value.update((h) => ({ ...h, slot, postgres: { connected: true } }))
   }
@@ -180,6 +253,17 @@ export const runStreaming = Effect.fn("Pipeline.runStreaming")(function*(
       Effect.tapError((error) => Deferred.fail(failed, error)),
       Effect.forkScoped
     ))
+
+  // The initial snapshot, delivered in full before streaming starts at the consistent point.
+  if (exportedSnapshot !== undefined) {
+    yield* snapshots.runInitial(exportedSnapshot, startLsn, actors.map((actor) => actor.mailbox)).pipe(
+      Effect.raceFirst(Deferred.await(failed))
+    )
+    if (pgSettings.snapshot === "initial_only") {
+      yield* Effect.logInfo("snapshot = \"initial_only\": the initial snapshot is delivered; stopping without streaming")
+      return
+    }
+  }
 
   const stream = yield* startReplication(replication as pg.Client, identity, {
     slot,
@@ -232,7 +316,7 @@ export const runStreaming = Effect.fn("Pipeline.runStreaming")(function*(
 
   const routeLoop = Effect.gen(function*() {
     while (true) {
-      const items = yield* Queue.takeBetween(stream.items, 1, 4096)
+      const items = yield* Queue.takeBetween(stream.items, 1, routeBatchSize)
       let from = 0
       while (from < items.length) {
         const stoppedAt = routeBatch(items, from)
@@ -251,6 +335,7 @@ export const runStreaming = Effect.fn("Pipeline.runStreaming")(function*(
     Effect.tapError((error) => Deferred.fail(failed, error)),
     Effect.forkScoped
   )
+  yield* snapshots.startIncremental(router, exportedSnapshot !== undefined)
 
   // Progress, every 200 ms: the confirmed LSN to the caller (journal), metrics and health.
   let lastReported = startLsn
@@ -323,7 +408,18 @@ export const runStreaming = Effect.fn("Pipeline.runStreaming")(function*(
     })
   )
 
+  if (!options.temporarySlot) {
+    yield* Metric.update(activeRole, 1)
+    yield* startHeartbeat(pgSettings.url, pgSettings.heartbeatInterval, pgSettings.connectTimeout)
+  }
   if (options.onStarted) yield* options.onStarted({ slot, startLsn, protocolVersion })
   yield* Effect.logInfo(`streaming slot "${slot}" from ${formatLsn(startLsn)} (pgoutput protocol ${protocolVersion})`)
+  if (pgSettings.snapshot === "initial_only" && !options.temporarySlot) {
+    // Finishing an interrupted initial snapshot needs the stream (incremental); then stop.
+    return yield* Effect.raceFirst(
+      Deferred.await(failed),
+      snapshots.awaitIdle.pipe(Effect.andThen(Effect.logInfo("snapshot = \"initial_only\": snapshot complete; stopping")))
+    )
+  }
   return yield* Deferred.await(failed)
 })

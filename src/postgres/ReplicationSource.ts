@@ -154,7 +154,7 @@ export const startReplication = Effect.fnUntraced(function*(
   options: ReplicationOptions
 ): Effect.fn.Return<ReplicationStream, never, Scope.Scope> {
   const items = yield* Queue.unbounded<SourceItem, ReplicationError | PgoutputDecodeError | ReplicationProtocolError>()
-  const highWater = options.highWaterMark ?? 8192
+  const highWater = options.highWaterMark ?? 4096
   const lowWater = Math.floor(highWater / 4)
   const decoder = createPgoutputDecoder(options.protocolVersion as PgoutputProtocolVersion)
   const connection = (client as unknown as { connection: PgConnection }).connection
