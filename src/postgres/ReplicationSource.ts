@@ -9,9 +9,8 @@
  * walsender never times us out while we are busy. Silence from the server past
  * `livenessTimeout` (while we are reading) is a lost connection (rule 7).
  */
-import { Cause, Duration, Effect, Queue, Schedule, Schema, Scope } from "effect"
-import pg from "pg"
-import type { ClientConfig } from "pg"
+import { Cause, Duration, Effect, Queue, Schedule, Schema, type Scope } from "effect"
+import type pg from "pg"
 import { formatLsn, nowPgEpochMicros } from "./lsn.js"
 import { createPgoutputDecoder, isPgoutputDecodeError, type PgoutputDecodeError, type PgoutputProtocolVersion } from "./pgoutput/decoder.js"
 import type { PgoutputMessage } from "./pgoutput/messages.js"
@@ -86,22 +85,6 @@ const simpleQuery = (client: pg.Client, sql: string, what: string) =>
     try: () => client.query(sql) as Promise<pg.QueryResult>,
     catch: (cause) => pgError(what, cause)
   })
-
-/** Opens a walsender connection; closed when the scope closes. */
-export const connectReplication = (config: ClientConfig) =>
-  Effect.acquireRelease(
-    Effect.tryPromise({
-      try: async () => {
-        const client = new pg.Client(config)
-        // An error event after connect must not crash the process; the stream surfaces it.
-        client.on("error", () => {})
-        await client.connect()
-        return client
-      },
-      catch: (cause) => pgError("cannot open the replication connection", cause)
-    }),
-    (client) => Effect.promise(() => client.end().catch(() => undefined))
-  )
 
 export const identifySystem = Effect.fnUntraced(function*(client: pg.Client) {
   const result = yield* simpleQuery(client, "IDENTIFY_SYSTEM", "IDENTIFY_SYSTEM failed")
