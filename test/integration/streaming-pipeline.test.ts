@@ -165,4 +165,46 @@ describe("streaming pipeline", () => {
       yield* Fiber.interrupt(fiber)
       assert.isTrue(confirmedPast)
     }), 60_000)
+
+  it.live("applies the canonical session settings to the walsender's output whatever the database defaults are", () =>
+    Effect.gen(function*() {
+      // Defaults a DBA might set; the walsender must still render canonical text.
+      yield* Effect.promise(() =>
+        pgQuery(db.url, `
+        ALTER DATABASE "${db.name}" SET TimeZone = 'America/New_York';
+        ALTER DATABASE "${db.name}" SET DateStyle = 'German, DMY';
+        ALTER DATABASE "${db.name}" SET bytea_output = 'escape';
+        ALTER DATABASE "${db.name}" SET IntervalStyle = 'sql_standard';
+        ALTER DATABASE "${db.name}" SET extra_float_digits = 0;
+        CREATE TABLE public.canon (id int PRIMARY KEY, ts timestamptz, d date, b bytea, i interval, f float8);
+      `)
+      )
+      const slot = uniqueName("canon")
+      const base = settingsFor(slot)
+      const canonSettings = { ...base, streams: [{ ...base.streams[0]!, name: "canon", tables: [{ schema: "public", name: "canon" }] }] }
+      const { records, sink } = captureSink()
+      let started = false
+      const fiber = yield* Effect.scoped(runStreaming(canonSettings, sink, {
+        temporarySlot: false,
+        onStarted: () =>
+          Effect.sync(() => {
+            started = true
+          })
+      })).pipe(Effect.forkChild)
+      yield* waitFor(() => started, "streaming to start")
+      yield* Effect.promise(() =>
+        pgQuery(db.url, `INSERT INTO public.canon VALUES (1, '2026-11-23 15:00:00.5-05', '2026-11-23', '\\x00ff', '1 day 02:03:04', 0.1)`)
+      )
+      yield* waitFor(() => records.length >= 1, "1 record")
+      yield* Fiber.interrupt(fiber)
+      const after = parse(records[0]!).value.after
+      assert.deepStrictEqual(after, {
+        id: 1,
+        ts: "2026-11-23T20:00:00.5Z",
+        d: "2026-11-23",
+        b: "AP8=",
+        i: "1 day 02:03:04",
+        f: 0.1
+      })
+    }), 60_000)
 })
