@@ -92,14 +92,18 @@ const settingsFromFile = (file: OutboxxFile, configPath: string): OutboxxSetting
       publication: postgres.publication,
       publicationMode: postgres.publication_mode,
       snapshot: postgres.snapshot,
+      snapshotChunkSize: postgres.snapshot_chunk_size,
+      snapshotParallelism: postgres.snapshot_parallelism,
       heartbeatInterval: postgres.heartbeat_interval,
       statusInterval: postgres.status_interval,
       livenessTimeout: postgres.liveness_timeout,
-      connectTimeout: postgres.connect_timeout
+      connectTimeout: postgres.connect_timeout,
+      onSlotLost: postgres.on_slot_lost
     },
     kafka: {
       brokers: kafka.brokers,
       clientId: kafka.client_id,
+      client: kafka.client,
       compression: kafka.compression,
       delivery: kafka.delivery,
       batchMaxBytes: kafka.batch_max_bytes,
@@ -134,7 +138,9 @@ const settingsFromFile = (file: OutboxxFile, configPath: string): OutboxxSetting
       includeColumns: stream.include_columns,
       excludeColumns: stream.exclude_columns ?? [],
       tombstones: stream.tombstones,
-      snapshot: stream.snapshot
+      snapshot: stream.snapshot,
+      onError: stream.on_error,
+      deadLetterTopic: stream.dead_letter_topic ?? `outboxx.dead_letter.${stream.name}`
     }))
   }
 }

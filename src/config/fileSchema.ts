@@ -125,6 +125,11 @@ const slotName = /^[a-z0-9_]{1,63}$/
 const publicationName = /^[A-Za-z_][A-Za-z0-9_$]{0,62}$/
 const streamName = /^[A-Za-z0-9][A-Za-z0-9_-]{0,62}$/
 
+/** Defined here (not with PositiveInt below) because the Postgres struct uses it first. */
+const SnapshotCount = Schema.Number.check(
+  expecting("a positive integer", (n: number) => Number.isSafeInteger(n) && n > 0)
+)
+
 const Postgres = Schema.Struct({
   url: PostgresUrl,
   slot: Schema.String.check(
@@ -138,10 +143,13 @@ const Postgres = Schema.Struct({
   ).pipe(withDefault("outboxx")),
   publication_mode: oneOf(["filtered", "existing"]).pipe(withDefault("filtered")),
   snapshot: oneOf(["initial", "never", "always", "initial_only"]).pipe(withDefault("initial")),
+  snapshot_chunk_size: SnapshotCount.pipe(withDefault(10000)),
+  snapshot_parallelism: SnapshotCount.pipe(withDefault(4)),
   heartbeat_interval: DurationString.pipe(withDefault("30s")),
   status_interval: DurationString.pipe(withDefault("10s")),
   liveness_timeout: DurationString.pipe(withDefault("60s")),
-  connect_timeout: DurationString.pipe(withDefault("10s"))
+  connect_timeout: DurationString.pipe(withDefault("10s")),
+  on_slot_lost: oneOf(["fail", "resnapshot"]).pipe(withDefault("fail"))
 })
 
 const Sasl = Schema.Struct({
@@ -165,6 +173,7 @@ const PositiveInt = Schema.Number.check(
 const Kafka = Schema.Struct({
   brokers: nonEmptyList(Broker, "broker"),
   client_id: NonEmptyString.pipe(withDefault("outboxx")),
+  client: oneOf(["platformatic", "kafkajs"]).pipe(withDefault("platformatic")),
   compression: oneOf(["none", "gzip", "snappy", "lz4"]).pipe(withDefault("none")),
   delivery: oneOf(["at-least-once", "exactly-once"]).pipe(withDefault("at-least-once")),
   batch_max_bytes: PositiveInt.pipe(withDefault(1048576)),
@@ -227,7 +236,9 @@ const Stream = Schema.Struct({
   include_columns: Schema.optionalKey(ColumnList),
   exclude_columns: Schema.optionalKey(ColumnList),
   tombstones: Schema.Boolean.pipe(withDefault(true)),
-  snapshot: Schema.Boolean.pipe(withDefault(true))
+  snapshot: Schema.Boolean.pipe(withDefault(true)),
+  on_error: oneOf(["fail", "dead_letter"]).pipe(withDefault("fail")),
+  dead_letter_topic: Schema.optionalKey(NonEmptyString)
 })
 
 export const OutboxxFile = Schema.Struct({

@@ -10,10 +10,16 @@ export type SnapshotMode = "initial" | "never" | "always" | "initial_only"
 export type PublicationMode = "filtered" | "existing"
 export type Compression = "none" | "gzip" | "snappy" | "lz4"
 export type Delivery = "at-least-once" | "exactly-once"
+/** Which Kafka client library the producer runs on (see docs/kafka.md). */
+export type KafkaClientKind = "platformatic" | "kafkajs"
 export type Operation = "insert" | "update" | "delete" | "truncate"
 export type EventFormat = "outboxx" | "debezium"
 export type LogLevel = "debug" | "info" | "warn" | "error"
 export type LogFormat = "json" | "pretty"
+/** What to do when the slot vanished while the journal holds a checkpoint. */
+export type OnSlotLost = "fail" | "resnapshot"
+/** What a stream does with a change Kafka rejects for good (e.g. over the size limit). */
+export type OnError = "fail" | "dead_letter"
 
 /** A table a stream captures; a bare name in the config means `public.<name>`. */
 export interface TableRef {
@@ -27,12 +33,18 @@ export interface PostgresSettings {
   readonly publication: string
   readonly publicationMode: PublicationMode
   readonly snapshot: SnapshotMode
+  /** Rows per snapshot chunk (one keyset query, one journal entry). */
+  readonly snapshotChunkSize: number
+  /** Tables read at once, each on its own connection. */
+  readonly snapshotParallelism: number
   /** Duration.zero disables the heartbeat. */
   readonly heartbeatInterval: Duration.Duration
   readonly statusInterval: Duration.Duration
   /** No bytes from the server for this long = the connection is lost (frozen peer). */
   readonly livenessTimeout: Duration.Duration
   readonly connectTimeout: Duration.Duration
+  /** Absent = "fail": refuse to start when the slot is gone but the journal holds a checkpoint. */
+  readonly onSlotLost?: OnSlotLost
 }
 
 export interface KafkaSaslSettings {
@@ -53,6 +65,8 @@ export interface KafkaTlsSettings {
 export interface KafkaSettings {
   readonly brokers: ReadonlyArray<string>
   readonly clientId: string
+  /** The producer's client library; topic administration always uses kafkajs. */
+  readonly client: KafkaClientKind
   readonly compression: Compression
   readonly delivery: Delivery
   /** Upper bound of one produce request, in bytes. */
@@ -100,6 +114,10 @@ export interface StreamSettings {
   readonly excludeColumns: ReadonlyArray<string>
   readonly tombstones: boolean
   readonly snapshot: boolean
+  /** Absent = "fail". */
+  readonly onError?: OnError
+  /** Where "dead_letter" sends rejected changes; absent = `outboxx.dead_letter.<stream name>`. */
+  readonly deadLetterTopic?: string
 }
 
 export interface OutboxxSettings {

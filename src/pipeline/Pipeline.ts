@@ -19,6 +19,7 @@ import { StateStore } from "../state/StateStore.js"
 import { type RecordSink, SinkError } from "./RecordSink.js"
 import { runStreaming, type StreamingError, type StreamingOptions } from "./Streaming.js"
 import type { OutboxxSettings } from "../config/model.js"
+import { makeSlotGuard } from "../reliability/SlotGuard.js"
 
 /** The Kafka producer and topic admin as the actors' sink. */
 export const kafkaSink = Effect.gen(function*() {
@@ -43,8 +44,11 @@ const permanentSqlState = /^(28|42|3D|3F|0A|22|XX)/
 export const isTransient = (error: StreamingError): boolean => {
   switch (error._tag) {
     case "ReplicationError":
+      // START_REPLICATION racing another instance for the slot (55006 object_in_use): wait as standby.
+      return error.retryable || (error.cause as { code?: unknown } | undefined)?.code === "55006"
     case "SlotError":
     case "SinkError":
+    case "SnapshotError":
       return error.retryable
     case "PostgresError":
       return error.code === undefined || !permanentSqlState.test(error.code)
@@ -57,9 +61,13 @@ export const isTransient = (error: StreamingError): boolean => {
   }
 }
 
-const reconnectBackoff = Schedule.min([Schedule.exponential(Duration.millis(250)), Schedule.spaced(Duration.seconds(30))]).pipe(
-  Schedule.jittered
-)
+/**
+ * Capped exponential backoff with jitter (250 ms, 500 ms, ... at most 30 s,
+ * each x0.8-1.2). The attempt count resets once streaming has started again,
+ * so a failure days after the last one is retried quickly, not after 30 s.
+ */
+const reconnectDelayMs = (attempt: number): number =>
+  Math.min(30_000, 250 * 2 ** Math.min(attempt, 10)) * (0.8 + Math.random() * 0.4)
 
 /**
  * Streams with `sink` until interrupted, restarting after transient failures.
@@ -69,14 +77,19 @@ export const superviseStreaming = (
   settings: OutboxxSettings,
   sink: RecordSink,
   options: StreamingOptions
-): Effect.Effect<never, StreamingError, never> => {
+): Effect.Effect<void, StreamingError, never> => {
   let failingSince: string | undefined
+  let attempt = 0
+  // Walsenders this process opened, across reconnects (a leftover one is terminated, see Standby.ts).
+  const ownWalsenders = options.ownWalsenders ?? new Set<number>()
   return Effect.gen(function*() {
     const health = yield* Effect.serviceOption(HealthState)
     return yield* Effect.scoped(runStreaming(settings, sink, {
       ...options,
+      ownWalsenders,
       onStarted: (info) =>
         Effect.gen(function*() {
+          attempt = 0
           if (failingSince !== undefined) {
             yield* Effect.logInfo(`recovered: streaming again after "${failingSince}"`)
             failingSince = undefined
@@ -98,13 +111,21 @@ export const superviseStreaming = (
       )
     )
   }).pipe(
-    Effect.retry({ schedule: reconnectBackoff, while: isTransient })
-  ) as Effect.Effect<never, StreamingError, never>
+    Effect.retry({
+      schedule: Schedule.fromStep(Effect.succeed((_now: number, _error: StreamingError) =>
+        Effect.succeed([attempt, Duration.millis(reconnectDelayMs(attempt++))] as [number, Duration.Duration])
+      )),
+      while: isTransient
+    })
+  ) as Effect.Effect<void, StreamingError, never>
 }
 
 export class Pipeline extends Context.Service<Pipeline, {
-  /** Fails when the pipeline stops for good (a permanent error); never succeeds. */
-  readonly awaitStopped: Effect.Effect<never, StreamingError>
+  /**
+   * Fails when the pipeline stops for good (a permanent error); succeeds only
+   * when it has nothing left to do (`snapshot = "initial_only"` after the snapshot).
+   */
+  readonly awaitStopped: Effect.Effect<void, StreamingError>
 }>()("outboxx/Pipeline") {
   /**
    * Starts streaming in the background for the life of the layer; closing the
@@ -117,15 +138,32 @@ export class Pipeline extends Context.Service<Pipeline, {
         const settings = yield* Settings
         const state = yield* StateStore
         const sink = yield* kafkaSink
-        const stopped = yield* Deferred.make<never, StreamingError>()
+        const stopped = yield* Deferred.make<void, StreamingError>()
+        let journalFailing = false
         const context = yield* Effect.context<HealthState>()
         yield* superviseStreaming(settings, sink, {
           temporarySlot: false,
-          // Journal the checkpoint; a journal failure is logged and the next advance retries it.
-          onConfirmed: (lsn) => state.commitCheckpoint(lsn).pipe(Effect.asVoid, Effect.catch((e) => Effect.logError(e.message)))
+          slotGuard: makeSlotGuard(state, settings.postgres.onSlotLost ?? "fail"),
+          journal: state,
+          // Journal the checkpoint; a journal failure is logged (once, and once on recovery) and the
+          // next advance retries it. Streaming goes on: the slot's confirmed LSN is where a restart resumes.
+          onConfirmed: (lsn) =>
+            state.commitCheckpoint(lsn).pipe(
+              Effect.andThen(() => {
+                if (!journalFailing) return Effect.void
+                journalFailing = false
+                return Effect.logInfo("state journal writable again; checkpoints are journaled")
+              }),
+              Effect.catch((e) => {
+                if (journalFailing) return Effect.void
+                journalFailing = true
+                return Effect.logError(`cannot journal checkpoints (streaming continues; retrying): ${e.message}`)
+              })
+            )
         }).pipe(
           Effect.provide(context),
           Effect.tapError((error) => Deferred.fail(stopped, error)),
+          Effect.tap(() => Deferred.succeed(stopped, undefined)),
           Effect.forkScoped
         )
         return Pipeline.of({ awaitStopped: Deferred.await(stopped) })

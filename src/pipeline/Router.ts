@@ -28,6 +28,8 @@ export interface Outbox {
   counts: Array<number>
   /** Commit time (Unix ms) of `txs[i]`, for the commit-to-ack latency. */
   commitTimes: Array<number>
+  /** Called once every record of this outbox is delivered (snapshot progress). */
+  delivered?: Array<() => void>
 }
 
 export const emptyOutbox = (): Outbox => ({ records: [], txs: [], counts: [], commitTimes: [] })
@@ -52,6 +54,15 @@ export interface RouterStats {
 /** Receives logical decoding messages (pg_logical_emit_message); the outbox pattern builds on it. */
 export type LogicalMessageHandler = (message: Extract<PgoutputMessage, { tag: "Message" }>) => void
 
+/**
+ * Sees every row change (old and new tuples) and truncate in stream order,
+ * before it is routed: incremental snapshot windows (src/snapshot/window.ts).
+ */
+export interface ChangeObserver {
+  readonly change: (entry: RelationEntry, tuple: Tuple) => void
+  readonly truncate: (entry: RelationEntry) => void
+}
+
 interface OpenTransaction {
   readonly handle: TransactionHandle
   readonly suffix: string
@@ -65,6 +76,7 @@ export class Router {
   private tx: OpenTransaction | undefined = undefined
   /** Wall clock for ts_ms, read once per batch rather than once per row. */
   now = Date.now()
+  observer: ChangeObserver | undefined = undefined
 
   constructor(
     streamCount: number,
@@ -110,6 +122,7 @@ export class Router {
       case "Insert": {
         const tx = this.requireTx(lsn, "Insert")
         const entry = this.entry(lsn, message.relationId)
+        if (this.observer !== undefined) this.observer.change(entry, message.newTuple)
         for (const plan of entry.plans) {
           if (!plan.emits.insert) continue
           this.emitRow(plan, tx, lsn, "c", undefined, message.newTuple, entry.qualifiedName)
@@ -119,6 +132,10 @@ export class Router {
       case "Update": {
         const tx = this.requireTx(lsn, "Update")
         const entry = this.entry(lsn, message.relationId)
+        if (this.observer !== undefined) {
+          this.observer.change(entry, message.newTuple)
+          if (message.oldTuple !== undefined) this.observer.change(entry, message.oldTuple)
+        }
         for (const plan of entry.plans) {
           if (!plan.emits.update) continue
           this.emitUpdate(plan, tx, lsn, message.oldKind, message.oldTuple, message.newTuple, entry.qualifiedName)
@@ -128,6 +145,7 @@ export class Router {
       case "Delete": {
         const tx = this.requireTx(lsn, "Delete")
         const entry = this.entry(lsn, message.relationId)
+        if (this.observer !== undefined) this.observer.change(entry, message.oldTuple)
         for (const plan of entry.plans) {
           if (!plan.emits.delete) continue
           this.emitDelete(plan, tx, lsn, message.oldKind, message.oldTuple, entry.qualifiedName)
@@ -138,6 +156,7 @@ export class Router {
         const tx = this.requireTx(lsn, "Truncate")
         for (const relationId of message.relationIds) {
           const entry = this.entry(lsn, relationId)
+          if (this.observer !== undefined) this.observer.truncate(entry)
           for (const plan of entry.plans) {
             if (!plan.emits.truncate) continue
             const value = eventValue("t", "null", "null", undefined, this.source(plan, tx, lsn), this.now)
@@ -162,6 +181,18 @@ export class Router {
         // Streaming and two-phase messages come only when we ask for them, and we do not.
         throw this.error(lsn, `unexpected ${message.tag} message: streaming and two-phase decoding are not enabled`)
     }
+  }
+
+  /**
+   * A snapshot row (`op: "r"`, `source.snapshot` true) inside the open
+   * transaction (an incremental snapshot's high watermark), tracked like any
+   * change so the checkpoint never passes it undelivered.
+   */
+  emitSnapshotRow(lsn: number, plan: TablePlan, table: string, key: string | null, afterJson: string): void {
+    const tx = this.requireTx(lsn, "snapshot row")
+    const suffix = tx.suffix.slice(0, tx.suffix.lastIndexOf(`"snapshot":false}`)) + `"snapshot":true}`
+    const value = eventValue("r", "null", afterJson, undefined, plan.source + formatLsn(lsn) + suffix, this.now)
+    this.push(plan, tx, key, value, table, "r")
   }
 
   private emitUpdate(

@@ -103,10 +103,10 @@ interface SlotRow {
   readonly wal_status: string | null
 }
 
-/** Every topic the configured streams can write, for the sink to prepare. */
 /** Messages routed between two hand-overs to the actors: bounds an outbox's size. */
 const routeBatchSize = 1024
 
+/** Every topic the configured streams can write, for the sink to prepare. */
 export const configuredTopics = (settings: OutboxxSettings): Array<string> => {
   const topics = new Set<string>()
   for (const stream of settings.streams) {

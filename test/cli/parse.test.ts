@@ -51,10 +51,10 @@ describe("outboxx argument parsing", () => {
       assert.strictEqual(yield* exitCode(["slot", "drop", "--yes", "-c", "/nonexistent/outboxx.toml"]), 2)
     }))
 
-  it.effect("snapshot has not landed: exit 1", () =>
+  it.effect("snapshot reads the configuration first: a missing file is exit 2", () =>
     Effect.gen(function*() {
       lines.length = 0
-      assert.strictEqual(yield* exitCode(["snapshot", "--table", "public.orders"]), 1)
-      assert.include(lines.join("\n"), "not landed")
+      assert.strictEqual(yield* exitCode(["snapshot", "--table", "public.orders", "-c", "/nonexistent/outboxx.toml"]), 2)
+      assert.include(lines.join("\n"), "/nonexistent/outboxx.toml: file not found")
     }))
 })

@@ -91,10 +91,12 @@ describe("outboxx CLI", () => {
     expect(flagWins.stderr).toContain("without --yes")
   })
 
-  it("snapshot says plainly that it has not landed and exits 1", async () => {
-    const result = await runCli(["snapshot", "--table", "public.orders", "-c", config])
-    expect(result.code).toBe(1)
-    expect(result.stderr).toContain("outboxx snapshot: not landed yet")
+  it("snapshot refuses a table no stream captures (exit 2) and a slot that does not exist (exit 1)", async () => {
+    const unconfigured = await runCli(["snapshot", "--table", "public.nope", "-c", config])
+    expect(unconfigured.code, unconfigured.stderr).toBe(2)
+    expect(unconfigured.stderr).toContain("public.nope")
+    const noSlot = await runCli(["snapshot", "--table", "public.orders", "-c", config])
+    expect(noSlot.code).toBe(1)
   })
 
   it("status prints the slot and publication; slot drop drops both when outboxx made them", async () => {
@@ -154,17 +156,12 @@ describe("outboxx CLI", () => {
     }
   })
 
-  it("run stops cleanly on SIGTERM with exit 0", async (ctx) => {
+  it("run stops cleanly on SIGTERM with exit 0", async () => {
     const cli = spawnCli(["run", "-c", config])
-    await cli.waitForLine(/outboxx starting|not landed/, 60_000)
-    await new Promise((r) => setTimeout(r, 1_000))
-    if (cli.stderr().includes("outboxx run: not landed yet")) {
-      // The pipeline is not plugged into the CLI yet (src/cli/pipelineSeam.ts): it says so and exits 1.
-      expect((await cli.exited).code).toBe(1)
-      ctx.skip()
-    }
+    await cli.waitForLine(/streaming slot/, 60_000)
     const result = await cli.stop("SIGTERM", 30_000)
     expect(result.signal).toBeNull()
     expect(result.code).toBe(0)
+    expect(result.stdout).toMatch(/stopped; confirmed [0-9A-F]+\/[0-9A-F]+/)
   })
 })

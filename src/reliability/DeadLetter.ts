@@ -1,0 +1,38 @@
+/**
+ * Dead-letter records for `streams[].on_error = "dead_letter"`: a change that
+ * Kafka rejects for good (over the size limit, an invalid record) goes to the
+ * stream's dead-letter topic with the error, instead of stopping the pipeline.
+ * Nothing is skipped silently (ARCHITECTURE.md rule 4): the record is there,
+ * and the LSN advances only once it is acknowledged.
+ */
+import type { OutRecord } from "../kafka/batching.js"
+
+/** Originals bigger than this are cut (the usual reason for a dead letter is the size limit). */
+const maxOriginalBytes = 256 * 1024
+
+const text = (data: string | Buffer | null): { readonly text: string | null; readonly truncated: boolean } => {
+  if (data === null) return { text: null, truncated: false }
+  const s = typeof data === "string" ? data : data.toString("utf8")
+  if (Buffer.byteLength(s, "utf8") <= maxOriginalBytes) return { text: s, truncated: false }
+  return { text: Buffer.from(s, "utf8").subarray(0, maxOriginalBytes).toString("utf8"), truncated: true }
+}
+
+/** The dead-letter record for `record`, which failed with `error`. */
+export const deadLetterRecord = (deadLetterTopic: string, stream: string, record: OutRecord, error: string): OutRecord => {
+  const value = text(record.value)
+  return {
+    topic: deadLetterTopic,
+    key: record.key,
+    value: JSON.stringify({
+      stream,
+      topic: record.topic,
+      error,
+      key: text(record.key).text,
+      value: value.text,
+      valueTruncated: value.truncated,
+      headers: record.headers ?? {},
+      at: new Date().toISOString()
+    }),
+    headers: { "outboxx-error": error.slice(0, 512), "outboxx-original-topic": record.topic }
+  }
+}

@@ -1,0 +1,95 @@
+/**
+ * Standby: a second instance with the same configuration waits while another
+ * process streams from the slot, and takes over as soon as the slot is free.
+ *
+ * PostgreSQL allows one walsender per slot, so the slot's `active` flag is the
+ * lease: no extra lock is needed for safety. Takeover speed follows how fast
+ * the server notices the active instance is gone. A process killed with -9
+ * has its sockets closed by the kernel (FIN), the walsender reads EOF and exits
+ * at once, so a 1 s poll takes over within about a second (measured in the
+ * fault suite). A host that vanishes without FIN is noticed only after
+ * `wal_sender_timeout` (or TCP keepalives), which bounds takeover there.
+ *
+ * One exception is handled here: a walsender that this very process started
+ * earlier (before a reconnect) and that the server has not reaped yet. Its
+ * client is us and we know that connection is dead, so it is terminated
+ * instead of making us wait for wal_sender_timeout.
+ */
+import { Duration, Effect, Metric, Option } from "effect"
+import type pg from "pg"
+import { HealthState } from "../observability/HealthState.js"
+import { queryRows, type PostgresError } from "../postgres/Postgres.js"
+
+/** 1 when this process holds the slot, 0 while it waits as a standby. */
+export const activeRole = Metric.gauge("outboxx_role_active", {
+  description: "1 while this instance streams from the slot (active), 0 while it waits (standby or starting)"
+})
+
+export interface SlotState {
+  readonly slot_name: string
+  readonly plugin: string | null
+  readonly slot_type: string
+  readonly database: string | null
+  readonly active: boolean
+  readonly active_pid: number | null
+  readonly confirmed_flush_lsn: string | null
+  readonly wal_status: string | null
+}
+
+export const slotStateSql =
+  "SELECT slot_name, plugin, slot_type, database, active, active_pid, confirmed_flush_lsn::text, wal_status FROM pg_replication_slots WHERE slot_name = $1"
+
+export interface StandbyOptions {
+  /** How often a standby looks at the slot again. */
+  readonly pollInterval?: Duration.Duration
+  /** Walsender pids this process opened before: still active = a ghost of ours. */
+  readonly ownWalsenders?: ReadonlySet<number> | undefined
+}
+
+/**
+ * Returns the slot's row once no other process streams from it (or
+ * `undefined` when it does not exist). Waits as a standby meanwhile: role
+ * "standby" in /status and `outboxx_role_active` 0, logged once on entry and
+ * once on takeover.
+ */
+export const awaitSlotFree = Effect.fn("Standby.awaitSlotFree")(function*(
+  catalog: pg.Client,
+  slot: string,
+  options: StandbyOptions = {}
+): Effect.fn.Return<SlotState | undefined, PostgresError> {
+  const poll = options.pollInterval ?? Duration.seconds(1)
+  const health = yield* Effect.serviceOption(HealthState)
+  let waitingSince: number | undefined
+  let waitingFor: number | null = null
+  while (true) {
+    const rows = yield* queryRows<SlotState>(catalog, slotStateSql, [slot])
+    const row = rows[0]
+    if (row === undefined || !row.active) {
+      if (waitingSince !== undefined) {
+        yield* Effect.logInfo(
+          `slot "${slot}" is free after ${((Date.now() - waitingSince) / 1000).toFixed(1)}s as standby: taking over`
+        )
+      }
+      return row
+    }
+    if (row.active_pid !== null && options.ownWalsenders?.has(row.active_pid)) {
+      // Our own walsender from before the reconnect: its client (us) is gone.
+      yield* queryRows(catalog, "SELECT pg_terminate_backend($1)", [row.active_pid])
+      yield* Effect.logInfo(`terminated walsender pid ${row.active_pid} left over from this process's previous connection`)
+      continue
+    }
+    if (waitingSince === undefined || waitingFor !== row.active_pid) {
+      if (waitingSince === undefined) waitingSince = Date.now()
+      waitingFor = row.active_pid
+      yield* Effect.logWarning(
+        `standby: replication slot "${slot}" is in use by another process (walsender pid ${row.active_pid}); ` +
+          `waiting to take over (checking every ${Duration.format(poll)})`
+      )
+      yield* Metric.update(activeRole, 0)
+      if (Option.isSome(health)) {
+        yield* health.value.update((h) => ({ ...h, role: "standby", streaming: false, postgres: { connected: true } }))
+      }
+    }
+    yield* Effect.sleep(poll)
+  }
+})

@@ -1,0 +1,485 @@
+/**
+ * Snapshots, beside the streaming pipeline (docs/snapshots.md):
+ *
+ * - Initial: when the slot is created, its exported snapshot is imported by
+ *   `snapshot_parallelism` reader connections (REPEATABLE READ, SET
+ *   TRANSACTION SNAPSHOT) which read the tables in key-ordered chunks and feed
+ *   the stream actors' mailboxes with `op: "r"` records. Streaming starts at
+ *   the slot's consistent point only once every one of them is delivered, so
+ *   nothing is lost or doubled between snapshot and stream.
+ * - Incremental (DBLog watermarks): a chunk is read between a low and a high
+ *   watermark written as logical decoding messages; the Router shows this
+ *   module every change and every watermark in stream order; at the high
+ *   watermark the chunk rows the stream did not change inside the window are
+ *   emitted inside the watermark's own transaction (so the checkpoint tracker
+ *   covers them). Used for tables added to the config later, for
+ *   `outboxx snapshot --table`, for `snapshot = "always"` and to finish an
+ *   initial snapshot a crash interrupted (the exported snapshot died with it).
+ * - Progress is journaled per chunk (SnapshotStarted / SnapshotChunkDone with
+ *   the last key / SnapshotTableDone), once the chunk is delivered to Kafka.
+ */
+import { Deferred, Duration, Effect, Queue, type Scope } from "effect"
+import type pg from "pg"
+import type { OutboxxSettings } from "../config/model.js"
+import { sourceSuffix } from "../kafka/serializers/outboxx.js"
+import type { ChangeObserver, LogicalMessageHandler, Outbox, Router } from "../pipeline/Router.js"
+import type { TablePlan } from "../pipeline/TablePlan.js"
+import type { Relation, Tuple } from "../postgres/pgoutput/messages.js"
+import { formatLsn } from "../postgres/lsn.js"
+import { connectClient } from "../postgres/Postgres.js"
+import { quoteLiteral } from "../postgres/quote.js"
+import { TypeRegistry } from "../postgres/values/TypeRegistry.js"
+import type { JournalEvent } from "../state/JournalEvent.js"
+import type { StateStoreShape } from "../state/StateStore.js"
+import { queryText, readBlockRange, readKeysetChunk, relationBlocks } from "./chunks.js"
+import { decodeSignal, decodeWatermark, encodeWatermark, signalPrefix, type Watermark, watermarkPrefix } from "./messages.js"
+import { SnapshotProgress } from "./progress.js"
+import { snapshotAfter, snapshotKey, snapshotValue, type TextRow } from "./records.js"
+import { SnapshotError } from "./SnapshotError.js"
+import { loadTableTarget, snapshotTables, type TableTarget } from "./tableTarget.js"
+import { ChunkWindow, chunkKeyText } from "./window.js"
+
+export interface SnapshotterOptions {
+  readonly settings: OutboxxSettings
+  /** The pipeline's catalog connection (pg queues concurrent queries on it). */
+  readonly catalog: pg.Client
+  readonly database: string
+  readonly slot: string
+  readonly journal: StateStoreShape
+  /** `tail`: no snapshots at all. */
+  readonly disabled: boolean
+}
+
+/** A chunk row, ready for every stream that snapshots the table. */
+interface PreparedRow {
+  readonly key: string
+  readonly perPlan: ReadonlyArray<{ readonly plan: TablePlan; readonly key: string | null; readonly after: string }>
+}
+
+interface ActiveWindow {
+  readonly target: TableTarget
+  readonly window: ChunkWindow<PreparedRow>
+  /** Rows emitted once delivered; -1 when the window was unusable (re-read the chunk). */
+  readonly resolve: (emitted: number) => void
+}
+
+interface Request {
+  readonly table: string
+  /** Start over (journal SnapshotStarted) rather than resume. */
+  readonly fresh: boolean
+  resumeAfter: Array<string> | undefined
+  rowsSoFar: number
+}
+
+const now = () => new Date().toISOString()
+
+const keyOf = (row: PreparedRow) => row.key
+
+const prepareRow = (target: TableTarget, row: TextRow): PreparedRow => ({
+  key: chunkKeyText(target.chunkKey.map((i) => row[i])),
+  perPlan: target.plans.map((plan) => ({ plan, key: snapshotKey(plan, row), after: snapshotAfter(plan, row) }))
+})
+
+const asKey = (json: unknown): Array<string> | undefined =>
+  Array.isArray(json) && json.length > 0 && json.every((v) => typeof v === "string") ? json as Array<string> : undefined
+
+export const makeSnapshotter = Effect.fnUntraced(function*(options: SnapshotterOptions) {
+  const { settings, catalog, database, journal } = options
+  const pgSettings = settings.postgres
+  const chunkSize = pgSettings.snapshotChunkSize
+  const parallelism = pgSettings.snapshotParallelism
+  const registry = new TypeRegistry()
+  const progress = new SnapshotProgress()
+  const configured = new Set(snapshotTables(settings))
+  const runId = Math.random().toString(36).slice(2, 10)
+  let windowCounter = 0
+  const windows = new Map<string, ActiveWindow>()
+  /** Tables queued or running (incremental), so a repeated request does not start a second run. */
+  const scheduled = new Set<string>()
+  /** When each table's last snapshot started, to ignore replayed requests older than it. */
+  const startedAt = new Map<string, string>()
+  for (const [table, p] of Object.entries((yield* journal.state).snapshots)) startedAt.set(table, p.startedAt)
+  const requests = yield* Queue.unbounded<Request>()
+  const signals = yield* Queue.unbounded<{ readonly tables: ReadonlyArray<string>; readonly requestedAt: string }>()
+  const idle = yield* Deferred.make<void>()
+  let router: Router | undefined
+  /** Chunk key column indexes within the stream's Relation (it may differ from ours after ALTER TABLE). */
+  const keyIndexCache = new WeakMap<Relation, ReadonlyArray<number>>()
+
+  const append = (events: ReadonlyArray<JournalEvent>) =>
+    journal.append(events).pipe(Effect.catch((e) => Effect.logWarning(`cannot journal snapshot progress: ${e.message}`)))
+
+  const load = (table: string) => loadTableTarget(catalog, settings, registry, database, table)
+
+  // --- Initial snapshot --------------------------------------------------------------------------
+
+  /**
+   * Reads every snapshot table under the exported snapshot and hands the
+   * records to the actors; returns once all of them are delivered.
+   */
+  const runInitial = Effect.fnUntraced(function*(
+    snapshotName: string,
+    consistentPoint: number,
+    mailboxes: ReadonlyArray<Queue.Queue<Outbox | null>>
+  ): Effect.fn.Return<void, SnapshotError, Scope.Scope> {
+    const tables = [...configured]
+    if (options.disabled || tables.length === 0) return
+    const at = now()
+    yield* append(tables.map((table) => ({ _tag: "SnapshotStarted" as const, table, at })))
+    for (const table of tables) startedAt.set(table, at)
+    yield* Effect.logInfo("initial snapshot starting", { tables: tables.length, snapshot: snapshotName, consistentPoint: formatLsn(consistentPoint), parallelism, chunkSize })
+    const started = Date.now()
+    const lsnText = formatLsn(consistentPoint)
+    // Snapshot rows have no WAL position of their own: they carry the consistent point (docs/snapshots.md).
+    const suffix = sourceSuffix(lsnText, 0, at, true)
+    const pendingEvents: Array<JournalEvent> = []
+    let undelivered = 0
+    let readersDone = false
+    let allDelivered: () => void = () => {}
+    const delivered = new Promise<void>((resolve) => (allDelivered = resolve))
+    const checkAllDelivered = () => {
+      if (readersDone && undelivered === 0) allDelivered()
+    }
+    let next = 0
+    let totalRows = 0
+
+    const readTable = Effect.fnUntraced(function*(client: pg.Client, table: string) {
+      const target = yield* load(table)
+      progress.start(table, target.estimatedRows)
+      let outstanding = 0
+      let reading = true
+      let tableRows = 0
+      const tableDone = () => {
+        pendingEvents.push({ _tag: "SnapshotTableDone", table, rows: tableRows, at: now() })
+        progress.finish(table)
+      }
+      const emitChunk = Effect.fnUntraced(function*(rows: ReadonlyArray<TextRow>, lowKey: unknown, highKey: unknown) {
+        if (rows.length === 0) return
+        const ts = Date.now()
+        const outboxes = new Map<number, Outbox>()
+        for (const plan of target.plans) {
+          let outbox = outboxes.get(plan.streamIndex)
+          if (outbox === undefined) {
+            outbox = { records: [], txs: [], counts: [], commitTimes: [] }
+            outboxes.set(plan.streamIndex, outbox)
+          }
+          const source = plan.source + lsnText + suffix
+          const records = outbox.records
+          for (const row of rows) {
+            records.push({ topic: plan.topic, key: snapshotKey(plan, row), value: snapshotValue(snapshotAfter(plan, row), source, ts) })
+          }
+        }
+        let remaining = outboxes.size
+        outstanding++
+        undelivered++
+        const chunkRows = rows.length
+        const onDelivered = () => {
+          if (--remaining > 0) return
+          tableRows += chunkRows
+          pendingEvents.push({ _tag: "SnapshotChunkDone", table, lowKey: lowKey as never, highKey: highKey as never, rows: chunkRows })
+          outstanding--
+          undelivered--
+          if (!reading && outstanding === 0) tableDone()
+          checkAllDelivered()
+        }
+        for (const [streamIndex, outbox] of outboxes) {
+          outbox.delivered = [onDelivered]
+          yield* Queue.offer(mailboxes[streamIndex]!, outbox)
+        }
+        progress.add(table, chunkRows)
+        totalRows += chunkRows
+      })
+
+      if (target.chunkKey.length > 0) {
+        let after: Array<string> | undefined
+        while (true) {
+          const chunk = yield* readKeysetChunk(client, target, after, chunkSize)
+          yield* emitChunk(chunk.rows, after ?? null, chunk.lastKey ?? null)
+          if (chunk.rows.length < chunkSize || chunk.lastKey === undefined) break
+          after = chunk.lastKey
+        }
+      } else {
+        // No key: physical block ranges inside the fixed snapshot.
+        const blocks = yield* relationBlocks(client, target)
+        const rowsPerBlock = blocks > 0 ? Math.max(1, target.estimatedRows / blocks) : 1
+        const step = Math.max(1, Math.floor(chunkSize / rowsPerBlock))
+        for (let from = 0; from < blocks; from += step) {
+          const rows = yield* readBlockRange(client, target, from, from + step)
+          yield* emitChunk(rows, from === 0 ? null : [from], [from + step])
+        }
+      }
+      reading = false
+      if (outstanding === 0) tableDone()
+    })
+
+    const reader = Effect.scoped(Effect.gen(function*() {
+      const client = yield* connectClient(pgSettings.url, {
+        applicationName: "outboxx-snapshot",
+        connectTimeoutMs: Duration.toMillis(pgSettings.connectTimeout)
+      }).pipe(Effect.mapError((e) => new SnapshotError({ table: "*", reason: `cannot connect: ${e.message}`, retryable: true, cause: e })))
+      yield* queryText(client, "*", "BEGIN ISOLATION LEVEL REPEATABLE READ READ ONLY", [])
+      yield* queryText(client, "*", `SET TRANSACTION SNAPSHOT ${quoteLiteral(snapshotName)}`, [])
+      while (next < tables.length) yield* readTable(client, tables[next++]!)
+      yield* queryText(client, "*", "COMMIT", [])
+    }))
+
+    const flush = Effect.suspend(() => pendingEvents.length === 0 ? Effect.void : append(pendingEvents.splice(0)))
+    yield* Effect.scoped(Effect.gen(function*() {
+      yield* flush.pipe(Effect.andThen(Effect.sleep(Duration.millis(200))), Effect.forever, Effect.forkScoped)
+      yield* Effect.all(Array.from({ length: Math.min(parallelism, tables.length) }, () => reader), {
+        concurrency: "unbounded",
+        discard: true
+      })
+      readersDone = true
+      checkAllDelivered()
+      yield* Effect.promise(() => delivered)
+    }))
+    yield* flush
+    yield* append([{ _tag: "SnapshotFinished", tables, at: now() }])
+    const seconds = (Date.now() - started) / 1000
+    yield* progress.publish
+    yield* Effect.logInfo("initial snapshot done", {
+      tables: tables.length,
+      rows: totalRows,
+      seconds: Math.round(seconds * 10) / 10,
+      rowsPerSecond: Math.round(totalRows / Math.max(seconds, 0.001))
+    })
+  })
+
+  // --- Incremental snapshots ------------------------------------------------------------------------
+
+  const emitWatermark = (client: pg.Client, table: string, watermark: Watermark) =>
+    queryText(client, table, "SELECT pg_logical_emit_message(true, $1, $2)::text", [watermarkPrefix, encodeWatermark(watermark)])
+
+  const runIncremental = Effect.fnUntraced(function*(client: pg.Client, request: Request) {
+    const { table } = request
+    const target = yield* load(table)
+    if (target.chunkKey.length === 0) {
+      return yield* new SnapshotError({
+        table,
+        reason: "it has no primary key and no replica identity index: an incremental snapshot needs a unique key to match " +
+          "stream changes against (add a primary key; see docs/snapshots.md)",
+        retryable: false
+      })
+    }
+    if (request.fresh && request.resumeAfter === undefined && request.rowsSoFar === 0) {
+      const at = now()
+      startedAt.set(table, at)
+      yield* append([{ _tag: "SnapshotStarted", table, at }])
+    }
+    progress.start(table, target.estimatedRows, request.rowsSoFar)
+    let chunk = 0
+    while (true) {
+      const id = `${runId}-${++windowCounter}`
+      const window = new ChunkWindow<PreparedRow>(id, keyOf)
+      const done = new Promise<number>((resolve) => windows.set(table, { target, window, resolve }))
+      const after = request.resumeAfter
+      yield* emitWatermark(client, table, { kind: "low", id, table, chunk })
+      const result = yield* readKeysetChunk(client, target, after, chunkSize)
+      window.setRows(result.rows.map((row) => prepareRow(target, row)))
+      yield* emitWatermark(client, table, { kind: "high", id, table, chunk })
+      const emitted = yield* Effect.promise(() => done)
+      if (emitted < 0) continue
+      chunk++
+      progress.add(table, result.rows.length)
+      if (result.lastKey !== undefined) {
+        yield* append([{ _tag: "SnapshotChunkDone", table, lowKey: after ?? null, highKey: result.lastKey, rows: emitted }])
+        request.resumeAfter = result.lastKey
+        request.rowsSoFar += emitted
+      }
+      if (result.rows.length < chunkSize) break
+    }
+    yield* append([{ _tag: "SnapshotTableDone", table, rows: request.rowsSoFar, at: now() }])
+    progress.finish(table)
+  }, (effect, _client, request) => Effect.ensuring(effect, Effect.sync(() => windows.delete(request.table))))
+
+  const schedule = (request: Request): boolean => {
+    if (scheduled.has(request.table)) return false
+    scheduled.add(request.table)
+    Queue.offerUnsafe(requests, request)
+    return true
+  }
+
+  const finished = (table: string) => {
+    scheduled.delete(table)
+    if (scheduled.size === 0) Deferred.doneUnsafe(idle, Effect.void)
+  }
+
+  /** One worker: a connection per table, retrying connection trouble from the last delivered chunk. */
+  const worker = Effect.gen(function*() {
+    while (true) {
+      const request = yield* Queue.take(requests)
+      let attempt = 0
+      while (true) {
+        const outcome = yield* Effect.scoped(Effect.gen(function*() {
+          const client = yield* connectClient(pgSettings.url, {
+            applicationName: "outboxx-snapshot",
+            connectTimeoutMs: Duration.toMillis(pgSettings.connectTimeout)
+          }).pipe(Effect.mapError((e) => new SnapshotError({ table: request.table, reason: `cannot connect: ${e.message}`, retryable: true, cause: e })))
+          yield* runIncremental(client, request)
+        })).pipe(Effect.result)
+        if (outcome._tag === "Success") break
+        const error = outcome.failure
+        if (!error.retryable || ++attempt > 8) {
+          progress.finish(request.table, true)
+          yield* Effect.logError(`incremental snapshot stopped: ${error.message}`)
+          break
+        }
+        yield* Effect.logWarning(`incremental snapshot interrupted, retrying: ${error.message}`)
+        yield* Effect.sleep(Duration.millis(Math.min(30_000, 250 * 2 ** attempt)))
+      }
+      finished(request.table)
+    }
+  })
+
+  /** Requests from `outboxx snapshot --table` (a logical message in our own stream). */
+  const dispatcher = Effect.gen(function*() {
+    while (true) {
+      const signal = yield* Queue.take(signals)
+      for (const table of signal.tables) {
+        if (!configured.has(table)) {
+          yield* Effect.logWarning(`snapshot request for ${table} ignored: no stream with snapshot = true captures it`)
+          continue
+        }
+        const last = startedAt.get(table)
+        if (last !== undefined && last >= signal.requestedAt) {
+          yield* Effect.logInfo(`snapshot request for ${table} (${signal.requestedAt}) already served by the snapshot started ${last}`)
+          continue
+        }
+        if (schedule({ table, fresh: true, resumeAfter: undefined, rowsSoFar: 0 })) {
+          yield* Effect.logInfo(`incremental snapshot of ${table} requested`, { requestedAt: signal.requestedAt })
+        } else {
+          yield* Effect.logInfo(`snapshot request for ${table} ignored: a snapshot of it is already running`)
+        }
+      }
+    }
+  })
+
+  /**
+   * With the stream running: schedules what the journal says is unfinished
+   * (tables added to the config, an interrupted snapshot, every table with
+   * `always`), then serves requests for as long as the scope lives.
+   */
+  const startIncremental = Effect.fnUntraced(function*(boundRouter: Router, initialRan: boolean) {
+    router = boundRouter
+    if (options.disabled) return
+    if (pgSettings.snapshot !== "never" && !initialRan) {
+      const state = yield* journal.state
+      for (const table of configured) {
+        const known = state.snapshots[table]
+        if (pgSettings.snapshot === "always") {
+          schedule({ table, fresh: true, resumeAfter: undefined, rowsSoFar: 0 })
+        } else if (known?.status === "done") {
+          continue
+        } else if (known?.status === "running" && asKey(known.lastKey) !== undefined) {
+          yield* Effect.logInfo(`resuming the snapshot of ${table} after an interruption, incrementally`, { rows: known.rows })
+          schedule({ table, fresh: false, resumeAfter: asKey(known.lastKey), rowsSoFar: known.rows })
+        } else {
+          if (known === undefined) yield* Effect.logInfo(`${table} has not been snapshotted yet: snapshotting it incrementally`)
+          schedule({ table, fresh: true, resumeAfter: undefined, rowsSoFar: 0 })
+        }
+      }
+    }
+    if (scheduled.size === 0) Deferred.doneUnsafe(idle, Effect.void)
+    for (let i = 0; i < parallelism; i++) yield* Effect.forkScoped(worker)
+    yield* Effect.forkScoped(dispatcher)
+  })
+
+  // --- Hooks the Router calls, synchronously, in stream order -------------------------------------
+
+  const keyIndexes = (active: ActiveWindow, relation: Relation): ReadonlyArray<number> => {
+    let indexes = keyIndexCache.get(relation)
+    if (indexes === undefined) {
+      const names = active.target.chunkKey.map((i) => active.target.relation.columns[i]!.name)
+      indexes = names.map((name) => relation.columns.findIndex((c) => c.name === name))
+      keyIndexCache.set(relation, indexes)
+    }
+    return indexes
+  }
+
+  const observer: ChangeObserver = {
+    change: (entry, tuple: Tuple) => {
+      if (windows.size === 0) return
+      const active = windows.get(entry.qualifiedName)
+      if (active === undefined || active.window.phase !== "open") return
+      const indexes = keyIndexes(active, entry.relation)
+      active.window.observe(chunkKeyText(indexes.map((i) => (i < 0 ? undefined : tuple[i]))))
+    },
+    truncate: (entry) => {
+      windows.get(entry.qualifiedName)?.window.observeTruncate()
+    }
+  }
+
+  const onWatermark = (lsn: number, watermark: Watermark) => {
+    const active = windows.get(watermark.table)
+    if (active === undefined || active.window.id !== watermark.id) return
+    if (watermark.kind === "low") return active.window.openAtLow()
+    const rows = active.window.closeAtHigh()
+    windows.delete(watermark.table)
+    if (rows === undefined || router === undefined) return active.resolve(-1)
+    const streams = new Set<number>()
+    let emitted = 0
+    for (const row of rows) {
+      for (const p of row.perPlan) {
+        router.emitSnapshotRow(lsn, p.plan, watermark.table, p.key, p.after)
+        streams.add(p.plan.streamIndex)
+      }
+      emitted++
+    }
+    if (streams.size === 0) return active.resolve(emitted)
+    let remaining = streams.size
+    const onDelivered = () => {
+      if (--remaining === 0) active.resolve(emitted)
+    }
+    for (const s of streams) {
+      const outbox = router.outboxes[s]!
+      ;(outbox.delivered ??= []).push(onDelivered)
+    }
+  }
+
+  /** Handles our prefixes; every other logical message goes to `next`. */
+  const messageHandler = (next: LogicalMessageHandler | undefined): LogicalMessageHandler => (message) => {
+    if (message.prefix === watermarkPrefix) {
+      const watermark = decodeWatermark(message.content)
+      if (watermark !== undefined) onWatermark(message.lsn, watermark)
+      return
+    }
+    if (message.prefix === signalPrefix) {
+      const signal = decodeSignal(message.content)
+      if (signal !== undefined && signal.slot === options.slot && !options.disabled) {
+        Queue.offerUnsafe(signals, { tables: signal.tables, requestedAt: signal.requestedAt })
+      }
+      return
+    }
+    if (next !== undefined) next(message)
+  }
+
+  yield* progress.run
+
+  return {
+    /** Whether a new slot should export its snapshot for an initial snapshot. */
+    wantsInitial: !options.disabled && initialSnapshotWanted(settings),
+    runInitial,
+    startIncremental,
+    observer,
+    messageHandler,
+    /** Completes once no snapshot is queued or running (for `initial_only`). */
+    awaitIdle: Deferred.await(idle),
+    progress
+  }
+})
+
+export type Snapshotter = Effect.Success<ReturnType<typeof makeSnapshotter>>
+
+
+
+/** A new slot exports its snapshot for an initial snapshot unless snapshots are off or no stream takes part. */
+export const initialSnapshotWanted = (settings: OutboxxSettings): boolean =>
+  settings.postgres.snapshot !== "never" && snapshotTables(settings).length > 0
+
+/** The stream actors' delivery callback: runs the outboxes' `delivered` hooks. */
+export const notifyDelivered = (outboxes: ReadonlyArray<Outbox>): void => {
+  for (const outbox of outboxes) {
+    if (outbox.delivered !== undefined) for (const f of outbox.delivered) f()
+  }
+}

@@ -1,0 +1,90 @@
+/**
+ * The watermark window of an incremental snapshot chunk (DBLog, Netflix 2019;
+ * Debezium's incremental snapshots). Everything here follows the order of the
+ * replication stream, never wall-clock time:
+ *
+ *   low watermark ... stream changes ... high watermark
+ *            ^ the chunk SELECT ran somewhere in here
+ *
+ * A stream change inside the window for a key of the chunk means the stream
+ * itself delivers that key's newer state (or its deletion) in order, so the
+ * chunk's copy of the row is dropped. Rows no change touched are emitted at
+ * the high watermark's position: any later change follows them in the topic.
+ * A TRUNCATE inside the window drops the whole chunk (what the SELECT saw may
+ * no longer exist; rows inserted after it arrive through the stream).
+ *
+ * Pure and synchronous: the Router calls it on its hot path.
+ */
+
+export type WindowPhase = "registered" | "open" | "closed"
+
+export class ChunkWindow<Row> {
+  private phaseValue: WindowPhase = "registered"
+  private readonly changed = new Set<string>()
+  private truncated = false
+  private rows: ReadonlyArray<Row> | undefined = undefined
+
+  constructor(
+    /** Unique per chunk and run: watermarks of other chunks, runs or daemons never match it. */
+    readonly id: string,
+    private readonly keyOf: (row: Row) => string
+  ) {}
+
+  get phase(): WindowPhase {
+    return this.phaseValue
+  }
+
+  /** The low watermark reached the stream: from here on, changes shadow chunk rows. */
+  openAtLow(): void {
+    if (this.phaseValue === "registered") this.phaseValue = "open"
+  }
+
+  /** A stream change of the row with chunk key `key` (its old or new key). Ignored outside the window. */
+  observe(key: string): void {
+    if (this.phaseValue === "open") this.changed.add(key)
+  }
+
+  /** A TRUNCATE of the table; ignored outside the window. */
+  observeTruncate(): void {
+    if (this.phaseValue === "open") this.truncated = true
+  }
+
+  /** The chunk's rows, as the SELECT between the watermarks returned them. Set before the high watermark is written. */
+  setRows(rows: ReadonlyArray<Row>): void {
+    this.rows = rows
+  }
+
+  /**
+   * The high watermark reached the stream: the rows to emit, in chunk order.
+   * Undefined when the window is unusable (no low watermark seen, or no rows
+   * set): the caller re-reads the chunk.
+   */
+  closeAtHigh(): ReadonlyArray<Row> | undefined {
+    const wasOpen = this.phaseValue === "open"
+    this.phaseValue = "closed"
+    if (!wasOpen || this.rows === undefined) return undefined
+    if (this.truncated) return []
+    if (this.changed.size === 0) return this.rows
+    return this.rows.filter((row) => !this.changed.has(this.keyOf(row)))
+  }
+
+  /** Keys the stream changed inside the window (for tests and logs). */
+  changedKeys(): ReadonlySet<string> {
+    return this.changed
+  }
+}
+
+/**
+ * The text identity of a row's chunk key: the key columns' text forms (as
+ * both the SELECT and pgoutput render them under the canonical session
+ * settings), joined by a separator no text form contains.
+ */
+export const chunkKeyText = (values: ReadonlyArray<unknown>): string => {
+  let out = ""
+  for (let i = 0; i < values.length; i++) {
+    const value = values[i]
+    const text = typeof value === "string" ? value : value === null ? "\u0001null" : "\u0001?"
+    out += i === 0 ? text : "\u0000" + text
+  }
+  return out
+}

@@ -1,0 +1,175 @@
+/**
+ * The fault suite (issue 4): real outboxx processes under continuous writes,
+ * against the suite's own PostgreSQL and Kafka (servers.ts). After each fault
+ * every source row must be in Kafka; duplicates are counted, not forbidden
+ * (at-least-once). Results go to $TMPDIR/outboxx-faults/results.json and are
+ * printed as the table published in docs/reliability.md.
+ */
+import { execFileSync } from "node:child_process"
+import * as fs from "node:fs"
+import * as path from "node:path"
+import pg from "pg"
+import { afterAll, beforeAll, describe, expect, it } from "vitest"
+import { recordResult, resultsFile, resultsTable, Scenario } from "./harness.js"
+import { faultsDir, kafkaDown, kafkaSignal, kafkaUp, pgDown, pgRestart, pgUp, pgUrl, sleep, waitFor } from "./servers.js"
+
+beforeAll(async () => {
+  fs.rmSync(resultsFile, { force: true })
+  await pgUp()
+  await kafkaUp()
+})
+
+afterAll(async () => {
+  console.log(`\nfault suite results\n${resultsTable()}\n`)
+  await kafkaDown()
+  pgDown()
+})
+
+const finish = async (s: Scenario, fault: string, outcome: string) => {
+  await s.stopWriter()
+  const v = await s.verdict()
+  recordResult({ fault, ...v, outcome })
+  expect(v.missing, `${fault}: rows missing from Kafka`).toBe(0)
+  return v
+}
+
+const stop = async (d: { child: import("node:child_process").ChildProcess; exited: Promise<number | null> }) => {
+  d.child.kill("SIGTERM")
+  await Promise.race([d.exited, sleep(20_000).then(() => d.child.kill("SIGKILL"))])
+}
+
+describe("fault suite", () => {
+  it("walsender killed with pg_terminate_backend", async () => {
+    const s = new Scenario("walsender")
+    await s.setup()
+    const d = s.start()
+    await s.waitStreaming(d)
+    s.startWriter()
+    await sleep(3000)
+    const pid = await s.slotActivePid()
+    const admin = new pg.Client({ connectionString: pgUrl() })
+    await admin.connect()
+    await admin.query("SELECT pg_terminate_backend($1)", [pid])
+    await admin.end()
+    const before = d.log().length
+    await s.waitStreaming(d, 30_000, before)
+    await sleep(3000)
+    await finish(s, "walsender killed (pg_terminate_backend)", "reconnected by itself")
+    await stop(d)
+  })
+
+  for (const mode of ["fast", "immediate"] as const) {
+    it(`PostgreSQL restarted (${mode})`, async () => {
+      const s = new Scenario(`pg${mode}`)
+      await s.setup()
+      const d = s.start()
+      await s.waitStreaming(d)
+      s.startWriter()
+      await sleep(3000)
+      const before = d.log().length
+      pgRestart(mode)
+      await s.waitStreaming(d, 60_000, before)
+      await sleep(3000)
+      await finish(s, `PostgreSQL restart -m ${mode}`, "reconnected by itself")
+      await stop(d)
+    })
+  }
+
+  it("Kafka broker stopped for 30 s, then started", async () => {
+    const s = new Scenario("brokerdown")
+    await s.setup()
+    const d = s.start()
+    await s.waitStreaming(d)
+    s.startWriter()
+    await sleep(3000)
+    await kafkaDown()
+    await sleep(30_000)
+    await kafkaUp()
+    await sleep(10_000)
+    expect(d.child.exitCode).toBeNull()
+    await finish(s, "Kafka broker stopped 30 s", "kept running, delivered after restart")
+    await stop(d)
+  })
+
+  it("Kafka broker frozen with SIGSTOP for 45 s, then SIGCONT", async () => {
+    const s = new Scenario("brokerfrozen")
+    await s.setup()
+    const d = s.start()
+    await s.waitStreaming(d)
+    s.startWriter()
+    await sleep(3000)
+    kafkaSignal("SIGSTOP")
+    await sleep(45_000)
+    kafkaSignal("SIGCONT")
+    await sleep(15_000)
+    expect(d.child.exitCode).toBeNull()
+    await finish(s, "Kafka broker SIGSTOP 45 s / SIGCONT", "kept running, delivered after SIGCONT")
+    await stop(d)
+  })
+
+  it("state directory made unwritable", async () => {
+    const s = new Scenario("statedir")
+    await s.setup()
+    const d = s.start()
+    await s.waitStreaming(d)
+    s.startWriter()
+    await sleep(3000)
+    const state = path.join(s.dir, "state-a")
+    const files = fs.readdirSync(state).map((f) => path.join(state, f))
+    // We run as root: chmod does not stop root, the immutable attribute does.
+    execFileSync("chattr", ["+i", ...files, state])
+    try {
+      await sleep(5000)
+      expect(d.log()).toContain("cannot journal checkpoints")
+    } finally {
+      execFileSync("chattr", ["-i", ...files, state])
+    }
+    await sleep(3000)
+    expect(d.child.exitCode).toBeNull()
+    await finish(s, "state dir unwritable (chattr +i), then writable", "kept streaming; journal error logged once, recovered")
+    await stop(d)
+  })
+
+  it("20 kill -9 of outboxx under continuous load", async () => {
+    const s = new Scenario("kill9")
+    await s.setup()
+    let d = s.start()
+    await s.waitStreaming(d)
+    s.startWriter()
+    for (let i = 0; i < 20; i++) {
+      await sleep(1500 + Math.random() * 1500)
+      d.child.kill("SIGKILL")
+      await d.exited
+      d = s.start()
+      await s.waitStreaming(d, 60_000)
+    }
+    await sleep(3000)
+    await finish(s, "20 × kill -9 of outboxx (restarted each time)", "resumed from the slot each time")
+    await stop(d)
+  })
+
+  it("kill -9 of the active instance with a standby waiting: takeover within 10 s", async () => {
+    const s = new Scenario("standby")
+    await s.setup()
+    const a = s.start("a", { http: 19471 })
+    await s.waitStreaming(a)
+    const b = s.start("b", { http: 19472 })
+    await waitFor("the standby", () => b.log().includes("standby: replication slot"), 30_000)
+    const status = await (await fetch("http://127.0.0.1:19472/status")).json() as { role: string }
+    expect(status.role).toBe("standby")
+    const metrics = await (await fetch("http://127.0.0.1:19472/metrics")).text()
+    expect(metrics).toMatch(/outboxx_role_active 0/)
+    s.startWriter()
+    await sleep(3000)
+    const killedAt = Date.now()
+    a.child.kill("SIGKILL")
+    await s.waitStreaming(b, 10_000)
+    const takeoverMs = Date.now() - killedAt
+    await sleep(3000)
+    await finish(s, `kill -9 of the active instance, standby waiting (takeover ${(takeoverMs / 1000).toFixed(1)} s)`, "standby took over")
+    expect(takeoverMs).toBeLessThan(10_000)
+    await stop(b)
+  })
+})
+
+export { faultsDir }
