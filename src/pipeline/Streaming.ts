@@ -17,13 +17,13 @@ import { renderTopic } from "../config/topic.js"
 import type { OutboxxSettings } from "../config/model.js"
 import { databaseOf } from "../postgres/connection.js"
 import { formatLsn, parseLsn } from "../postgres/lsn.js"
+import { pgoutputProtocolFor, slotInfo } from "../postgres/catalog.js"
 import { connectClient, queryRows, type PostgresError } from "../postgres/Postgres.js"
 import { ensurePublication, type PublicationError } from "../postgres/publication.js"
 import {
   createSlot,
   createSlotExportingSnapshot,
   identifySystem,
-  protocolVersionFor,
   ReplicationError,
   type SourceItem,
   startReplication
@@ -92,17 +92,6 @@ export interface StreamingOptions {
   readonly ownWalsenders?: Set<number>
 }
 
-interface SlotRow {
-  readonly slot_name: string
-  readonly plugin: string | null
-  readonly slot_type: string
-  readonly database: string | null
-  readonly active: boolean
-  readonly active_pid: number | null
-  readonly confirmed_flush_lsn: string | null
-  readonly wal_status: string | null
-}
-
 /** Messages routed between two hand-overs to the actors: bounds an outbox's size. */
 const routeBatchSize = 1024
 
@@ -148,7 +137,7 @@ export const runStreaming = Effect.fn("Pipeline.runStreaming")(function*(
   const connectTimeoutMs = Duration.toMillis(pgSettings.connectTimeout)
   const catalog = yield* connectClient(pgSettings.url, { applicationName: "outboxx-catalog", connectTimeoutMs })
   const versionRows = yield* queryRows<{ server_version_num: string }>(catalog, "SHOW server_version_num")
-  const protocolVersion = protocolVersionFor(Number(versionRows[0]!.server_version_num))
+  const protocolVersion = pgoutputProtocolFor(Number(versionRows[0]!.server_version_num))
 
   yield* ensurePublication(catalog, settings)
   yield* sink.prepareTopics(configuredTopics(settings))
@@ -168,13 +157,7 @@ export const runStreaming = Effect.fn("Pipeline.runStreaming")(function*(
   let startLsn: number
   /** Set when this start created the slot with an exported snapshot: the initial snapshot reads under it. */
   let exportedSnapshot: string | undefined
-  let existing: ReadonlyArray<SlotRow> = options.temporarySlot
-    ? []
-    : yield* queryRows<SlotRow>(
-      catalog,
-      "SELECT slot_name, plugin, slot_type, database, active, active_pid, confirmed_flush_lsn::text, wal_status FROM pg_replication_slots WHERE slot_name = $1",
-      [slot]
-    )
+  let existing = options.temporarySlot ? undefined : yield* slotInfo(catalog, slot)
   const slotView = (exists: boolean, walStatus: string | null): ServerSlotView => ({
     systemId: identity.systemId,
     timeline: identity.timeline,
@@ -185,16 +168,16 @@ export const runStreaming = Effect.fn("Pipeline.runStreaming")(function*(
   })
   let journaled: number | undefined
   if (options.slotGuard) {
-    const verdict = yield* options.slotGuard.check(slotView(existing.length > 0, existing[0]?.wal_status ?? null)).pipe(
+    const verdict = yield* options.slotGuard.check(slotView(existing !== undefined, existing?.walStatus ?? null)).pipe(
       Effect.mapError((reason) => new SlotError({ slot, reason, retryable: false }))
     )
     journaled = verdict.journaled
     if (verdict.dropSlot) {
       yield* queryRows(catalog, "SELECT pg_drop_replication_slot($1)", [slot])
-      existing = []
+      existing = undefined
     }
   }
-  if (existing.length === 0) {
+  if (existing === undefined) {
     const created = !options.temporarySlot && initialSnapshotWanted(settings)
       ? yield* createSlotExportingSnapshot(replication, slot)
       : { consistentPoint: yield* createSlot(replication, slot, { temporary: options.temporarySlot }), snapshotName: undefined }
@@ -203,17 +186,17 @@ export const runStreaming = Effect.fn("Pipeline.runStreaming")(function*(
     startLsn = parseLsn(consistentPoint)
     yield* Effect.logInfo(`created replication slot "${slot}" at ${consistentPoint}`)
   } else {
-    const row = existing[0]!
-    if (row.slot_type !== "logical" || row.plugin !== "pgoutput") {
-      return yield* new SlotError({ slot, reason: `exists but is a ${row.slot_type} slot with plugin ${row.plugin ?? "none"}; outboxx needs a logical pgoutput slot (drop it or configure another postgres.slot)`, retryable: false })
+    const row = existing
+    if (row.slotType !== "logical" || row.plugin !== "pgoutput") {
+      return yield* new SlotError({ slot, reason: `exists but is a ${row.slotType} slot with plugin ${row.plugin ?? "none"}; outboxx needs a logical pgoutput slot (drop it or configure another postgres.slot)`, retryable: false })
     }
     if (row.database !== identity.dbname) {
       return yield* new SlotError({ slot, reason: `belongs to database "${row.database}", not "${identity.dbname}"`, retryable: false })
     }
     if (row.active) {
-      return yield* new SlotError({ slot, reason: `is in use by another process (pid ${row.active_pid}); is another outboxx running?`, retryable: true })
+      return yield* new SlotError({ slot, reason: `is in use by another process (pid ${row.activePid}); is another outboxx running?`, retryable: true })
     }
-    startLsn = parseLsn(row.confirmed_flush_lsn ?? identity.xlogpos)
+    startLsn = parseLsn(row.confirmedFlushLsn ?? identity.xlogpos)
     // Never past the server's WAL end (a restored backup keeps the system id but not our future).
     if (journaled !== undefined && journaled > startLsn && journaled <= parseLsn(identity.xlogpos)) {
       // PostgreSQL < 17 does not persist confirmed_flush_lsn at shutdown: after a server

@@ -122,10 +122,6 @@ export const createSlotExportingSnapshot = Effect.fnUntraced(function*(client: p
   return { consistentPoint: row.consistent_point, snapshotName: row.snapshot_name }
 })
 
-/** The pgoutput protocol version a server supports: 4 from 16, 3 from 15, 2 from 14. */
-export const protocolVersionFor = (serverVersionNum: number): number =>
-  serverVersionNum >= 160000 ? 4 : serverVersionNum >= 150000 ? 3 : serverVersionNum >= 140000 ? 2 : 1
-
 /**
  * START_REPLICATION on an open walsender connection. The returned stream lives
  * until the scope closes; closing it ends the copy cleanly (CopyDone) after a

@@ -18,26 +18,13 @@
 import { Duration, Effect, Metric, Option } from "effect"
 import type pg from "pg"
 import { HealthState } from "../observability/HealthState.js"
+import { slotInfo, type SlotInfo } from "../postgres/catalog.js"
 import { queryRows, type PostgresError } from "../postgres/Postgres.js"
 
 /** 1 when this process holds the slot, 0 while it waits as a standby. */
 export const activeRole = Metric.gauge("outboxx_role_active", {
   description: "1 while this instance streams from the slot (active), 0 while it waits (standby or starting)"
 })
-
-export interface SlotState {
-  readonly slot_name: string
-  readonly plugin: string | null
-  readonly slot_type: string
-  readonly database: string | null
-  readonly active: boolean
-  readonly active_pid: number | null
-  readonly confirmed_flush_lsn: string | null
-  readonly wal_status: string | null
-}
-
-export const slotStateSql =
-  "SELECT slot_name, plugin, slot_type, database, active, active_pid, confirmed_flush_lsn::text, wal_status FROM pg_replication_slots WHERE slot_name = $1"
 
 export interface StandbyOptions {
   /** How often a standby looks at the slot again. */
@@ -56,14 +43,13 @@ export const awaitSlotFree = Effect.fn("Standby.awaitSlotFree")(function*(
   catalog: pg.Client,
   slot: string,
   options: StandbyOptions = {}
-): Effect.fn.Return<SlotState | undefined, PostgresError> {
+): Effect.fn.Return<SlotInfo | undefined, PostgresError> {
   const poll = options.pollInterval ?? Duration.seconds(1)
   const health = yield* Effect.serviceOption(HealthState)
   let waitingSince: number | undefined
   let waitingFor: number | null = null
   while (true) {
-    const rows = yield* queryRows<SlotState>(catalog, slotStateSql, [slot])
-    const row = rows[0]
+    const row = yield* slotInfo(catalog, slot)
     if (row === undefined || !row.active) {
       if (waitingSince !== undefined) {
         yield* Effect.logInfo(
@@ -72,17 +58,17 @@ export const awaitSlotFree = Effect.fn("Standby.awaitSlotFree")(function*(
       }
       return row
     }
-    if (row.active_pid !== null && options.ownWalsenders?.has(row.active_pid)) {
+    if (row.activePid !== null && options.ownWalsenders?.has(row.activePid)) {
       // Our own walsender from before the reconnect: its client (us) is gone.
-      yield* queryRows(catalog, "SELECT pg_terminate_backend($1)", [row.active_pid])
-      yield* Effect.logInfo(`terminated walsender pid ${row.active_pid} left over from this process's previous connection`)
+      yield* queryRows(catalog, "SELECT pg_terminate_backend($1)", [row.activePid])
+      yield* Effect.logInfo(`terminated walsender pid ${row.activePid} left over from this process's previous connection`)
       continue
     }
-    if (waitingSince === undefined || waitingFor !== row.active_pid) {
+    if (waitingSince === undefined || waitingFor !== row.activePid) {
       if (waitingSince === undefined) waitingSince = Date.now()
-      waitingFor = row.active_pid
+      waitingFor = row.activePid
       yield* Effect.logWarning(
-        `standby: replication slot "${slot}" is in use by another process (walsender pid ${row.active_pid}); ` +
+        `standby: replication slot "${slot}" is in use by another process (walsender pid ${row.activePid}); ` +
           `waiting to take over (checking every ${Duration.format(poll)})`
       )
       yield* Metric.update(activeRole, 0)

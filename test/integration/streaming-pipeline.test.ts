@@ -75,6 +75,22 @@ const waitFor = (predicate: () => boolean, what: string, timeoutMs = 20_000) =>
     }
   })
 
+/** Runs the pipeline in a fiber into an in-memory sink; returns once it streams. */
+const startStreaming = (settings: OutboxxSettings) =>
+  Effect.gen(function*() {
+    const { records, sink } = captureSink()
+    let started = false
+    const fiber = yield* Effect.scoped(runStreaming(settings, sink, {
+      temporarySlot: false,
+      onStarted: () =>
+        Effect.sync(() => {
+          started = true
+        })
+    })).pipe(Effect.forkChild)
+    yield* waitFor(() => started, "streaming to start")
+    return { fiber, records }
+  })
+
 const parse = (r: OutRecord) => ({
   topic: r.topic,
   key: r.key === null ? null : JSON.parse(String(r.key)),
@@ -86,16 +102,7 @@ describe("streaming pipeline", () => {
     Effect.gen(function*() {
       const slot = uniqueName("pipe")
       const settings = settingsFor(slot)
-      const { records, sink } = captureSink()
-      let started = false
-      const fiber = yield* Effect.scoped(runStreaming(settings, sink, {
-        temporarySlot: false,
-        onStarted: () =>
-          Effect.sync(() => {
-            started = true
-          })
-      })).pipe(Effect.forkChild)
-      yield* waitFor(() => started, "streaming to start")
+      const { fiber, records } = yield* startStreaming(settings)
 
       yield* Effect.promise(() =>
         pgQuery(db.url, `
@@ -182,16 +189,7 @@ describe("streaming pipeline", () => {
       const slot = uniqueName("canon")
       const base = settingsFor(slot)
       const canonSettings = { ...base, streams: [{ ...base.streams[0]!, name: "canon", tables: [{ schema: "public", name: "canon" }] }] }
-      const { records, sink } = captureSink()
-      let started = false
-      const fiber = yield* Effect.scoped(runStreaming(canonSettings, sink, {
-        temporarySlot: false,
-        onStarted: () =>
-          Effect.sync(() => {
-            started = true
-          })
-      })).pipe(Effect.forkChild)
-      yield* waitFor(() => started, "streaming to start")
+      const { fiber, records } = yield* startStreaming(canonSettings)
       yield* Effect.promise(() =>
         pgQuery(db.url, `INSERT INTO public.canon VALUES (1, '2026-11-23 15:00:00.5-05', '2026-11-23', '\\x00ff', '1 day 02:03:04', 0.1)`)
       )
