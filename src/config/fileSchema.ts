@@ -173,7 +173,7 @@ const PositiveInt = Schema.Number.check(
 const Kafka = Schema.Struct({
   brokers: nonEmptyList(Broker, "broker"),
   client_id: NonEmptyString.pipe(withDefault("outboxx")),
-  client: oneOf(["platformatic", "kafkajs"]).pipe(withDefault("platformatic")),
+  client: oneOf(["auto", "platformatic", "kafkajs"]).pipe(withDefault("auto")),
   compression: oneOf(["none", "gzip", "snappy", "lz4"]).pipe(withDefault("none")),
   delivery: oneOf(["at-least-once", "exactly-once"]).pipe(withDefault("at-least-once")),
   batch_max_bytes: PositiveInt.pipe(withDefault(1048576)),

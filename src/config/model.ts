@@ -11,7 +11,7 @@ export type PublicationMode = "filtered" | "existing"
 export type Compression = "none" | "gzip" | "snappy" | "lz4"
 export type Delivery = "at-least-once" | "exactly-once"
 /** Which Kafka client library the producer runs on (see docs/kafka.md). */
-export type KafkaClientKind = "platformatic" | "kafkajs"
+export type KafkaClientKind = "auto" | "platformatic" | "kafkajs"
 export type Operation = "insert" | "update" | "delete" | "truncate"
 export type EventFormat = "outboxx" | "debezium"
 export type LogLevel = "debug" | "info" | "warn" | "error"

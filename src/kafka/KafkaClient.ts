@@ -1,5 +1,6 @@
 /**
- * The configured kafkajs client shared by the producer and the topic admin:
+ * The configured kafkajs client shared by the producer and the topic admin
+ * (the @platformatic/kafka producer takes its options from `settings` and `tls`):
  * brokers, SASL, TLS, timeouts, retry bounds, compression codec and logging,
  * all derived from `OutboxxSettings.kafka` once at startup.
  */
@@ -129,8 +130,10 @@ export class KafkaClient extends Context.Service<
   {
     readonly kafka: Kafka
     readonly settings: KafkaSettings
-    /** kafkajs CompressionTypes value for produce requests. */
+    /** kafkajs CompressionTypes value for produce requests (None unless `kafka.client = "kafkajs"`). */
     readonly compression: number
+    /** TLS options from `kafka.tls`, PEM files already read; undefined = plaintext. */
+    readonly tls: ConnectionOptions | undefined
   }
 >()("outboxx/KafkaClient") {
   /** Builds the client from the `kafka` section of the settings (no connection is opened here). */
@@ -152,7 +155,10 @@ export class KafkaClient extends Context.Service<
         if (!Number.isFinite(settings.batchMaxBytes) || settings.batchMaxBytes <= 0) {
           return yield* new KafkaConfigError({ path: "kafka.batch_max_bytes", reason: "must be a positive number of bytes" })
         }
-        const compression = yield* resolveCompression(settings.compression)
+        // @platformatic/kafka compresses snappy/lz4 itself; only kafkajs needs a codec package.
+        const compression = settings.client === "kafkajs"
+          ? yield* resolveCompression(settings.compression)
+          : CompressionTypes.None
         const ssl = yield* tlsOptions(settings.tls)
         const minimum = yield* References.MinimumLogLevel
         const context = yield* Effect.context<never>()
@@ -169,7 +175,7 @@ export class KafkaClient extends Context.Service<
         }
         if (ssl !== undefined) config.ssl = ssl
         if (settings.sasl !== undefined) config.sasl = saslOptions(settings.sasl)
-        return KafkaClient.of({ kafka: new kafkajs.Kafka(config), settings, compression })
+        return KafkaClient.of({ kafka: new kafkajs.Kafka(config), settings, compression, tls: ssl })
       })
     )
 }

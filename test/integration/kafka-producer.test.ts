@@ -1,5 +1,6 @@
 /**
- * KafkaProducer and TopicAdmin against the real dev broker (dev/up.sh).
+ * KafkaProducer and TopicAdmin against the real dev broker (dev/up.sh), for
+ * both producer backends (`kafka.client`).
  */
 import { createServer } from "node:net"
 import { assert, describe, it } from "@effect/vitest"
@@ -8,17 +9,23 @@ import * as Effect from "effect/Effect"
 import * as Logger from "effect/Logger"
 import * as Redacted from "effect/Redacted"
 import * as References from "effect/References"
+import { Consumer, stringDeserializers } from "@platformatic/kafka"
 import kafkajs from "kafkajs"
-import type { KafkaSettings } from "../../src/config/model.js"
+import type { KafkaClientKind, KafkaSettings } from "../../src/config/model.js"
 import type { KafkaSendError } from "../../src/kafka/errors.js"
+import { KafkaClient } from "../../src/kafka/KafkaClient.js"
+import { kafkajsTransport } from "../../src/kafka/kafkajsTransport.js"
 import { KafkaProducer, type OutRecord } from "../../src/kafka/KafkaProducer.js"
+import { keyPartition } from "../../src/kafka/murmur2.js"
+import { platformaticTransport } from "../../src/kafka/platformaticTransport.js"
 import { TopicAdmin } from "../../src/kafka/TopicAdmin.js"
 import { kafkaBrokers, readTopic, uniqueName } from "../support/servers.js"
 
 /** The `kafka` section of OutboxxSettings with test defaults; only what the Kafka side reads. */
-const kafkaSettings = (overrides: Partial<KafkaSettings> = {}): KafkaSettings => ({
+const kafkaSettings = (client: KafkaClientKind, overrides: Partial<KafkaSettings> = {}): KafkaSettings => ({
   brokers: kafkaBrokers(),
   clientId: "outboxx-test",
+  client,
   compression: "none",
   delivery: "at-least-once",
   batchMaxBytes: 1_000_000,
@@ -41,6 +48,34 @@ const listTopics = () =>
     } finally {
       await admin.disconnect()
     }
+  })
+
+/**
+ * Reads a topic with @platformatic/kafka's consumer: the kafkajs-based readTopic
+ * has no snappy/lz4 codec and would see nothing.
+ */
+const readValuesWithPlatformatic = (topic: string, count: number) =>
+  Effect.promise(async () => {
+    const consumer = new Consumer({
+      groupId: uniqueName("outboxx-kp-reader"),
+      clientId: "outboxx-test-reader",
+      bootstrapBrokers: kafkaBrokers(),
+      deserializers: stringDeserializers
+    })
+    const values: Array<string | undefined> = []
+    try {
+      const stream = await consumer.consume({ topics: [topic], mode: "earliest", autocommit: false })
+      const deadline = setTimeout(() => void stream.close(), 30_000)
+      for await (const message of stream) {
+        values.push(message.value)
+        if (values.length >= count) break
+      }
+      clearTimeout(deadline)
+      await stream.close()
+    } finally {
+      await consumer.close(true)
+    }
+    return values
   })
 
 /** A loopback port nobody listens on. */
@@ -70,7 +105,7 @@ const sendWith = (settings: KafkaSettings, records: ReadonlyArray<OutRecord>) =>
     return yield* producer.send(records)
   }).pipe(Effect.provide(KafkaProducer.layerWith(settings)))
 
-describe("KafkaProducer", () => {
+describe.each(["platformatic", "kafkajs"] as const)("KafkaProducer on %s", (client) => {
   it.live("sends 10,000 records across 2 new topics and keeps per-key order", () =>
     Effect.gen(function*() {
       const topics = [uniqueName("outboxx-kp-a"), uniqueName("outboxx-kp-b")]
@@ -84,7 +119,7 @@ describe("KafkaProducer", () => {
         })
       }
       // Small requests so the send spans many produce requests.
-      yield* sendWith(kafkaSettings({ batchMaxBytes: 64 * 1024 }), records)
+      yield* sendWith(kafkaSettings(client, { batchMaxBytes: 64 * 1024 }), records)
 
       for (const topic of topics) {
         const read = yield* Effect.promise(() => readTopic(topic, { count: 5_000, timeoutMs: 60_000 }))
@@ -99,6 +134,8 @@ describe("KafkaProducer", () => {
           lastSeqPerKey.set(key, seq)
           const partition = partitionPerKey.get(key) ?? message.partition
           assert.strictEqual(message.partition, partition, `key ${key} stays on one partition`)
+          // The Java client's murmur2 partition, whichever backend wrote it.
+          assert.strictEqual(message.partition, keyPartition(Buffer.from(key), 3), `partition of key ${key}`)
           partitionPerKey.set(key, partition)
         }
         assert.strictEqual(lastSeqPerKey.size, keys / 2)
@@ -110,7 +147,7 @@ describe("KafkaProducer", () => {
   it.live("round-trips headers, null values and Buffer keys", () =>
     Effect.gen(function*() {
       const topic = uniqueName("outboxx-kp-headers")
-      yield* sendWith(kafkaSettings({ topicPartitions: 1 }), [
+      yield* sendWith(kafkaSettings(client, { topicPartitions: 1 }), [
         { topic, key: "k1", value: "v1", headers: { "outboxx.lsn": "0/16B3748", "content-type": "application/json" } },
         { topic, key: Buffer.from("k2"), value: null }
       ])
@@ -129,7 +166,7 @@ describe("KafkaProducer", () => {
     Effect.gen(function*() {
       const topic = uniqueName("outboxx-kp-missing")
       const error = sendError(
-        yield* Effect.flip(sendWith(kafkaSettings({ createTopics: false }), [{ topic, key: "k", value: "v" }]))
+        yield* Effect.flip(sendWith(kafkaSettings(client, { createTopics: false }), [{ topic, key: "k", value: "v" }]))
       )
       assert.isFalse(error.retryable)
       assert.deepStrictEqual(error.topics, [topic])
@@ -147,7 +184,7 @@ describe("KafkaProducer", () => {
       const started = Date.now()
       const error = sendError(
         yield* Effect.flip(
-          sendWith(kafkaSettings({ brokers: [`127.0.0.1:${port}`] }), [{ topic: "never", key: "k", value: "v" }])
+          sendWith(kafkaSettings(client, { brokers: [`127.0.0.1:${port}`] }), [{ topic: "never", key: "k", value: "v" }])
         )
       )
       const elapsed = Date.now() - started
@@ -156,10 +193,51 @@ describe("KafkaProducer", () => {
       assert.isBelow(elapsed, 30_000)
     }), 60_000)
 
+  it.live("the produce request itself fails retryable within a bounded time when the broker is gone", () =>
+    Effect.gen(function*() {
+      // Past TopicAdmin (which fails first in the test above): the backend's own retries must be bounded too.
+      const port = yield* unusedPort()
+      const settings = kafkaSettings(client, { brokers: [`127.0.0.1:${port}`] })
+      const started = Date.now()
+      const cause = yield* Effect.gen(function*() {
+        const transport = client === "kafkajs" ? yield* kafkajsTransport : yield* platformaticTransport
+        const result = yield* Effect.tryPromise({
+          try: () => transport.produce([{ topic: "never", key: "k", value: "v" }]),
+          catch: (cause) => cause
+        }).pipe(Effect.flip)
+        yield* transport.close
+        return transport.classify(result, { createTopics: true })
+      }).pipe(Effect.provide(KafkaClient.layerWith(settings)))
+      assert.isBelow(Date.now() - started, 30_000)
+      assert.isTrue(cause.retryable, cause.reason)
+      assert.match(cause.reason, /unreachable|ECONNREFUSED|connect/i)
+    }), 60_000)
+
+  it.live("the produce request itself fails not retryable when SASL meets a plaintext listener", () =>
+    Effect.gen(function*() {
+      const settings = kafkaSettings(client, {
+        sasl: { mechanism: "scram-sha-512", username: "u", password: Redacted.make("s3cr3t-pw") }
+      })
+      const started = Date.now()
+      const failure = yield* Effect.gen(function*() {
+        const transport = client === "kafkajs" ? yield* kafkajsTransport : yield* platformaticTransport
+        const cause = yield* Effect.tryPromise({
+          try: () => transport.produce([{ topic: "never", key: "k", value: "v" }]),
+          catch: (cause) => cause
+        }).pipe(Effect.flip)
+        yield* transport.close
+        return transport.classify(cause, { createTopics: true })
+      }).pipe(Effect.provide(KafkaClient.layerWith(settings)))
+      assert.isBelow(Date.now() - started, 30_000)
+      assert.isFalse(failure.retryable, failure.reason)
+      assert.include(failure.reason, "SASL")
+      assert.notInclude(failure.reason, "s3cr3t-pw")
+    }), 60_000)
+
   it.live("a record over the broker's max.message.bytes fails not retryable with a clear message", () =>
     Effect.gen(function*() {
       const topic = uniqueName("outboxx-kp-large")
-      const settings = kafkaSettings({ topicPartitions: 1 })
+      const settings = kafkaSettings(client, { topicPartitions: 1 })
       const error = sendError(
         yield* Effect.flip(
           sendWith(settings, [
@@ -177,19 +255,30 @@ describe("KafkaProducer", () => {
       assert.deepStrictEqual(read.map((m) => m.key), ["small"])
     }), 60_000)
 
-  it.live("fails at startup when a codec package is missing", () =>
+  it.live.skipIf(client !== "kafkajs")("fails at startup when a codec package is missing", () =>
     Effect.gen(function*() {
-      const error = yield* Effect.flip(sendWith(kafkaSettings({ compression: "snappy" }), []))
+      const error = yield* Effect.flip(sendWith(kafkaSettings(client, { compression: "snappy" }), []))
       assert.strictEqual(error._tag, "KafkaConfigError")
       assert.include(error.message, "kafka.compression")
       assert.include(error.message, "kafkajs-snappy")
     }))
 
+  it.live.skipIf(client !== "platformatic")("snappy and lz4 compression work without codec packages", () =>
+    Effect.gen(function*() {
+      for (const compression of ["snappy", "lz4"] as const) {
+        const topic = uniqueName(`outboxx-kp-${compression}`)
+        const records = Array.from({ length: 100 }, (_, i) => ({ topic, key: `k${i}`, value: `value ${i} `.repeat(20) }))
+        yield* sendWith(kafkaSettings(client, { compression, topicPartitions: 1 }), records)
+        const values = yield* readValuesWithPlatformatic(topic, 100)
+        assert.deepStrictEqual(values, records.map((r) => r.value), compression)
+      }
+    }), 60_000)
+
   it.live("gzip compression works", () =>
     Effect.gen(function*() {
       const topic = uniqueName("outboxx-kp-gzip")
       const records = Array.from({ length: 100 }, (_, i) => ({ topic, key: `k${i}`, value: `value ${i}` }))
-      yield* sendWith(kafkaSettings({ compression: "gzip", topicPartitions: 1 }), records)
+      yield* sendWith(kafkaSettings(client, { compression: "gzip", topicPartitions: 1 }), records)
       const read = yield* Effect.promise(() => readTopic(topic, { count: 100, timeoutMs: 30_000 }))
       assert.deepStrictEqual(read.map((m) => m.value), records.map((r) => r.value))
     }), 60_000)
@@ -203,7 +292,7 @@ describe("KafkaProducer", () => {
       })
       const error = yield* Effect.flip(
         sendWith(
-          kafkaSettings({
+          kafkaSettings(client, {
             sasl: { mechanism: "plain", username: "u", password: Redacted.make("s3cr3t-pw") }
           }),
           [{ topic: "never", key: "k", value: "v" }]
@@ -218,7 +307,7 @@ describe("KafkaProducer", () => {
     }), 60_000)
 })
 
-describe("TopicAdmin", () => {
+describe.each(["platformatic", "kafkajs"] as const)("TopicAdmin with kafka.client = %s", (client) => {
   it.live("describes the cluster", () =>
     Effect.gen(function*() {
       const admin = yield* TopicAdmin
@@ -228,7 +317,7 @@ describe("TopicAdmin", () => {
       assert.isTrue(cluster.brokers.some((b) => b.host === host && String(b.port) === port))
       assert.isNotNull(cluster.controller)
       assert.isBoolean(cluster.autoCreateTopicsEnabled)
-    }).pipe(Effect.provide(KafkaProducer.layerWith(kafkaSettings()))), 60_000)
+    }).pipe(Effect.provide(KafkaProducer.layerWith(kafkaSettings(client)))), 60_000)
 
   it.live("describeCluster on an unreachable broker fails with a typed error in bounded time", () =>
     Effect.gen(function*() {
@@ -238,7 +327,7 @@ describe("TopicAdmin", () => {
         Effect.gen(function*() {
           const admin = yield* TopicAdmin
           return yield* admin.describeCluster({ timeoutMs: 5_000 })
-        }).pipe(Effect.provide(KafkaProducer.layerWith(kafkaSettings({ brokers: [`127.0.0.1:${port}`] }))))
+        }).pipe(Effect.provide(KafkaProducer.layerWith(kafkaSettings(client, { brokers: [`127.0.0.1:${port}`] }))))
       )
       assert.strictEqual(error._tag, "KafkaUnreachableError")
       assert.isBelow(Date.now() - started, 15_000)
@@ -252,5 +341,5 @@ describe("TopicAdmin", () => {
       yield* admin.ensureTopics([fresh, fresh])
       const topics = yield* listTopics()
       assert.include(topics, fresh)
-    }).pipe(Effect.provide(KafkaProducer.layerWith(kafkaSettings()))), 60_000)
+    }).pipe(Effect.provide(KafkaProducer.layerWith(kafkaSettings(client)))), 60_000)
 })

@@ -3,17 +3,22 @@
  * ~300 bytes, acks=all, in calls of 5,000. Measured, not asserted (speed
  * belongs to the benchmark); runs only with OUTBOXX_KAFKA_BENCH=1.
  *   OUTBOXX_KAFKA_BENCH=1 npx vitest run --project integration test/integration/kafka-throughput.test.ts
- * Knobs: OUTBOXX_KAFKA_BENCH_RECORDS, _BATCH, _PARTITIONS, _COMPRESSION (none|gzip), _MAX_BYTES.
+ * Both producer backends run, one after the other (compare within one run: the machine is shared).
+ * Knobs: OUTBOXX_KAFKA_BENCH_RECORDS, _BATCH, _PARTITIONS, _COMPRESSION (none|gzip|snappy|lz4),
+ * _MAX_BYTES, _CLIENTS (comma-separated, default "kafkajs,platformatic"), _VALUE_BYTES (default 220 pad).
  */
-import { assert, it } from "@effect/vitest"
+import { assert, describe, it } from "@effect/vitest"
 import * as Duration from "effect/Duration"
 import * as Effect from "effect/Effect"
-import type { Compression } from "../../src/config/model.js"
+import type { Compression, KafkaClientKind } from "../../src/config/model.js"
 import { KafkaProducer, type OutRecord } from "../../src/kafka/KafkaProducer.js"
 import { kafkaBrokers, uniqueName } from "../support/servers.js"
 
 const env = (name: string, fallback: number) => Number(process.env[`OUTBOXX_KAFKA_BENCH_${name}`] ?? fallback)
 
+const clients = (process.env.OUTBOXX_KAFKA_BENCH_CLIENTS ?? "kafkajs,platformatic").split(",") as Array<KafkaClientKind>
+
+describe.each(clients)("kafka.client = %s", (client) => {
 it.live.skipIf(process.env.OUTBOXX_KAFKA_BENCH !== "1")("KafkaProducer throughput (acks=all)", () =>
   Effect.gen(function*() {
     const total = env("RECORDS", 200_000)
@@ -21,7 +26,7 @@ it.live.skipIf(process.env.OUTBOXX_KAFKA_BENCH !== "1")("KafkaProducer throughpu
     const partitions = env("PARTITIONS", 1)
     const compression = (process.env.OUTBOXX_KAFKA_BENCH_COMPRESSION ?? "none") as Compression
     const topic = uniqueName("outboxx-bench")
-    const pad = "x".repeat(220)
+    const pad = "x".repeat(env("VALUE_BYTES", 220))
     const records: Array<OutRecord> = Array.from({ length: total }, (_, i) => ({
       topic,
       key: `{"id":${i % 10_000}}`,
@@ -35,7 +40,7 @@ it.live.skipIf(process.env.OUTBOXX_KAFKA_BENCH !== "1")("KafkaProducer throughpu
     const seconds = (performance.now() - started) / 1000
     const rate = Math.round((total - 1) / seconds)
     console.log(
-      `[kafka bench] ${total} records of ~${Math.round(avgBytes)} B, batches of ${batch}, ${partitions} partition(s), ` +
+      `[kafka bench] ${client}: ${total} records of ~${Math.round(avgBytes)} B, batches of ${batch}, ${partitions} partition(s), ` +
         `compression=${compression}: ${seconds.toFixed(2)} s, ${rate} records/s, ` +
         `${((rate * avgBytes) / 1e6).toFixed(1)} MB/s`
     )
@@ -45,6 +50,7 @@ it.live.skipIf(process.env.OUTBOXX_KAFKA_BENCH !== "1")("KafkaProducer throughpu
       KafkaProducer.layerWith({
         brokers: kafkaBrokers(),
         clientId: "outboxx-bench",
+        client,
         compression: (process.env.OUTBOXX_KAFKA_BENCH_COMPRESSION ?? "none") as Compression,
         delivery: "at-least-once",
         batchMaxBytes: env("MAX_BYTES", 1_000_000),
@@ -57,3 +63,4 @@ it.live.skipIf(process.env.OUTBOXX_KAFKA_BENCH !== "1")("KafkaProducer throughpu
       })
     )
   ), 600_000)
+})

@@ -4,10 +4,12 @@ import * as Effect from "effect/Effect"
 import type { KafkaSettings } from "../../src/config/model.js"
 import { KafkaClient, resolveCompression, tlsOptions } from "../../src/kafka/KafkaClient.js"
 import { safeExtras } from "../../src/kafka/kafkaLog.js"
+import { resolveClient } from "../../src/kafka/KafkaProducer.js"
 
 const settings = (overrides: Partial<KafkaSettings> = {}): KafkaSettings => ({
   brokers: ["127.0.0.1:9"],
   clientId: "t",
+  client: "kafkajs",
   compression: "none",
   delivery: "at-least-once",
   batchMaxBytes: 1_048_576,
@@ -37,6 +39,18 @@ describe("KafkaClient", () => {
       assert.include(snappy.reason, "kafkajs-snappy")
       const lz4 = yield* Effect.flip(resolveCompression("lz4"))
       assert.include(lz4.reason, "kafkajs-lz4")
+    }))
+
+  it.effect("needs no codec package for snappy/lz4 when the producer is @platformatic/kafka", () =>
+    Effect.gen(function*() {
+      for (const compression of ["snappy", "lz4"] as const) {
+        const client = yield* KafkaClient.pipe(
+          Effect.provide(KafkaClient.layerWith(settings({ client: "platformatic", compression })))
+        )
+        assert.strictEqual(client.settings.compression, compression)
+      }
+      const refused = yield* buildError(settings({ client: "kafkajs", compression: "snappy" }))
+      assert.strictEqual(refused.path, "kafka.compression")
     }))
 
   it.effect("refuses exactly-once and an empty broker list at startup", () =>
@@ -75,4 +89,22 @@ describe("kafkajs log fields", () => {
     })
     assert.deepStrictEqual(extras, { broker: "127.0.0.1:9092", retryCount: 2 })
   })
+})
+
+describe("kafka.client resolution", () => {
+  it.effect("auto takes platformatic where it runs, else kafkajs", () =>
+    Effect.gen(function*() {
+      assert.strictEqual(yield* resolveClient("auto", "24.21.0"), "platformatic")
+      assert.strictEqual(yield* resolveClient("auto", "22.22.0"), "platformatic")
+      assert.strictEqual(yield* resolveClient("auto", "22.19.0"), "kafkajs")
+      assert.strictEqual(yield* resolveClient("auto", "24.5.0"), "kafkajs")
+      assert.strictEqual(yield* resolveClient("kafkajs", "24.21.0"), "kafkajs")
+    }))
+
+  it.effect("an explicit platformatic on a Node too old for it is a configuration error naming the key", () =>
+    Effect.gen(function*() {
+      const error = yield* Effect.flip(resolveClient("platformatic", "22.19.0"))
+      assert.strictEqual(error.path, "kafka.client")
+      assert.include(error.reason, "22.19.0")
+    }))
 })

@@ -1,0 +1,63 @@
+/**
+ * The kafkajs backend of KafkaProducer (`kafka.client = "kafkajs"`).
+ */
+import * as Effect from "effect/Effect"
+import kafkajs from "kafkajs"
+import type { Producer } from "kafkajs"
+import { groupByTopic, type OutRecord } from "./batching.js"
+import { classifyKafkaError } from "./errors.js"
+import { KafkaClient, kafkaRetry, kafkaTimeouts } from "./KafkaClient.js"
+import type { ProduceTransport } from "./ProduceTransport.js"
+
+const { Partitioners } = kafkajs
+
+export const kafkajsTransport: Effect.Effect<ProduceTransport, never, KafkaClient> = Effect.gen(function*() {
+  const { compression, kafka } = yield* KafkaClient
+
+  const newProducer = (): Producer =>
+    kafka.producer({
+      idempotent: true,
+      // Idempotence allows up to 5 in flight per connection, but kafkajs re-numbers
+      // sequences on failure; with one request at a time a retry can never overtake.
+      maxInFlightRequests: 1,
+      // Topics are created (or refused) by TopicAdmin, never by a metadata request.
+      allowAutoTopicCreation: false,
+      // The Java client's murmur2 partitioner: same key -> same partition as other clients.
+      createPartitioner: Partitioners.DefaultPartitioner,
+      retry: kafkaRetry
+    })
+
+  let producer = newProducer()
+  let connected = false
+  const watch = (p: Producer) =>
+    p.on(p.events.DISCONNECT, () => {
+      if (p === producer) connected = false
+    })
+  watch(producer)
+
+  const produce = async (chunk: ReadonlyArray<OutRecord>): Promise<unknown> => {
+    const p = producer
+    if (!connected) {
+      await p.connect()
+      connected = true
+    }
+    return p.sendBatch({
+      topicMessages: groupByTopic(chunk),
+      acks: -1,
+      timeout: kafkaTimeouts.produceAckTimeoutMs,
+      compression
+    })
+  }
+
+  const reset = Effect.suspend(() => {
+    const old = producer
+    producer = newProducer()
+    connected = false
+    watch(producer)
+    return Effect.promise(() => old.disconnect().catch(() => undefined))
+  })
+
+  const close = Effect.promise(() => (connected ? producer.disconnect() : Promise.resolve()))
+
+  return { name: "kafkajs", produce, classify: classifyKafkaError, reset, close } satisfies ProduceTransport
+})
