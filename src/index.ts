@@ -1,1 +1,27 @@
-export const hello: string = "x"
+/**
+ * Outboxx as a library: the pipeline as Effect Layers for other Effect apps.
+ *
+ * ```ts
+ * import { Pipeline, pipelineLayer, Settings, loadSettings, HealthState } from "outboxx"
+ * const settings = yield* loadSettings("outboxx.toml")
+ * const layer = pipelineLayer(settings).pipe(
+ *   Layer.provide(Settings.layer(settings)),
+ *   Layer.provideMerge(HealthState.layer(settings.postgres.slot, settings.postgres.publication))
+ * )
+ * ```
+ * The library never installs a logger or tracer and never calls runMain: the
+ * host application does that.
+ */
+export * from "./config/index.js"
+export { HealthState, type Health } from "./observability/HealthState.js"
+export * as Metrics from "./observability/metrics.js"
+export { pipelineLayer, runDaemon, runTail } from "./pipeline/commands.js"
+export { isTransient, kafkaSink, Pipeline, superviseStreaming } from "./pipeline/Pipeline.js"
+export type { RecordSink } from "./pipeline/RecordSink.js"
+export { SinkError } from "./pipeline/RecordSink.js"
+export { stdoutSink } from "./pipeline/StdoutSink.js"
+export { runStreaming, type StreamingError, type StreamingOptions } from "./pipeline/Streaming.js"
+export { KafkaProducer } from "./kafka/KafkaProducer.js"
+export { TopicAdmin } from "./kafka/TopicAdmin.js"
+export type { OutRecord } from "./kafka/batching.js"
+export { StateStore } from "./state/StateStore.js"
