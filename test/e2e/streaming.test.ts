@@ -235,4 +235,31 @@ tables = ["quiet"]
     expect(after[0]!.active_pid).toBe(pidBefore[0]!.active_pid)
     expect(after[0]!.caught_up).toBe(true)
   }, 60_000)
+
+  it("tail prints the same events as JSON lines on stdout from a temporary slot, leaving the real slot alone", async () => {
+    await pgQuery(db.url, `CREATE TABLE public.tailed (id int PRIMARY KEY, note text)`)
+    const { file, slot } = writeConfig("tail", `
+[[streams]]
+name = "tailed"
+tables = ["tailed"]
+`)
+    const cli = spawnCli(["tail", "-c", file])
+    await cli.waitForLine(/streaming slot/, 60_000)
+    await pgQuery(db.url, `INSERT INTO tailed VALUES (1, 'hello'); DELETE FROM tailed WHERE id = 1`)
+    await cli.waitForLine(/"op":"d"/, 30_000)
+    const slots = await pgQuery<{ slot_name: string; temporary: boolean }>(
+      db.url,
+      "SELECT slot_name, temporary FROM pg_replication_slots WHERE slot_name LIKE $1",
+      [`${slot}%`]
+    )
+    expect((await cli.stop()).code).toBe(0)
+    // Only a temporary slot existed; the configured one was never created.
+    expect(slots.map((s) => s.temporary)).toEqual([true])
+    expect(slots.some((s) => s.slot_name === slot)).toBe(false)
+    const events = cli.stdout().split("\n").filter((line) => line.startsWith("{")).map((line) => JSON.parse(line))
+    expect(events.map((e) => e.op)).toEqual(["c", "d"])
+    expect(events[0]).toMatchObject({ after: { id: 1, note: "hello" }, source: { table: "tailed" } })
+    // Logs went to stderr, so stdout is only events.
+    expect(cli.stdout().trim().split("\n").every((line) => line.startsWith("{\"op\""))).toBe(true)
+  })
 })
