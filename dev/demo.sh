@@ -54,5 +54,10 @@ status=0
 wait "$run_pid" || status=$?
 trap - EXIT
 tail -n 3 "$log"
-say "outboxx exited with code $status; servers keep running (bash dev/down.sh stops them)"
+say "outboxx exited with code $status"
+
+# An idle slot keeps WAL on the server forever: the demo removes its own.
+say "outboxx slot drop --yes -c $config"
+node dist/main.js slot drop --yes -c "$config"
+say "servers keep running (bash dev/down.sh stops them)"
 exit "$status"

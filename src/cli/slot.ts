@@ -12,8 +12,29 @@ import type { OutboxxSettings } from "../config/model.js"
 import { isManagedPublication, publicationInfo, slotInfo } from "../postgres/catalog.js"
 import { connectClient, queryRows } from "../postgres/Postgres.js"
 import { quoteIdent, quoteLiteral } from "../postgres/quote.js"
+import { StateStore } from "../state/StateStore.js"
 import { CommandFailed, UsageError } from "./errors.js"
 import { loadConfiguredSettings } from "./root.js"
+
+/**
+ * Tells the state journal the slot is gone on purpose, so the next `run`
+ * starts afresh (a new slot, a new snapshot) instead of refusing to start as
+ * it does when a slot disappears while the journal still holds checkpoints.
+ */
+const forgetSlotInJournal = (settings: OutboxxSettings) =>
+  Effect.gen(function*() {
+    const journal = yield* StateStore
+    yield* journal.append([{ _tag: "SlotLost", reason: "dropped with outboxx slot drop", at: new Date().toISOString() }])
+    return `recorded the drop in the state journal ${journal.location}`
+  }).pipe(
+    Effect.provide(StateStore.layerFileAt(settings.state.dir)),
+    Effect.catch((error) =>
+      Effect.succeed(
+        `could not record the drop in the state journal in ${settings.state.dir} (${error.message}); ` +
+          `the next run refuses to start until postgres.on_slot_lost = "resnapshot" or that directory is removed`
+      )
+    )
+  )
 
 export const dropSlot = Effect.fn("dropSlot")(function*(settings: OutboxxSettings) {
   const client = yield* connectClient(settings.postgres.url, {
@@ -37,6 +58,7 @@ export const dropSlot = Effect.fn("dropSlot")(function*(settings: OutboxxSetting
     )
     lines.push(`dropped slot ${quoteIdent(name)} (it was at ${slot.confirmedFlushLsn ?? "-"})`)
   }
+  lines.push(yield* forgetSlotInJournal(settings))
   const pubName = settings.postgres.publication
   const publication = yield* publicationInfo(client, pubName)
   if (publication === undefined) {

@@ -119,6 +119,8 @@ describe("outboxx CLI", () => {
     expect(dropped.code, dropped.stderr).toBe(0)
     expect(dropped.stdout).toContain(`dropped slot "${slot}"`)
     expect(dropped.stdout).toContain(`dropped publication "${publication}" (created by outboxx)`)
+    // The journal learns the drop was deliberate, so the next run starts afresh instead of refusing.
+    expect(dropped.stdout).toContain("recorded the drop in the state journal")
     expect(await pgQuery(db.url, `SELECT 1 FROM pg_replication_slots WHERE slot_name = '${slot}'`)).toEqual([])
     expect(await pgQuery(db.url, `SELECT 1 FROM pg_publication WHERE pubname = '${publication}'`)).toEqual([])
   })
