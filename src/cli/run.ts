@@ -8,7 +8,7 @@ import * as Layer from "effect/Layer"
 import * as Command from "effect/cli/Command"
 import { Settings } from "../config/Settings.js"
 import type { OutboxxSettings } from "../config/model.js"
-import { telemetryLayer } from "../observability/Telemetry.js"
+import { Telemetry } from "../observability/Telemetry.js"
 import { type PipelineServices, runDaemon, runTail } from "./pipelineSeam.js"
 import { configPath, loadConfiguredSettings } from "./root.js"
 import { version } from "./version.js"
@@ -16,13 +16,13 @@ import { version } from "./version.js"
 const withServices = (
   settings: OutboxxSettings,
   options: { readonly tail: boolean },
-  program: Effect.Effect<void, unknown, PipelineServices>
+  program: Effect.Effect<void, unknown, PipelineServices | Telemetry>
 ) =>
   program.pipe(
     Effect.provide(
       Layer.mergeAll(
         Settings.layer(settings),
-        telemetryLayer(settings, { serviceVersion: version, logsToStderr: options.tail, http: !options.tail })
+        Telemetry.layer(settings, { serviceVersion: version, logsToStderr: options.tail, http: !options.tail })
       )
     )
   )
@@ -36,9 +36,17 @@ export const runCommand = Command.make(
     yield* withServices(
       settings,
       { tail: false },
-      Effect.logInfo("outboxx starting", { version, config: path, slot: settings.postgres.slot }).pipe(
-        Effect.andThen(runDaemon(settings))
-      )
+      Effect.gen(function*() {
+        const telemetry = yield* Telemetry
+        yield* Effect.logInfo("outboxx starting", {
+          version,
+          config: path,
+          slot: settings.postgres.slot,
+          http: telemetry.http ?? "off",
+          tracing: telemetry.tracing ?? "off"
+        })
+        return yield* runDaemon(settings)
+      })
     )
   })
 ).pipe(Command.withDescription("Run the daemon in the foreground (logs to stdout); SIGTERM/SIGINT stop it cleanly"))

@@ -5,6 +5,7 @@
  * app pick the pieces they want instead (the library never installs a logger
  * or tracer by itself).
  */
+import * as Context from "effect/Context"
 import * as Layer from "effect/Layer"
 import type * as OtlpExporter from "effect/observability/OtlpExporter"
 import type { OutboxxSettings } from "../config/model.js"
@@ -21,17 +22,45 @@ export interface TelemetryOptions {
   readonly http?: boolean
 }
 
-export const telemetryLayer = (
-  settings: OutboxxSettings,
-  options: TelemetryOptions
-): Layer.Layer<HealthState | OtlpExporter.Flusher, HttpListenError> => {
-  const logging = loggingLayer(settings.log, { stderr: options.logsToStderr === true })
-  const tracing = tracingLayer(settings.tracing, { serviceName: "outboxx", serviceVersion: options.serviceVersion })
-  const health = HealthState.layer(settings.postgres.slot, settings.postgres.publication)
-  const http = options.http === false ? Layer.empty : httpServerLayer(settings.http)
-  return http.pipe(
-    Layer.provideMerge(health),
-    Layer.provideMerge(tracing),
-    Layer.provideMerge(logging)
-  )
+/** What telemetry this process runs with; the startup log line reports it. */
+export interface TelemetryShape {
+  readonly serviceName: string
+  readonly serviceVersion: string
+  /** Where logs go. */
+  readonly logs: { readonly format: "json" | "pretty"; readonly level: string; readonly to: "stdout" | "stderr" }
+  /** OTLP/HTTP endpoint spans are exported to, if any. */
+  readonly tracing: string | undefined
+  /** host:port of /metrics /healthz /readyz /status, if served. */
+  readonly http: string | undefined
+}
+
+export class Telemetry extends Context.Service<Telemetry, TelemetryShape>()("outboxx/Telemetry") {
+  /**
+   * Loggers, tracer, HealthState and the HTTP endpoints from the settings,
+   * plus this service describing them.
+   */
+  static readonly layer = (
+    settings: OutboxxSettings,
+    options: TelemetryOptions
+  ): Layer.Layer<Telemetry | HealthState | OtlpExporter.Flusher, HttpListenError> => {
+    const serveHttp = options.http !== false && settings.http.listen !== undefined
+    const logsTo = options.logsToStderr === true ? "stderr" : "stdout"
+    const logging = loggingLayer(settings.log, { stderr: logsTo === "stderr" })
+    const tracing = tracingLayer(settings.tracing, { serviceName: "outboxx", serviceVersion: options.serviceVersion })
+    const health = HealthState.layer(settings.postgres.slot, settings.postgres.publication)
+    const http = serveHttp ? httpServerLayer(settings.http) : Layer.empty
+    const description = Layer.succeed(Telemetry, {
+      serviceName: "outboxx",
+      serviceVersion: options.serviceVersion,
+      logs: { format: settings.log.format, level: settings.log.level, to: logsTo },
+      tracing: settings.tracing.otlpEndpoint,
+      http: serveHttp && settings.http.listen !== undefined ? `${settings.http.listen.host}:${settings.http.listen.port}` : undefined
+    })
+    return http.pipe(
+      Layer.provideMerge(health),
+      Layer.provideMerge(tracing),
+      Layer.provideMerge(logging),
+      Layer.merge(description)
+    )
+  }
 }

@@ -9,7 +9,7 @@ import { readFileSync } from "node:fs"
 import * as Path from "node:path"
 import { decodeSettings } from "../../dist/config/decode.js"
 import { Settings } from "../../dist/config/Settings.js"
-import { telemetryLayer } from "../../dist/observability/Telemetry.js"
+import { Telemetry } from "../../dist/observability/Telemetry.js"
 import { runDaemon } from "../../dist/pipeline/commands.js"
 
 const file = Path.resolve(process.argv[2])
@@ -21,7 +21,7 @@ if (Result.isFailure(decoded)) {
 const settings = decoded.success
 const program = Effect.logInfo("outboxx starting", { slot: settings.postgres.slot }).pipe(
   Effect.andThen(runDaemon(settings)),
-  Effect.provide(Layer.mergeAll(Settings.layer(settings), telemetryLayer(settings, { serviceVersion: "faults", http: true }))),
+  Effect.provide(Layer.mergeAll(Settings.layer(settings), Telemetry.layer(settings, { serviceVersion: "faults", http: true }))),
   Effect.tapCause((cause) => Effect.sync(() => process.stderr.write(`outboxx: ${String(cause)}\n`)))
 )
 NodeRuntime.runMain(program, { disableErrorReporting: true })
