@@ -27,7 +27,10 @@ snapshot = "never"
 [kafka]
 brokers = ["${kafkaBroker}"]
 client_id = "outboxx-bench"
-create_topics = false
+${benchDelivery === "exactly-once"
+  // The slot's position topic (outboxx.offsets.<slot>) is created by outboxx itself.
+  ? `delivery = "exactly-once"\ncreate_topics = true`
+  : `create_topics = false`}
 
 [state]
 dir = "${options.stateDir}"
@@ -44,6 +47,9 @@ tables = ["public.${options.backlog.table}"]
 topic = "${options.topic}"
 tombstones = false
 `
+
+/** OUTBOXX_BENCH_DELIVERY=exactly-once measures Kafka transactions (default at-least-once). */
+const benchDelivery = process.env.OUTBOXX_BENCH_DELIVERY ?? "at-least-once"
 
 export const outboxxMain = path.join(repoRoot, "dist", "main.js")
 

@@ -144,14 +144,6 @@ export class KafkaClient extends Context.Service<
         if (settings.brokers.length === 0) {
           return yield* new KafkaConfigError({ path: "kafka.brokers", reason: "at least one broker is required" })
         }
-        if (settings.delivery === "exactly-once") {
-          // Kafka transactions are not implemented yet; refusing beats silently weaker guarantees.
-          return yield* new KafkaConfigError({
-            path: "kafka.delivery",
-            reason: `"exactly-once" (Kafka transactions) is not supported yet; use "at-least-once" ` +
-              `(consumers dedupe on source.commitLsn + source.lsn)`
-          })
-        }
         if (!Number.isFinite(settings.batchMaxBytes) || settings.batchMaxBytes <= 0) {
           return yield* new KafkaConfigError({ path: "kafka.batch_max_bytes", reason: "must be a positive number of bytes" })
         }

@@ -20,6 +20,8 @@ import { type RecordSink, SinkError } from "./RecordSink.js"
 import { runStreaming, type StreamingError, type StreamingOptions } from "./Streaming.js"
 import type { OutboxxSettings } from "../config/model.js"
 import { makeSlotGuard } from "../reliability/SlotGuard.js"
+import { KafkaClient } from "../kafka/KafkaClient.js"
+import { makeTransactionalProducer } from "../kafka/TransactionalProducer.js"
 
 /** The Kafka producer and topic admin as the actors' sink. */
 export const kafkaSink = Effect.gen(function*() {
@@ -131,7 +133,7 @@ export class Pipeline extends Context.Service<Pipeline, {
    * Starts streaming in the background for the life of the layer; closing the
    * layer's scope is the graceful shutdown (drain, flush, final status update).
    */
-  static readonly layer: Layer.Layer<Pipeline, never, Settings | KafkaProducer | TopicAdmin | StateStore | HealthState> =
+  static readonly layer: Layer.Layer<Pipeline, never, Settings | KafkaProducer | TopicAdmin | KafkaClient | StateStore | HealthState> =
     Layer.effect(
       Pipeline,
       Effect.gen(function*() {
@@ -141,8 +143,18 @@ export class Pipeline extends Context.Service<Pipeline, {
         const stopped = yield* Deferred.make<void, StreamingError>()
         let journalFailing = false
         const context = yield* Effect.context<HealthState>()
+        const kafkaClient = yield* KafkaClient
         yield* superviseStreaming(settings, sink, {
           temporarySlot: false,
+          ...(settings.kafka.delivery === "exactly-once"
+            ? {
+              exactlyOnce: (slot: string) =>
+                makeTransactionalProducer(slot).pipe(
+                  Effect.provideService(KafkaClient, kafkaClient),
+                  Effect.mapError((e) => new SinkError({ reason: e.message, retryable: e.retryable, cause: e }))
+                )
+            }
+            : {}),
           slotGuard: makeSlotGuard(state, settings.postgres.onSlotLost ?? "fail"),
           journal: state,
           // Journal the checkpoint; a journal failure is logged (once, and once on recovery) and the

@@ -11,6 +11,7 @@
  */
 import { Schema } from "effect"
 import type { OutRecord } from "../kafka/batching.js"
+import { debeziumKey, debeziumSource, debeziumValue, withPlaceholders } from "../kafka/serializers/debezium/envelope.js"
 import { eventValue, type Op, sourceSuffix } from "../kafka/serializers/outboxx.js"
 import { formatLsn, pgEpochMicrosToIso, pgEpochMicrosToUnixMs } from "../postgres/lsn.js"
 import type { PgoutputMessage, Relation, Tuple, TupleValue } from "../postgres/pgoutput/messages.js"
@@ -30,6 +31,8 @@ export interface Outbox {
   commitTimes: Array<number>
   /** Called once every record of this outbox is delivered (snapshot progress). */
   delivered?: Array<() => void>
+  /** Exactly-once: handed over while a PostgreSQL transaction was open (no Kafka commit after it). */
+  endsInTransaction?: boolean
 }
 
 export const emptyOutbox = (): Outbox => ({ records: [], txs: [], counts: [], commitTimes: [] })
@@ -67,6 +70,9 @@ interface OpenTransaction {
   readonly handle: TransactionHandle
   readonly suffix: string
   readonly commitTimeMs: number
+  /** For format "debezium"'s `source` (txId, sequence). */
+  readonly xid: number
+  readonly commitLsn: number
 }
 
 export class Router {
@@ -108,7 +114,9 @@ export class Router {
         this.tx = {
           handle,
           suffix: sourceSuffix(formatLsn(message.finalLsn), message.xid, pgEpochMicrosToIso(message.commitTime), false),
-          commitTimeMs: pgEpochMicrosToUnixMs(message.commitTime)
+          commitTimeMs: pgEpochMicrosToUnixMs(message.commitTime),
+          xid: message.xid,
+          commitLsn: message.finalLsn
         }
         return
       }
@@ -159,7 +167,9 @@ export class Router {
           if (this.observer !== undefined) this.observer.truncate(entry)
           for (const plan of entry.plans) {
             if (!plan.emits.truncate) continue
-            const value = eventValue("t", "null", "null", undefined, this.source(plan, tx, lsn), this.now)
+            const value = plan.debezium === undefined
+              ? eventValue("t", "null", "null", undefined, this.source(plan, tx, lsn), this.now)
+              : debeziumValue(plan.debezium, "t", "null", "null", this.debeziumSource(plan, tx, lsn), this.now)
             this.push(plan, tx, null, value, entry.qualifiedName, "t")
           }
         }
@@ -190,8 +200,14 @@ export class Router {
    */
   emitSnapshotRow(lsn: number, plan: TablePlan, table: string, key: string | null, afterJson: string): void {
     const tx = this.requireTx(lsn, "snapshot row")
-    const suffix = tx.suffix.slice(0, tx.suffix.lastIndexOf(`"snapshot":false}`)) + `"snapshot":true}`
-    const value = eventValue("r", "null", afterJson, undefined, plan.source + formatLsn(lsn) + suffix, this.now)
+    let value: string
+    if (plan.debezium === undefined) {
+      const suffix = tx.suffix.slice(0, tx.suffix.lastIndexOf(`"snapshot":false}`)) + `"snapshot":true}`
+      value = eventValue("r", "null", afterJson, undefined, plan.source + formatLsn(lsn) + suffix, this.now)
+    } else {
+      const source = debeziumSource(plan.debezium, "incremental", tx.commitTimeMs, tx.xid, tx.commitLsn, lsn)
+      value = debeziumValue(plan.debezium, "r", "null", afterJson, source, this.now)
+    }
     this.push(plan, tx, key, value, table, "r")
   }
 
@@ -239,10 +255,16 @@ export class Router {
     const beforeJson = before === undefined
       ? "null"
       : buildRowJson(plan.prefixes, plan.writers, before, beforeIsFull ? plan.includeMask : plan.identityMask, undefined, undefined)
-    const unchangedJson = unchanged.length === 0
-      ? undefined
-      : "[" + unchanged.map((i) => plan.prefixes[i]!.slice(0, -1)).join(",") + "]"
-    const value = eventValue(op, beforeJson, afterJson, unchangedJson, this.source(plan, tx, lsn), this.now)
+    let value: string
+    if (plan.debezium === undefined) {
+      const unchangedJson = unchanged.length === 0
+        ? undefined
+        : "[" + unchanged.map((i) => plan.prefixes[i]!.slice(0, -1)).join(",") + "]"
+      value = eventValue(op, beforeJson, afterJson, unchangedJson, this.source(plan, tx, lsn), this.now)
+    } else {
+      const after = unchanged.length === 0 ? afterJson : withPlaceholders(plan.debezium, plan.prefixes, afterJson, unchanged)
+      value = debeziumValue(plan.debezium, op, beforeJson, after, this.debeziumSource(plan, tx, lsn), this.now)
+    }
     this.push(plan, tx, this.key(plan, after, lsn), value, table, op)
   }
 
@@ -261,7 +283,9 @@ export class Router {
       oldKind === "full" ? plan.includeMask : plan.identityMask
     )
     const key = this.key(plan, oldTuple, lsn)
-    const value = eventValue("d", before, "null", undefined, this.source(plan, tx, lsn), this.now)
+    const value = plan.debezium === undefined
+      ? eventValue("d", before, "null", undefined, this.source(plan, tx, lsn), this.now)
+      : debeziumValue(plan.debezium, "d", before, "null", this.debeziumSource(plan, tx, lsn), this.now)
     this.push(plan, tx, key, value, table, "d")
     if (plan.tombstones) this.push(plan, tx, key, null, table, undefined)
   }
@@ -293,11 +317,15 @@ export class Router {
         : `"${Buffer.from(value).toString("base64")}"`
       out += (k === 0 ? "" : ",") + plan.keyPrefixes[k] + fragment
     }
-    return out + "}"
+    return plan.debezium === undefined ? out + "}" : debeziumKey(plan.debezium, out + "}")
   }
 
   private source(plan: TablePlan, tx: OpenTransaction, lsn: number): string {
     return plan.source + formatLsn(lsn) + tx.suffix
+  }
+
+  private debeziumSource(plan: TablePlan, tx: OpenTransaction, lsn: number): string {
+    return debeziumSource(plan.debezium!, "false", tx.commitTimeMs, tx.xid, tx.commitLsn, lsn)
   }
 
   private push(plan: TablePlan, tx: OpenTransaction, key: string | null, value: string | null, table: string, op: Op | undefined): void {

@@ -34,7 +34,7 @@ import type { RecordSink, SinkError } from "./RecordSink.js"
 import type { PgoutputDecodeError } from "../postgres/pgoutput/decoder.js"
 import type { Relation } from "../postgres/pgoutput/messages.js"
 import type { ReplicationProtocolError } from "../postgres/protocol.js"
-import { emptyOutbox, type LogicalMessageHandler, Router, RoutingError } from "./Router.js"
+import { emptyOutbox, type LogicalMessageHandler, type Outbox, Router, RoutingError } from "./Router.js"
 import { makeStreamActor } from "./StreamActor.js"
 import { initialSnapshotWanted, makeSnapshotter, notifyDelivered } from "../snapshot/Snapshotter.js"
 import type { SnapshotError } from "../snapshot/SnapshotError.js"
@@ -43,6 +43,9 @@ import { planRelation, TablePlanError } from "./TablePlan.js"
 import { activeRole, awaitSlotFree } from "../reliability/Standby.js"
 import { startHeartbeat } from "../reliability/Heartbeat.js"
 import type { ServerSlotView, SlotGuard } from "../reliability/SlotGuard.js"
+import { isCommitted, makeTransactionalSender, PositionSkipper, splitAtBoundary } from "../reliability/ExactlyOnce.js"
+import type { TransactionalProducer } from "../kafka/TransactionalProducer.js"
+import { SinkError as SinkFailure } from "./RecordSink.js"
 
 export class SlotError extends Schema.TaggedError<SlotError>()("SlotError", {
   slot: Schema.String,
@@ -90,6 +93,12 @@ export interface StreamingOptions {
    * supervisor: one still holding the slot is a ghost of ours to terminate.
    */
   readonly ownWalsenders?: Set<number>
+  /**
+   * `kafka.delivery = "exactly-once"`: opens the slot's transactional producer
+   * (fencing earlier instances); all streams then go through one transactional
+   * sender (reliability/ExactlyOnce.ts).
+   */
+  readonly exactlyOnce?: (slot: string) => Effect.Effect<TransactionalProducer, SinkError, Scope.Scope>
 }
 
 /** Messages routed between two hand-overs to the actors: bounds an outbox's size. */
@@ -124,15 +133,6 @@ export const runStreaming = Effect.fn("Pipeline.runStreaming")(function*(
   options: StreamingOptions
 ): Effect.fn.Return<void, StreamingError, Scope.Scope> {
   const pgSettings = settings.postgres
-  for (const stream of settings.streams) {
-    if (stream.format !== "outboxx") {
-      return yield* new TablePlanError({
-        stream: stream.name,
-        table: "*",
-        reason: `format "${stream.format}" has not landed yet; only "outboxx" is produced for now`
-      })
-    }
-  }
   const database = databaseOf(pgSettings.url)
   const connectTimeoutMs = Duration.toMillis(pgSettings.connectTimeout)
   const catalog = yield* connectClient(pgSettings.url, { applicationName: "outboxx-catalog", connectTimeoutMs })
@@ -210,6 +210,31 @@ export const runStreaming = Effect.fn("Pipeline.runStreaming")(function*(
   }
   if (options.slotGuard) yield* options.slotGuard.identified(slotView(true, null))
 
+  // Exactly-once: what Kafka has committed (the stored position) is skipped, on the server
+  // when it is ahead of the slot (START_REPLICATION skips earlier commits) and here.
+  let transactional: { producer: TransactionalProducer; storedLsn: number } | undefined
+  let skipper: PositionSkipper | undefined
+  if (options.exactlyOnce !== undefined && !options.temporarySlot) {
+    const producer = yield* options.exactlyOnce(slot)
+    const stored = yield* producer.readPosition.pipe(
+      Effect.mapError((e) => new SinkFailure({ reason: e.message, retryable: e.retryable, cause: e }))
+    )
+    let storedLsn = 0
+    if (stored !== undefined && stored.systemId !== identity.systemId) {
+      yield* Effect.logWarning(
+        `the stored Kafka position belongs to system ${stored.systemId}, not ${identity.systemId}; ignoring it (changes may be sent again)`
+      )
+    } else if (stored !== undefined) {
+      storedLsn = stored.lsn
+      skipper = new PositionSkipper(storedLsn)
+      if (storedLsn > startLsn && storedLsn <= parseLsn(identity.xlogpos)) {
+        yield* Effect.logInfo(`exactly-once: resuming after the position committed in Kafka, ${formatLsn(storedLsn)}`)
+        startLsn = storedLsn
+      }
+    }
+    transactional = { producer, storedLsn }
+  }
+
   const health = yield* Effect.serviceOption(HealthState)
   const tracker = new CheckpointTracker(startLsn)
   const registry = new TypeRegistry()
@@ -227,7 +252,14 @@ export const runStreaming = Effect.fn("Pipeline.runStreaming")(function*(
   router.observer = snapshots.observer
   const failed = yield* Deferred.make<never, StreamingError>()
 
-  const actors = yield* Effect.forEach(settings.streams, (stream) => makeStreamActor(stream.name, sink, tracker, notifyDelivered, stream.onError === "dead_letter" ? stream.deadLetterTopic : undefined))
+  const sender = transactional === undefined
+    ? undefined
+    : yield* makeTransactionalSender(transactional.producer, tracker, identity.systemId, transactional.storedLsn, notifyDelivered)
+  const actors = sender !== undefined
+    ? [sender]
+    : yield* Effect.forEach(settings.streams, (stream) => makeStreamActor(stream.name, sink, tracker, notifyDelivered, stream.onError === "dead_letter" ? stream.deadLetterTopic : undefined))
+  /** Per stream: where its outboxes go (the one transactional sender in exactly-once mode). */
+  const mailboxes = settings.streams.map((_, s) => sender !== undefined ? sender.mailbox : actors[s]!.mailbox)
   if (Option.isSome(health)) {
     yield* health.value.update((h) => ({ ...h, slot, postgres: { connected: true } }))
   }
@@ -239,7 +271,7 @@ export const runStreaming = Effect.fn("Pipeline.runStreaming")(function*(
 
   // The initial snapshot, delivered in full before streaming starts at the consistent point.
   if (exportedSnapshot !== undefined) {
-    yield* snapshots.runInitial(exportedSnapshot, startLsn, actors.map((actor) => actor.mailbox)).pipe(
+    yield* snapshots.runInitial(exportedSnapshot, startLsn, mailboxes).pipe(
       Effect.raceFirst(Deferred.await(failed))
     )
     if (pgSettings.snapshot === "initial_only") {
@@ -277,6 +309,13 @@ export const runStreaming = Effect.fn("Pipeline.runStreaming")(function*(
         if (!router.inTransaction) tracker.observeKeepalive(item.walEnd)
         continue
       }
+      if (skipper !== undefined) {
+        if (skipper.skip(item.message as { tag: string; finalLsn?: number })) continue
+        if (!skipper.active) {
+          skippedTransactions = skipper.skipped
+          skipper = undefined
+        }
+      }
       if (item.message.tag === "Relation") return i
       try {
         router.route(item.lsn, item.message)
@@ -288,7 +327,34 @@ export const runStreaming = Effect.fn("Pipeline.runStreaming")(function*(
     return items.length
   }
 
+  /**
+   * Exactly-once: per route batch, the committed transactions' records (after which the
+   * sender may commit) and then the open transaction's records (flagged endsInTransaction).
+   */
+  /** The open part last handed over: once its transaction commits, a boundary must follow. */
+  let owesBoundary: Outbox | undefined
+  let skippedTransactions = 0
   const flushOutboxes = Effect.fnUntraced(function*() {
+    if (sender !== undefined) {
+      if (skippedTransactions > 0) {
+        yield* Effect.logInfo(`exactly-once: skipped ${skippedTransactions} transactions already committed in Kafka`)
+        skippedTransactions = 0
+      }
+      const filled = router.outboxes.filter((o) => o.records.length > 0 || o.txs.length > 0)
+      if (filled.length === 0 && owesBoundary === undefined) return
+      for (let s = 0; s < router.outboxes.length; s++) router.outboxes[s] = emptyOutbox()
+      const { complete, open } = splitAtBoundary(filled)
+      // After an open part, a boundary must follow once its transaction commits, even without records.
+      if (complete.txs.length > 0 || complete.records.length > 0 || owesBoundary?.txs.every(isCommitted) === true) {
+        yield* Queue.offer(sender.mailbox, complete)
+        owesBoundary = undefined
+      }
+      if (open.records.length > 0) {
+        yield* Queue.offer(sender.mailbox, open)
+        owesBoundary = open
+      }
+      return
+    }
     for (let s = 0; s < actors.length; s++) {
       const outbox = router.outboxes[s]!
       if (outbox.records.length === 0 && outbox.txs.length === 0) continue

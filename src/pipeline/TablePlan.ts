@@ -8,6 +8,7 @@
 import { Schema } from "effect"
 import { renderTopic } from "../config/topic.js"
 import type { Operation, OutboxxSettings, StreamSettings } from "../config/model.js"
+import { type DebeziumPlan, debeziumPlan } from "../kafka/serializers/debezium/envelope.js"
 import { sourcePrefix } from "../kafka/serializers/outboxx.js"
 import type { Relation } from "../postgres/pgoutput/messages.js"
 import { keyPrefixes } from "../postgres/values/rowJson.js"
@@ -42,6 +43,12 @@ export interface TablePlan {
   readonly keyPrefixes: ReadonlyArray<string>
   /** `{"db":..,"schema":..,"table":..,"lsn":"` */
   readonly source: string
+  /**
+   * Set for streams with format "debezium": its schemas and value writers
+   * (`writers` then holds Debezium's writers too). Undefined for "outboxx",
+   * so that path costs one property check.
+   */
+  readonly debezium: DebeziumPlan | undefined
 }
 
 export interface RelationEntry {
@@ -108,10 +115,14 @@ export const planRelation = (
     const keyNames = stream.key ?? (primaryKey.length > 0 ? primaryKey : relation.columns.filter((c) => c.isKey).map((c) => c.name))
     const keyIndexes = columnIndexes(relation, keyNames, stream, "key")
     if (keyIndexes instanceof TablePlanError) return keyIndexes
+    const topic = renderTopic(stream.topic, { schema: relation.schema, table: relation.name, stream: stream.name })
+    const debezium = stream.format === "debezium"
+      ? debeziumPlan({ relation, registry, includeMask, keyIndexes, name: topic, server: stream.name, database })
+      : undefined
     plans.push({
       streamIndex: s,
       stream,
-      topic: renderTopic(stream.topic, { schema: relation.schema, table: relation.name, stream: stream.name }),
+      topic,
       emits: {
         insert: stream.operations.has("insert"),
         update: stream.operations.has("update"),
@@ -120,12 +131,13 @@ export const planRelation = (
       },
       tombstones: stream.tombstones,
       prefixes,
-      writers,
+      writers: debezium === undefined ? writers : debezium.writers,
       includeMask,
       identityMask: relation.columns.map((c, i) => c.isKey && includeMask[i]!),
       keyIndexes,
       keyPrefixes: keyIndexes.map((i) => prefixes[i]!),
-      source: sourcePrefix(database, relation.schema, relation.name)
+      source: sourcePrefix(database, relation.schema, relation.name),
+      debezium
     })
   }
   return { relation, qualifiedName: tableName(relation), plans }

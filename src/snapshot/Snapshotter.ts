@@ -166,7 +166,7 @@ export const makeSnapshotter = Effect.fnUntraced(function*(options: SnapshotterO
           const source = plan.source + lsnText + suffix
           const records = outbox.records
           for (const row of rows) {
-            records.push({ topic: plan.topic, key: snapshotKey(plan, row), value: snapshotValue(snapshotAfter(plan, row), source, ts) })
+            records.push({ topic: plan.topic, key: snapshotKey(plan, row), value: snapshotValue(plan, snapshotAfter(plan, row), source, ts, consistentPoint) })
           }
         }
         let remaining = outboxes.size

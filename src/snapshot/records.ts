@@ -5,6 +5,7 @@
  * the same row. Rows come from PostgreSQL as text (the output functions under
  * the canonical session settings, exactly what pgoutput sends).
  */
+import { debeziumKey, debeziumSource, debeziumValue } from "../kafka/serializers/debezium/envelope.js"
 import { eventValue } from "../kafka/serializers/outboxx.js"
 import type { TablePlan } from "../pipeline/TablePlan.js"
 import { buildRowJson } from "../postgres/values/rowJson.js"
@@ -22,13 +23,19 @@ export const snapshotKey = (plan: TablePlan, row: TextRow): string | null => {
     const fragment = value === null || value === undefined ? "null" : plan.writers[indexes[k]!]!(value)
     out += (k === 0 ? "" : ",") + plan.keyPrefixes[k] + fragment
   }
-  return out + "}"
+  return plan.debezium === undefined ? out + "}" : debeziumKey(plan.debezium, out + "}")
 }
 
 /** The `after` object text. */
 export const snapshotAfter = (plan: TablePlan, row: TextRow): string =>
   buildRowJson(plan.prefixes, plan.writers, row, plan.includeMask)
 
-/** A whole `op: "r"` value; `source` is the complete source object text. */
-export const snapshotValue = (afterJson: string, source: string, tsMs: number): string =>
-  eventValue("r", "null", afterJson, undefined, source, tsMs)
+/**
+ * A whole `op: "r"` value. Format "outboxx": `source` is the complete source
+ * object text. Format "debezium" builds its own source from `lsn` (the
+ * snapshot's consistent point) and `tsMs`.
+ */
+export const snapshotValue = (plan: TablePlan, afterJson: string, source: string, tsMs: number, lsn: number): string =>
+  plan.debezium === undefined
+    ? eventValue("r", "null", afterJson, undefined, source, tsMs)
+    : debeziumValue(plan.debezium, "r", "null", afterJson, debeziumSource(plan.debezium, "true", tsMs, null, lsn, lsn), tsMs)

@@ -148,6 +148,38 @@ describe("fault suite", () => {
     await stop(d)
   })
 
+  it("exactly-once: kill -9 (x5), Kafka broker stopped 30 s, kill -9 (x3): no row missing, none twice", async () => {
+    const s = new Scenario("eos")
+    await s.setup()
+    const eos = { kafka: `delivery = "exactly-once"` }
+    let d = s.start("a", eos)
+    await s.waitStreaming(d)
+    s.startWriter()
+    const kill = async (times: number) => {
+      for (let i = 0; i < times; i++) {
+        await sleep(1500 + Math.random() * 1500)
+        d.child.kill("SIGKILL")
+        await d.exited
+        d = s.start("a", eos)
+        await s.waitStreaming(d, 90_000)
+      }
+    }
+    await kill(5)
+    await sleep(2000)
+    await kafkaDown()
+    await sleep(30_000)
+    await kafkaUp()
+    // Streaming restarts once the broker answers (the supervisor's backoff is at most 30 s).
+    const before = d.log().length
+    await s.waitStreaming(d, 90_000, before)
+    expect(d.child.exitCode).toBeNull()
+    await kill(3)
+    await sleep(3000)
+    const v = await finish(s, "exactly-once: 5 × kill -9, broker stopped 30 s, 3 × kill -9", "recovered by itself each time")
+    expect(v.duplicates, "duplicates in exactly-once mode (read_committed consumer)").toBe(0)
+    await stop(d)
+  })
+
   it("kill -9 of the active instance with a standby waiting: takeover within 10 s", async () => {
     const s = new Scenario("standby")
     await s.setup()

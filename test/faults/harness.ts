@@ -23,6 +23,13 @@ export interface Daemon {
   readonly log: () => string
 }
 
+/** Per-instance additions: the HTTP port, and lines for the [postgres] and [kafka] sections. */
+export interface ScenarioExtra {
+  readonly http?: number
+  readonly postgres?: string
+  readonly kafka?: string
+}
+
 export class Scenario {
   readonly db: string
   readonly topic: string
@@ -51,7 +58,7 @@ export class Scenario {
     await c.end()
   }
 
-  config(instance: string, extra: { readonly http?: number; readonly postgres?: string } = {}): string {
+  config(instance: string, extra: ScenarioExtra = {}): string {
     const file = path.join(this.dir, `${instance}.toml`)
     fs.writeFileSync(file, `[postgres]
 url = "${pgUrl(this.db)}"
@@ -64,6 +71,7 @@ connect_timeout = "5s"
 ${extra.postgres ?? ""}
 [kafka]
 brokers = ${JSON.stringify(kafkaBrokersFaults())}
+${extra.kafka ?? ""}
 [state]
 dir = "${path.join(this.dir, `state-${instance}`)}"
 [http]
@@ -79,7 +87,7 @@ topic = "${this.topic}"
     return file
   }
 
-  start(instance = "a", extra: { readonly http?: number; readonly postgres?: string } = {}): Daemon {
+  start(instance = "a", extra: ScenarioExtra = {}): Daemon {
     const config = this.config(instance, extra)
     const logFile = path.join(this.dir, `${instance}-${this.nextLog++}.log`)
     const out = fs.openSync(logFile, "a")
