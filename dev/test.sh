@@ -17,6 +17,10 @@ while IFS= read -r line; do
 done <<<"$settings"
 echo "$settings"
 
+# Kafka Connect's jars, for the test where Debezium's own JDBC sink reads our
+# debezium-format topic (that test says why it skipped if they can't be had).
+bash dev/debezium.sh fetch >/dev/null || say "could not fetch the Kafka Connect jars; the debezium-format e2e test will skip"
+
 say "building (npm run build)"
 npm run --silent build
 
