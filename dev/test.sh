@@ -29,5 +29,13 @@ export OUTBOXX_TEST_SKIP_UP=1
 status=0
 vitest run "$@" || status=$?
 
+# The fault suite (docs/reliability.md): its own PostgreSQL and Kafka on other
+# ports, restarted, stopped and frozen under load; about 7 minutes. Skipped when
+# arguments select particular tests, or with OUTBOXX_TEST_SKIP_FAULTS=1.
+if [[ $# -eq 0 && "${OUTBOXX_TEST_SKIP_FAULTS:-0}" != "1" ]]; then
+  say "fault suite (vitest --config test/faults/vitest.config.ts)"
+  vitest run --config test/faults/vitest.config.ts || status=$?
+fi
+
 say "PostgreSQL and Kafka are still running (reused by the next run); stop them with: bash dev/down.sh"
 exit "$status"

@@ -9,7 +9,7 @@
  * slot streams. Shutdown follows rule 8: stop reading, drain the actors,
  * flush the sink, send the final status update, then close connections.
  */
-import { Deferred, Duration, Effect, Fiber, Metric, Option, Queue, Schedule, Schema, type Scope } from "effect"
+import { Deferred, Duration, Effect, Fiber, Metric, Option, Queue, Schedule, type Scope } from "effect"
 import { HealthState } from "../observability/HealthState.js"
 import * as Metrics from "../observability/metrics.js"
 import type pg from "pg"
@@ -17,17 +17,10 @@ import { renderTopic } from "../config/topic.js"
 import type { OutboxxSettings } from "../config/model.js"
 import { databaseOf } from "../postgres/connection.js"
 import { formatLsn, parseLsn } from "../postgres/lsn.js"
-import { pgoutputProtocolFor, slotInfo } from "../postgres/catalog.js"
+import { pgoutputProtocolFor } from "../postgres/catalog.js"
 import { connectClient, queryRows, type PostgresError } from "../postgres/Postgres.js"
 import { ensurePublication, type PublicationError } from "../postgres/publication.js"
-import {
-  createSlot,
-  createSlotExportingSnapshot,
-  identifySystem,
-  ReplicationError,
-  type SourceItem,
-  startReplication
-} from "../postgres/ReplicationSource.js"
+import { type ReplicationError, type SourceItem, startReplication } from "../postgres/ReplicationSource.js"
 import { TypeRegistry } from "../postgres/values/TypeRegistry.js"
 import { CheckpointTracker } from "./checkpoint/CheckpointTracker.js"
 import type { RecordSink, SinkError } from "./RecordSink.js"
@@ -36,26 +29,19 @@ import type { Relation } from "../postgres/pgoutput/messages.js"
 import type { ReplicationProtocolError } from "../postgres/protocol.js"
 import { emptyOutbox, type LogicalMessageHandler, type Outbox, Router, RoutingError } from "./Router.js"
 import { makeStreamActor } from "./StreamActor.js"
-import { initialSnapshotWanted, makeSnapshotter, notifyDelivered } from "../snapshot/Snapshotter.js"
+import { makeSnapshotter, notifyDelivered } from "../snapshot/Snapshotter.js"
 import type { SnapshotError } from "../snapshot/SnapshotError.js"
 import { StateStore, type StateStoreShape } from "../state/StateStore.js"
 import { planRelation, TablePlanError } from "./TablePlan.js"
-import { activeRole, awaitSlotFree } from "../reliability/Standby.js"
+import { activeRole } from "../reliability/Standby.js"
 import { startHeartbeat } from "../reliability/Heartbeat.js"
-import type { ServerSlotView, SlotGuard } from "../reliability/SlotGuard.js"
+import type { SlotGuard } from "../reliability/SlotGuard.js"
+import { openSlot, SlotError } from "./SlotStart.js"
+
+export { SlotError }
 import { isCommitted, makeTransactionalSender, PositionSkipper, splitAtBoundary } from "../reliability/ExactlyOnce.js"
 import type { TransactionalProducer } from "../kafka/TransactionalProducer.js"
 import { SinkError as SinkFailure } from "./RecordSink.js"
-
-export class SlotError extends Schema.TaggedError<SlotError>()("SlotError", {
-  slot: Schema.String,
-  reason: Schema.String,
-  retryable: Schema.Boolean
-}) {
-  override get message(): string {
-    return `replication slot "${this.slot}": ${this.reason}`
-  }
-}
 
 /** Why streaming stopped. */
 export type StreamingError =
@@ -142,73 +128,13 @@ export const runStreaming = Effect.fn("Pipeline.runStreaming")(function*(
   yield* ensurePublication(catalog, settings)
   yield* sink.prepareTopics(configuredTopics(settings))
 
-  const slot = options.temporarySlot ? `${pgSettings.slot}_tail_${process.pid}` : pgSettings.slot
-  // Standby: wait here while another instance streams from the slot.
-  if (!options.temporarySlot) yield* awaitSlotFree(catalog, slot, { ownWalsenders: options.ownWalsenders })
-  const replication = yield* connectClient(pgSettings.url, {
-    replication: true,
-    applicationName: options.temporarySlot ? "outboxx-tail" : "outboxx",
-    connectTimeoutMs
+  const { slot, replication, identity, exportedSnapshot, startLsn: slotStartLsn } = yield* openSlot(settings, catalog, {
+    temporary: options.temporarySlot,
+    connectTimeoutMs,
+    ...(options.slotGuard !== undefined ? { guard: options.slotGuard } : {}),
+    ...(options.ownWalsenders !== undefined ? { ownWalsenders: options.ownWalsenders } : {})
   })
-  const identity = yield* identifySystem(replication)
-  const walsenderPid = (replication as unknown as { processID?: number }).processID
-  if (walsenderPid !== undefined) options.ownWalsenders?.add(walsenderPid)
-
-  let startLsn: number
-  /** Set when this start created the slot with an exported snapshot: the initial snapshot reads under it. */
-  let exportedSnapshot: string | undefined
-  let existing = options.temporarySlot ? undefined : yield* slotInfo(catalog, slot)
-  const slotView = (exists: boolean, walStatus: string | null): ServerSlotView => ({
-    systemId: identity.systemId,
-    timeline: identity.timeline,
-    database: identity.dbname,
-    slot,
-    exists,
-    walStatus
-  })
-  let journaled: number | undefined
-  if (options.slotGuard) {
-    const verdict = yield* options.slotGuard.check(slotView(existing !== undefined, existing?.walStatus ?? null)).pipe(
-      Effect.mapError((reason) => new SlotError({ slot, reason, retryable: false }))
-    )
-    journaled = verdict.journaled
-    if (verdict.dropSlot) {
-      yield* queryRows(catalog, "SELECT pg_drop_replication_slot($1)", [slot])
-      existing = undefined
-    }
-  }
-  if (existing === undefined) {
-    const created = !options.temporarySlot && initialSnapshotWanted(settings)
-      ? yield* createSlotExportingSnapshot(replication, slot)
-      : { consistentPoint: yield* createSlot(replication, slot, { temporary: options.temporarySlot }), snapshotName: undefined }
-    exportedSnapshot = created.snapshotName
-    const consistentPoint = created.consistentPoint
-    startLsn = parseLsn(consistentPoint)
-    yield* Effect.logInfo(`created replication slot "${slot}" at ${consistentPoint}`)
-  } else {
-    const row = existing
-    if (row.slotType !== "logical" || row.plugin !== "pgoutput") {
-      return yield* new SlotError({ slot, reason: `exists but is a ${row.slotType} slot with plugin ${row.plugin ?? "none"}; outboxx needs a logical pgoutput slot (drop it or configure another postgres.slot)`, retryable: false })
-    }
-    if (row.database !== identity.dbname) {
-      return yield* new SlotError({ slot, reason: `belongs to database "${row.database}", not "${identity.dbname}"`, retryable: false })
-    }
-    if (row.active) {
-      return yield* new SlotError({ slot, reason: `is in use by another process (pid ${row.activePid}); is another outboxx running?`, retryable: true })
-    }
-    startLsn = parseLsn(row.confirmedFlushLsn ?? identity.xlogpos)
-    // Never past the server's WAL end (a restored backup keeps the system id but not our future).
-    if (journaled !== undefined && journaled > startLsn && journaled <= parseLsn(identity.xlogpos)) {
-      // PostgreSQL < 17 does not persist confirmed_flush_lsn at shutdown: after a server
-      // restart the slot is behind what we confirmed and journaled. The server skips
-      // transactions committed before the START_REPLICATION position, so no re-sends.
-      yield* Effect.logInfo(
-        `resuming at the journaled checkpoint ${formatLsn(journaled)}, ahead of the slot's confirmed_flush_lsn ${formatLsn(startLsn)}`
-      )
-      startLsn = journaled
-    }
-  }
-  if (options.slotGuard) yield* options.slotGuard.identified(slotView(true, null))
+  let startLsn = slotStartLsn
 
   // Exactly-once: what Kafka has committed (the stored position) is skipped, on the server
   // when it is ahead of the slot (START_REPLICATION skips earlier commits) and here.

@@ -1,7 +1,7 @@
 /**
  * One fault scenario: its own database, table, slot, topic and state dir on
  * the fault suite's servers; a continuous writer; outboxx as a real process
- * (the built CLI, or test/faults/daemon.mjs while the CLI seam is unwired);
+ * (the built CLI, `node dist/main.js run`);
  * and the verdict: every source row in Kafka, duplicates counted.
  */
 import { spawn, type ChildProcess } from "node:child_process"
@@ -13,8 +13,6 @@ import { repoRoot } from "../support/servers.js"
 import { faultsDir, kafkaBrokersFaults, pgUrl, sleep, waitFor } from "./servers.js"
 
 const nodeBin = process.execPath
-const cliSeam = path.join(repoRoot, "dist", "cli", "pipelineSeam.js")
-const cliWired = () => fs.existsSync(cliSeam) && !fs.readFileSync(cliSeam, "utf8").includes("NotLanded")
 
 export interface Daemon {
   readonly child: ChildProcess
@@ -91,7 +89,7 @@ topic = "${this.topic}"
     const config = this.config(instance, extra)
     const logFile = path.join(this.dir, `${instance}-${this.nextLog++}.log`)
     const out = fs.openSync(logFile, "a")
-    const args = cliWired() ? [path.join(repoRoot, "dist", "main.js"), "run", "-c", config] : [path.join(repoRoot, "test", "faults", "daemon.mjs"), config]
+    const args = [path.join(repoRoot, "dist", "main.js"), "run", "-c", config]
     const child = spawn(nodeBin, args, { cwd: repoRoot, stdio: ["ignore", out, out] })
     fs.closeSync(out)
     const exited = new Promise<number | null>((resolve) => child.once("exit", (code) => resolve(code)))
