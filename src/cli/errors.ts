@@ -22,16 +22,6 @@ export class UsageError extends Schema.TaggedError<UsageError>()("UsageError", {
   message: Schema.String
 }) {}
 
-/** A command whose feature has not been built yet. */
-export class NotLanded extends Schema.TaggedError<NotLanded>()("NotLanded", {
-  command: Schema.String,
-  detail: Schema.String
-}) {
-  override get message(): string {
-    return `outboxx ${this.command}: not landed yet: ${this.detail}`
-  }
-}
-
 /**
  * The command ran and failed; `message` says why ("" when the command already
  * printed its own report, like `check` with FAIL lines).

@@ -2,7 +2,7 @@ import * as Cause from "effect/Cause"
 import * as Exit from "effect/Exit"
 import * as CliError from "effect/cli/CliError"
 import { describe, expect, it } from "vitest"
-import { CommandFailed, describeCause, errorText, exitCodeOf, exitCodeOfExit, NotLanded, UsageError } from "../../src/cli/errors.js"
+import { CommandFailed, describeCause, errorText, exitCodeOf, exitCodeOfExit, UsageError } from "../../src/cli/errors.js"
 import { ConfigError, ConfigIssue } from "../../src/config/ConfigError.js"
 import { PostgresError } from "../../src/postgres/Postgres.js"
 
@@ -28,7 +28,6 @@ describe("exit codes", () => {
 
   it("maps runtime failures and defects to 1", () => {
     expect(exitCodeOfExit(Exit.fail(new CommandFailed({ message: "" })))).toBe(1)
-    expect(exitCodeOfExit(Exit.fail(new NotLanded({ command: "snapshot", detail: "x" })))).toBe(1)
     expect(exitCodeOfExit(Exit.fail(new PostgresError({ operation: "connect", message: "refused", cause: null })))).toBe(1)
     expect(exitCodeOfExit(Exit.die(new Error("boom")))).toBe(1)
   })
@@ -37,12 +36,6 @@ describe("exit codes", () => {
 describe("error text on stderr", () => {
   it("prints a configuration error with the file and key path", () => {
     expect(errorText(configError)).toBe("outboxx.toml: streams[1].topic: expected a topic template")
-  })
-
-  it("says plainly that a feature has not landed", () => {
-    expect(errorText(new NotLanded({ command: "snapshot", detail: "no incremental snapshots" }))).toBe(
-      "outboxx snapshot: not landed yet: no incremental snapshots"
-    )
   })
 
   it("prints nothing more for a report already printed, or for help the parser rendered", () => {
