@@ -72,6 +72,11 @@ export const snapshotRowsTotal = Metric.counter("outboxx_snapshot_rows_total", {
   incremental: true
 })
 
+/** 1 while the Kafka circuit breaker is open (deliveries held), else 0. */
+export const kafkaCircuitOpen = Metric.gauge("outboxx_kafka_circuit_open", {
+  description: "1 while the Kafka circuit breaker is open and deliveries are held, else 0"
+})
+
 /** All metrics, for tests and for documentation. */
 export const allMetrics = [
   eventsTotal,
@@ -84,5 +89,6 @@ export const allMetrics = [
   confirmedLsn,
   inflightMessages,
   endToEndLatencySeconds,
-  snapshotRowsTotal
+  snapshotRowsTotal,
+  kafkaCircuitOpen
 ] as const

@@ -16,6 +16,7 @@ import { KafkaProducer } from "../kafka/KafkaProducer.js"
 import { TopicAdmin } from "../kafka/TopicAdmin.js"
 import { HealthState } from "../observability/HealthState.js"
 import { StateStore } from "../state/StateStore.js"
+import { withCircuitBreaker } from "./CircuitBreakerSink.js"
 import { type RecordSink, SinkError } from "./RecordSink.js"
 import { runStreaming, type StreamingError, type StreamingOptions } from "./Streaming.js"
 import type { OutboxxSettings } from "../config/model.js"
@@ -139,7 +140,7 @@ export class Pipeline extends Context.Service<Pipeline, {
       Effect.gen(function*() {
         const settings = yield* Settings
         const state = yield* StateStore
-        const sink = yield* kafkaSink
+        const sink = yield* withCircuitBreaker(yield* kafkaSink)
         const stopped = yield* Deferred.make<void, StreamingError>()
         let journalFailing = false
         const context = yield* Effect.context<HealthState>()

@@ -127,6 +127,13 @@ export const runStreaming = Effect.fn("Pipeline.runStreaming")(function*(
 
   yield* ensurePublication(catalog, settings)
   yield* sink.prepareTopics(configuredTopics(settings))
+  // Kafka answered; from here the circuit breaker (CircuitBreakerSink) reports its state.
+  yield* Effect.serviceOption(HealthState).pipe(
+    Effect.flatMap(Option.match({
+      onNone: () => Effect.void,
+      onSome: (health) => health.update((h) => ({ ...h, kafka: { connected: true } }))
+    }))
+  )
 
   const { slot, replication, identity, exportedSnapshot, startLsn: slotStartLsn } = yield* openSlot(settings, catalog, {
     temporary: options.temporarySlot,
@@ -355,7 +362,6 @@ export const runStreaming = Effect.fn("Pipeline.runStreaming")(function*(
         role: "active",
         streaming: true,
         postgres: { connected: true },
-        kafka: { connected: true },
         slot,
         confirmedLsn: formatLsn(confirmed),
         serverLsn: formatLsn(stream.receivedLsn()),
