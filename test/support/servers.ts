@@ -130,21 +130,40 @@ const withAdmin = async <A>(use: (admin: Admin) => Promise<A>): Promise<A> => {
   }
 }
 
-/** Creates a topic and waits until its partitions have leaders. */
+/**
+ * Creates a topic and waits until every partition has a leader. A freshly
+ * started broker may answer the first metadata requests for a new topic with
+ * "This server does not host this topic-partition", so the wait polls.
+ */
 export const createTopic = async (name: string, partitions = 1): Promise<void> => {
-  await withAdmin((admin) =>
-    admin.createTopics({
-      topics: [{ topic: name, numPartitions: partitions, replicationFactor: 1 }],
-      waitForLeaders: true
-    })
-  )
+  await withAdmin(async (admin) => {
+    await admin.createTopics({ topics: [{ topic: name, numPartitions: partitions, replicationFactor: 1 }] })
+    const deadline = Date.now() + 30_000
+    for (;;) {
+      try {
+        const { topics } = await admin.fetchTopicMetadata({ topics: [name] })
+        const parts = topics[0]?.partitions ?? []
+        if (parts.length === partitions && parts.every((p) => p.leader >= 0)) return
+      } catch (error) {
+        if (Date.now() >= deadline) throw error
+      }
+      if (Date.now() >= deadline) throw new Error(`topic ${name}: partitions have no leader after 30 s`)
+      await sleep(100)
+    }
+  })
 }
 
-/** Deletes a topic; a topic that does not exist is not an error. */
+/** Deletes a topic and waits until the broker no longer lists it; a missing topic is not an error. */
 export const deleteTopic = async (name: string): Promise<void> => {
   await withAdmin(async (admin) => {
-    const existing = await admin.listTopics()
-    if (existing.includes(name)) await admin.deleteTopics({ topics: [name] })
+    if (!(await admin.listTopics()).includes(name)) return
+    await admin.deleteTopics({ topics: [name] })
+    // Deletion completes asynchronously in KRaft mode.
+    const deadline = Date.now() + 30_000
+    while ((await admin.listTopics()).includes(name)) {
+      if (Date.now() >= deadline) throw new Error(`topic ${name} still listed 30 s after its deletion`)
+      await sleep(100)
+    }
   })
 }
 
