@@ -5,11 +5,12 @@
  * every row exactly once: no duplicates, nothing missing. Broker restarts are
  * in the fault suite (test/faults), which owns its servers.
  */
-import { mkdtempSync, writeFileSync } from "node:fs"
+import { mkdtempSync } from "node:fs"
 import { tmpdir } from "node:os"
 import path from "node:path"
 import { afterAll, beforeAll, describe, expect, it } from "vitest"
-import { createTestDatabase, kafkaBrokers, pgQuery, readTopic, spawnCli, type TestDatabase, uniqueName } from "../support/servers.js"
+import { createTestDatabase, pgQuery, readTopic, spawnCli, type TestDatabase } from "../support/servers.js"
+import { writeRunConfig } from "../support/runConfig.js"
 
 let db: TestDatabase
 const workDir = mkdtempSync(path.join(tmpdir(), "outboxx-eos-"))
@@ -21,39 +22,23 @@ afterAll(async () => {
   await db?.drop()
 })
 
-const writeConfig = (name: string): { file: string; prefix: string; slot: string } => {
-  const slot = uniqueName(name)
-  const prefix = uniqueName(`${name}.t`)
-  const file = path.join(workDir, `${slot}.toml`)
-  writeFileSync(
-    file,
-    `
-[postgres]
-url = "${db.url}"
-slot = "${slot}"
-publication = "${slot}"
-status_interval = "1s"
-[kafka]
-brokers = ["${kafkaBrokers()[0]}"]
-delivery = "exactly-once"
-[state]
-dir = "${path.join(workDir, slot)}"
-[http]
-listen = ""
-[log]
-level = "info"
+const writeConfig = (name: string) =>
+  writeRunConfig({
+    dir: workDir,
+    name,
+    url: db.url,
+    kafka: `delivery = "exactly-once"`,
+    streams: `
 [[streams]]
 name = "orders"
 tables = ["eos_orders"]
-topic = "${prefix}.orders"
+topic = "PREFIX.orders"
 [[streams]]
 name = "lines"
 tables = ["eos_lines"]
-topic = "${prefix}.lines"
+topic = "PREFIX.lines"
 `
-  )
-  return { file, prefix, slot }
-}
+  })
 
 const startRun = async (file: string) => {
   const cli = spawnCli(["run", "-c", file])

@@ -11,11 +11,12 @@
  * confirms an idle keepalive's position, so the heartbeat is not what bounds
  * the slot here; see docs/reliability.md ("Heartbeat").
  */
-import { mkdtempSync, writeFileSync } from "node:fs"
+import { mkdtempSync } from "node:fs"
 import { tmpdir } from "node:os"
 import path from "node:path"
 import { afterAll, beforeAll, describe, expect, it } from "vitest"
-import { createTestDatabase, kafkaBrokers, pgQuery, spawnCli, type TestDatabase, uniqueName } from "../support/servers.js"
+import { createTestDatabase, pgQuery, spawnCli, type TestDatabase } from "../support/servers.js"
+import { writeRunConfig } from "../support/runConfig.js"
 
 let idle: TestDatabase
 let busy: TestDatabase
@@ -30,34 +31,19 @@ afterAll(async () => {
   await busy?.drop()
 })
 
-const writeConfig = (name: string, heartbeat: string): { file: string; slot: string } => {
-  const slot = uniqueName(name)
-  const file = path.join(workDir, `${slot}.toml`)
-  writeFileSync(
-    file,
-    `
-[postgres]
-url = "${idle.url}"
-slot = "${slot}"
-publication = "${slot}"
-status_interval = "1s"
-heartbeat_interval = "${heartbeat}"
-[kafka]
-brokers = ["${kafkaBrokers()[0]}"]
-[state]
-dir = "${path.join(workDir, slot)}"
-[http]
-listen = ""
-[log]
-level = "info"
+const writeConfig = (name: string, heartbeat: string) =>
+  writeRunConfig({
+    dir: workDir,
+    name,
+    url: idle.url,
+    postgres: `heartbeat_interval = "${heartbeat}"`,
+    streams: `
 [[streams]]
 name = "quiet"
 tables = ["quiet"]
-topic = "${uniqueName(`${name}.t`)}.quiet"
+topic = "PREFIX.quiet"
 `
-  )
-  return { file, slot }
-}
+  })
 
 interface Sample {
   readonly at: number

@@ -4,12 +4,13 @@
  * event wins, a delete or tombstone removes the key) gives exactly the
  * table's final contents, while inserts, updates and deletes ran throughout.
  */
-import { mkdtempSync, readFileSync, writeFileSync } from "node:fs"
+import { mkdtempSync, readFileSync } from "node:fs"
 import { tmpdir } from "node:os"
 import path from "node:path"
 import pg from "pg"
 import { afterAll, beforeAll, describe, expect, it } from "vitest"
 import { createTestDatabase, pgQuery, readTopic, runCli, spawnCli, type TestDatabase, uniqueName } from "../support/servers.js"
+import { writeRunConfig } from "../support/runConfig.js"
 import { differences, foldByKey, rowsByKey, startWriter } from "../snapshot/fold.js"
 
 let db: TestDatabase
@@ -26,7 +27,6 @@ afterAll(async () => {
   await db?.drop()
 })
 
-const brokers = (process.env.OUTBOXX_TEST_KAFKA_BROKERS ?? "127.0.0.1:59092").split(",")[0]
 
 interface TestConfig {
   readonly file: string
@@ -36,34 +36,22 @@ interface TestConfig {
   readonly write: (tables: ReadonlyArray<string>) => void
 }
 
-const makeConfig = (name: string, extra: string): TestConfig => {
-  const slot = uniqueName(name)
-  const prefix = uniqueName(`${name}.t`)
-  const file = path.join(workDir, `${slot}.toml`)
-  const stateDir = path.join(workDir, slot)
-  const write = (tables: ReadonlyArray<string>) =>
-    writeFileSync(
-      file,
-      `
-[postgres]
-url = "${db.url}"
-slot = "${slot}"
-publication = "${slot}"
-status_interval = "1s"
-${extra}
-[kafka]
-brokers = ["${brokers}"]
-[state]
-dir = "${stateDir}"
-[http]
-listen = ""
+const streamsFor = (tables: ReadonlyArray<string>) => `
 [[streams]]
 name = "main"
 tables = [${tables.map((t) => `"${t}"`).join(", ")}]
-topic = "${prefix}.{table}"
+topic = "PREFIX.{table}"
 `
-    )
-  return { file, slot, stateDir, topic: (table) => `${prefix}.${table}`, write }
+
+const makeConfig = (name: string, extra: string): TestConfig => {
+  const config = writeRunConfig({ dir: workDir, name, url: db.url, postgres: extra, streams: streamsFor([]) })
+  return {
+    file: config.file,
+    slot: config.slot,
+    stateDir: config.stateDir,
+    topic: (table) => `${config.prefix}.${table}`,
+    write: (tables) => config.rewrite(streamsFor(tables))
+  }
 }
 
 const makeTable = async (table: string, rows: number) => {

@@ -4,7 +4,7 @@
  * change mid-stream, kill -9 under load with no loss, idling past
  * wal_sender_timeout, and a clean SIGTERM.
  */
-import { mkdtempSync, writeFileSync } from "node:fs"
+import { mkdtempSync } from "node:fs"
 import { tmpdir } from "node:os"
 import path from "node:path"
 import { afterAll, beforeAll, describe, expect, it } from "vitest"
@@ -14,9 +14,9 @@ import {
   readTopic,
   spawnCli,
   type TestDatabase,
-  type TopicMessage,
-  uniqueName
+  type TopicMessage
 } from "../support/servers.js"
+import { writeRunConfig } from "../support/runConfig.js"
 
 interface Event {
   readonly key: Record<string, unknown> | null
@@ -44,33 +44,9 @@ afterAll(async () => {
   await db?.drop()
 })
 
-/** Writes a config for one test: its own slot, publication, topics and state dir. */
-const writeConfig = (name: string, streams: string, extra = ""): { file: string; prefix: string; slot: string } => {
-  const slot = uniqueName(name)
-  const prefix = uniqueName(`${name}.t`)
-  const file = path.join(workDir, `${slot}.toml`)
-  writeFileSync(
-    file,
-    `
-[postgres]
-url = "${db.url}"
-slot = "${slot}"
-publication = "${slot}"
-status_interval = "1s"
-${extra}
-[kafka]
-brokers = ["${(process.env.OUTBOXX_TEST_KAFKA_BROKERS ?? "127.0.0.1:59092").split(",")[0]}"]
-[state]
-dir = "${path.join(workDir, slot)}"
-[http]
-listen = ""
-[log]
-level = "info"
-${streams.replaceAll("PREFIX", prefix)}
-`
-  )
-  return { file, prefix, slot }
-}
+/** A config for one test: its own slot, publication, topics and state dir. */
+const writeConfig = (name: string, streams: string, postgres = "") =>
+  writeRunConfig({ dir: workDir, name, url: db.url, postgres, streams })
 
 const startRun = async (file: string) => {
   const cli = spawnCli(["run", "-c", file])

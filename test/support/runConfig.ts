@@ -1,0 +1,61 @@
+/**
+ * An `outboxx run` configuration for one e2e test: its own slot, publication,
+ * state directory and topic prefix on the local servers, so tests never share
+ * state and can run again on the same servers.
+ */
+import { writeFileSync } from "node:fs"
+import path from "node:path"
+import { kafkaBrokers, uniqueName } from "./servers.js"
+
+export interface RunConfigOptions {
+  /** Directory for the file and the state dir. */
+  readonly dir: string
+  /** Base for the unique slot and topic prefix names. */
+  readonly name: string
+  readonly url: string
+  /** Extra lines for [postgres] and [kafka]. */
+  readonly postgres?: string
+  readonly kafka?: string
+  /** The [[streams]] tables; `PREFIX` is replaced by the unique topic prefix. */
+  readonly streams: string
+}
+
+export interface RunConfig {
+  readonly file: string
+  readonly slot: string
+  readonly prefix: string
+  readonly stateDir: string
+  /** Rewrites the file with other [[streams]] (same slot, state and prefix). */
+  readonly rewrite: (streams: string) => void
+}
+
+export const writeRunConfig = (options: RunConfigOptions): RunConfig => {
+  const slot = uniqueName(options.name)
+  const prefix = uniqueName(`${options.name}.t`)
+  const file = path.join(options.dir, `${slot}.toml`)
+  const stateDir = path.join(options.dir, slot)
+  const rewrite = (streams: string) =>
+    writeFileSync(
+      file,
+      `
+[postgres]
+url = "${options.url}"
+slot = "${slot}"
+publication = "${slot}"
+status_interval = "1s"
+${options.postgres ?? ""}
+[kafka]
+brokers = ["${kafkaBrokers()[0]}"]
+${options.kafka ?? ""}
+[state]
+dir = "${stateDir}"
+[http]
+listen = ""
+[log]
+level = "info"
+${streams.replaceAll("PREFIX", prefix)}
+`
+    )
+  rewrite(options.streams)
+  return { file, slot, prefix, stateDir, rewrite }
+}
