@@ -49,7 +49,7 @@ export class RoutingError extends Schema.TaggedError<RoutingError>()("RoutingErr
 }
 
 export interface RouterStats {
-  /** `${stream}\u0000${table}\u0000${op}` -> count, drained by the metrics updater. */
+  /** A plan's `statKeys[op]` (`${stream}\u0000${table}\u0000${op}`) -> count, drained by the metrics updater. */
   readonly events: Map<string, number>
   transactions: number
 }
@@ -133,7 +133,7 @@ export class Router {
         if (this.observer !== undefined) this.observer.change(entry, message.newTuple)
         for (const plan of entry.plans) {
           if (!plan.emits.insert) continue
-          this.emitRow(plan, tx, lsn, "c", undefined, message.newTuple, entry.qualifiedName)
+          this.emitRow(plan, tx, lsn, "c", undefined, message.newTuple)
         }
         return
       }
@@ -146,7 +146,7 @@ export class Router {
         }
         for (const plan of entry.plans) {
           if (!plan.emits.update) continue
-          this.emitUpdate(plan, tx, lsn, message.oldKind, message.oldTuple, message.newTuple, entry.qualifiedName)
+          this.emitUpdate(plan, tx, lsn, message.oldKind, message.oldTuple, message.newTuple)
         }
         return
       }
@@ -156,7 +156,7 @@ export class Router {
         if (this.observer !== undefined) this.observer.change(entry, message.oldTuple)
         for (const plan of entry.plans) {
           if (!plan.emits.delete) continue
-          this.emitDelete(plan, tx, lsn, message.oldKind, message.oldTuple, entry.qualifiedName)
+          this.emitDelete(plan, tx, lsn, message.oldKind, message.oldTuple)
         }
         return
       }
@@ -170,7 +170,7 @@ export class Router {
             const value = plan.debezium === undefined
               ? eventValue("t", "null", "null", undefined, this.source(plan, tx, lsn), this.now)
               : debeziumValue(plan.debezium, "t", "null", "null", this.debeziumSource(plan, tx, lsn), this.now)
-            this.push(plan, tx, null, value, entry.qualifiedName, "t")
+            this.push(plan, tx, null, value, "t")
           }
         }
         return
@@ -198,7 +198,7 @@ export class Router {
    * transaction (an incremental snapshot's high watermark), tracked like any
    * change so the checkpoint never passes it undelivered.
    */
-  emitSnapshotRow(lsn: number, plan: TablePlan, table: string, key: string | null, afterJson: string): void {
+  emitSnapshotRow(lsn: number, plan: TablePlan, key: string | null, afterJson: string): void {
     const tx = this.requireTx(lsn, "snapshot row")
     let value: string
     if (plan.debezium === undefined) {
@@ -208,7 +208,7 @@ export class Router {
       const source = debeziumSource(plan.debezium, "incremental", tx.commitTimeMs, tx.xid, tx.commitLsn, lsn)
       value = debeziumValue(plan.debezium, "r", "null", afterJson, source, this.now)
     }
-    this.push(plan, tx, key, value, table, "r")
+    this.push(plan, tx, key, value, "r")
   }
 
   private emitUpdate(
@@ -217,16 +217,15 @@ export class Router {
     lsn: number,
     oldKind: "key" | "full" | undefined,
     oldTuple: Tuple | undefined,
-    newTuple: Tuple,
-    table: string
+    newTuple: Tuple
   ): void {
     if (oldTuple !== undefined && this.keyChanged(plan, oldTuple, newTuple)) {
       // A primary-key change: the old key disappears, the new one appears.
-      this.emitDelete(plan, tx, lsn, oldKind ?? "key", oldTuple, table)
-      this.emitRow(plan, tx, lsn, "c", undefined, newTuple, table)
+      this.emitDelete(plan, tx, lsn, oldKind ?? "key", oldTuple)
+      this.emitRow(plan, tx, lsn, "c", undefined, newTuple)
       return
     }
-    this.emitRow(plan, tx, lsn, "u", oldTuple ?? newTuple, newTuple, table, oldKind === "full")
+    this.emitRow(plan, tx, lsn, "u", oldTuple ?? newTuple, newTuple, oldKind === "full")
   }
 
   /**
@@ -240,7 +239,6 @@ export class Router {
     op: Op,
     before: Tuple | undefined,
     after: Tuple,
-    table: string,
     beforeIsFull = false
   ): void {
     const unchanged: Array<number> = []
@@ -265,7 +263,7 @@ export class Router {
       const after = unchanged.length === 0 ? afterJson : withPlaceholders(plan.debezium, plan.prefixes, afterJson, unchanged)
       value = debeziumValue(plan.debezium, op, beforeJson, after, this.debeziumSource(plan, tx, lsn), this.now)
     }
-    this.push(plan, tx, this.key(plan, after, lsn), value, table, op)
+    this.push(plan, tx, this.key(plan, after, lsn), value, op)
   }
 
   private emitDelete(
@@ -273,8 +271,7 @@ export class Router {
     tx: OpenTransaction,
     lsn: number,
     oldKind: "key" | "full",
-    oldTuple: Tuple,
-    table: string
+    oldTuple: Tuple
   ): void {
     const before = buildRowJson(
       plan.prefixes,
@@ -286,8 +283,8 @@ export class Router {
     const value = plan.debezium === undefined
       ? eventValue("d", before, "null", undefined, this.source(plan, tx, lsn), this.now)
       : debeziumValue(plan.debezium, "d", before, "null", this.debeziumSource(plan, tx, lsn), this.now)
-    this.push(plan, tx, key, value, table, "d")
-    if (plan.tombstones) this.push(plan, tx, key, null, table, undefined)
+    this.push(plan, tx, key, value, "d")
+    if (plan.tombstones) this.push(plan, tx, key, null, undefined)
   }
 
   private keyChanged(plan: TablePlan, oldTuple: Tuple, newTuple: Tuple): boolean {
@@ -328,7 +325,7 @@ export class Router {
     return debeziumSource(plan.debezium!, "false", tx.commitTimeMs, tx.xid, tx.commitLsn, lsn)
   }
 
-  private push(plan: TablePlan, tx: OpenTransaction, key: string | null, value: string | null, table: string, op: Op | undefined): void {
+  private push(plan: TablePlan, tx: OpenTransaction, key: string | null, value: string | null, op: Op | undefined): void {
     const outbox = this.outboxes[plan.streamIndex]!
     outbox.records.push({ topic: plan.topic, key, value })
     const last = outbox.txs.length - 1
@@ -340,7 +337,7 @@ export class Router {
     }
     this.tracker.track(tx.handle, 1)
     if (op !== undefined) {
-      const stat = plan.stream.name + "\u0000" + table + "\u0000" + op
+      const stat = plan.statKeys[op]
       this.stats.events.set(stat, (this.stats.events.get(stat) ?? 0) + 1)
     }
   }

@@ -9,7 +9,7 @@ import { Schema } from "effect"
 import { renderTopic } from "../config/topic.js"
 import type { Operation, OutboxxSettings, StreamSettings } from "../config/model.js"
 import { type DebeziumPlan, debeziumPlan } from "../kafka/serializers/debezium/envelope.js"
-import { sourcePrefix } from "../kafka/serializers/outboxx.js"
+import { type Op, sourcePrefix } from "../kafka/serializers/outboxx.js"
 import type { Relation } from "../postgres/pgoutput/messages.js"
 import { keyPrefixes } from "../postgres/values/rowJson.js"
 import type { TypeRegistry } from "../postgres/values/TypeRegistry.js"
@@ -41,6 +41,8 @@ export interface TablePlan {
   /** Kafka key columns (configured, else the primary key, else the replica identity). */
   readonly keyIndexes: ReadonlyArray<number>
   readonly keyPrefixes: ReadonlyArray<string>
+  /** Keys of RouterStats.events for this stream and table, per op (computed once, not per row). */
+  readonly statKeys: Readonly<Record<Op, string>>
   /** `{"db":..,"schema":..,"table":..,"lsn":"` */
   readonly source: string
   /**
@@ -56,6 +58,11 @@ export interface RelationEntry {
   readonly qualifiedName: string
   /** One plan per stream that captures this table; empty when none does. */
   readonly plans: ReadonlyArray<TablePlan>
+}
+
+const statKeysFor = (stream: string, table: string): Record<Op, string> => {
+  const key = (op: Op) => `${stream}\u0000${table}\u0000${op}`
+  return { c: key("c"), u: key("u"), d: key("d"), r: key("r"), t: key("t") }
 }
 
 const tableName = (relation: Relation) => `${relation.schema}.${relation.name}`
@@ -136,6 +143,7 @@ export const planRelation = (
       identityMask: relation.columns.map((c, i) => c.isKey && includeMask[i]!),
       keyIndexes,
       keyPrefixes: keyIndexes.map((i) => prefixes[i]!),
+      statKeys: statKeysFor(stream.name, tableName(relation)),
       source: sourcePrefix(database, relation.schema, relation.name),
       debezium
     })

@@ -48,8 +48,15 @@ export const formatLsn = (lsn: number): string => {
   }
   const hi = Math.floor(lsn / TWO_POW_32)
   const lo = lsn - hi * TWO_POW_32
-  return `${hi.toString(16).toUpperCase()}/${lo.toString(16).toUpperCase()}`
+  // Called once per emitted change: the high half changes every 4 GiB of WAL, so keep its text.
+  if (hi !== lastHi) {
+    lastHi = hi
+    lastHiText = hi.toString(16).toUpperCase() + "/"
+  }
+  return lastHiText + lo.toString(16).toUpperCase()
 }
+let lastHi = -1
+let lastHiText = ""
 
 /**
  * Reads a big-endian unsigned 64-bit LSN at `offset`. The caller has checked

@@ -421,7 +421,7 @@ export const makeSnapshotter = Effect.fnUntraced(function*(options: SnapshotterO
     let emitted = 0
     for (const row of rows) {
       for (const p of row.perPlan) {
-        router.emitSnapshotRow(lsn, p.plan, watermark.table, p.key, p.after)
+        router.emitSnapshotRow(lsn, p.plan, p.key, p.after)
         streams.add(p.plan.streamIndex)
       }
       emitted++
