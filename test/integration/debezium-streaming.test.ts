@@ -3,13 +3,11 @@
  * the real PostgreSQL, into an in-memory RecordSink.
  */
 import { assert, describe, it } from "@effect/vitest"
-import { Effect, Fiber, Result } from "effect"
+import { Effect, Fiber } from "effect"
 import { afterAll, beforeAll } from "vitest"
-import { decodeSettings } from "../../src/config/decode.js"
-import type { OutRecord } from "../../src/kafka/batching.js"
-import type { RecordSink } from "../../src/pipeline/RecordSink.js"
 import { runStreaming } from "../../src/pipeline/Streaming.js"
 import { createTestDatabase, pgQuery, type TestDatabase, uniqueName } from "../support/servers.js"
+import { captureSink, testSettings, waitFor } from "../support/pipeline.js"
 
 let db: TestDatabase
 
@@ -25,20 +23,11 @@ afterAll(async () => {
   await db?.drop()
 })
 
-const waitFor = (predicate: () => boolean, what: string, timeoutMs = 20_000) =>
-  Effect.gen(function*() {
-    const deadline = Date.now() + timeoutMs
-    while (!predicate()) {
-      if (Date.now() > deadline) return yield* Effect.die(new Error(`timed out waiting for ${what}`))
-      yield* Effect.sleep("50 millis")
-    }
-  })
-
 describe("format debezium", () => {
   it.live("snapshots and streams Debezium envelopes with schemas", () =>
     Effect.gen(function*() {
       const slot = uniqueName("dbzfmt")
-      const decoded = decodeSettings(
+      const settings = testSettings(
         `
 [postgres]
 url = "${db.url}"
@@ -53,14 +42,11 @@ listen = ""
 name = "items"
 tables = ["public.items"]
 format = "debezium"
-`,
-        { path: "test.toml", env: {} }
+`
       )
-      if (Result.isFailure(decoded)) throw new Error(decoded.failure.message)
-      const records: Array<OutRecord> = []
-      const sink: RecordSink = { prepareTopics: () => Effect.void, send: (batch) => Effect.sync(() => void records.push(...batch)) }
+      const { records, sink } = captureSink()
       let started = false
-      const fiber = yield* Effect.scoped(runStreaming(decoded.success, sink, {
+      const fiber = yield* Effect.scoped(runStreaming(settings, sink, {
         temporarySlot: false,
         onStarted: () => Effect.sync(() => void (started = true))
       })).pipe(Effect.forkChild)

@@ -6,10 +6,9 @@
  * write load, and a table added to the config later.
  */
 import { assert, describe, it } from "@effect/vitest"
-import { Effect, Fiber, Result } from "effect"
+import { Effect, Fiber } from "effect"
 import pg from "pg"
 import { afterAll, beforeAll } from "vitest"
-import { decodeSettings } from "../../src/config/decode.js"
 import type { OutboxxSettings } from "../../src/config/model.js"
 import type { OutRecord } from "../../src/kafka/batching.js"
 import type { RecordSink } from "../../src/pipeline/RecordSink.js"
@@ -17,6 +16,7 @@ import { runStreaming } from "../../src/pipeline/Streaming.js"
 import { encodeSignal, signalPrefix } from "../../src/snapshot/messages.js"
 import { StateStore, type StateStoreShape } from "../../src/state/StateStore.js"
 import { createTestDatabase, pgQuery, type TestDatabase, uniqueName } from "../support/servers.js"
+import { captureSink, testSettings, waitFor } from "../support/pipeline.js"
 import { differences, foldByKey, rowsByKey, startWriter } from "../snapshot/fold.js"
 
 let db: TestDatabase
@@ -52,28 +52,8 @@ name = "main"
 tables = [${tables.map((t) => `"${t}"`).join(", ")}]
 topic = "${slot}.{table}"
 `
-  const decoded = decodeSettings(text, { path: "test.toml", env: {} })
-  if (Result.isFailure(decoded)) throw new Error(decoded.failure.message)
-  return decoded.success
+  return testSettings(text)
 }
-
-const captureSink = () => {
-  const records: Array<OutRecord> = []
-  const sink: RecordSink = {
-    prepareTopics: () => Effect.void,
-    send: (batch) => Effect.sync(() => void records.push(...batch))
-  }
-  return { records, sink }
-}
-
-const waitFor = (predicate: () => boolean | Promise<boolean>, what: string, timeoutMs = 60_000) =>
-  Effect.gen(function*() {
-    const deadline = Date.now() + timeoutMs
-    while (!(yield* Effect.promise(async () => predicate()))) {
-      if (Date.now() > deadline) return yield* Effect.die(new Error(`timed out waiting for ${what}`))
-      yield* Effect.sleep("100 millis")
-    }
-  })
 
 const makeTable = async (table: string, rows: number) => {
   await pgQuery(db.url, `CREATE TABLE ${table} (id int8 PRIMARY KEY, v int4 NOT NULL, note text)`)
@@ -136,7 +116,7 @@ describe("snapshots in the pipeline", () => {
         journal,
         onStarted: () => Effect.sync(() => void (started = true))
       })).pipe(Effect.forkChild)
-      yield* waitFor(() => started, "streaming to start")
+      yield* waitFor(() => started, "streaming to start", 60_000)
       yield* Effect.promise(() =>
         pgQuery(db.url, `INSERT INTO ${typed} SELECT 2, n, ts, d, by, j, arr, f, u, iv, t FROM ${typed} WHERE id = 1`)
       )
@@ -182,7 +162,7 @@ describe("snapshots in the pipeline", () => {
         journal,
         onStarted: () => Effect.sync(() => void (started = true))
       })).pipe(Effect.forkChild)
-      yield* waitFor(() => started, "streaming to start")
+      yield* waitFor(() => started, "streaming to start", 60_000)
       const writer = startWriter(writerQuery, table, 32_000)
       yield* Effect.sleep("300 millis")
       yield* Effect.promise(() =>
@@ -193,7 +173,8 @@ describe("snapshots in the pipeline", () => {
       )
       yield* waitFor(
         () => Effect.runSync(journal.state).snapshots[table]?.status === "done",
-        "the incremental snapshot to finish"
+        "the incremental snapshot to finish",
+        60_000
       )
       yield* Effect.promise(() => writer.stop())
       const topic = `${slot}.${slot}_t`
@@ -224,7 +205,7 @@ describe("snapshots in the pipeline", () => {
           const fiber = yield* Effect.scoped(runStreaming(settingsFor(slot, tables), sink, { temporarySlot: false, journal })).pipe(
             Effect.forkChild
           )
-          yield* waitFor(until, "the snapshot")
+          yield* waitFor(until, "the snapshot", 60_000)
           return { records, fiber }
         })
       const one = yield* run([first], () => Effect.runSync(journal.state).snapshotFinished !== undefined)

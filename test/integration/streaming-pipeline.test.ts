@@ -4,14 +4,14 @@
  * end-to-end tests run the whole CLI against the real broker).
  */
 import { assert, describe, it } from "@effect/vitest"
-import { Effect, Fiber, Result } from "effect"
+import { Effect, Fiber } from "effect"
 import { afterAll, beforeAll } from "vitest"
-import { decodeSettings } from "../../src/config/decode.js"
 import type { OutboxxSettings } from "../../src/config/model.js"
 import type { OutRecord } from "../../src/kafka/batching.js"
 import type { RecordSink } from "../../src/pipeline/RecordSink.js"
 import { runStreaming } from "../../src/pipeline/Streaming.js"
 import { createTestDatabase, pgQuery, type TestDatabase, uniqueName } from "../support/servers.js"
+import { captureSink, testSettings, waitFor } from "../support/pipeline.js"
 
 let db: TestDatabase
 
@@ -52,28 +52,8 @@ name = "sales"
 tables = ['"Sales"."LineItems"']
 topic = "sales.{table}"
 `
-  const decoded = decodeSettings(text, { path: "test.toml", env: {} })
-  if (Result.isFailure(decoded)) throw new Error(decoded.failure.message)
-  return decoded.success
+  return testSettings(text)
 }
-
-const captureSink = () => {
-  const records: Array<OutRecord> = []
-  const sink: RecordSink = {
-    prepareTopics: () => Effect.void,
-    send: (batch) => Effect.sync(() => void records.push(...batch))
-  }
-  return { records, sink }
-}
-
-const waitFor = (predicate: () => boolean, what: string, timeoutMs = 20_000) =>
-  Effect.gen(function*() {
-    const deadline = Date.now() + timeoutMs
-    while (!predicate()) {
-      if (Date.now() > deadline) return yield* Effect.die(new Error(`timed out waiting for ${what}`))
-      yield* Effect.sleep("50 millis")
-    }
-  })
 
 /** Runs the pipeline in a fiber into an in-memory sink; returns once it streams. */
 const startStreaming = (settings: OutboxxSettings) =>
