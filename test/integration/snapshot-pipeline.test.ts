@@ -16,7 +16,7 @@ import { runStreaming } from "../../src/pipeline/Streaming.js"
 import { encodeSignal, signalPrefix } from "../../src/snapshot/messages.js"
 import { StateStore, type StateStoreShape } from "../../src/state/StateStore.js"
 import { createTestDatabase, pgQuery, type TestDatabase, uniqueName } from "../support/servers.js"
-import { captureSink, testSettings, waitFor } from "../support/pipeline.js"
+import { captureSink, startStreaming, testSettings, waitFor } from "../support/pipeline.js"
 import { differences, foldByKey, rowsByKey, startWriter } from "../snapshot/fold.js"
 
 let db: TestDatabase
@@ -107,16 +107,9 @@ describe("snapshots in the pipeline", () => {
           '{"a": [1, "x"]}', '{1,NULL,3}', 0.1, 'a0eebc99-9c0b-4ef8-bb6d-6bb9bd380a11', '1 day 02:00', 'tab\there "q"')`)
       })
       const settings = settingsFor(slot, [a, b, typed])
-      const { records, sink } = captureSink()
       const journal = yield* StateStore.makeMemory()
       const writer = startWriter(writerQuery, a, 25_000)
-      let started = false
-      const fiber = yield* Effect.scoped(runStreaming(settings, sink, {
-        temporarySlot: false,
-        journal,
-        onStarted: () => Effect.sync(() => void (started = true))
-      })).pipe(Effect.forkChild)
-      yield* waitFor(() => started, "streaming to start", 60_000)
+      const { fiber, records } = yield* startStreaming(settings, { journal })
       yield* Effect.promise(() =>
         pgQuery(db.url, `INSERT INTO ${typed} SELECT 2, n, ts, d, by, j, arr, f, u, iv, t FROM ${typed} WHERE id = 1`)
       )
@@ -154,15 +147,8 @@ describe("snapshots in the pipeline", () => {
       const table = `public.${slot}_t`
       yield* Effect.promise(() => makeTable(table, 30_000))
       const settings = settingsFor(slot, [table], `snapshot = "never"`)
-      const { records, sink } = captureSink()
       const journal: StateStoreShape = yield* StateStore.makeMemory()
-      let started = false
-      const fiber = yield* Effect.scoped(runStreaming(settings, sink, {
-        temporarySlot: false,
-        journal,
-        onStarted: () => Effect.sync(() => void (started = true))
-      })).pipe(Effect.forkChild)
-      yield* waitFor(() => started, "streaming to start", 60_000)
+      const { fiber, records } = yield* startStreaming(settings, { journal })
       const writer = startWriter(writerQuery, table, 32_000)
       yield* Effect.sleep("300 millis")
       yield* Effect.promise(() =>

@@ -9,9 +9,8 @@ import { afterAll, beforeAll } from "vitest"
 import type { OutboxxSettings } from "../../src/config/model.js"
 import type { OutRecord } from "../../src/kafka/batching.js"
 import type { RecordSink } from "../../src/pipeline/RecordSink.js"
-import { runStreaming } from "../../src/pipeline/Streaming.js"
 import { createTestDatabase, pgQuery, type TestDatabase, uniqueName } from "../support/servers.js"
-import { captureSink, testSettings, waitFor } from "../support/pipeline.js"
+import { startStreaming, testSettings, waitFor } from "../support/pipeline.js"
 
 let db: TestDatabase
 
@@ -54,22 +53,6 @@ topic = "sales.{table}"
 `
   return testSettings(text)
 }
-
-/** Runs the pipeline in a fiber into an in-memory sink; returns once it streams. */
-const startStreaming = (settings: OutboxxSettings) =>
-  Effect.gen(function*() {
-    const { records, sink } = captureSink()
-    let started = false
-    const fiber = yield* Effect.scoped(runStreaming(settings, sink, {
-      temporarySlot: false,
-      onStarted: () =>
-        Effect.sync(() => {
-          started = true
-        })
-    })).pipe(Effect.forkChild)
-    yield* waitFor(() => started, "streaming to start")
-    return { fiber, records }
-  })
 
 const parse = (r: OutRecord) => ({
   topic: r.topic,

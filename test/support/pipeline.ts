@@ -3,6 +3,8 @@
  * against the real PostgreSQL, with an in-memory RecordSink in place of Kafka.
  */
 import { Effect, Result } from "effect"
+import { runStreaming } from "../../src/pipeline/Streaming.js"
+import type { StateStoreShape } from "../../src/state/StateStore.js"
 import { decodeSettings } from "../../src/config/decode.js"
 import type { OutboxxSettings } from "../../src/config/model.js"
 import type { OutRecord } from "../../src/kafka/batching.js"
@@ -33,4 +35,21 @@ export const waitFor = (predicate: () => boolean | Promise<boolean>, what: strin
       if (Date.now() > deadline) return yield* Effect.die(new Error(`timed out waiting for ${what}`))
       yield* Effect.sleep("50 millis")
     }
+  })
+
+/**
+ * Runs the pipeline in a fiber into a capturing sink; returns once it streams
+ * (after its initial snapshot, when it takes one).
+ */
+export const startStreaming = (settings: OutboxxSettings, options: { readonly journal?: StateStoreShape } = {}) =>
+  Effect.gen(function*() {
+    const { records, sink } = captureSink()
+    let started = false
+    const fiber = yield* Effect.scoped(runStreaming(settings, sink, {
+      temporarySlot: false,
+      ...options,
+      onStarted: () => Effect.sync(() => void (started = true))
+    })).pipe(Effect.forkChild)
+    yield* waitFor(() => started, "streaming to start", 60_000)
+    return { fiber, records }
   })
