@@ -11,10 +11,11 @@ import * as path from "node:path"
 import pg from "pg"
 import { afterAll, beforeAll, describe, expect, it } from "vitest"
 import { recordResult, resultsFile, resultsTable, Scenario } from "./harness.js"
-import { faultsDir, kafkaDown, kafkaSignal, kafkaUp, pgDown, pgRestart, pgUp, pgUrl, sleep, waitFor } from "./servers.js"
+import { faultsDir, kafkaDown, kafkaSignal, kafkaUp, pgDown, pgRestart, pgUp, pgUrl, resetFaultServers, sleep, waitFor } from "./servers.js"
 
 beforeAll(async () => {
   fs.rmSync(resultsFile, { force: true })
+  resetFaultServers()
   await pgUp()
   await kafkaUp()
 })

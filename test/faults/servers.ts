@@ -73,6 +73,18 @@ export const pgRestart = (mode: "fast" | "immediate"): void => {
   asPostgres(`${PG_BIN}/pg_ctl`, ["-D", pgData, "-l", pgLog, "-m", mode, "-w", "-t", "60", "restart"])
 }
 
+/**
+ * Starts every run from empty servers: the suite's PostgreSQL and Kafka live
+ * in $TMPDIR, which outlives a checkout, and each scenario leaves a slot (with
+ * its retained WAL) behind; left to accumulate across runs they exhaust
+ * `max_replication_slots`. The previous run's logs stay until this point.
+ */
+export const resetFaultServers = (): void => {
+  pgDown()
+  killLeftoverKafka()
+  for (const dir of ["pg", "kafka", "runs"]) fs.rmSync(path.join(faultsDir, dir), { recursive: true, force: true })
+}
+
 export const pgDown = (): void => {
   try {
     asPostgres(`${PG_BIN}/pg_ctl`, ["-D", pgData, "-m", "fast", "-w", "-t", "60", "stop"])
@@ -80,6 +92,17 @@ export const pgDown = (): void => {
 }
 
 let kafkaPid: number | undefined
+const kafkaPidFile = path.join(faultsDir, "kafka.pid")
+
+/** A broker an interrupted run left behind would hold the port. */
+const killLeftoverKafka = (): void => {
+  let pid: number
+  try { pid = Number(fs.readFileSync(kafkaPidFile, "utf8")) } catch { return }
+  try {
+    if (fs.readFileSync(`/proc/${pid}/cmdline`, "utf8").includes("kafka.Kafka")) process.kill(pid, "SIGKILL")
+  } catch {}
+  fs.rmSync(kafkaPidFile, { force: true })
+}
 
 export const kafkaBrokersFaults = () => [`127.0.0.1:${kafkaPort}`]
 
@@ -122,6 +145,7 @@ export const kafkaUp = async (): Promise<void> => {
   const child = spawn("java", kafkaJava(["kafka.Kafka", props]), { detached: true, stdio: "ignore" })
   child.unref()
   kafkaPid = child.pid
+  fs.writeFileSync(kafkaPidFile, String(child.pid))
   await waitFor("the fault suite's Kafka", async () =>
     (await portOpen(kafkaPort)) &&
     fs.existsSync(path.join(kafkaDir, "server.log")) &&
