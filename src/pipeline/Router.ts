@@ -327,7 +327,13 @@ export class Router {
 
   private push(plan: TablePlan, tx: OpenTransaction, key: string | null, value: string | null, op: Op | undefined): void {
     const outbox = this.outboxes[plan.streamIndex]!
-    outbox.records.push({ topic: plan.topic, key, value })
+    // Encoded to UTF-8 once, here: the sink needs exact byte sizes to cut requests and the
+    // client needs the bytes; measuring the (concatenated) string first would walk it twice.
+    outbox.records.push({
+      topic: plan.topic,
+      key: key === null ? null : Buffer.from(key, "utf8"),
+      value: value === null ? null : Buffer.from(value, "utf8")
+    })
     const last = outbox.txs.length - 1
     if (last >= 0 && outbox.txs[last] === tx.handle) outbox.counts[last]!++
     else {
