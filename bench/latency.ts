@@ -1,7 +1,7 @@
 /**
  * Latency mode: steady writes at fixed rates (default 2,000 and 10,000
  * changes/s for 60 s) while outboxx or Debezium streams them; for each row,
- * the time from its insert (created_at = clock_timestamp(), committed at once)
+ * the time from its transaction's commit (the commit time pgoutput carries)
  * to its append in Kafka (the topic uses LogAppendTime, so the record
  * timestamp is the broker's). Same machine, same clock.
  */
@@ -75,7 +75,7 @@ const steadyWrites = async (table: string, rate: number, seconds: number, firstI
   }
 }
 
-/** Reads every record of the topic: latency = append time - the row's created_at. */
+/** Reads every record of the topic: latency = append time - the commit time of the row's transaction. */
 const readLatencies = async (topic: string, expected: number, reader: LatencyReader, timeoutMs: number): Promise<Array<number>> => {
   const consumer = kafka.consumer({ groupId: runName("bench_latency_reader"), maxBytes: 64 * 1024 * 1024 })
   const latencies: Array<number> = []
@@ -91,7 +91,9 @@ const readLatencies = async (topic: string, expected: number, reader: LatencyRea
           const value = JSON.parse(message.value.toString("utf8"))
           const row = reader === "outboxx" ? value.after : value
           if (!row || Number(row.id) <= 0) continue // the warm-up rows
-          latencies.push(Number(message.timestamp) - parseTimestamp(String(row.created_at)))
+          // The transaction's commit time as PostgreSQL decoded it (pgoutput's Begin message).
+          const committedAt = reader === "outboxx" ? parseTimestamp(String(value.source.commitTs)) : Number(value.__source_ts_ms)
+          latencies.push(Number(message.timestamp) - committedAt)
         }
       }
     })
@@ -130,7 +132,7 @@ const measureOne = async (
     run =
       reader === "outboxx"
         ? startOutboxx(workDir, outboxxConfig({ backlog, slot, topic, stateDir: path.join(workDir, "state") }), timeoutMs)
-        : await startDebezium({ workDir, backlog, slot, topicPrefix: `${id}_dbz`, timeoutMs })
+        : await startDebezium({ workDir, backlog, slot, topicPrefix: `${id}_dbz`, timeoutMs, commitTime: true })
     // One row (id 0) through first, so the reader is streaming before the clock starts.
     await withClient(BENCH_DB, (client) =>
       client.query(`INSERT INTO ${quoteIdent(table)} SELECT ${rowSelect("g")} FROM generate_series(0, 0) AS g`)

@@ -124,7 +124,7 @@ export const markdown = (report: Report): string => {
   if (report.latency) {
     lines.push(
       "",
-      `## Latency (insert to Kafka append, ${report.latency.seconds} s per rate after ${report.latency.warmup_seconds} s of warm-up)`,
+      `## Latency (commit to Kafka append, ${report.latency.seconds} s per rate after ${report.latency.warmup_seconds} s of warm-up)`,
       "",
       "| reader | rate/s | rows | p50 ms | p99 ms | max ms |",
       "|---|---:|---:|---:|---:|---:|",

@@ -38,6 +38,8 @@ export const startDebezium = async (options: {
   readonly slot: string
   readonly topicPrefix: string
   readonly timeoutMs: number
+  /** Latency mode: keep the commit time (`source.ts_ms`) in the unwrapped row as `__source_ts_ms`. */
+  readonly commitTime?: boolean
 }): Promise<Measured> => {
   if (!fs.existsSync(debeziumLib)) throw new Error(`no Debezium jars in ${debeziumLib}: run bash dev/debezium.sh fetch`)
   const { workDir } = options
@@ -86,7 +88,8 @@ export const startDebezium = async (options: {
       "poll.interval.ms": "100",
       transforms: "unwrap",
       "transforms.unwrap.type": "io.debezium.transforms.ExtractNewRecordState",
-      "transforms.unwrap.delete.tombstone.handling.mode": "rewrite"
+      "transforms.unwrap.delete.tombstone.handling.mode": "rewrite",
+      ...(options.commitTime === true ? { "transforms.unwrap.add.fields": "source.ts_ms" } : {})
     })
   )
   fs.writeFileSync(
