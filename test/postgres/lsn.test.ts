@@ -25,6 +25,14 @@ describe("LSN text", () => {
     expect(parseLsn("00000001/00000000")).toBe(2 ** 32)
   })
 
+  it("writes the low half like toString(16) at every byte boundary and in between", () => {
+    const lows = [0, 0xf, 0x10, 0xff, 0x100, 0xfff, 0x1000, 0xffff, 0x10000, 0xffffff, 0x1000000, 0x0f000000, 0xffffffff, 0x00a0000b]
+    for (let i = 0; i < 2000; i++) lows.push(Math.floor(Math.random() * 2 ** 32))
+    for (const lo of lows) {
+      expect(formatLsn(0x3 * 2 ** 32 + lo)).toBe(`3/${lo.toString(16).toUpperCase()}`)
+    }
+  })
+
   it("round-trips across the exact range", () => {
     for (const n of [0, 1, 0xffffffff, 2 ** 32, 2 ** 40 + 12345, MAX_LSN - 1, MAX_LSN]) {
       expect(parseLsn(formatLsn(n))).toBe(n)
