@@ -17,6 +17,17 @@ export interface OutRecord {
   readonly headers?: Readonly<Record<string, string>>
 }
 
+/**
+ * A record from JSON texts, encoded to UTF-8 once, where it is built: the
+ * producer needs exact byte sizes to cut requests and the client needs the
+ * bytes; measuring the (concatenated) string first would walk it twice.
+ */
+export const encodedRecord = (topic: string, key: string | null, value: string | null): OutRecord => ({
+  topic,
+  key: key === null ? null : Buffer.from(key, "utf8"),
+  value: value === null ? null : Buffer.from(value, "utf8")
+})
+
 /** Fixed per-record overhead of the v2 record format (length, attributes, deltas, varints) — an estimate. */
 const recordOverheadBytes = 24
 
