@@ -9,7 +9,7 @@ import * as fs from "node:fs"
 import * as path from "node:path"
 import { rowSelect, tableDdl, type Backlog } from "./backlog.js"
 import { dropSlot } from "./backlog.js"
-import { pollUntil, type Measured } from "./lib/proc.js"
+import { pollUntil, waitForQuietMachine, type Measured } from "./lib/proc.js"
 import { BENCH_DB, connect, createTopic, deleteTopics, kafka, quoteIdent, runName, topicRecordCount, withAdmin, withClient } from "./lib/servers.js"
 import { debeziumTopic, startDebezium } from "./readers/debezium.js"
 import { outboxxConfig, startOutboxx } from "./readers/outboxx.js"
@@ -126,6 +126,8 @@ const measureOne = async (
     await client.query("SELECT pg_create_logical_replication_slot($1, 'pgoutput')", [slot])
   })
   await withAdmin((admin) => createTopic(admin, topic))
+  const busy = await waitForQuietMachine()
+  log(`latency: ${reader} at ${rate}/s: machine ${Math.round(busy * 100)}% busy before the start`)
   let run: Measured | undefined
   try {
     const timeoutMs = (seconds + 180) * 1000

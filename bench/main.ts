@@ -10,6 +10,7 @@ import * as path from "node:path"
 import { parseArgs } from "node:util"
 import { copySlot, dropSlot, ensureBacklog, type Backlog } from "./backlog.js"
 import { runLatency, type LatencyReader } from "./latency.js"
+import { waitForQuietMachine } from "./lib/proc.js"
 import { BENCH_DB, repoRoot, runName, withClient } from "./lib/servers.js"
 import { debezium } from "./readers/debezium.js"
 import { kafkaProducerPerf } from "./readers/kafkaProducerPerf.js"
@@ -126,7 +127,8 @@ const drain = async (workRoot: string): Promise<Pick<Report, "runs" | "failures"
       const slot = runName("bench_copy")
       const workDir = path.join(workRoot, `${reader}-${run}`)
       fs.mkdirSync(workDir, { recursive: true })
-      log(`run ${run}/${runs}: ${reader}`)
+      const busy = await waitForQuietMachine()
+      log(`run ${run}/${runs}: ${reader} (machine ${Math.round(busy * 100)}% busy before the start)`)
       try {
         if (USES_SLOT.has(reader)) await copySlot(backlog, slot)
         const result = await RUNNERS[reader]({

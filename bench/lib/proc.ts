@@ -226,3 +226,39 @@ export const pollUntil = async <A>(
     await new Promise((resolve) => setTimeout(resolve, everyMs))
   }
 }
+
+/** Jiffies the machine's CPUs spent busy and in total so far (the "cpu" line of /proc/stat). */
+const cpuJiffies = (): { readonly busy: number; readonly total: number } | undefined => {
+  const line = readText("/proc/stat")?.split("\n", 1)[0]
+  if (line === undefined || !line.startsWith("cpu ")) return undefined
+  const fields = line.trim().split(/\s+/).slice(1, 9).map(Number)
+  const total = fields.reduce((sum, value) => sum + value, 0)
+  const idle = fields[3]! + fields[4]! // idle + iowait
+  return { busy: total - idle, total }
+}
+
+/**
+ * Waits until the machine has been mostly idle for a whole window (at most
+ * `maxWaitMs`), so a run does not start while the previous one's aftermath
+ * (a broker deleting a big topic, autovacuum after the backlog, a JVM still
+ * exiting) competes for the CPUs. The same wait precedes every reader.
+ * Returns the busy share of the last window.
+ */
+export const waitForQuietMachine = async (options: {
+  readonly maxBusy?: number
+  readonly windowMs?: number
+  readonly maxWaitMs?: number
+} = {}): Promise<number> => {
+  const maxBusy = options.maxBusy ?? 0.15
+  const windowMs = options.windowMs ?? 2_000
+  const deadline = Date.now() + (options.maxWaitMs ?? 60_000)
+  let busyShare = 0
+  while (true) {
+    const before = cpuJiffies()
+    await new Promise((resolve) => setTimeout(resolve, windowMs))
+    const after = cpuJiffies()
+    if (before === undefined || after === undefined) return 0 // not Linux: nothing to wait for
+    busyShare = (after.busy - before.busy) / Math.max(1, after.total - before.total)
+    if (busyShare <= maxBusy || Date.now() >= deadline) return busyShare
+  }
+}
