@@ -1,14 +1,20 @@
-/** The package version, read from package.json (two levels up from both src/cli and dist/cli). */
+/**
+ * The package version, from the nearest package.json named "outboxx" above
+ * this module: two levels up from src/cli and dist/cli, one level up from the
+ * bundled dist/main.js.
+ */
 import { readFileSync } from "node:fs"
 
 const readVersion = (): string => {
-  try {
-    const text = readFileSync(new URL("../../package.json", import.meta.url), "utf8")
-    const version = (JSON.parse(text) as { version?: unknown }).version
-    return typeof version === "string" ? version : "0.0.0"
-  } catch {
-    return "0.0.0"
+  for (const relative of ["../package.json", "../../package.json"]) {
+    try {
+      const manifest = JSON.parse(readFileSync(new URL(relative, import.meta.url), "utf8")) as { name?: unknown; version?: unknown }
+      if (manifest.name === "outboxx" && typeof manifest.version === "string") return manifest.version
+    } catch {
+      // Not there (or not ours): try the next level.
+    }
   }
+  return "0.0.0"
 }
 
 export const version: string = readVersion()

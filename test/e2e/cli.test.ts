@@ -7,6 +7,7 @@ import { mkdtempSync, readFileSync, writeFileSync } from "node:fs"
 import { tmpdir } from "node:os"
 import * as path from "node:path"
 import { afterAll, beforeAll, describe, expect, it } from "vitest"
+import { daemonNodeFlags } from "../../src/cli/nodeFlags.js"
 import { createTestDatabase, kafkaBrokers, pgQuery, repoRoot, runCli, spawnCli, type TestDatabase } from "../support/servers.js"
 
 const dir = mkdtempSync(path.join(tmpdir(), "outboxx-cli-"))
@@ -158,12 +159,24 @@ describe("outboxx CLI", () => {
     }
   })
 
-  it("run stops cleanly on SIGTERM with exit 0", async () => {
+  it("run stops cleanly on SIGTERM with exit 0, in the same process relaunched with the daemon's V8 flags", async () => {
     const cli = spawnCli(["run", "-c", config])
     await cli.waitForLine(/streaming slot/, 60_000)
+    // execve keeps the pid: the process we started is the one streaming, now with the flags.
+    const commandLine = readFileSync(`/proc/${cli.child.pid}/cmdline`, "utf8").split("\0")
+    expect(commandLine.slice(1, 1 + daemonNodeFlags.length)).toEqual(daemonNodeFlags)
+    expect(commandLine).toContain(path.join(repoRoot, "dist", "main.js"))
     const result = await cli.stop("SIGTERM", 30_000)
     expect(result.signal).toBeNull()
     expect(result.code).toBe(0)
     expect(result.stdout).toMatch(/stopped; confirmed [0-9A-F]+\/[0-9A-F]+/)
+  })
+
+  it("OUTBOXX_NODE_FLAGS=off keeps the command line as given", async () => {
+    const cli = spawnCli(["status", "-c", config], { env: { OUTBOXX_NODE_FLAGS: "off" } })
+    const commandLine = readFileSync(`/proc/${cli.child.pid}/cmdline`, "utf8").split("\0")
+    const result = await cli.exited
+    expect(result.code).toBe(0)
+    expect(commandLine.slice(1, 2)).toEqual([path.join(repoRoot, "dist", "main.js")])
   })
 })

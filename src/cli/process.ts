@@ -1,0 +1,36 @@
+/**
+ * The `outboxx` process: parse the command line, run the command, exit with
+ * 0 (clean stop, SIGTERM/SIGINT included), 1 (runtime failure) or 2 (usage or
+ * configuration error).
+ *
+ * runMain turns the first SIGTERM/SIGINT into an interruption, so finalizers
+ * run (flush Kafka, confirm the LSN, close connections). A second signal while
+ * that is under way exits at once.
+ */
+import * as NodeRuntime from "@effect/platform-node/NodeRuntime"
+import * as NodeServices from "@effect/platform-node/NodeServices"
+import * as Effect from "effect/Effect"
+import { ExitCode, runCli, teardown } from "./index.js"
+
+let signals = 0
+const onSignal = (signal: NodeJS.Signals) => {
+  signals++
+  if (signals >= 2) {
+    process.stderr.write(`outboxx: second ${signal}, exiting without a clean shutdown\n`)
+    process.exit(ExitCode.failure)
+  }
+}
+process.on("SIGINT", onSignal)
+process.on("SIGTERM", onSignal)
+
+// kafkajs computes a negative retry delay on Node 24 and Node warns about it on
+// stderr once (harmless: the delay is clamped to 1 ms); every other warning is kept.
+process.removeAllListeners("warning")
+process.on("warning", (warning) => {
+  if (warning.name !== "TimeoutNegativeWarning") process.stderr.write(`${warning.name}: ${warning.message}\n`)
+})
+
+runCli(process.argv.slice(2)).pipe(
+  Effect.provide(NodeServices.layer),
+  NodeRuntime.runMain({ disableErrorReporting: true, teardown })
+)
