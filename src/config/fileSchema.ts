@@ -177,7 +177,7 @@ const Kafka = Schema.Struct({
   compression: oneOf(["none", "gzip", "snappy", "lz4"]).pipe(withDefault("none")),
   delivery: oneOf(["at-least-once", "exactly-once"]).pipe(withDefault("at-least-once")),
   batch_max_bytes: PositiveInt.pipe(withDefault(1048576)),
-  linger: DurationString.pipe(withDefault("5ms")),
+  linger: DurationString.pipe(withDefault("0ms")),
   create_topics: Schema.Boolean.pipe(withDefault(true)),
   topic_partitions: PositiveInt.pipe(withDefault(1)),
   topic_replication_factor: Schema.Number.check(

@@ -1,9 +1,9 @@
 /**
  * Pure helpers that cut a send into produce requests.
  *
- * The pipeline owns batching in time (it collects records for up to
- * `kafka.linger` or until about `kafka.batchMaxBytes`, then calls
- * `KafkaProducer.send`); the producer owns batching in size: whatever array it
+ * The pipeline owns batching in time (a stream actor sends what queued up
+ * while its previous batch was in flight, after waiting up to `kafka.linger`
+ * for a small one to fill); the producer owns batching in size: whatever array it
  * gets, it sends as consecutive requests of at most `batchMaxBytes` each, in
  * order, so a per-partition record batch never exceeds what the broker accepts.
  */

@@ -9,7 +9,7 @@
  */
 import { Duration, Effect, Metric, Queue, Schedule } from "effect"
 import * as Metrics from "../observability/metrics.js"
-import type { OutRecord } from "../kafka/batching.js"
+import { estimateRecordBytes, type OutRecord } from "../kafka/batching.js"
 import type { CheckpointTracker } from "./checkpoint/CheckpointTracker.js"
 import type { Outbox } from "./Router.js"
 import type { RecordSink, SinkError } from "./RecordSink.js"
@@ -28,6 +28,20 @@ export interface StreamActor {
  * them, so a stream holds a few MB of records whatever the backlog.
  */
 export const mailboxCapacity = 8
+
+/** `kafka.linger` and the batch size (`kafka.batch_max_bytes`) past which a batch does not wait. */
+export interface Linger {
+  readonly duration: Duration.Duration
+  readonly fillBytes: number
+}
+
+const estimateBytes = (outboxes: ReadonlyArray<Outbox | null>): number => {
+  let bytes = 0
+  for (const outbox of outboxes) {
+    if (outbox !== null) for (const record of outbox.records) bytes += estimateRecordBytes(record)
+  }
+  return bytes
+}
 const outboxesPerSend = 4
 /** Upper bound of records per sink call; the sink also splits by bytes. */
 const maxRecordsPerSend = 8_192
@@ -43,7 +57,8 @@ export const makeStreamActor = Effect.fnUntraced(function*(
   tracker: CheckpointTracker,
   onDelivered: (outboxes: ReadonlyArray<Outbox>, records: number) => void = () => {},
   /** `on_error = "dead_letter"`: permanently rejected records go to this topic instead of failing. */
-  deadLetterTopic?: string
+  deadLetterTopic?: string,
+  linger?: Linger
 ) {
   const mailbox = yield* Queue.bounded<Outbox | null>(mailboxCapacity)
 
@@ -97,9 +112,27 @@ export const makeStreamActor = Effect.fnUntraced(function*(
       }
     })
 
+  /**
+   * `kafka.linger`: a batch smaller than `fillBytes` waits up to the linger
+   * for more outboxes (those arriving meanwhile join it), as the Java client's
+   * linger.ms. With 0 a batch goes as soon as the previous one is acknowledged.
+   */
+  const takeBatch = linger === undefined || Duration.isZero(linger.duration)
+    ? Queue.takeBetween(mailbox, 1, outboxesPerSend)
+    : Effect.gen(function*() {
+      const taken: Array<Outbox | null> = yield* Queue.takeBetween(mailbox, 1, outboxesPerSend)
+      if (taken.length >= outboxesPerSend || taken.includes(null) || estimateBytes(taken) >= linger.fillBytes) return taken
+      yield* Effect.sleep(linger.duration)
+      // takeBetween with a minimum of 0 returns nothing at all: take only what is there.
+      if (Queue.sizeUnsafe(mailbox) > 0) {
+        for (const outbox of yield* Queue.takeBetween(mailbox, 1, outboxesPerSend - taken.length)) taken.push(outbox)
+      }
+      return taken
+    })
+
   const run = Effect.gen(function*() {
     while (true) {
-      const taken = yield* Queue.takeBetween(mailbox, 1, outboxesPerSend)
+      const taken = yield* takeBatch
       const batch: Array<Outbox> = []
       let done = false
       for (const item of taken) {

@@ -185,12 +185,13 @@ export const runStreaming = Effect.fn("Pipeline.runStreaming")(function*(
   router.observer = snapshots.observer
   const failed = yield* Deferred.make<never, StreamingError>()
 
+  const linger = { duration: settings.kafka.linger, fillBytes: settings.kafka.batchMaxBytes }
   const sender = transactional === undefined
     ? undefined
     : yield* makeTransactionalSender(transactional.producer, tracker, identity.systemId, transactional.storedLsn, notifyDelivered)
   const actors = sender !== undefined
     ? [sender]
-    : yield* Effect.forEach(settings.streams, (stream) => makeStreamActor(stream.name, sink, tracker, notifyDelivered, stream.onError === "dead_letter" ? stream.deadLetterTopic : undefined))
+    : yield* Effect.forEach(settings.streams, (stream) => makeStreamActor(stream.name, sink, tracker, notifyDelivered, stream.onError === "dead_letter" ? stream.deadLetterTopic : undefined, linger))
   /** Per stream: where its outboxes go (the one transactional sender in exactly-once mode). */
   const mailboxes = settings.streams.map((_, s) => sender !== undefined ? sender.mailbox : actors[s]!.mailbox)
   if (Option.isSome(health)) {

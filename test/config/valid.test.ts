@@ -26,7 +26,7 @@ describe("valid configurations", () => {
     expect(kafka.compression).toBe("none")
     expect(kafka.delivery).toBe("at-least-once")
     expect(kafka.batchMaxBytes).toBe(1048576)
-    expect(millis(kafka.linger)).toBe(5)
+    expect(millis(kafka.linger)).toBe(0)
     expect(kafka.createTopics).toBe(true)
     expect(kafka.topicPartitions).toBe(1)
     expect(kafka.topicReplicationFactor).toBe(-1)
