@@ -133,7 +133,8 @@ export const startReplication = Effect.fnUntraced(function*(
   options: ReplicationOptions
 ): Effect.fn.Return<ReplicationStream, never, Scope.Scope> {
   const items = yield* Queue.unbounded<SourceItem, ReplicationError | PgoutputDecodeError | ReplicationProtocolError>()
-  const highWater = options.highWaterMark ?? 4096
+  // 1,024 decoded messages cover a route batch; more would only age in the queue (see StreamActor).
+  const highWater = options.highWaterMark ?? 1024
   const lowWater = Math.floor(highWater / 4)
   const decoder = createPgoutputDecoder(options.protocolVersion as PgoutputProtocolVersion)
   const connection = (client as unknown as { connection: PgConnection }).connection
