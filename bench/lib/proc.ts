@@ -240,27 +240,20 @@ const cpuJiffies = (): { readonly busy: number; readonly total: number } | undef
 }
 
 /**
- * Waits until the machine has been mostly idle for a whole window (at most
- * `maxWaitMs`), so a run does not start while the previous one's aftermath
+ * Waits until the machine has been at most 15% busy for a whole 2 s window
+ * (at most 60 s), so a run does not start while the previous one's aftermath
  * (a broker deleting a big topic, autovacuum after the backlog, a JVM still
  * exiting) competes for the CPUs. The same wait precedes every reader.
  * Returns the busy share of the last window.
  */
-export const waitForQuietMachine = async (options: {
-  readonly maxBusy?: number
-  readonly windowMs?: number
-  readonly maxWaitMs?: number
-} = {}): Promise<number> => {
-  const maxBusy = options.maxBusy ?? 0.15
-  const windowMs = options.windowMs ?? 2_000
-  const deadline = Date.now() + (options.maxWaitMs ?? 60_000)
-  let busyShare = 0
+export const waitForQuietMachine = async (): Promise<number> => {
+  const deadline = Date.now() + 60_000
   while (true) {
     const before = cpuJiffies()
-    await new Promise((resolve) => setTimeout(resolve, windowMs))
+    await new Promise((resolve) => setTimeout(resolve, 2_000))
     const after = cpuJiffies()
     if (before === undefined || after === undefined) return 0 // not Linux: nothing to wait for
-    busyShare = (after.busy - before.busy) / Math.max(1, after.total - before.total)
-    if (busyShare <= maxBusy || Date.now() >= deadline) return busyShare
+    const busyShare = (after.busy - before.busy) / Math.max(1, after.total - before.total)
+    if (busyShare <= 0.15 || Date.now() >= deadline) return busyShare
   }
 }

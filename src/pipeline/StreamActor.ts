@@ -32,6 +32,9 @@ export interface StreamActor {
  * a 1,000,000-change drain peaked 18 MB higher at the same rate.
  */
 export const mailboxCapacity = 3
+const outboxesPerSend = 2
+/** Upper bound of records per sink call; the sink also splits by bytes. */
+const maxRecordsPerSend = 8_192
 
 /** `kafka.linger` and the batch size (`kafka.batch_max_bytes`) past which a batch does not wait. */
 export interface Linger {
@@ -46,9 +49,6 @@ const estimateBytes = (outboxes: ReadonlyArray<Outbox | null>): number => {
   }
   return bytes
 }
-const outboxesPerSend = 2
-/** Upper bound of records per sink call; the sink also splits by bytes. */
-const maxRecordsPerSend = 8_192
 
 /** Capped exponential backoff with jitter: 200ms, 400ms, ... at most 10s apart. */
 const retryBackoff = Schedule.min([Schedule.exponential(Duration.millis(200)), Schedule.spaced(Duration.seconds(10))]).pipe(
