@@ -18,14 +18,14 @@ export interface OutRecord {
 }
 
 /**
- * A record from JSON texts, encoded to UTF-8 once, where it is built: the
- * producer needs exact byte sizes to cut requests and the client needs the
- * bytes; measuring the (concatenated) string first would walk it twice.
+ * A record from JSON texts. The key is encoded to UTF-8 here (it is hashed
+ * for the partition); the value stays a string, which the record-batch
+ * encoder writes straight into the batch (no intermediate Buffer per value).
  */
-export const encodedRecord = (topic: string, key: string | null, value: string | null): OutRecord => ({
+export const jsonRecord = (topic: string, key: string | null, value: string | null): OutRecord => ({
   topic,
   key: key === null ? null : Buffer.from(key, "utf8"),
-  value: value === null ? null : Buffer.from(value, "utf8")
+  value
 })
 
 /** Fixed per-record overhead of the v2 record format (length, attributes, deltas, varints) — an estimate. */

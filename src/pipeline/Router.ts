@@ -10,7 +10,7 @@
  * is confirmed only once Kafka has acknowledged all of it.
  */
 import { Schema } from "effect"
-import { encodedRecord, type OutRecord } from "../kafka/batching.js"
+import { jsonRecord, type OutRecord } from "../kafka/batching.js"
 import { debeziumKey, debeziumSource, debeziumValue, withPlaceholders } from "../kafka/serializers/debezium/envelope.js"
 import { eventValue, type Op, sourceSuffix } from "../kafka/serializers/outboxx.js"
 import { formatLsn, pgEpochMicrosToIso, pgEpochMicrosToUnixMs } from "../postgres/lsn.js"
@@ -327,7 +327,7 @@ export class Router {
 
   private push(plan: TablePlan, tx: OpenTransaction, key: string | null, value: string | null, op: Op | undefined): void {
     const outbox = this.outboxes[plan.streamIndex]!
-    outbox.records.push(encodedRecord(plan.topic, key, value))
+    outbox.records.push(jsonRecord(plan.topic, key, value))
     const last = outbox.txs.length - 1
     if (last >= 0 && outbox.txs[last] === tx.handle) outbox.counts[last]!++
     else {

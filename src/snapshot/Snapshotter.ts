@@ -22,7 +22,7 @@ import { Deferred, Duration, Effect, Queue, type Scope } from "effect"
 import type pg from "pg"
 import type { OutboxxSettings } from "../config/model.js"
 import { sourceSuffix } from "../kafka/serializers/outboxx.js"
-import { encodedRecord } from "../kafka/batching.js"
+import { jsonRecord } from "../kafka/batching.js"
 import type { ChangeObserver, LogicalMessageHandler, Outbox, Router } from "../pipeline/Router.js"
 import type { TablePlan } from "../pipeline/TablePlan.js"
 import type { Relation, Tuple } from "../postgres/pgoutput/messages.js"
@@ -167,7 +167,7 @@ export const makeSnapshotter = Effect.fnUntraced(function*(options: SnapshotterO
           const source = plan.source + lsnText + suffix
           const records = outbox.records
           for (const row of rows) {
-            records.push(encodedRecord(plan.topic, snapshotKey(plan, row), snapshotValue(plan, snapshotAfter(plan, row), source, ts, consistentPoint)))
+            records.push(jsonRecord(plan.topic, snapshotKey(plan, row), snapshotValue(plan, snapshotAfter(plan, row), source, ts, consistentPoint)))
           }
         }
         let remaining = outboxes.size

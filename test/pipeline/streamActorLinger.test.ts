@@ -4,13 +4,13 @@
  */
 import { assert, describe, it } from "@effect/vitest"
 import { Duration, Effect, Fiber, Queue } from "effect"
-import { encodedRecord, type OutRecord } from "../../src/kafka/batching.js"
+import { jsonRecord, type OutRecord } from "../../src/kafka/batching.js"
 import type { RecordSink } from "../../src/pipeline/RecordSink.js"
 import type { Outbox } from "../../src/pipeline/Router.js"
 import { CheckpointTracker } from "../../src/pipeline/checkpoint/CheckpointTracker.js"
 import { type Linger, makeStreamActor } from "../../src/pipeline/StreamActor.js"
 
-const outboxOf = (value: string): Outbox => ({ records: [encodedRecord("t", null, value)], txs: [], counts: [], commitTimes: [] })
+const outboxOf = (value: string): Outbox => ({ records: [jsonRecord("t", null, value)], txs: [], counts: [], commitTimes: [] })
 
 /** A running actor over a sink that records each send's values; `offer` queues one record. */
 const runningActor = (linger?: Linger) =>
@@ -19,7 +19,7 @@ const runningActor = (linger?: Linger) =>
     const sink: RecordSink = {
       prepareTopics: () => Effect.void,
       send: (records: ReadonlyArray<OutRecord>) =>
-        Effect.sync(() => void sends.push(records.map((r) => (r.value as Buffer).toString())))
+        Effect.sync(() => void sends.push(records.map((r) => String(r.value))))
     }
     const actor = yield* makeStreamActor("s", sink, new CheckpointTracker(1), undefined, undefined, linger)
     const fiber = yield* Effect.forkChild(actor.run)
