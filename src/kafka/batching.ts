@@ -18,14 +18,17 @@ export interface OutRecord {
 }
 
 /**
- * A record from JSON texts. The key is encoded to UTF-8 here (it is hashed
- * for the partition); the value stays a string, which the record-batch
- * encoder writes straight into the batch (no intermediate Buffer per value).
+ * A record from JSON texts, encoded to UTF-8 where it is built. Records wait
+ * in the stream's mailbox and in flight until Kafka acknowledges them; as a
+ * Buffer (bytes off the V8 heap) a value is one small object there, where the
+ * concatenated string would be a tree of dozens that every young-generation
+ * GC copies. Measured on a 1,000,000-change drain: scavenges took 1.4-2.1 s
+ * with Buffers against 2.4-2.5 s with strings, and peak RSS 270 MB against 290-300.
  */
 export const jsonRecord = (topic: string, key: string | null, value: string | null): OutRecord => ({
   topic,
   key: key === null ? null : Buffer.from(key, "utf8"),
-  value
+  value: value === null ? null : Buffer.from(value, "utf8")
 })
 
 /** Fixed per-record overhead of the v2 record format (length, attributes, deltas, varints) — an estimate. */

@@ -4,9 +4,9 @@
  * Why our own: the client library's encoder builds every varint, record and
  * header through a growable buffer of small Buffers and copies the batch twice
  * more (for the CRC and for the socket); that was a third of outboxx's CPU
- * during a drain. Here the batch is measured first and then written once:
- * strings go straight into the batch as UTF-8 (no intermediate Buffer), and
- * the CRC-32C is taken over a view of the same bytes.
+ * during a drain. Here the batch is measured first and then written once
+ * (string keys, values and headers go straight in as UTF-8, without an
+ * intermediate Buffer), and the CRC-32C is taken over a view of the same bytes.
  *
  * Layout (https://kafka.apache.org/documentation/#recordbatch):
  *
