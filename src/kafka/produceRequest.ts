@@ -10,6 +10,8 @@
  *     [partition_data: index INT32 | records COMPACT_RECORDS | TAG_BUFFER] TAG_BUFFER] TAG_BUFFER
  */
 
+import { unsignedVarintBytes, writeUnsignedVarint } from "./varint.js"
+
 /** Produce versions whose request has exactly this layout (the response differs; the library parses it). */
 export const produceVersions = { min: 9, max: 11 } as const
 
@@ -18,24 +20,6 @@ export interface PartitionBatch {
   readonly topic: string
   readonly partition: number
   readonly batch: Buffer
-}
-
-const unsignedVarintBytes = (value: number): number => {
-  let n = 1
-  while (value >= 0x80) {
-    value >>>= 7
-    n++
-  }
-  return n
-}
-
-const writeUnsignedVarint = (buffer: Buffer, offset: number, value: number): number => {
-  while (value >= 0x80) {
-    buffer[offset++] = (value & 0x7f) | 0x80
-    value >>>= 7
-  }
-  buffer[offset++] = value
-  return offset
 }
 
 /** Groups batches by topic, keeping first-seen order (the request names each topic once). */

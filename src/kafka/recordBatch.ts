@@ -25,6 +25,7 @@
 import { createRequire } from "node:module"
 import { crc32c as libraryCrc32c } from "@platformatic/kafka"
 import type { OutRecord } from "./batching.js"
+import { varintBytes, writeVarint } from "./varint.js"
 
 /** Bytes of the batch header up to and including the record count. */
 export const batchHeaderBytes = 61
@@ -50,27 +51,6 @@ const crc32c: (bytes: Uint8Array) => number = (() => {
     return (bytes: Uint8Array) => libraryCrc32c(bytes as Buffer)
   }
 })()
-
-/** Bytes of a zigzag varint (int32 range). */
-export const varintBytes = (value: number): number => {
-  let z = ((value << 1) ^ (value >> 31)) >>> 0
-  let n = 1
-  while (z >= 0x80) {
-    z >>>= 7
-    n++
-  }
-  return n
-}
-
-const writeVarint = (buffer: Buffer, offset: number, value: number): number => {
-  let z = ((value << 1) ^ (value >> 31)) >>> 0
-  while (z >= 0x80) {
-    buffer[offset++] = (z & 0x7f) | 0x80
-    z >>>= 7
-  }
-  buffer[offset++] = z
-  return offset
-}
 
 const dataBytes = (data: string | Buffer): number =>
   typeof data === "string" ? Buffer.byteLength(data, "utf8") : data.length
