@@ -6,6 +6,13 @@
 
 set -euo pipefail
 
+# runuser, useradd and friends live in the sbin directories, which a minimal
+# PATH (cron, `env -i`, some CI runners) leaves out.
+for sbin in /usr/local/sbin /usr/sbin /sbin; do
+  case ":$PATH:" in *":$sbin:"*) ;; *) PATH="$PATH:$sbin" ;; esac
+done
+export PATH
+
 OUTBOXX_ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
 DEV_DIR="$OUTBOXX_ROOT/.dev"
 
