@@ -12,8 +12,9 @@ if [[ " $* " != *" --help "* ]]; then
   bash dev/up.sh >/dev/null
   bash dev/debezium.sh fetch >/dev/null
   if [[ " $* " != *" --no-build "* ]]; then
-    echo "[bench] building outboxx (tsc -p tsconfig.build.json)" >&2
-    tsc -p tsconfig.build.json
+    # The same build users run: tsc, then the esbuild bundle (dist/main.js).
+    echo "[bench] building outboxx (npm run build)" >&2
+    npm run build --silent >&2
   fi
 fi
 args=()
