@@ -51,7 +51,7 @@ import { KafkaClient, kafkaRetry, kafkaTimeouts } from "./KafkaClient.js"
 import { murmur2 } from "./murmur2.js"
 import { encodeProduceRequest, nextSequence, type PartitionBatch, produceVersions } from "./produceRequest.js"
 import type { ProduceTransport } from "./ProduceTransport.js"
-import { type BatchProducer, encodeCompressedRecordBatch, encodeRecordBatch } from "./recordBatch.js"
+import { type BatchCodec, type BatchProducer, encodeCompressedRecordBatch, encodeRecordBatch } from "./recordBatch.js"
 
 type Client = Producer<Buffer, Buffer, Buffer, Buffer>
 
@@ -76,12 +76,12 @@ type ProduceVersion = keyof typeof responseParsers
 
 const gzipAsync = promisify(gzip)
 
-/** The compressor of a `kafka.compression` setting (gzip off the event loop, the others are fast enough inline). */
-const compressorFor = (compression: Compression): ((raw: Buffer) => Buffer | Promise<Buffer>) | undefined => {
+/** The codec of a `kafka.compression` setting (gzip off the event loop, the others are fast enough inline). */
+const codecFor = (compression: Compression): BatchCodec | undefined => {
   if (compression === "none") return undefined
-  if (compression === "gzip") return (raw) => gzipAsync(raw)
-  const codec = compressionsAlgorithms[compression]
-  return (raw) => codec.compressSync(raw) as Buffer
+  if (compression === "gzip") return { name: "gzip", compress: (raw) => gzipAsync(raw) }
+  const library = compressionsAlgorithms[compression]
+  return { name: compression, compress: (raw) => library.compressSync(raw) as Buffer }
 }
 
 /** Protocol errors a re-send of the same batches (after a metadata refresh) can cure. */
@@ -205,7 +205,7 @@ export const platformaticTransport: Effect.Effect<ProduceTransport, never, Kafka
   if (tls !== undefined) options.tls = tls
   if (settings.sasl !== undefined) options.sasl = saslOptions(settings.sasl)
 
-  const compress = compressorFor(settings.compression)
+  const codec = codecFor(settings.compression)
   const newClient = (): Client => new Producer<Buffer, Buffer, Buffer, Buffer>({ ...options })
   let client = newClient()
   let session: ProducerSession | undefined
@@ -261,9 +261,9 @@ export const platformaticTransport: Effect.Effect<ProduceTransport, never, Kafka
         const baseSequence = s.sequences.get(sequenceKey) ?? 0
         s.sequences.set(sequenceKey, nextSequence(baseSequence, indices.length))
         const producer: BatchProducer = { producerId: s.producerId, producerEpoch: s.producerEpoch, baseSequence }
-        const batch = compress === undefined
+        const batch = codec === undefined
           ? encodeRecordBatch(chunk, indices, producer, now)
-          : await encodeCompressedRecordBatch(chunk, indices, producer, now, settings.compression as never, compress)
+          : await encodeCompressedRecordBatch(chunk, indices, producer, now, codec)
         batches.push({ topic, partition, batch })
       }
     }

@@ -196,25 +196,30 @@ export const encodeRecordBatch = (
   return buffer
 }
 
+/** A compression codec: its name (which goes into the batch attributes) and its compressor. */
+export interface BatchCodec {
+  readonly name: Exclude<BatchCompression, "none">
+  readonly compress: (raw: Buffer) => Buffer | Promise<Buffer>
+}
+
 /**
- * A compressed record batch: the records are encoded as above, handed to
- * `compress`, and the result framed with the codec named in the attributes.
+ * A compressed record batch: the records are encoded as above, handed to the
+ * codec, and the result framed with the codec named in the attributes.
  */
 export const encodeCompressedRecordBatch = async (
   records: ReadonlyArray<OutRecord>,
   indices: ArrayLike<number>,
   producer: BatchProducer,
   timestampMs: number,
-  compression: Exclude<BatchCompression, "none">,
-  compress: (raw: Buffer) => Buffer | Promise<Buffer>
+  codec: BatchCodec
 ): Promise<Buffer> => {
   const measured = measure(records, indices)
   const raw = Buffer.allocUnsafe(measured.recordsBytes)
   writeRecords(raw, 0, records, indices, measured)
-  const compressed = await compress(raw)
+  const compressed = await codec.compress(raw)
   const batchBytes = batchHeaderBytes + compressed.length
   const buffer = Buffer.allocUnsafe(batchBytes)
   buffer.set(compressed, batchHeaderBytes)
-  writeHeader(buffer, batchBytes, indices.length, compressionCodes[compression], producer, timestampMs)
+  writeHeader(buffer, batchBytes, indices.length, compressionCodes[codec.name], producer, timestampMs)
   return buffer
 }

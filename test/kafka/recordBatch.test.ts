@@ -85,7 +85,7 @@ describe("encodeCompressedRecordBatch", () => {
   for (const codec of ["gzip", "snappy", "lz4", "zstd"] as const) {
     it(`${codec}: names the codec and compresses the records a reader decompresses`, async () => {
       const compress = (raw: Buffer) => compressionsAlgorithms[codec].compressSync(raw) as Buffer
-      const bytes = await encodeCompressedRecordBatch(sample, all, producer, timestamp, codec, compress)
+      const bytes = await encodeCompressedRecordBatch(sample, all, producer, timestamp, { name: codec, compress })
       assert.strictEqual(bytes.readUInt32BE(17), jsCRC32C(bytes.subarray(21)))
       const batch = decode(bytes)
       assert.strictEqual(batch.attributes & 0b111, compressionsAlgorithms[codec].bitmask)
