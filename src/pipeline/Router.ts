@@ -12,11 +12,12 @@
 import { Schema } from "effect"
 import { jsonRecord, type OutRecord } from "../kafka/batching.js"
 import { debeziumKey, debeziumSource, debeziumValue, withPlaceholders } from "../kafka/serializers/debezium/envelope.js"
-import { eventValue, type Op, sourceSuffix } from "../kafka/serializers/outboxx.js"
+import { eventBytes, eventValue, type Op, sourceSuffix } from "../kafka/serializers/outboxx.js"
 import { formatLsn, pgEpochMicrosToIso, pgEpochMicrosToUnixMs } from "../postgres/lsn.js"
-import type { PgoutputMessage, Relation, Tuple, TupleValue } from "../postgres/pgoutput/messages.js"
-import { Unchanged } from "../postgres/pgoutput/messages.js"
-import { buildRowJson } from "../postgres/values/rowJson.js"
+import type { PgoutputMessage, Relation } from "../postgres/pgoutput/messages.js"
+import { Cell, Tuple } from "../postgres/pgoutput/tuple.js"
+import { asciiBytes, JsonBytes, utf8Bytes } from "../postgres/values/JsonBytes.js"
+import { buildRowJson, writeRowJson } from "../postgres/values/rowJson.js"
 import type { CheckpointTracker, TransactionHandle } from "./checkpoint/CheckpointTracker.js"
 import type { RelationEntry, TablePlan } from "./TablePlan.js"
 
@@ -69,6 +70,8 @@ export interface ChangeObserver {
 interface OpenTransaction {
   readonly handle: TransactionHandle
   readonly suffix: string
+  /** `suffix` as UTF-8, for the byte path. */
+  readonly suffixBytes: Uint8Array
   readonly commitTimeMs: number
   /** For format "debezium"'s `source` (txId, sequence). */
   readonly xid: number
@@ -82,6 +85,11 @@ export class Router {
   private tx: OpenTransaction | undefined = undefined
   /** Wall clock for ts_ms, read once per batch rather than once per row. */
   now = Date.now()
+  /** Where outboxx events are written (see JsonBytes). */
+  private readonly out = new JsonBytes()
+  /** Reused per row: columns of `after` left out as unchanged TOAST values. */
+  private readonly unchanged: Array<number> = []
+  private digitsOfNow: { at: number; digits: Uint8Array } = { at: -1, digits: new Uint8Array(0) }
   observer: ChangeObserver | undefined = undefined
 
   constructor(
@@ -111,9 +119,11 @@ export class Router {
       case "Begin": {
         if (this.tx !== undefined) throw this.error(lsn, "Begin inside an open transaction")
         const handle = this.tracker.beginTransaction(message.xid, 0)
+        const suffix = sourceSuffix(formatLsn(message.finalLsn), message.xid, pgEpochMicrosToIso(message.commitTime), false)
         this.tx = {
           handle,
-          suffix: sourceSuffix(formatLsn(message.finalLsn), message.xid, pgEpochMicrosToIso(message.commitTime), false),
+          suffix,
+          suffixBytes: utf8Bytes(suffix),
           commitTimeMs: pgEpochMicrosToUnixMs(message.commitTime),
           xid: message.xid,
           commitLsn: message.finalLsn
@@ -170,7 +180,7 @@ export class Router {
             const value = plan.debezium === undefined
               ? eventValue("t", "null", "null", undefined, this.source(plan, tx, lsn), this.now)
               : debeziumValue(plan.debezium, "t", "null", "null", this.debeziumSource(plan, tx, lsn), this.now)
-            this.push(plan, tx, null, value, "t")
+            this.pushText(plan, tx, null, value, "t")
           }
         }
         return
@@ -208,7 +218,7 @@ export class Router {
       const source = debeziumSource(plan.debezium, "incremental", tx.commitTimeMs, tx.xid, tx.commitLsn, lsn)
       value = debeziumValue(plan.debezium, "r", "null", afterJson, source, this.now)
     }
-    this.push(plan, tx, key, value, "r")
+    this.pushText(plan, tx, key, value, "r")
   }
 
   private emitUpdate(
@@ -231,6 +241,9 @@ export class Router {
   /**
    * An insert (`before` undefined) or an update. For an update without a full
    * old row, `before` holds the replica identity columns only.
+   *
+   * Format "outboxx" writes the event's bytes straight from the tuples'
+   * bytes; format "debezium" builds it as text from the values.
    */
   private emitRow(
     plan: TablePlan,
@@ -241,29 +254,59 @@ export class Router {
     after: Tuple,
     beforeIsFull = false
   ): void {
+    if (plan.debezium !== undefined) return this.emitDebeziumRow(plan, tx, lsn, op, before, after, beforeIsFull)
+    const out = this.out
+    const key = this.keyBytes(plan, after, lsn)
+    const unchanged = this.unchanged
+    unchanged.length = 0
+    out.begin()
+    out.bytes(eventBytes.opBefore[op])
+    if (before === undefined) out.bytes(eventBytes.null)
+    else writeRowJson(out, plan.prefixBytes, plan.byteWriters, before, beforeIsFull ? plan.includeMask : plan.identityMask)
+    out.bytes(eventBytes.after)
+    writeRowJson(out, plan.prefixBytes, plan.byteWriters, after, plan.includeMask, unchanged, beforeIsFull ? before : undefined)
+    if (unchanged.length > 0) {
+      out.bytes(eventBytes.unchanged)
+      for (let k = 0; k < unchanged.length; k++) {
+        const prefix = plan.prefixBytes[unchanged[k]!]!
+        out.byte(k === 0 ? 0x5b : 0x2c) // '[' or ','
+        out.range(prefix, 0, prefix.length - 1) // `"name":` without the colon
+      }
+      out.byte(0x5d) // ']'
+    }
+    this.writeSourceAndTime(plan, tx, lsn)
+    this.push(plan, tx, key, out.finish(), op)
+  }
+
+  private emitDebeziumRow(
+    plan: TablePlan,
+    tx: OpenTransaction,
+    lsn: number,
+    op: Op,
+    before: Tuple | undefined,
+    after: Tuple,
+    beforeIsFull: boolean
+  ): void {
+    const debezium = plan.debezium!
+    const afterValues = after.values()
+    const beforeValues = before?.values()
     const unchanged: Array<number> = []
     const afterJson = buildRowJson(
       plan.prefixes,
       plan.writers,
-      after,
+      afterValues,
       plan.includeMask,
       unchanged,
-      beforeIsFull ? before : undefined
+      beforeIsFull ? beforeValues : undefined
     )
-    const beforeJson = before === undefined
+    const beforeJson = beforeValues === undefined
       ? "null"
-      : buildRowJson(plan.prefixes, plan.writers, before, beforeIsFull ? plan.includeMask : plan.identityMask, undefined, undefined)
-    let value: string
-    if (plan.debezium === undefined) {
-      const unchangedJson = unchanged.length === 0
-        ? undefined
-        : "[" + unchanged.map((i) => plan.prefixes[i]!.slice(0, -1)).join(",") + "]"
-      value = eventValue(op, beforeJson, afterJson, unchangedJson, this.source(plan, tx, lsn), this.now)
-    } else {
-      const after = unchanged.length === 0 ? afterJson : withPlaceholders(plan.debezium, plan.prefixes, afterJson, unchanged)
-      value = debeziumValue(plan.debezium, op, beforeJson, after, this.debeziumSource(plan, tx, lsn), this.now)
-    }
-    this.push(plan, tx, this.key(plan, after, lsn), value, op)
+      : buildRowJson(plan.prefixes, plan.writers, beforeValues, beforeIsFull ? plan.includeMask : plan.identityMask)
+    const afterWithPlaceholders = unchanged.length === 0
+      ? afterJson
+      : withPlaceholders(debezium, plan.prefixes, afterJson, unchanged)
+    const value = debeziumValue(debezium, op, beforeJson, afterWithPlaceholders, this.debeziumSource(plan, tx, lsn), this.now)
+    this.pushText(plan, tx, this.keyText(plan, after, lsn), value, op)
   }
 
   private emitDelete(
@@ -273,48 +316,104 @@ export class Router {
     oldKind: "key" | "full",
     oldTuple: Tuple
   ): void {
-    const before = buildRowJson(
-      plan.prefixes,
-      plan.writers,
-      oldTuple,
-      oldKind === "full" ? plan.includeMask : plan.identityMask
-    )
-    const key = this.key(plan, oldTuple, lsn)
-    const value = plan.debezium === undefined
-      ? eventValue("d", before, "null", undefined, this.source(plan, tx, lsn), this.now)
-      : debeziumValue(plan.debezium, "d", before, "null", this.debeziumSource(plan, tx, lsn), this.now)
-    this.push(plan, tx, key, value, "d")
-    if (plan.tombstones) this.push(plan, tx, key, null, undefined)
+    const mask = oldKind === "full" ? plan.includeMask : plan.identityMask
+    if (plan.debezium === undefined) {
+      const out = this.out
+      const key = this.keyBytes(plan, oldTuple, lsn)
+      out.begin()
+      out.bytes(eventBytes.opBefore.d)
+      writeRowJson(out, plan.prefixBytes, plan.byteWriters, oldTuple, mask)
+      out.bytes(eventBytes.after)
+      out.bytes(eventBytes.null)
+      this.writeSourceAndTime(plan, tx, lsn)
+      this.push(plan, tx, key, out.finish(), "d")
+      if (plan.tombstones) this.push(plan, tx, key, null, undefined)
+      return
+    }
+    const before = buildRowJson(plan.prefixes, plan.writers, oldTuple.values(), mask)
+    const key = this.keyText(plan, oldTuple, lsn)
+    const value = debeziumValue(plan.debezium, "d", before, "null", this.debeziumSource(plan, tx, lsn), this.now)
+    this.pushText(plan, tx, key, value, "d")
+    if (plan.tombstones) this.pushText(plan, tx, key, null, undefined)
+  }
+
+  /** `,"source":{...},"ts_ms":N}`: the end of an outboxx event. */
+  private writeSourceAndTime(plan: TablePlan, tx: OpenTransaction, lsn: number): void {
+    const out = this.out
+    out.bytes(eventBytes.source)
+    out.bytes(plan.sourceBytes)
+    out.lsn(lsn)
+    out.bytes(tx.suffixBytes)
+    out.bytes(eventBytes.tsMs)
+    out.bytes(this.nowDigits())
+    out.byte(0x7d) // '}'
+  }
+
+  /** `now` in decimal, written once per batch rather than once per row. */
+  private nowDigits(): Uint8Array {
+    if (this.digitsOfNow.at !== this.now) this.digitsOfNow = { at: this.now, digits: asciiBytes(String(this.now)) }
+    return this.digitsOfNow.digits
   }
 
   private keyChanged(plan: TablePlan, oldTuple: Tuple, newTuple: Tuple): boolean {
     for (const i of plan.keyIndexes) {
-      const before = oldTuple[i]
-      const after = newTuple[i]
       // Columns the server did not send in the old key tuple cannot tell.
-      if (before === Unchanged || after === Unchanged) continue
-      if (!sameValue(before, after)) return true
+      if (i >= oldTuple.length || i >= newTuple.length) continue
+      if (oldTuple.kind(i) === Cell.unchanged || newTuple.kind(i) === Cell.unchanged) continue
+      if (!Tuple.sameCell(oldTuple, newTuple, i)) return true
     }
     return false
   }
 
-  private key(plan: TablePlan, tuple: Tuple, lsn: number): string | null {
+  private missingKey(plan: TablePlan, tuple: Tuple, lsn: number): RoutingError | undefined {
+    for (let k = 0; k < plan.keyIndexes.length; k++) {
+      const i = plan.keyIndexes[k]!
+      if (i >= tuple.length || tuple.kind(i) === Cell.unchanged) {
+        return this.error(lsn, `key column ${plan.keyPrefixes[k]!.slice(0, -1)} of ${plan.source} was not sent by the server`)
+      }
+    }
+    return undefined
+  }
+
+  /** The Kafka key of an outboxx event: the key columns' JSON object, as bytes. */
+  private keyBytes(plan: TablePlan, tuple: Tuple, lsn: number): Buffer | null {
     const indexes = plan.keyIndexes
     if (indexes.length === 0) return null
+    const missing = this.missingKey(plan, tuple, lsn)
+    if (missing !== undefined) throw missing
+    const out = this.out
+    out.begin()
+    out.byte(0x7b) // '{'
+    for (let k = 0; k < indexes.length; k++) {
+      const i = indexes[k]!
+      if (k > 0) out.byte(0x2c)
+      out.bytes(plan.keyPrefixBytes[k]!)
+      const kind = tuple.kind(i)
+      if (kind === Cell.text) plan.byteWriters[i]!(out, tuple.bytes, tuple.start(i), tuple.end(i))
+      else if (kind === Cell.null) out.bytes(eventBytes.null)
+      else out.utf8(`"${tuple.bytes.toString("base64", tuple.start(i), tuple.end(i))}"`)
+    }
+    out.byte(0x7d) // '}'
+    return out.finish()
+  }
+
+  /** The Kafka key of a debezium event, as text. */
+  private keyText(plan: TablePlan, tuple: Tuple, lsn: number): string | null {
+    const indexes = plan.keyIndexes
+    if (indexes.length === 0) return null
+    const missing = this.missingKey(plan, tuple, lsn)
+    if (missing !== undefined) throw missing
     let out = "{"
     for (let k = 0; k < indexes.length; k++) {
-      const value = tuple[indexes[k]!]
-      if (value === Unchanged || value === undefined) {
-        throw this.error(lsn, `key column ${plan.keyPrefixes[k]!.slice(0, -1)} of ${plan.source} was not sent by the server`)
-      }
+      const value = tuple.value(indexes[k]!)
       const fragment = typeof value === "string"
         ? plan.writers[indexes[k]!]!(value)
         : value === null
         ? "null"
-        : `"${Buffer.from(value).toString("base64")}"`
+        : `"${Buffer.from(value as Uint8Array).toString("base64")}"`
       out += (k === 0 ? "" : ",") + plan.keyPrefixes[k] + fragment
     }
-    return plan.debezium === undefined ? out + "}" : debeziumKey(plan.debezium, out + "}")
+    return debeziumKey(plan.debezium!, out + "}")
   }
 
   private source(plan: TablePlan, tx: OpenTransaction, lsn: number): string {
@@ -325,9 +424,17 @@ export class Router {
     return debeziumSource(plan.debezium!, "false", tx.commitTimeMs, tx.xid, tx.commitLsn, lsn)
   }
 
-  private push(plan: TablePlan, tx: OpenTransaction, key: string | null, value: string | null, op: Op | undefined): void {
+  private pushText(plan: TablePlan, tx: OpenTransaction, key: string | null, value: string | null, op: Op | undefined): void {
+    this.pushRecord(plan, tx, jsonRecord(plan.topic, key, value), op)
+  }
+
+  private push(plan: TablePlan, tx: OpenTransaction, key: Buffer | null, value: Buffer | null, op: Op | undefined): void {
+    this.pushRecord(plan, tx, { topic: plan.topic, key, value }, op)
+  }
+
+  private pushRecord(plan: TablePlan, tx: OpenTransaction, record: OutRecord, op: Op | undefined): void {
     const outbox = this.outboxes[plan.streamIndex]!
-    outbox.records.push(jsonRecord(plan.topic, key, value))
+    outbox.records.push(record)
     const last = outbox.txs.length - 1
     if (last >= 0 && outbox.txs[last] === tx.handle) outbox.counts[last]!++
     else {
@@ -356,12 +463,6 @@ export class Router {
   private error(lsn: number, reason: string): RoutingError {
     return new RoutingError({ lsn: formatLsn(lsn), reason })
   }
-}
-
-const sameValue = (a: TupleValue | undefined, b: TupleValue | undefined): boolean => {
-  if (typeof a === "string" || a === null || a === undefined) return a === b
-  if (typeof b === "string" || b === null || b === undefined || b === Unchanged || a === Unchanged) return false
-  return Buffer.from(a).equals(Buffer.from(b))
 }
 
 export type { Relation }

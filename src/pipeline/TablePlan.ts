@@ -11,7 +11,9 @@ import type { Operation, OutboxxSettings, StreamSettings } from "../config/model
 import { type DebeziumPlan, debeziumPlan } from "../kafka/serializers/debezium/envelope.js"
 import { type Op, sourcePrefix } from "../kafka/serializers/outboxx.js"
 import type { Relation } from "../postgres/pgoutput/messages.js"
-import { keyPrefixes } from "../postgres/values/rowJson.js"
+import { byteWriterFor, type ByteWriter } from "../postgres/values/byteWriters.js"
+import { utf8Bytes } from "../postgres/values/JsonBytes.js"
+import { keyPrefixBytes, keyPrefixes } from "../postgres/values/rowJson.js"
 import type { TypeRegistry } from "../postgres/values/TypeRegistry.js"
 import type { JsonWriter } from "../postgres/values/writers.js"
 
@@ -34,6 +36,9 @@ export interface TablePlan {
   readonly tombstones: boolean
   readonly prefixes: ReadonlyArray<string>
   readonly writers: ReadonlyArray<JsonWriter>
+  /** `prefixes` as UTF-8 and `writers` on bytes: the streaming path of format "outboxx". */
+  readonly prefixBytes: ReadonlyArray<Uint8Array>
+  readonly byteWriters: ReadonlyArray<ByteWriter>
   /** Columns that go into `before`/`after` (include_columns / exclude_columns). */
   readonly includeMask: ReadonlyArray<boolean>
   /** Included replica-identity columns: what `before` holds when the server sent only the key. */
@@ -41,10 +46,12 @@ export interface TablePlan {
   /** Kafka key columns (configured, else the primary key, else the replica identity). */
   readonly keyIndexes: ReadonlyArray<number>
   readonly keyPrefixes: ReadonlyArray<string>
+  readonly keyPrefixBytes: ReadonlyArray<Uint8Array>
   /** Keys of RouterStats.events for this stream and table, per op (computed once, not per row). */
   readonly statKeys: Readonly<Record<Op, string>>
   /** `{"db":..,"schema":..,"table":..,"lsn":"` */
   readonly source: string
+  readonly sourceBytes: Uint8Array
   /**
    * Set for streams with format "debezium": its schemas and value writers
    * (`writers` then holds Debezium's writers too). Undefined for "outboxx",
@@ -105,6 +112,8 @@ export const planRelation = (
   const plans: Array<TablePlan> = []
   const prefixes = keyPrefixes(relation.columns.map((c) => c.name))
   const writers = relation.columns.map((c) => registry.writerOrString(c.typeOid))
+  const prefixBytes = keyPrefixBytes(relation.columns.map((c) => c.name))
+  const byteWriters = writers.map(byteWriterFor)
   for (let s = 0; s < settings.streams.length; s++) {
     const stream = settings.streams[s]!
     if (!stream.tables.some((t) => t.schema === relation.schema && t.name === relation.name)) continue
@@ -139,12 +148,16 @@ export const planRelation = (
       tombstones: stream.tombstones,
       prefixes,
       writers: debezium === undefined ? writers : debezium.writers,
+      prefixBytes,
+      byteWriters,
       includeMask,
       identityMask: relation.columns.map((c, i) => c.isKey && includeMask[i]!),
       keyIndexes,
       keyPrefixes: keyIndexes.map((i) => prefixes[i]!),
+      keyPrefixBytes: keyIndexes.map((i) => prefixBytes[i]!),
       statKeys: statKeysFor(stream.name, tableName(relation)),
       source: sourcePrefix(database, relation.schema, relation.name),
+      sourceBytes: utf8Bytes(sourcePrefix(database, relation.schema, relation.name)),
       debezium
     })
   }

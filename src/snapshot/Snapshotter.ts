@@ -404,7 +404,7 @@ export const makeSnapshotter = Effect.fnUntraced(function*(options: SnapshotterO
       const active = windows.get(entry.qualifiedName)
       if (active === undefined || active.window.phase !== "open") return
       const indexes = keyIndexes(active, entry.relation)
-      active.window.observe(chunkKeyText(indexes.map((i) => (i < 0 ? undefined : tuple[i]))))
+      active.window.observe(chunkKeyText(indexes.map((i) => (i < 0 || i >= tuple.length ? undefined : tuple.value(i)))))
     },
     truncate: (entry) => {
       windows.get(entry.qualifiedName)?.window.observeTruncate()

@@ -8,8 +8,9 @@ import { decodeSettings } from "../../src/config/decode.js"
 import { CheckpointTracker } from "../../src/pipeline/checkpoint/CheckpointTracker.js"
 import { Router } from "../../src/pipeline/Router.js"
 import { planRelation, type RelationEntry } from "../../src/pipeline/TablePlan.js"
-import { type PgoutputMessage, type Relation, Unchanged } from "../../src/postgres/pgoutput/messages.js"
+import { type Relation, Unchanged } from "../../src/postgres/pgoutput/messages.js"
 import { TypeRegistry } from "../../src/postgres/values/TypeRegistry.js"
+import { fromPlain, type PlainMessage } from "../postgres/pgoutput/plain.js"
 
 const settings = (() => {
   const decoded = decodeSettings(
@@ -49,13 +50,14 @@ const relation: Relation = {
 const commitTime = 1_000_000 // microseconds after 2000-01-01
 const commitMs = 946_684_800_000 + 1000
 
-const run = (messages: ReadonlyArray<PgoutputMessage>) => {
+/** Routes the messages (tuples as arrays of values) inside one transaction. */
+const run = (messages: ReadonlyArray<PlainMessage>) => {
   const entry = planRelation(relation, settings, new TypeRegistry(), ["id"], "shop") as RelationEntry
   const router = new Router(1, new CheckpointTracker(50))
   router.setRelation(entry)
   router.now = 1_795_464_000_123
   router.route(100, { tag: "Begin", finalLsn: 500, commitTime, xid: 735 })
-  for (const m of messages) router.route(200, m)
+  for (const m of messages) router.route(200, fromPlain(m))
   router.route(500, { tag: "Commit", flags: 0, commitLsn: 500, endLsn: 520, commitTime })
   return router.outboxes[0]!.records.map((r) => ({
     topic: r.topic,

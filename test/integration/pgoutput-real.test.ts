@@ -7,8 +7,9 @@ import pg from "pg"
 import { afterAll, beforeAll, describe, expect, it } from "vitest"
 import { formatLsn, parseLsn } from "../../src/postgres/lsn.js"
 import { createPgoutputDecoder, isPgoutputDecodeError } from "../../src/postgres/pgoutput/decoder.js"
-import type { PgoutputMessage, Relation } from "../../src/postgres/pgoutput/messages.js"
+import type { Relation } from "../../src/postgres/pgoutput/messages.js"
 import { Unchanged } from "../../src/postgres/pgoutput/messages.js"
+import { type PlainMessage, toPlain } from "../postgres/pgoutput/plain.js"
 import { createTestDatabase, type TestDatabase, uniqueName } from "../support/servers.js"
 
 interface RawChange {
@@ -16,18 +17,21 @@ interface RawChange {
   readonly data: Buffer
 }
 
-/** Decodes every row's `data` with one decoder; any decode error fails the test with its details. */
-const decodeRows = (rows: ReadonlyArray<RawChange>, protocolVersion: number): Array<PgoutputMessage> => {
+/**
+ * Decodes every row's `data` with one decoder; any decode error fails the test with its details.
+ * Tuples come back as arrays of values (decoded tuples share a slab; see plain.ts).
+ */
+const decodeRows = (rows: ReadonlyArray<RawChange>, protocolVersion: number): Array<PlainMessage> => {
   const decoder = createPgoutputDecoder(protocolVersion)
   return rows.map((row) => {
     const result = decoder.decode(row.data, 0, row.data.length, parseLsn(row.lsn))
     if (isPgoutputDecodeError(result)) throw new Error(result.message)
-    return result
+    return toPlain(result)
   })
 }
 
-const pick = <T extends PgoutputMessage["tag"]>(messages: ReadonlyArray<PgoutputMessage>, tag: T) =>
-  messages.filter((m): m is Extract<PgoutputMessage, { tag: T }> => m.tag === tag)
+const pick = <T extends PlainMessage["tag"]>(messages: ReadonlyArray<PlainMessage>, tag: T) =>
+  messages.filter((m): m is Extract<PlainMessage, { tag: T }> => m.tag === tag)
 
 describe("pgoutput decoder against PostgreSQL", () => {
   let db: TestDatabase

@@ -10,7 +10,7 @@
 import pg from "pg"
 import { afterAll, beforeAll, describe, expect, it } from "vitest"
 import { createPgoutputDecoder, isPgoutputDecodeError } from "../../src/postgres/pgoutput/decoder.js"
-import type { Tuple } from "../../src/postgres/pgoutput/messages.js"
+import type { TupleValue } from "../../src/postgres/pgoutput/messages.js"
 import {
   buildRowJson,
   builtinArrayElements,
@@ -107,12 +107,12 @@ interface Column { readonly name: string; readonly typeOid: number }
 const readInserts = (changes: ReadonlyArray<{ lsn: string; data: Buffer }>) => {
   const decoder = createPgoutputDecoder(1)
   let columns: ReadonlyArray<Column> = []
-  const rows: Array<Tuple> = []
+  const rows: Array<ReadonlyArray<TupleValue>> = []
   for (const change of changes) {
     const message = decoder.decode(change.data, 0, change.data.length, 0)
     if (isPgoutputDecodeError(message)) throw message
     if (message.tag === "Relation") columns = message.columns
-    else if (message.tag === "Insert") rows.push(message.newTuple)
+    else if (message.tag === "Insert") rows.push(message.newTuple.values())
   }
   return { columns, rows }
 }

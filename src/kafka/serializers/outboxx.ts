@@ -3,6 +3,7 @@
  * text by concatenation: every part that depends only on the table or the
  * transaction is computed once and reused for each row.
  */
+import { asciiBytes } from "../../postgres/values/JsonBytes.js"
 import { jsonString } from "../../postgres/values/jsonString.js"
 
 export type Op = "c" | "u" | "d" | "r" | "t"
@@ -38,3 +39,23 @@ export const eventValue = (
   opPrefix[op] + before + `,"after":` + after +
   (unchanged === undefined ? "" : `,"unchanged":` + unchanged) +
   `,"source":` + source + `,"ts_ms":` + tsMs + "}"
+
+/**
+ * The constant pieces of an event as bytes, for the Router's byte path
+ * (same text as `eventValue`): op + `before`, then `after`, `unchanged`,
+ * `source` and `ts_ms`.
+ */
+export const eventBytes = {
+  opBefore: {
+    c: asciiBytes(opPrefix.c),
+    u: asciiBytes(opPrefix.u),
+    d: asciiBytes(opPrefix.d),
+    r: asciiBytes(opPrefix.r),
+    t: asciiBytes(opPrefix.t)
+  } as Record<Op, Uint8Array>,
+  after: asciiBytes(`,"after":`),
+  unchanged: asciiBytes(`,"unchanged":`),
+  source: asciiBytes(`,"source":`),
+  tsMs: asciiBytes(`,"ts_ms":`),
+  null: asciiBytes("null")
+}

@@ -9,9 +9,10 @@
  *
  * Hot-path shape: the cursor is three module-level variables (buffer, offset,
  * end) read by small plain functions, so decoding allocates only the result
- * objects. Decoding is synchronous, so no two decodes can interleave. Text
- * comes from `utf8Slice`; binary values and logical-message content are
- * copied, because the caller's buffer is pg's reused parser buffer.
+ * objects. Decoding is synchronous, so no two decodes can interleave. Names
+ * come from `utf8Slice`; column values stay bytes in a copy of the message
+ * (tuple.ts), and logical-message content is copied, because the caller's
+ * buffer is pg's reused parser buffer.
  *
  * Malformed input never throws out of `decode`: an internal `Malformed`
  * value is thrown by the readers and turned into a `PgoutputDecodeError`
@@ -40,12 +41,10 @@ import type {
   StreamStart,
   StreamStop,
   Truncate,
-  Tuple,
-  TupleValue,
   Type,
   Update
 } from "./messages.js"
-import { Unchanged } from "./messages.js"
+import { Cell, Tuple } from "./tuple.js"
 
 export class PgoutputDecodeError extends Schema.TaggedError<PgoutputDecodeError>()("PgoutputDecodeError", {
   /** WAL position of the message (the XLogData walStart), formatted like "16/B374D848". */
@@ -184,29 +183,66 @@ const TUPLE_UNCHANGED = 0x75 // 'u'
 const TUPLE_TEXT = 0x74 // 't'
 const TUPLE_BINARY = 0x62 // 'b'
 
+/**
+ * Tuple-bearing messages (Insert, Update, Delete) are copied into a slab
+ * before their tuples are read: pg's parser reuses its buffer, and the
+ * tuples' bytes are read later, when the message is routed. One 64 KB slab
+ * holds hundreds of messages; it is freed once none of their tuples is
+ * referenced. `shift` maps a position in the message to one in `copy`.
+ */
+const SLAB_BYTES = 64 * 1024
+let slab: Buffer = Buffer.allocUnsafeSlow(SLAB_BYTES)
+let slabUsed = 0
+let copy: Buffer = EMPTY
+let shift = 0
+
+/** Copies `buf[pos, end)` (the rest of the message) so tuples can reference it. */
+const copyRest = (): void => {
+  const n = end - pos
+  if (n > SLAB_BYTES >> 2) {
+    copy = Buffer.allocUnsafeSlow(n)
+    copy.set(new Uint8Array(buf.buffer, buf.byteOffset + pos, n), 0)
+    shift = -pos
+    return
+  }
+  if (slabUsed + n > SLAB_BYTES) {
+    slab = Buffer.allocUnsafeSlow(SLAB_BYTES)
+    slabUsed = 0
+  }
+  if (n <= 64) {
+    for (let k = 0; k < n; k++) slab[slabUsed + k] = buf[pos + k]!
+  } else {
+    // A plain Uint8Array view: Buffer#subarray constructs a FastBuffer, which costs more.
+    slab.set(new Uint8Array(buf.buffer, buf.byteOffset + pos, n), slabUsed)
+  }
+  copy = slab
+  shift = slabUsed - pos
+  slabUsed += n
+}
+
 const readTuple = (): Tuple => {
   const count = readU16()
   // Each column takes at least one byte: reject absurd counts before allocating.
   if (count > end - pos) throw new Malformed(`tuple claims ${count} columns but only ${end - pos} byte(s) left`, pos - 2)
-  const values = new Array<TupleValue>(count)
-  for (let i = 0; i < count; i++) {
+  const cells = new Array<number>(count * 3)
+  for (let i = 0, c = 0; i < count; i++, c += 3) {
     const at = pos
     const kind = readU8()
-    if (kind === TUPLE_TEXT) {
-      const n = readLength("text value")
-      values[i] = buf.utf8Slice(pos, pos + n)
+    if (kind === TUPLE_TEXT || kind === TUPLE_BINARY) {
+      const n = readLength(kind === TUPLE_TEXT ? "text value" : "binary value")
+      cells[c] = kind === TUPLE_TEXT ? Cell.text : Cell.binary
+      cells[c + 1] = pos + shift
+      cells[c + 2] = pos + n + shift
       pos += n
-    } else if (kind === TUPLE_NULL) {
-      values[i] = null
-    } else if (kind === TUPLE_UNCHANGED) {
-      values[i] = Unchanged
-    } else if (kind === TUPLE_BINARY) {
-      values[i] = copyBytes(readLength("binary value"))
+    } else if (kind === TUPLE_NULL || kind === TUPLE_UNCHANGED) {
+      cells[c] = kind === TUPLE_NULL ? Cell.null : Cell.unchanged
+      cells[c + 1] = 0
+      cells[c + 2] = 0
     } else {
       throw new Malformed(`unknown tuple value kind 0x${kind.toString(16).padStart(2, "0")} in column ${i}`, at)
     }
   }
-  return values
+  return new Tuple(copy, cells)
 }
 
 const expectByte = (expected: number, what: string): void => {
@@ -280,6 +316,7 @@ const decodeType = (inStream: boolean): Type => {
 const decodeInsert = (inStream: boolean): Insert => {
   const xid = readXid(inStream)
   const relationId = readU32()
+  copyRest()
   expectByte(0x4e, "new tuple marker") // 'N'
   return { tag: "Insert", xid, relationId, newTuple: readTuple() }
 }
@@ -287,6 +324,7 @@ const decodeInsert = (inStream: boolean): Insert => {
 const decodeUpdate = (inStream: boolean): Update => {
   const xid = readXid(inStream)
   const relationId = readU32()
+  copyRest()
   const at = pos
   const marker = readU8()
   let oldKind: "key" | "full" | undefined
@@ -304,6 +342,7 @@ const decodeUpdate = (inStream: boolean): Update => {
 const decodeDelete = (inStream: boolean): Delete => {
   const xid = readXid(inStream)
   const relationId = readU32()
+  copyRest()
   const at = pos
   const marker = readU8()
   if (marker !== 0x4b && marker !== 0x4f) {
@@ -498,8 +537,9 @@ export const createPgoutputDecoder = (version: number): PgoutputDecoder => {
         bytesHex: input.toString("hex", start, Math.min(stop, start + HEX_CAP))
       })
     } finally {
-      // Do not keep pg's parser buffer alive between messages.
+      // Do not keep pg's parser buffer (or a large message's copy) alive between messages.
       buf = EMPTY
+      copy = EMPTY
     }
   }
 

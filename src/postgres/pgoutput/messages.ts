@@ -5,6 +5,7 @@
  * LSNs are plain numbers (exact below 2^53, i.e. 8 PiB of WAL); timestamps
  * are microseconds since 2000-01-01 UTC (PostgreSQL's epoch) as numbers.
  */
+import type { Tuple } from "./tuple.js"
 
 /** A TOASTed value the server did not send because it did not change ('u'). */
 export const Unchanged: unique symbol = Symbol.for("outboxx/pgoutput/Unchanged")
@@ -16,8 +17,8 @@ export type Unchanged = typeof Unchanged
  */
 export type TupleValue = string | null | Unchanged | Uint8Array
 
-/** Values in the relation's column order. */
-export type Tuple = ReadonlyArray<TupleValue>
+/** Values in the relation's column order, as bytes read in place (see tuple.ts). */
+export type { Tuple }
 
 export interface RelationColumn {
   /** Bit 1: the column is part of the replica identity key. */

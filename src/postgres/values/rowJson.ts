@@ -1,9 +1,13 @@
 /**
- * A row as a JSON object text, built by concatenation from per-column
- * precomputed key prefixes and writers (computed once per Relation message),
- * so a row costs one writer call and three concatenations per column.
+ * A row as a JSON object, from per-column precomputed key prefixes and
+ * writers (computed once per Relation message): `writeRowJson` writes bytes
+ * from a replication tuple (the streaming hot path), `buildRowJson` builds a
+ * string from JS values (snapshot rows, format "debezium").
  */
 import { type TupleValue, Unchanged } from "../pgoutput/messages.js"
+import { Cell, type Tuple } from "../pgoutput/tuple.js"
+import type { ByteWriter } from "./byteWriters.js"
+import { asciiBytes, type JsonBytes, utf8Bytes } from "./JsonBytes.js"
 import { jsonString } from "./jsonString.js"
 import type { JsonWriter } from "./writers.js"
 
@@ -57,4 +61,58 @@ export const buildRowJson = (
     first = false
   }
   return out + "}"
+}
+
+/** `"name":` for each column as UTF-8 bytes. Compute once per relation. */
+export const keyPrefixBytes = (names: ReadonlyArray<string>): Array<Uint8Array> =>
+  names.map((name) => utf8Bytes(jsonString(name) + ":"))
+
+const COMMA = 0x2c
+const NULL = asciiBytes("null")
+
+/** A binary-format cell as a base64 JSON string. */
+const writeBinaryCell = (out: JsonBytes, tuple: Tuple, i: number): void => {
+  out.byte(0x22)
+  out.utf8(tuple.bytes.toString("base64", tuple.start(i), tuple.end(i)))
+  out.byte(0x22)
+}
+
+/**
+ * `buildRowJson` on bytes: writes the JSON object of one tuple into `out`,
+ * with the same masks, TOAST fallback and `unchangedOut` rules, each value
+ * read in place from the tuple's bytes by its ByteWriter.
+ */
+export const writeRowJson = (
+  out: JsonBytes,
+  prefixes: ReadonlyArray<Uint8Array>,
+  writers: ReadonlyArray<ByteWriter>,
+  tuple: Tuple,
+  includeMask?: ReadonlyArray<boolean>,
+  unchangedOut?: Array<number>,
+  fallback?: Tuple
+): void => {
+  out.byte(0x7b) // '{'
+  let first = true
+  const n = tuple.length
+  const cells = tuple.cells
+  for (let i = 0, c = 0; i < n; i++, c += 3) {
+    if (includeMask !== undefined && includeMask[i] === false) continue
+    let source = tuple
+    let kind = cells[c]
+    if (kind === Cell.unchanged) {
+      if (fallback === undefined || i >= fallback.length || fallback.kind(i) === Cell.unchanged) {
+        if (unchangedOut !== undefined) unchangedOut.push(i)
+        continue
+      }
+      source = fallback
+      kind = fallback.kind(i)
+    }
+    if (!first) out.byte(COMMA)
+    first = false
+    out.bytes(prefixes[i]!)
+    if (kind === Cell.text) writers[i]!(out, source.bytes, source.start(i), source.end(i))
+    else if (kind === Cell.null) out.bytes(NULL)
+    else writeBinaryCell(out, source, i)
+  }
+  out.byte(0x7d) // '}'
 }

@@ -3,10 +3,13 @@
  * decoded message, following "Logical Replication Message Formats". The xid
  * of Relation/Type/Insert/Update/Delete/Truncate/Message is written when the
  * message carries one (i.e. inside a stream block), and Stream Abort's
- * protocol-4 fields when they are set, so `decode(encode(m))` should equal m.
+ * protocol-4 fields when they are set, so `decode(encode(m))` should equal m
+ * (compared through `toPlain`). Tuples may be Tuple instances or plain arrays.
  */
-import type { PgoutputMessage, Tuple } from "../../../src/postgres/pgoutput/messages.js"
+import type { PgoutputMessage, TupleValue } from "../../../src/postgres/pgoutput/messages.js"
 import { Unchanged } from "../../../src/postgres/pgoutput/messages.js"
+import { Tuple } from "../../../src/postgres/pgoutput/tuple.js"
+import type { PlainMessage } from "./plain.js"
 
 export class ByteWriter {
   private readonly chunks: Array<Buffer> = []
@@ -53,9 +56,10 @@ export class ByteWriter {
   }
 }
 
-const writeTuple = (w: ByteWriter, tuple: Tuple): void => {
-  w.u16(tuple.length)
-  for (const value of tuple) {
+const writeTuple = (w: ByteWriter, tuple: Tuple | ReadonlyArray<TupleValue>): void => {
+  const values = tuple instanceof Tuple ? tuple.values() : tuple
+  w.u16(values.length)
+  for (const value of values) {
     if (value === null) w.char("n")
     else if (value === Unchanged) w.char("u")
     else if (typeof value === "string") {
@@ -71,7 +75,7 @@ const optionalXid = (w: ByteWriter, xid: number | undefined): void => {
 
 const IDENTITY = { default: "d", nothing: "n", full: "f", index: "i" } as const
 
-export const encodePgoutput = (m: PgoutputMessage): Buffer => {
+export const encodePgoutput = (m: PgoutputMessage | PlainMessage): Buffer => {
   const w = new ByteWriter()
   switch (m.tag) {
     case "Begin":

@@ -1,15 +1,16 @@
 /**
  * One decoded message per message type and protocol variant, with the
  * decoder state it needs (protocol version, inside a stream block or not).
+ * Tuples are plain arrays of values (see plain.ts).
  */
-import type { PgoutputMessage } from "../../../src/postgres/pgoutput/messages.js"
 import { Unchanged } from "../../../src/postgres/pgoutput/messages.js"
+import type { PlainMessage } from "./plain.js"
 
 export interface Fixture {
   readonly name: string
   readonly version: 1 | 2 | 3 | 4
   readonly inStream: boolean
-  readonly message: PgoutputMessage
+  readonly message: PlainMessage
 }
 
 /** 2026-11-23T20:00:00.123456Z as microseconds since 2000-01-01. */

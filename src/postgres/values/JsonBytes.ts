@@ -1,0 +1,112 @@
+/**
+ * Writes JSON texts as UTF-8 bytes straight into a slab, one record part
+ * (a Kafka key or value) after another, each handed out as a Buffer view.
+ *
+ * This is the hot path's alternative to building a string by concatenation
+ * and encoding it with Buffer.from: that left a tree of string pieces per
+ * event for V8 to flatten and encode again (in a 1,000,000-change drain's
+ * profile: 12% in utf8Write, 7% in utf8Slice, 10% in GC). Column values
+ * are copied byte for byte from the replication message (see byteWriters.ts).
+ *
+ * A slab is never written again where a part was handed out; when one is
+ * full, the part being written moves to a fresh slab. The old slab lives as
+ * long as one of its parts is referenced (until Kafka acknowledges them).
+ */
+const SLAB_BYTES = 64 * 1024
+
+interface FastBuffer extends Buffer {
+  utf8Write(text: string, offset: number, length?: number): number
+  latin1Write(text: string, offset: number, length?: number): number
+}
+
+/** ASCII text as bytes, for the constant pieces of an event (computed once). */
+export const asciiBytes = (text: string): Uint8Array => Buffer.from(text, "latin1")
+
+/** Any text as UTF-8 bytes (names, per-table prefixes; computed once). */
+export const utf8Bytes = (text: string): Uint8Array => Buffer.from(text, "utf8")
+
+const HEX = asciiBytes("0123456789ABCDEF")
+
+export class JsonBytes {
+  buf: FastBuffer = Buffer.allocUnsafeSlow(SLAB_BYTES) as FastBuffer
+  pos = 0
+  private mark = 0
+
+  /** Room for `n` more bytes of the current part. */
+  ensure(n: number): void {
+    if (this.pos + n > this.buf.length) this.moveToNewSlab(n)
+  }
+
+  private moveToNewSlab(n: number): void {
+    const partial = this.pos - this.mark
+    const next = Buffer.allocUnsafeSlow(Math.max(SLAB_BYTES, 2 * (partial + n))) as FastBuffer
+    if (partial > 0) next.set(this.buf.subarray(this.mark, this.pos), 0)
+    this.buf = next
+    this.mark = 0
+    this.pos = partial
+  }
+
+  /** Ends the current part and returns it; the next write starts a new one. */
+  finish(): Buffer {
+    const part = this.buf.subarray(this.mark, this.pos)
+    this.mark = this.pos
+    return part
+  }
+
+  /** Starts a part, dropping whatever a write interrupted by an error left behind. */
+  begin(): void {
+    this.pos = this.mark
+  }
+
+  byte(c: number): void {
+    if (this.pos >= this.buf.length) this.moveToNewSlab(1)
+    this.buf[this.pos++] = c
+  }
+
+  /** Copies `src[start, end)`. Short ranges (most column values) by loop: no view object. */
+  range(src: Uint8Array, start: number, end: number): void {
+    const n = end - start
+    if (this.pos + n > this.buf.length) this.moveToNewSlab(n)
+    const buf = this.buf
+    let p = this.pos
+    if (n <= 48) {
+      for (let i = start; i < end; i++) buf[p++] = src[i]!
+    } else {
+      buf.set(new Uint8Array(src.buffer, src.byteOffset + start, n), p)
+      p += n
+    }
+    this.pos = p
+  }
+
+  bytes(src: Uint8Array): void {
+    this.range(src, 0, src.length)
+  }
+
+  /** A string of any content, encoded as UTF-8. */
+  utf8(text: string): void {
+    this.ensure(text.length * 3)
+    this.pos += this.buf.utf8Write(text, this.pos)
+  }
+
+  /** A WAL position as PostgreSQL prints it ("16/B374D848": upper hex, no leading zeros). */
+  lsn(lsn: number): void {
+    this.ensure(17)
+    this.hex(Math.floor(lsn / 4294967296))
+    this.buf[this.pos++] = 0x2f // '/'
+    this.hex(lsn % 4294967296)
+  }
+
+  private hex(n: number): void {
+    let digits = 1
+    for (let m = n; m >= 16; m = Math.floor(m / 16)) digits++
+    const buf = this.buf
+    const end = this.pos + digits
+    let p = end
+    let m = n
+    do {
+      buf[--p] = HEX[m % 16]!
+      m = Math.floor(m / 16)
+    } while (m > 0)
+    this.pos = end
+  }
+}
