@@ -16,7 +16,7 @@ import { eventBytes, eventValue, type Op, sourceSuffix } from "../kafka/serializ
 import { formatLsn, pgEpochMicrosToIso, pgEpochMicrosToUnixMs } from "../postgres/lsn.js"
 import type { PgoutputMessage, Relation } from "../postgres/pgoutput/messages.js"
 import { Cell, Tuple } from "../postgres/pgoutput/tuple.js"
-import { asciiBytes, JsonBytes, utf8Bytes } from "../postgres/values/JsonBytes.js"
+import { JsonBytes, utf8Bytes } from "../postgres/values/JsonBytes.js"
 import { buildRowJson, writeRowJson } from "../postgres/values/rowJson.js"
 import type { CheckpointTracker, TransactionHandle } from "./checkpoint/CheckpointTracker.js"
 import type { RelationEntry, TablePlan } from "./TablePlan.js"
@@ -70,8 +70,6 @@ export interface ChangeObserver {
 interface OpenTransaction {
   readonly handle: TransactionHandle
   readonly suffix: string
-  /** `suffix` as UTF-8, for the byte path. */
-  readonly suffixBytes: Uint8Array
   readonly commitTimeMs: number
   /** For format "debezium"'s `source` (txId, sequence). */
   readonly xid: number
@@ -89,7 +87,12 @@ export class Router {
   private readonly out = new JsonBytes()
   /** Reused per row: columns of `after` left out as unchanged TOAST values. */
   private readonly unchanged: Array<number> = []
-  private digitsOfNow: { at: number; digits: Uint8Array } = { at: -1, digits: new Uint8Array(0) }
+  /** The end of an event after its LSN, for one transaction and `now`. */
+  private eventTail: { tx: OpenTransaction | undefined; now: number; bytes: Uint8Array } = {
+    tx: undefined,
+    now: -1,
+    bytes: new Uint8Array(0)
+  }
   observer: ChangeObserver | undefined = undefined
 
   constructor(
@@ -119,11 +122,9 @@ export class Router {
       case "Begin": {
         if (this.tx !== undefined) throw this.error(lsn, "Begin inside an open transaction")
         const handle = this.tracker.beginTransaction(message.xid, 0)
-        const suffix = sourceSuffix(formatLsn(message.finalLsn), message.xid, pgEpochMicrosToIso(message.commitTime), false)
         this.tx = {
           handle,
-          suffix,
-          suffixBytes: utf8Bytes(suffix),
+          suffix: sourceSuffix(formatLsn(message.finalLsn), message.xid, pgEpochMicrosToIso(message.commitTime), false),
           commitTimeMs: pgEpochMicrosToUnixMs(message.commitTime),
           xid: message.xid,
           commitLsn: message.finalLsn
@@ -337,22 +338,21 @@ export class Router {
     if (plan.tombstones) this.pushText(plan, tx, key, null, undefined)
   }
 
-  /** `,"source":{...},"ts_ms":N}`: the end of an outboxx event. */
+  /**
+   * `,"source":{...},"ts_ms":N}`: the end of an outboxx event. All of it but
+   * the change's LSN is the same for the rows of a transaction within a batch,
+   * so that part is encoded once.
+   */
   private writeSourceAndTime(plan: TablePlan, tx: OpenTransaction, lsn: number): void {
     const out = this.out
-    out.bytes(eventBytes.source)
     out.bytes(plan.sourceBytes)
     out.lsn(lsn)
-    out.bytes(tx.suffixBytes)
-    out.bytes(eventBytes.tsMs)
-    out.bytes(this.nowDigits())
-    out.byte(0x7d) // '}'
-  }
-
-  /** `now` in decimal, written once per batch rather than once per row. */
-  private nowDigits(): Uint8Array {
-    if (this.digitsOfNow.at !== this.now) this.digitsOfNow = { at: this.now, digits: asciiBytes(String(this.now)) }
-    return this.digitsOfNow.digits
+    let tail = this.eventTail
+    if (tail.tx !== tx || tail.now !== this.now) {
+      tail = { tx, now: this.now, bytes: utf8Bytes(`${tx.suffix},"ts_ms":${this.now}}`) }
+      this.eventTail = tail
+    }
+    out.bytes(tail.bytes)
   }
 
   private keyChanged(plan: TablePlan, oldTuple: Tuple, newTuple: Tuple): boolean {

@@ -51,6 +51,7 @@ export interface TablePlan {
   readonly statKeys: Readonly<Record<Op, string>>
   /** `{"db":..,"schema":..,"table":..,"lsn":"` */
   readonly source: string
+  /** `,"source":` and `source` as UTF-8: what the byte path writes before the change's LSN. */
   readonly sourceBytes: Uint8Array
   /**
    * Set for streams with format "debezium": its schemas and value writers
@@ -157,7 +158,7 @@ export const planRelation = (
       keyPrefixBytes: keyIndexes.map((i) => prefixBytes[i]!),
       statKeys: statKeysFor(stream.name, tableName(relation)),
       source: sourcePrefix(database, relation.schema, relation.name),
-      sourceBytes: utf8Bytes(sourcePrefix(database, relation.schema, relation.name)),
+      sourceBytes: utf8Bytes(`,"source":${sourcePrefix(database, relation.schema, relation.name)}`),
       debezium
     })
   }

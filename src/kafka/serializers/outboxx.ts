@@ -42,8 +42,8 @@ export const eventValue = (
 
 /**
  * The constant pieces of an event as bytes, for the Router's byte path
- * (same text as `eventValue`): op + `before`, then `after`, `unchanged`,
- * `source` and `ts_ms`.
+ * (same text as `eventValue`): op + `before`, then `after` and `unchanged`
+ * (the source and ts_ms pieces are per table and per transaction).
  */
 export const eventBytes = {
   opBefore: {
@@ -55,7 +55,5 @@ export const eventBytes = {
   } as Record<Op, Uint8Array>,
   after: asciiBytes(`,"after":`),
   unchanged: asciiBytes(`,"unchanged":`),
-  source: asciiBytes(`,"source":`),
-  tsMs: asciiBytes(`,"ts_ms":`),
   null: asciiBytes("null")
 }

@@ -78,8 +78,34 @@ export class JsonBytes {
     this.pos = p
   }
 
+  /** Copies all of `src` (constant pieces): long ones by TypedArray#set, which needs no view. */
   bytes(src: Uint8Array): void {
-    this.range(src, 0, src.length)
+    const n = src.length
+    if (n <= 16) return this.range(src, 0, n)
+    if (this.pos + n > this.buf.length) this.moveToNewSlab(n)
+    this.buf.set(src, this.pos)
+    this.pos += n
+  }
+
+  /**
+   * Writes `src[start, end)` as a JSON string (in quotes) when it is ASCII
+   * with nothing JSON must escape, and returns true; otherwise writes nothing
+   * and returns false. One pass for the common case of a text column.
+   */
+  quotedPlainAscii(src: Uint8Array, start: number, end: number): boolean {
+    const n = end - start
+    if (this.pos + n + 2 > this.buf.length) this.moveToNewSlab(n + 2)
+    const buf = this.buf
+    let p = this.pos
+    buf[p++] = 0x22
+    for (let i = start; i < end; i++) {
+      const c = src[i]!
+      if (c < 0x20 || c >= 0x80 || c === 0x22 || c === 0x5c) return false
+      buf[p++] = c
+    }
+    buf[p++] = 0x22
+    this.pos = p
+    return true
   }
 
   /** A string of any content, encoded as UTF-8. */

@@ -35,19 +35,6 @@ const QUOTE = 0x22
 export const viaText = (writer: JsonWriter): ByteWriter => (out, src, start, end) =>
   out.utf8(writer((src as FastBuffer).utf8Slice(start, end)))
 
-/**
- * ASCII with nothing JSON must escape. Non-ASCII bytes go the text way too:
- * decoding replaces invalid UTF-8 (possible from a SQL_ASCII database) as it
- * always did, rather than passing it through to Kafka.
- */
-const isPlainAscii = (src: Buffer, start: number, end: number): boolean => {
-  for (let i = start; i < end; i++) {
-    const c = src[i]!
-    if (c < 0x20 || c >= 0x80 || c === QUOTE || c === 0x5c) return false
-  }
-  return true
-}
-
 const isAscii = (src: Buffer, start: number, end: number): boolean => {
   for (let i = start; i < end; i++) if (src[i]! >= 0x80) return false
   return true
@@ -59,9 +46,13 @@ const quoted = (out: JsonBytes, src: Buffer, start: number, end: number): void =
   out.byte(QUOTE)
 }
 
+/**
+ * Text as a JSON string. Non-ASCII goes the text way too: decoding replaces
+ * invalid UTF-8 (possible from a SQL_ASCII database) as it always did, rather
+ * than passing it through to Kafka.
+ */
 const stringBytes: ByteWriter = (out, src, start, end) => {
-  if (isPlainAscii(src, start, end)) quoted(out, src, start, end)
-  else out.utf8(jsonString((src as FastBuffer).utf8Slice(start, end)))
+  if (!out.quotedPlainAscii(src, start, end)) out.utf8(jsonString((src as FastBuffer).utf8Slice(start, end)))
 }
 
 const verbatimBytes: ByteWriter = (out, src, start, end) => out.range(src, start, end)
