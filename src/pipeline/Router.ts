@@ -15,7 +15,7 @@ import { debeziumKey, debeziumSource, debeziumValue, withPlaceholders } from "..
 import { eventBytes, eventValue, type Op, sourceSuffix } from "../kafka/serializers/outboxx.js"
 import { formatLsn, pgEpochMicrosToIso, pgEpochMicrosToUnixMs } from "../postgres/lsn.js"
 import type { PgoutputMessage, Relation } from "../postgres/pgoutput/messages.js"
-import { Cell, Tuple } from "../postgres/pgoutput/tuple.js"
+import { Cell, cellLength, Tuple } from "../postgres/pgoutput/tuple.js"
 import { JsonBytes, utf8Bytes } from "../postgres/values/JsonBytes.js"
 import { buildRowJson, writeRowJson } from "../postgres/values/rowJson.js"
 import type { CheckpointTracker, TransactionHandle } from "./checkpoint/CheckpointTracker.js"
@@ -388,10 +388,14 @@ export class Router {
       const i = indexes[k]!
       if (k > 0) out.byte(0x2c)
       out.bytes(plan.keyPrefixBytes[k]!)
-      const kind = tuple.kind(i)
-      if (kind === Cell.text) plan.byteWriters[i]!(out, tuple.bytes, tuple.start(i), tuple.end(i))
-      else if (kind === Cell.null) out.bytes(eventBytes.null)
-      else out.utf8(`"${tuple.bytes.toString("base64", tuple.start(i), tuple.end(i))}"`)
+      const at = tuple.cellAt(i)
+      const kind = tuple.bytes[at]
+      if (kind === Cell.null) out.bytes(eventBytes.null)
+      else {
+        const end = at + 5 + cellLength(tuple.bytes, at)
+        if (kind === Cell.text) plan.byteWriters[i]!(out, tuple.bytes, at + 5, end)
+        else out.utf8(`"${tuple.bytes.toString("base64", at + 5, end)}"`)
+      }
     }
     out.byte(0x7d) // '}'
     return out.finish()

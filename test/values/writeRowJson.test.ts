@@ -40,14 +40,17 @@ const writers = builtinWriters()
  */
 const embedded = (tuple: Tuple): Tuple => {
   const pad = Buffer.from("\"\\\xff{", "latin1")
-  const cells: Array<number> = []
-  for (let i = 0; i < tuple.length; i++) {
-    const kind = tuple.kind(i)
-    const moves = kind === Cell.text || kind === Cell.binary
-    cells.push(kind, moves ? tuple.start(i) + pad.length : 0, moves ? tuple.end(i) + pad.length : 0)
-  }
-  return new Tuple(Buffer.concat([pad, tuple.bytes, pad]), cells)
+  return new Tuple(Buffer.concat([pad, tuple.bytes, pad]), tuple.offset + pad.length, tuple.length)
 }
+
+/** TupleData cells: a kind byte, then for text an Int32 length and the bytes. */
+const textCells = (...values: ReadonlyArray<Uint8Array>): Buffer =>
+  Buffer.concat(values.flatMap((v) => {
+    const header = Buffer.alloc(5)
+    header[0] = Cell.text
+    header.writeInt32BE(v.length, 1)
+    return [header, v]
+  }))
 
 interface Row {
   readonly names: ReadonlyArray<string>
@@ -343,7 +346,7 @@ describe("writeRowJson writes the bytes of buildRowJson", () => {
 
   it("text that is not valid UTF-8 is decoded with replacement characters, as the string path does", () => {
     const bytes = Buffer.from([0x61, 0xff, 0x62, 0xc3, 0x22])
-    const tuple = new Tuple(bytes, [Cell.text, 0, 5, Cell.text, 0, 5])
+    const tuple = new Tuple(textCells(bytes, bytes), 0, 2)
     const row: Row = { names: ["t", "j"], oids: [Oid.text, Oid.json], values: tuple.values() }
     const expected = buildText(row, tuple.values(), undefined)
     expect(writeBytes(row, tuple, undefined).bytes.toString("utf8")).toBe(expected.text)
@@ -398,7 +401,7 @@ describe("writeRowJson: properties", () => {
   it("any bytes in a text or json column", () => {
     fc.assert(
       fc.property(fc.uint8Array({ maxLength: 60 }), fc.constantFrom(Oid.text, 1043, Oid.json, Oid.jsonb), (bytes, oid) => {
-        const tuple = new Tuple(Buffer.from(bytes), [Cell.text, 0, bytes.length])
+        const tuple = new Tuple(textCells(bytes), 0, 1)
         const row: Row = { names: ["v"], oids: [oid], values: tuple.values() }
         const expected = buildText(row, tuple.values(), undefined)
         expect(writeBytes(row, tuple, undefined).bytes.equals(Buffer.from(expected.text, "utf8"))).toBe(true)

@@ -44,7 +44,7 @@ import type {
   Type,
   Update
 } from "./messages.js"
-import { Cell, Tuple } from "./tuple.js"
+import { Tuple } from "./tuple.js"
 
 export class PgoutputDecodeError extends Schema.TaggedError<PgoutputDecodeError>()("PgoutputDecodeError", {
   /** WAL position of the message (the XLogData walStart), formatted like "16/B374D848". */
@@ -220,29 +220,23 @@ const copyRest = (): void => {
   slabUsed += n
 }
 
+/** Checks a TupleData's cells (kinds and lengths) and returns it as a Tuple over the copy. */
 const readTuple = (): Tuple => {
   const count = readU16()
-  // Each column takes at least one byte: reject absurd counts before allocating.
+  // Each column takes at least one byte: reject absurd counts before reading.
   if (count > end - pos) throw new Malformed(`tuple claims ${count} columns but only ${end - pos} byte(s) left`, pos - 2)
-  const cells = new Array<number>(count * 3)
-  for (let i = 0, c = 0; i < count; i++, c += 3) {
+  const first = pos
+  for (let i = 0; i < count; i++) {
     const at = pos
     const kind = readU8()
     if (kind === TUPLE_TEXT || kind === TUPLE_BINARY) {
-      const n = readLength(kind === TUPLE_TEXT ? "text value" : "binary value")
-      cells[c] = kind === TUPLE_TEXT ? Cell.text : Cell.binary
-      cells[c + 1] = pos + shift
-      cells[c + 2] = pos + n + shift
+      const n = readLength(kind === TUPLE_TEXT ? "text value" : "binary value") // moves pos past the length
       pos += n
-    } else if (kind === TUPLE_NULL || kind === TUPLE_UNCHANGED) {
-      cells[c] = kind === TUPLE_NULL ? Cell.null : Cell.unchanged
-      cells[c + 1] = 0
-      cells[c + 2] = 0
-    } else {
+    } else if (kind !== TUPLE_NULL && kind !== TUPLE_UNCHANGED) {
       throw new Malformed(`unknown tuple value kind 0x${kind.toString(16).padStart(2, "0")} in column ${i}`, at)
     }
   }
-  return new Tuple(copy, cells)
+  return new Tuple(copy, first + shift, count)
 }
 
 const expectByte = (expected: number, what: string): void => {

@@ -5,7 +5,7 @@
  * string from JS values (snapshot rows, format "debezium").
  */
 import { type TupleValue, Unchanged } from "../pgoutput/messages.js"
-import { Cell, type Tuple } from "../pgoutput/tuple.js"
+import { Cell, cellLength, type Tuple } from "../pgoutput/tuple.js"
 import type { ByteWriter } from "./byteWriters.js"
 import { asciiBytes, type JsonBytes, utf8Bytes } from "./JsonBytes.js"
 import { jsonString } from "./jsonString.js"
@@ -71,9 +71,9 @@ const COMMA = 0x2c
 const NULL = asciiBytes("null")
 
 /** A binary-format cell as a base64 JSON string. */
-const writeBinaryCell = (out: JsonBytes, tuple: Tuple, i: number): void => {
+const writeBinaryCell = (out: JsonBytes, bytes: Buffer, start: number, end: number): void => {
   out.byte(0x22)
-  out.utf8(tuple.bytes.toString("base64", tuple.start(i), tuple.end(i)))
+  out.utf8(bytes.toString("base64", start, end))
   out.byte(0x22)
 }
 
@@ -94,25 +94,42 @@ export const writeRowJson = (
   out.byte(0x7b) // '{'
   let first = true
   const n = tuple.length
-  const cells = tuple.cells
-  for (let i = 0, c = 0; i < n; i++, c += 3) {
-    if (includeMask !== undefined && includeMask[i] === false) continue
-    let source = tuple
-    let kind = cells[c]
+  const bytes = tuple.bytes
+  let at = tuple.offset
+  for (let i = 0; i < n; i++) {
+    const kind = bytes[at]
+    const next = kind === Cell.text || kind === Cell.binary ? at + 5 + cellLength(bytes, at) : at + 1
+    if (includeMask !== undefined && includeMask[i] === false) {
+      at = next
+      continue
+    }
+    let src = bytes
+    let cell = at
     if (kind === Cell.unchanged) {
-      if (fallback === undefined || i >= fallback.length || fallback.kind(i) === Cell.unchanged) {
+      cell = fallbackCell(fallback, i)
+      if (cell < 0) {
+        // An unchanged TOAST value with no old value to take it from.
         if (unchangedOut !== undefined) unchangedOut.push(i)
+        at = next
         continue
       }
-      source = fallback
-      kind = fallback.kind(i)
+      src = fallback!.bytes
     }
     if (!first) out.byte(COMMA)
     first = false
     out.bytes(prefixes[i]!)
-    if (kind === Cell.text) writers[i]!(out, source.bytes, source.start(i), source.end(i))
-    else if (kind === Cell.null) out.bytes(NULL)
-    else writeBinaryCell(out, source, i)
+    const cellKind = src[cell]
+    if (cellKind === Cell.text) writers[i]!(out, src, cell + 5, cell + 5 + cellLength(src, cell))
+    else if (cellKind === Cell.null) out.bytes(NULL)
+    else writeBinaryCell(out, src, cell + 5, cell + 5 + cellLength(src, cell))
+    at = next
   }
   out.byte(0x7d) // '}'
+}
+
+/** Where the old row's cell i is, when it has a value for an unchanged TOAST column; -1 when not. */
+const fallbackCell = (fallback: Tuple | undefined, i: number): number => {
+  if (fallback === undefined || i >= fallback.length) return -1
+  const at = fallback.cellAt(i)
+  return fallback.bytes[at] === Cell.unchanged ? -1 : at
 }
