@@ -230,7 +230,7 @@ export class Router {
     oldTuple: Tuple | undefined,
     newTuple: Tuple
   ): void {
-    if (oldTuple !== undefined && this.keyChanged(plan, oldTuple, newTuple)) {
+    if (oldTuple !== undefined && this.keyChanged(plan, oldTuple, newTuple, oldKind !== "full")) {
       // A primary-key change: the old key disappears, the new one appears.
       this.emitDelete(plan, tx, lsn, oldKind ?? "key", oldTuple)
       this.emitRow(plan, tx, lsn, "c", undefined, newTuple)
@@ -355,11 +355,19 @@ export class Router {
     out.bytes(tail.bytes)
   }
 
-  private keyChanged(plan: TablePlan, oldTuple: Tuple, newTuple: Tuple): boolean {
+  /**
+   * Whether an update changed the Kafka key. Columns the server did not send
+   * cannot tell: unchanged TOAST values, and, in a key-only old tuple ('K'),
+   * the columns outside the replica identity, which it sends as null (identity
+   * columns are never null: they belong to a primary key or a unique index on
+   * NOT NULL columns).
+   */
+  private keyChanged(plan: TablePlan, oldTuple: Tuple, newTuple: Tuple, keyOnly: boolean): boolean {
     for (const i of plan.keyIndexes) {
-      // Columns the server did not send in the old key tuple cannot tell.
       if (i >= oldTuple.length || i >= newTuple.length) continue
-      if (oldTuple.kind(i) === Cell.unchanged || newTuple.kind(i) === Cell.unchanged) continue
+      const oldKind = oldTuple.kind(i)
+      if (oldKind === Cell.unchanged || newTuple.kind(i) === Cell.unchanged) continue
+      if (keyOnly && oldKind === Cell.null) continue
       if (!Tuple.sameCell(oldTuple, newTuple, i)) return true
     }
     return false

@@ -121,6 +121,14 @@ describe("column checks", () => {
     expect(columnChecks(settings.streams[0]!, 0, table({ replicaIdentity: "full" }))[0]?.status).toBe("ok")
   })
 
+  it("fails a primary key (the default Kafka key) outside an identity index", () => {
+    const byEmail = table({ replicaIdentity: "index", identityIndex: ["status"] })
+    const [result] = columnChecks(streams("").streams[0]!, 0, byEmail)
+    expect(result?.status).toBe("fail")
+    expect(result?.detail).toContain("the primary key (id), the Kafka key, includes id, which deletes do not carry")
+    expect(columnChecks(streams(`key = ["status"]\n`).streams[0]!, 0, byEmail)[0]?.status).toBe("ok")
+  })
+
   it("says nothing when the stream names no columns", () => {
     expect(columnChecks(streams("").streams[0]!, 0, table())).toEqual([])
   })

@@ -345,6 +345,23 @@ describe("Router, format outboxx: deletes and key changes", () => {
     ])
   })
 
+  it("does not take the nulls a key-only old row sends outside the replica identity for a key change", () => {
+    // Primary key id, REPLICA IDENTITY USING INDEX on status: the 'K' old row
+    // carries status and null for everything else, id included.
+    const byStatus = relationOf("orders", [
+      column("id", Oid.int8),
+      column("status", Oid.text, true),
+      column("total", Oid.numeric),
+      column("note", Oid.text),
+      column("secret", Oid.text)
+    ], "index")
+    const router = routerFor({ relation: byStatus, primaryKey: ["id"] })
+    transaction(router, TX1, [[L1, update(["42", "shipped", "10.50", "a long note", "s3cret"], { kind: "key", tuple: [null, "paid", null, null, null] })]])
+    expect(recordsOf(router)).toEqual([
+      { topic: TOPIC, key: key42, value: event("u", { status: "paid" }, { ...json42, status: "shipped" }, { lsn: L1_TEXT }) }
+    ])
+  })
+
   it("writes a primary-key change under REPLICA IDENTITY FULL with the whole old row, and without tombstone when off", () => {
     const router = ordersFull("tombstones = false")
     transaction(router, TX1, [[L1, update(["43", "new", "1.00", "n", "s"], { kind: "full", tuple: row42 })]])

@@ -141,14 +141,17 @@ export const columnChecks = (stream: StreamSettings, streamIndex: number, table:
     results.push(fail(check, problems.join("; "), `fix the column names (table has: ${table.columns.join(", ")})`))
     return results
   }
-  if (stream.key !== undefined && (stream.operations.has("delete") || stream.operations.has("update"))) {
+  // The Kafka key: `key`, else the primary key (else the identity, always carried).
+  const kafkaKey = stream.key ?? (table.primaryKey.length > 0 ? table.primaryKey : undefined)
+  if (kafkaKey !== undefined && (stream.operations.has("delete") || stream.operations.has("update"))) {
     // A delete carries only the identity columns; a key outside them has no value for deletes.
     const identity = new Set(identityColumns(table) ?? [])
-    const outside = stream.key.filter((c) => !identity.has(c))
-    if (outside.length > 0 && table.replicaIdentity !== "full") {
+    const outside = kafkaKey.filter((c) => !identity.has(c))
+    if (outside.length > 0 && table.replicaIdentity !== "full" && (identity.size > 0 || stream.key !== undefined)) {
+      const what = stream.key !== undefined ? `${at("key")} (${kafkaKey.join(", ")})` : `the primary key (${kafkaKey.join(", ")}), the Kafka key,`
       results.push(fail(
         check,
-        `${at("key")} (${stream.key.join(", ")}) includes ${outside.join(", ")}, which deletes do not carry`,
+        `${what} includes ${outside.join(", ")}, which deletes do not carry (REPLICA IDENTITY USING INDEX on other columns)`,
         `ALTER TABLE ${quoteTable(table)} REPLICA IDENTITY FULL, or key on the identity columns`
       ))
       return results
