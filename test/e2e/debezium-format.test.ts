@@ -142,6 +142,20 @@ const startSink = async (workDir: string, topic: string, target: string, table: 
   })
 }
 
+/**
+ * Stops Kafka Connect and waits until it has exited: SIGTERM, then SIGKILL
+ * after 20 s (its shutdown can hang, and a JVM left behind holds 500 MB and
+ * keeps consuming).
+ */
+const stopSink = async (sink: ChildProcess): Promise<void> => {
+  if (sink.exitCode !== null || sink.signalCode !== null) return
+  const exited = new Promise<void>((resolve) => sink.once("exit", () => resolve()))
+  sink.kill("SIGTERM")
+  const timer = setTimeout(() => sink.kill("SIGKILL"), 20_000)
+  await exited
+  clearTimeout(timer)
+}
+
 const columns = `id int8 PRIMARY KEY, name text, code varchar(20), small int2, qty int4, price numeric(10,2),
   ratio numeric(38,10), score float8, active bool, born date, seen timestamp, paid timestamptz, ident uuid, doc jsonb, blob bytea`
 
@@ -229,7 +243,7 @@ format = "debezium"
       expect(await rowTexts(target.url, "public.accounts_copy")).toEqual(await rowTexts(source.url, "public.accounts"))
       expect(actual.map((r) => r["id"])).toEqual(["1", "4", "5", "30"])
     } finally {
-      sink?.kill("SIGTERM")
+      if (sink !== undefined) await stopSink(sink)
       await cli.stop()
     }
   }, 240_000)

@@ -448,6 +448,26 @@ describe("JsonBytes", () => {
     fc.assert(fc.property(fc.integer({ min: 0, max: Number.MAX_SAFE_INTEGER }), (n) => part((out) => out.lsn(n)) === formatLsn(n)))
   })
 
+  it("asciiRange copies ASCII and leaves non-ASCII to the caller, writing nothing", () => {
+    const out = new JsonBytes()
+    out.begin()
+    expect(out.asciiRange(Buffer.from("x{\"a\":1}y"), 1, 8)).toBe(true)
+    expect(out.asciiRange(Buffer.from("{\"é\":1}"), 0, 9)).toBe(false)
+    out.byte(0x21)
+    expect(out.finish().toString("utf8")).toBe("{\"a\":1}!")
+  })
+
+  it("utf8 of long texts, measured rather than reserved at 3 bytes a unit", () => {
+    const long = "é".repeat(5000) + "a".repeat(70_000) + "🎉"
+    const out = new JsonBytes()
+    out.begin()
+    out.utf8(long)
+    expect(out.finish().toString("utf8")).toBe(long)
+    out.begin()
+    out.utf8("after")
+    expect(out.finish().toString("utf8")).toBe("after")
+  })
+
   it("byte, bytes, range and utf8", () => {
     expect(part((out) => {
       out.byte(0x7b)

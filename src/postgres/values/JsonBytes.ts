@@ -108,9 +108,29 @@ export class JsonBytes {
     return true
   }
 
+  /**
+   * Copies `src[start, end)` when it is all ASCII and returns true; otherwise
+   * writes nothing and returns false. One pass for json/jsonb text.
+   */
+  asciiRange(src: Uint8Array, start: number, end: number): boolean {
+    const n = end - start
+    if (this.pos + n > this.buf.length) this.moveToNewSlab(n)
+    const buf = this.buf
+    let p = this.pos
+    for (let i = start; i < end; i++) {
+      const c = src[i]!
+      if (c >= 0x80) return false
+      buf[p++] = c
+    }
+    this.pos = p
+    return true
+  }
+
   /** A string of any content, encoded as UTF-8. */
   utf8(text: string): void {
-    this.ensure(text.length * 3)
+    // A long text is measured: reserving 3 bytes per UTF-16 unit would make
+    // a 10 MB value take a 60 MB slab.
+    this.ensure(text.length <= 4096 ? text.length * 3 : Buffer.byteLength(text, "utf8"))
     this.pos += this.buf.utf8Write(text, this.pos)
   }
 

@@ -35,11 +35,6 @@ const QUOTE = 0x22
 export const viaText = (writer: JsonWriter): ByteWriter => (out, src, start, end) =>
   out.utf8(writer((src as FastBuffer).utf8Slice(start, end)))
 
-const isAscii = (src: Buffer, start: number, end: number): boolean => {
-  for (let i = start; i < end; i++) if (src[i]! >= 0x80) return false
-  return true
-}
-
 const quoted = (out: JsonBytes, src: Buffer, start: number, end: number): void => {
   out.byte(QUOTE)
   out.range(src, start, end)
@@ -57,9 +52,9 @@ const stringBytes: ByteWriter = (out, src, start, end) => {
 
 const verbatimBytes: ByteWriter = (out, src, start, end) => out.range(src, start, end)
 
+/** json/jsonb: the server's text as is; non-ASCII through the text path, as for text. */
 const jsonBytes: ByteWriter = (out, src, start, end) => {
-  if (isAscii(src, start, end)) out.range(src, start, end)
-  else out.utf8((src as FastBuffer).utf8Slice(start, end))
+  if (!out.asciiRange(src, start, end)) out.utf8((src as FastBuffer).utf8Slice(start, end))
 }
 
 const floatText = viaText(writeFloat)
