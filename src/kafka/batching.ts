@@ -8,6 +8,7 @@
  * order, so a per-partition record batch never exceeds what the broker accepts.
  */
 import type { Message } from "kafkajs"
+import { SlabRecord } from "./SlabRecord.js"
 
 /** One record to produce. The partition follows from the key (murmur2, as the Java client). */
 export interface OutRecord {
@@ -39,6 +40,9 @@ const byteLength = (data: string | Buffer | null): number =>
 
 /** Approximate encoded size of one record (uncompressed). */
 export const estimateRecordBytes = (record: OutRecord): number => {
+  if (record instanceof SlabRecord) {
+    return recordOverheadBytes + Math.max(0, record.keyLength) + Math.max(0, record.valueLength)
+  }
   let size = recordOverheadBytes + byteLength(record.key) + byteLength(record.value)
   if (record.headers !== undefined) {
     for (const name in record.headers) size += 8 + Buffer.byteLength(name) + Buffer.byteLength(record.headers[name]!)

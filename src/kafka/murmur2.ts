@@ -13,11 +13,13 @@ const seed = 0x9747b28c
 const m = 0x5bd1e995
 
 /** Java's `Utils.murmur2` of the bytes, as a signed 32-bit integer. */
-export const murmur2 = (data: Uint8Array): number => {
-  const length = data.length
+export const murmur2 = (data: Uint8Array): number => murmur2Range(data, 0, data.length)
+
+/** `murmur2` of `data[start, start + length)`. */
+export const murmur2Range = (data: Uint8Array, start: number, length: number): number => {
   let h = seed ^ length
-  const whole = length & ~3
-  for (let i = 0; i < whole; i += 4) {
+  const whole = start + (length & ~3)
+  for (let i = start; i < whole; i += 4) {
     let k = data[i]! | (data[i + 1]! << 8) | (data[i + 2]! << 16) | (data[i + 3]! << 24)
     k = Math.imul(k, m)
     k ^= k >>> 24

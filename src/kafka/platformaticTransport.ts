@@ -48,9 +48,10 @@ import type { Compression, KafkaSaslSettings } from "../config/model.js"
 import { type OutRecord, topicsOf } from "./batching.js"
 import { classifyPlatformaticError, errorTree } from "./errors.js"
 import { KafkaClient, kafkaRetry, kafkaTimeouts } from "./KafkaClient.js"
-import { murmur2 } from "./murmur2.js"
+import { murmur2, murmur2Range } from "./murmur2.js"
 import { encodeProduceRequest, nextSequence, type PartitionBatch, produceVersions } from "./produceRequest.js"
 import type { ProduceTransport } from "./ProduceTransport.js"
+import { SlabRecord } from "./SlabRecord.js"
 import { type BatchCodec, type BatchProducer, encodeCompressedRecordBatch, encodeRecordBatch } from "./recordBatch.js"
 
 type Client = Producer<Buffer, Buffer, Buffer, Buffer>
@@ -234,15 +235,24 @@ export const platformaticTransport: Effect.Effect<ProduceTransport, never, Kafka
   const assignPartitions = (chunk: ReadonlyArray<OutRecord>, metadata: ClusterMetadata) => {
     const topics = new Map<string, Array<Array<number> | undefined>>()
     for (let i = 0; i < chunk.length; i++) {
-      const { key, topic } = chunk[i]!
+      const record = chunk[i]!
+      const topic = record.topic
       let partitions = topics.get(topic)
       if (partitions === undefined) {
         partitions = new Array(metadata.topics.get(topic)!.partitionsCount)
         topics.set(topic, partitions)
       }
-      const hash = key === null
-        ? (roundRobin = (roundRobin + 1) & 0x7fffffff)
-        : murmur2(typeof key === "string" ? Buffer.from(key, "utf8") : key) & 0x7fffffff
+      let hash: number
+      if (record instanceof SlabRecord) {
+        hash = record.keyLength < 0
+          ? (roundRobin = (roundRobin + 1) & 0x7fffffff)
+          : murmur2Range(record.keyBytes, record.keyStart, record.keyLength) & 0x7fffffff
+      } else {
+        const key = record.key
+        hash = key === null
+          ? (roundRobin = (roundRobin + 1) & 0x7fffffff)
+          : murmur2(typeof key === "string" ? Buffer.from(key, "utf8") : key) & 0x7fffffff
+      }
       const partition = hash % partitions.length
       ;(partitions[partition] ??= []).push(i)
     }

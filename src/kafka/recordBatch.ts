@@ -25,6 +25,7 @@
 import { createRequire } from "node:module"
 import { crc32c as libraryCrc32c } from "@platformatic/kafka"
 import type { OutRecord } from "./batching.js"
+import { SlabRecord } from "./SlabRecord.js"
 import { varintBytes, writeVarint } from "./varint.js"
 
 /** Bytes of the batch header up to and including the record count. */
@@ -67,6 +68,18 @@ const writeField = (buffer: Buffer, offset: number, data: string | Buffer | null
   return offset + size
 }
 
+/** A SlabRecord's key or value: `size` bytes of `bytes` from `start`, -1 for null. */
+const writeRange = (buffer: Buffer, offset: number, bytes: Uint8Array, start: number, size: number): number => {
+  if (size < 0) return writeVarint(buffer, offset, -1)
+  offset = writeVarint(buffer, offset, size)
+  if (size <= 32) {
+    for (let k = 0; k < size; k++) buffer[offset + k] = bytes[start + k]!
+  } else {
+    buffer.set(new Uint8Array(bytes.buffer, bytes.byteOffset + start, size), offset)
+  }
+  return offset + size
+}
+
 /**
  * Who writes the batch, for the broker's duplicate detection: the idempotent
  * producer's id and epoch, and the sequence number of the first record
@@ -98,8 +111,15 @@ const measure = (records: ReadonlyArray<OutRecord>, indices: ArrayLike<number>):
   let recordsBytes = 0
   for (let i = 0; i < count; i++) {
     const record = records[indices[i]!]!
-    const key = record.key === null ? -1 : dataBytes(record.key)
-    const value = record.value === null ? -1 : dataBytes(record.value)
+    let key: number
+    let value: number
+    if (record instanceof SlabRecord) {
+      key = record.keyLength
+      value = record.valueLength
+    } else {
+      key = record.key === null ? -1 : dataBytes(record.key)
+      value = record.value === null ? -1 : dataBytes(record.value)
+    }
     // attributes (1) + timestampDelta 0 (1) + offsetDelta + key + value + headers
     let body = 2 + varintBytes(i) + fieldBytes(key) + fieldBytes(value)
     const headers = record.headers
@@ -135,8 +155,13 @@ const writeRecords = (
     buffer[offset++] = 0 // attributes
     buffer[offset++] = 0 // timestampDelta: every record carries the batch's timestamp
     offset = writeVarint(buffer, offset, i)
-    offset = writeField(buffer, offset, record.key, keys[i]!)
-    offset = writeField(buffer, offset, record.value, values[i]!)
+    if (record instanceof SlabRecord) {
+      offset = writeRange(buffer, offset, record.keyBytes, record.keyStart, keys[i]!)
+      offset = writeRange(buffer, offset, record.valueBytes, record.valueStart, values[i]!)
+    } else {
+      offset = writeField(buffer, offset, record.key, keys[i]!)
+      offset = writeField(buffer, offset, record.value, values[i]!)
+    }
     const headers = record.headers
     if (headers === undefined) {
       buffer[offset++] = 0

@@ -17,6 +17,8 @@ import { formatLsn, pgEpochMicrosToIso, pgEpochMicrosToUnixMs } from "../postgre
 import type { PgoutputMessage, Relation } from "../postgres/pgoutput/messages.js"
 import { Cell, cellLength, Tuple } from "../postgres/pgoutput/tuple.js"
 import { JsonBytes, utf8Bytes } from "../postgres/values/JsonBytes.js"
+import type { Slab } from "../postgres/values/SlabPool.js"
+import { SlabRecord } from "../kafka/SlabRecord.js"
 import { buildRowJson, writeRowJson } from "../postgres/values/rowJson.js"
 import type { CheckpointTracker, TransactionHandle } from "./checkpoint/CheckpointTracker.js"
 import type { RelationEntry, TablePlan } from "./TablePlan.js"
@@ -34,7 +36,14 @@ export interface Outbox {
   delivered?: Array<() => void>
   /** Exactly-once: handed over while a PostgreSQL transaction was open (no Kafka commit after it). */
   endsInTransaction?: boolean
+  /**
+   * The slabs this outbox's record bytes live in, each held once: released
+   * (and reused) once every record is delivered (see SlabPool.ts).
+   */
+  slabs?: Array<Slab>
 }
+
+const NO_BYTES = new Uint8Array(0)
 
 export const emptyOutbox = (): Outbox => ({ records: [], txs: [], counts: [], commitTimes: [] })
 
@@ -85,6 +94,10 @@ export class Router {
   now = Date.now()
   /** Where outboxx events are written (see JsonBytes). */
   private readonly out = new JsonBytes()
+  /** The key `writeKey` wrote last: `keyBytes[keyStart, keyStart + keyLength)`, length -1 for none. */
+  private keyBytes: Uint8Array = NO_BYTES
+  private keyStart = 0
+  private keyLength = -1
   /** Reused per row: columns of `after` left out as unchanged TOAST values. */
   private readonly unchanged: Array<number> = []
   /** The end of an event after its LSN, for one transaction and `now`. */
@@ -257,7 +270,7 @@ export class Router {
   ): void {
     if (plan.debezium !== undefined) return this.emitDebeziumRow(plan, tx, lsn, op, before, after, beforeIsFull)
     const out = this.out
-    const key = this.keyBytes(plan, after, lsn)
+    this.writeKey(plan, after, lsn)
     const unchanged = this.unchanged
     unchanged.length = 0
     out.begin()
@@ -276,7 +289,7 @@ export class Router {
       out.byte(0x5d) // ']'
     }
     this.writeSourceAndTime(plan, tx, lsn)
-    this.push(plan, tx, key, out.finish(), op)
+    this.pushEvent(plan, tx, op)
   }
 
   private emitDebeziumRow(
@@ -320,15 +333,15 @@ export class Router {
     const mask = oldKind === "full" ? plan.includeMask : plan.identityMask
     if (plan.debezium === undefined) {
       const out = this.out
-      const key = this.keyBytes(plan, oldTuple, lsn)
+      this.writeKey(plan, oldTuple, lsn)
       out.begin()
       out.bytes(eventBytes.opBefore.d)
       writeRowJson(out, plan.prefixBytes, plan.byteWriters, oldTuple, mask)
       out.bytes(eventBytes.after)
       out.bytes(eventBytes.null)
       this.writeSourceAndTime(plan, tx, lsn)
-      this.push(plan, tx, key, out.finish(), "d")
-      if (plan.tombstones) this.push(plan, tx, key, null, undefined)
+      const record = this.pushEvent(plan, tx, "d")
+      if (plan.tombstones) this.pushRecord(plan, tx, record.tombstone(), undefined)
       return
     }
     const before = buildRowJson(plan.prefixes, plan.writers, oldTuple.values(), mask)
@@ -383,10 +396,17 @@ export class Router {
     return undefined
   }
 
-  /** The Kafka key of an outboxx event: the key columns' JSON object, as bytes. */
-  private keyBytes(plan: TablePlan, tuple: Tuple, lsn: number): Buffer | null {
+  /**
+   * Writes the Kafka key of an outboxx event (the key columns' JSON object)
+   * as a part of `out`, remembered in `keyBytes`/`keyStart`/`keyLength`.
+   */
+  private writeKey(plan: TablePlan, tuple: Tuple, lsn: number): void {
     const indexes = plan.keyIndexes
-    if (indexes.length === 0) return null
+    if (indexes.length === 0) {
+      this.keyBytes = NO_BYTES
+      this.keyLength = -1
+      return
+    }
     const missing = this.missingKey(plan, tuple, lsn)
     if (missing !== undefined) throw missing
     const out = this.out
@@ -406,7 +426,10 @@ export class Router {
       }
     }
     out.byte(0x7d) // '}'
-    return out.finish()
+    out.finishPart()
+    this.keyBytes = out.partBuf
+    this.keyStart = out.partStart
+    this.keyLength = out.partLength
   }
 
   /** The Kafka key of a debezium event, as text. */
@@ -440,8 +463,15 @@ export class Router {
     this.pushRecord(plan, tx, jsonRecord(plan.topic, key, value), op)
   }
 
-  private push(plan: TablePlan, tx: OpenTransaction, key: Buffer | null, value: Buffer | null, op: Op | undefined): void {
-    this.pushRecord(plan, tx, { topic: plan.topic, key, value }, op)
+  /** Pushes the record of the key from `writeKey` and the value written into `out` since. */
+  private pushEvent(plan: TablePlan, tx: OpenTransaction, op: Op): SlabRecord {
+    const out = this.out
+    out.finishPart()
+    const record = new SlabRecord(plan.topic, this.keyBytes, this.keyStart, this.keyLength, out.partBuf, out.partStart, out.partLength)
+    this.pushRecord(plan, tx, record, op)
+    // The outbox now holds the slabs the key and value were written into.
+    out.takeSlabs(this.outboxes[plan.streamIndex]!.slabs ??= [])
+    return record
   }
 
   private pushRecord(plan: TablePlan, tx: OpenTransaction, record: OutRecord, op: Op | undefined): void {

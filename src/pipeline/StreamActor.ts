@@ -14,6 +14,7 @@ import type { CheckpointTracker } from "./checkpoint/CheckpointTracker.js"
 import type { Outbox } from "./Router.js"
 import type { RecordSink, SinkError } from "./RecordSink.js"
 import { deadLetterRecord } from "../reliability/DeadLetter.js"
+import { releaseSlabs } from "../postgres/values/SlabPool.js"
 
 export interface StreamActor {
   readonly name: string
@@ -157,6 +158,8 @@ export const makeStreamActor = Effect.fnUntraced(function*(
         }
         yield* recordDelivery(batch, records)
         onDelivered(batch, count)
+        // Kafka has every record and nothing reads them any more: their slabs can be written again.
+        for (const outbox of batch) releaseSlabs(outbox.slabs)
       }
       if (done) return
     }

@@ -93,3 +93,21 @@ describe("encodeCompressedRecordBatch", () => {
     })
   }
 })
+
+describe("SlabRecord", () => {
+  it("encodes its byte ranges exactly as the same record with Buffers", async () => {
+    const { SlabRecord } = await import("../../src/kafka/SlabRecord.js")
+    const slab = Buffer.from(`xx{"id":1}{"op":"c"}yy{"id":2}`)
+    const records = [
+      new SlabRecord("t", slab, 2, 8, slab, 10, 10),
+      new SlabRecord("t", slab, 22, 8, slab, 10, 10).tombstone(),
+      new SlabRecord("t", slab, 0, -1, slab, 10, 0)
+    ]
+    const plain: Array<OutRecord> = records.map((r) => ({ topic: r.topic, key: r.key, value: r.value }))
+    const ours = encodeRecordBatch(records, [0, 1, 2], producer, timestamp)
+    assert.isTrue(ours.equals(encodeRecordBatch(plain, [0, 1, 2], producer, timestamp)))
+    const batch = decode(ours)
+    assert.deepStrictEqual(batch.records.map((r) => text(r.key)), [`{"id":1}`, `{"id":2}`, null])
+    assert.deepStrictEqual(batch.records.map((r) => text(r.value)), [`{"op":"c"}`, null, ""])
+  })
+})

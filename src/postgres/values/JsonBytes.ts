@@ -10,14 +10,15 @@
  *
  * A slab is never written again where a part was handed out; when one is
  * full, the part being written moves to a fresh slab. The old slab lives as
- * long as one of its parts is referenced (until Kafka acknowledges them).
+ * long as one of its parts is referenced (until Kafka acknowledges them),
+ * and is then reused: see SlabPool.ts for who holds a slab and when it is
+ * handed back.
  */
-const SLAB_BYTES = 64 * 1024
+import { type FastBuffer, type Slab, SlabPool } from "./SlabPool.js"
 
-interface FastBuffer extends Buffer {
-  utf8Write(text: string, offset: number, length?: number): number
-  latin1Write(text: string, offset: number, length?: number): number
-}
+const SLAB_BYTES = 64 * 1024
+/** Free slabs a writer keeps for reuse: 16 MB, more than a drain has in flight. */
+const MAX_FREE_SLABS = 256
 
 /** ASCII text as bytes, for the constant pieces of an event (computed once). */
 export const asciiBytes = (text: string): Uint8Array => Buffer.from(text, "latin1")
@@ -28,9 +29,21 @@ export const utf8Bytes = (text: string): Uint8Array => Buffer.from(text, "utf8")
 const HEX = asciiBytes("0123456789ABCDEF")
 
 export class JsonBytes {
-  buf: FastBuffer = Buffer.allocUnsafeSlow(SLAB_BYTES) as FastBuffer
+  private slab: Slab
+  buf: FastBuffer
   pos = 0
   private mark = 0
+  /**
+   * Slabs a part was handed out from since the last `takeSlabs`, each held
+   * once for whoever takes them (see SlabPool.ts).
+   */
+  private readonly handedOut: Array<Slab> = []
+
+  constructor(private readonly pool: SlabPool = new SlabPool(SLAB_BYTES, MAX_FREE_SLABS)) {
+    this.slab = pool.acquire()
+    this.buf = this.slab.buf
+    this.partBuf = this.buf
+  }
 
   /** Room for `n` more bytes of the current part. */
   ensure(n: number): void {
@@ -39,18 +52,63 @@ export class JsonBytes {
 
   private moveToNewSlab(n: number): void {
     const partial = this.pos - this.mark
-    const next = Buffer.allocUnsafeSlow(Math.max(SLAB_BYTES, 2 * (partial + n))) as FastBuffer
-    if (partial > 0) next.set(this.buf.subarray(this.mark, this.pos), 0)
-    this.buf = next
+    const old = this.slab
+    // A pooled slab when the part fits one; a part larger than that gets a slab of its own.
+    const next = this.pool.acquire(2 * (partial + n))
+    if (partial > 0) next.buf.set(this.buf.subarray(this.mark, this.pos), 0)
+    this.slab = next
+    this.buf = next.buf
     this.mark = 0
     this.pos = partial
+    // The writer's own hold; parts handed out from the old slab keep theirs.
+    old.release()
   }
 
-  /** Ends the current part and returns it; the next write starts a new one. */
-  finish(): Buffer {
-    const part = this.buf.subarray(this.mark, this.pos)
+  /** Where the part the last `finishPart` ended lives: `partBuf[partStart, partStart + partLength)`. */
+  partBuf: FastBuffer
+  partStart = 0
+  partLength = 0
+
+  /**
+   * Ends the current part (see `partBuf`); the next write starts a new one.
+   * The part's slab is held until it is passed on with `takeSlabs`.
+   */
+  finishPart(): void {
+    this.partBuf = this.buf
+    this.partStart = this.mark
+    this.partLength = this.pos - this.mark
     this.mark = this.pos
-    return part
+    const handedOut = this.handedOut
+    if (handedOut.length === 0 || handedOut[handedOut.length - 1] !== this.slab) {
+      this.slab.retain()
+      handedOut.push(this.slab)
+    }
+  }
+
+  /** Ends the current part and returns it as a Buffer view (held like `finishPart`'s). */
+  finish(): Buffer {
+    this.finishPart()
+    return this.partBuf.subarray(this.partStart, this.partStart + this.partLength)
+  }
+
+  /**
+   * Passes the holds on the slabs of the parts finished since the last call
+   * to `into` (an outbox's slabs, released once its records are delivered).
+   * A slab `into` already ends with is not held twice.
+   */
+  takeSlabs(into: Array<Slab>): void {
+    const handedOut = this.handedOut
+    for (let i = 0; i < handedOut.length; i++) {
+      const slab = handedOut[i]!
+      if (into.length > 0 && into[into.length - 1] === slab) slab.release()
+      else into.push(slab)
+    }
+    handedOut.length = 0
+  }
+
+  /** Whether parts were finished since the last `takeSlabs`. */
+  get holdsParts(): boolean {
+    return this.handedOut.length > 0
   }
 
   /** Starts a part, dropping whatever a write interrupted by an error left behind. */
