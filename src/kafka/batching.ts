@@ -87,8 +87,10 @@ export const groupByTopic = (
       messages = []
       byTopic.set(record.topic, messages)
     }
-    // kafkajs reads key/value/headers only; the record itself serves as the message (no copy).
-    messages.push(record as Message)
+    // kafkajs reads key/value/headers only, so a plain record serves as the message (no copy).
+    // A SlabRecord's key and value are getters, which kafkajs' request builder
+    // would lose when it spreads the message: it gets them as own properties.
+    messages.push(record instanceof SlabRecord ? { key: record.key, value: record.value } : record as Message)
   }
   return Array.from(byTopic, ([topic, messages]) => ({ topic, messages }))
 }

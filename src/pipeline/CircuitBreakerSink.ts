@@ -66,6 +66,7 @@ export const withCircuitBreaker = Effect.fnUntraced(function*(sink: RecordSink) 
 
   return {
     prepareTopics: sink.prepareTopics,
+    ...(sink.copiesRecords === true ? { copiesRecords: true } : {}),
     send: (records) =>
       sink.send(records).pipe(
         breaker.execute({ key, classify }),

@@ -36,7 +36,9 @@ export const kafkaSink = Effect.gen(function*() {
     send: (records) =>
       producer.send(records).pipe(
         Effect.mapError((error) => new SinkError({ reason: error.message, retryable: error.retryable, cause: error }))
-      )
+      ),
+    // Both backends encode the records into their own request buffers.
+    copiesRecords: true
   } satisfies RecordSink
 })
 

@@ -20,4 +20,12 @@ export interface RecordSink {
   /** Called once with every topic the streams may write, before streaming starts. */
   readonly prepareTopics: (topics: ReadonlyArray<string>) => Effect.Effect<void, SinkError>
   readonly send: (records: ReadonlyArray<OutRecord>) => Effect.Effect<void, SinkError>
+  /**
+   * True when the sink keeps no reference to a record's key or value bytes
+   * once `send` succeeded (it copied or wrote out what it needed). Only then
+   * are the slabs those bytes live in written again (SlabPool.ts); a sink
+   * that does not say so gets records whose bytes stay valid for as long as
+   * it holds them.
+   */
+  readonly copiesRecords?: boolean
 }

@@ -10,6 +10,8 @@ import { SinkError } from "./RecordSink.js"
 
 export const stdoutSink = (out: NodeJS.WritableStream = process.stdout): RecordSink => ({
   prepareTopics: () => Effect.void,
+  // The values are decoded into one string before the write.
+  copiesRecords: true,
   send: (records) =>
     Effect.callback<void, SinkError>((resume) => {
       let text = ""

@@ -158,8 +158,8 @@ export const makeStreamActor = Effect.fnUntraced(function*(
         }
         yield* recordDelivery(batch, records)
         onDelivered(batch, count)
-        // Kafka has every record and nothing reads them any more: their slabs can be written again.
-        for (const outbox of batch) releaseSlabs(outbox.slabs)
+        // The sink has every record and keeps none of their bytes: the slabs can be written again.
+        if (sink.copiesRecords === true) for (const outbox of batch) releaseSlabs(outbox.slabs)
       }
       if (done) return
     }

@@ -1,5 +1,6 @@
 import { describe, expect, it } from "vitest"
 import { estimateRecordBytes, groupByTopic, type OutRecord, splitByBytes, topicsOf } from "../../src/kafka/batching.js"
+import { SlabRecord } from "../../src/kafka/SlabRecord.js"
 
 const record = (topic: string, key: string, valueBytes: number): OutRecord => ({
   topic,
@@ -51,5 +52,15 @@ describe("groupByTopic", () => {
     expect(grouped[0]!.messages.map((m) => m.key)).toEqual(["1", "3"])
     expect(grouped[1]!.messages.map((m) => m.key)).toEqual(["2", "4"])
     expect(topicsOf(records)).toEqual(["b", "a"])
+  })
+})
+
+describe("groupByTopic with SlabRecords", () => {
+  it("gives kafkajs key and value as own properties (its request builder spreads messages)", () => {
+    const slab = Buffer.from(`{"id":7}{"op":"d"}`)
+    const [group] = groupByTopic([new SlabRecord("t", slab, 0, 8, slab, 8, 10)])
+    const spread = { ...group!.messages[0]! }
+    expect(String(spread.key)).toBe(`{"id":7}`)
+    expect(String(spread.value)).toBe(`{"op":"d"}`)
   })
 })
