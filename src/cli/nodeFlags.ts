@@ -2,25 +2,28 @@
  * The V8 heap settings the outboxx process runs with.
  *
  * On a machine with plenty of RAM, V8 sizes the young generation at up to
- * 64 MB per semi-space (134 MB committed). Smaller semi-spaces keep a backlog
- * drain's resident set lower but scavenge more often, and more of the rows in
- * flight reach the old generation. Measured on 1,000,000-change drains
- * (scavenge time summed from --trace-gc; peak RSS), records in flight as
- * Buffers (see kafka/batching.ts):
- *   24 MB  131 scavenges, 1.47 s, 279 MB
- *   16 MB  241 scavenges, 1.46 s, 239 MB
- *    8 MB  479 scavenges, 2.16 s, 271 MB (more promoted: the old generation grows)
- * 16 MB costs no more GC than 24 and holds 40 MB less. (Before the records
- * were Buffers the rows in flight were costlier to copy and 24 MB was the
- * better choice; the default, 64 MB, peaked at 369-396 MB.)
+ * 64 MB per semi-space (134 MB committed) and lets the old generation grow to
+ * several times what survived the last full collection before the next one.
+ * A drain keeps little alive (records in flight are byte ranges of reused
+ * slabs, see postgres/values/SlabPool.ts), so both are mostly room for
+ * garbage. Measured on 1,000,000-change drains (2 runs each, rate and peak RSS):
+ *   defaults (semi-space 16 MB)          136-147k/s, 6.3 CPU s, 217-231 MB
+ *   semi-space 8 MB                      131-154k/s, 5.9-6.8 s, 191-200 MB
+ *   semi-space 8 MB, old growth 1.6x     148-175k/s, 5.7-6.7 s, 159-182 MB
+ *   semi-space 8 MB, old growth 1.4x     129-153k/s, 7.2-8.4 s, 161-162 MB
+ *   semi-space 4 MB                      117-127k/s, 6.8-7.3 s, 212-222 MB
+ * `--heap-growing-percent=60` starts a full collection once the old
+ * generation is 1.6 times what the previous one left: each is short (the live
+ * heap is about 25 MB), and below that the extra collections cost more CPU
+ * than they save memory.
  *
  * Heap sizes can only be set when the VM starts, so `node dist/main.js`
  * replaces itself (execve: same pid, same stdio, signals still reach it) with
- * `node --max-semi-space-size=16 dist/main.js ...` before loading anything.
- * It does not when the flag is already given (command line or NODE_OPTIONS),
+ * `node <these flags> dist/main.js ...` before loading anything.
+ * It does not when the flags are already given (command line or NODE_OPTIONS),
  * when OUTBOXX_NODE_FLAGS=off, or when the runtime lacks process.execve.
  */
-export const daemonNodeFlags: ReadonlyArray<string> = ["--max-semi-space-size=16"]
+export const daemonNodeFlags: ReadonlyArray<string> = ["--max-semi-space-size=8", "--heap-growing-percent=60"]
 
 /** Set in the relaunched process (so it does not relaunch again); `off` disables the relaunch. */
 export const nodeFlagsEnv = "OUTBOXX_NODE_FLAGS"

@@ -8,7 +8,11 @@ describe("missingNodeFlags", () => {
   })
 
   it("keeps a semi-space size the user chose, on the command line or in NODE_OPTIONS, in either spelling", () => {
-    expect(missingNodeFlags(["--max-semi-space-size=64"], undefined)).toEqual([])
-    expect(missingNodeFlags([], "--inspect --max_semi_space_size=8")).toEqual([])
+    expect(missingNodeFlags(["--max-semi-space-size=64"], undefined)).toEqual(["--heap-growing-percent=60"])
+    expect(missingNodeFlags([], "--inspect --max_semi_space_size=8")).toEqual(["--heap-growing-percent=60"])
+  })
+
+  it("adds nothing when the user chose both settings", () => {
+    expect(missingNodeFlags(["--max-semi-space-size=64", "--heap_growing_percent=100"], undefined)).toEqual([])
   })
 })
