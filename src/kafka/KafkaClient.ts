@@ -11,13 +11,11 @@ import * as Effect from "effect/Effect"
 import * as Layer from "effect/Layer"
 import * as Redacted from "effect/Redacted"
 import * as References from "effect/References"
-import kafkajs from "kafkajs"
 import type { Kafka, KafkaConfig, RetryOptions, SASLOptions } from "kafkajs"
 import type { Compression, KafkaSaslSettings, KafkaSettings, KafkaTlsSettings } from "../config/model.js"
 import { KafkaConfigError } from "./errors.js"
+import { kafkajsCompressionTypes as CompressionTypes, kafkajsModule } from "./kafkajsModule.js"
 import { effectLogCreator, kafkajsLevelFor } from "./kafkaLog.js"
-
-const { CompressionCodecs, CompressionTypes } = kafkajs
 
 /**
  * Time bounds. A dead broker must fail a send within a bounded time: kafkajs
@@ -69,7 +67,7 @@ export const resolveCompression = (compression: Compression): Effect.Effect<numb
   Effect.suspend(() => {
     const type = compressionType[compression]
     if (type === CompressionTypes.None || type === CompressionTypes.GZIP) return Effect.succeed(type)
-    const lookup = (CompressionCodecs as Record<number, () => unknown>)[type]
+    const lookup = (kafkajsModule().CompressionCodecs as Record<number, () => unknown>)[type]
     try {
       lookup?.()
       return Effect.succeed(type)
@@ -124,7 +122,29 @@ export const tlsOptions = Effect.fnUntraced(function*(tls: KafkaTlsSettings | un
   return options
 })
 
-/** A configured kafkajs client plus the settings it came from. */
+/** @platformatic/kafka runs on Node >= 22.22 (22.x) or >= 24.6. */
+export const platformaticSupported = (nodeVersion: string): boolean => {
+  const [major = 0, minor = 0] = nodeVersion.split(".").map(Number)
+  return major > 24 || (major === 24 && minor >= 6) || (major === 23) || (major === 22 && minor >= 22)
+}
+
+/** `auto` picks platformatic where it runs (faster), else kafkajs. */
+export const resolveClient = (
+  client: KafkaSettings["client"],
+  nodeVersion: string
+): Effect.Effect<"platformatic" | "kafkajs", KafkaConfigError> => {
+  if (client === "kafkajs") return Effect.succeed("kafkajs")
+  if (platformaticSupported(nodeVersion)) return Effect.succeed("platformatic")
+  if (client === "auto") return Effect.succeed("kafkajs")
+  return Effect.fail(
+    new KafkaConfigError({
+      path: "kafka.client",
+      reason: `"platformatic" needs Node >= 22.22 or >= 24.6 (this is ${nodeVersion}); use "auto" or "kafkajs", or upgrade Node`
+    })
+  )
+}
+
+/** A configured kafkajs client (made on first use) plus the settings it came from. */
 export class KafkaClient extends Context.Service<
   KafkaClient,
   {
@@ -167,7 +187,16 @@ export class KafkaClient extends Context.Service<
         }
         if (ssl !== undefined) config.ssl = ssl
         if (settings.sasl !== undefined) config.sasl = saslOptions(settings.sasl)
-        return KafkaClient.of({ kafka: new kafkajs.Kafka(config), settings, compression, tls: ssl })
+        // kafkajs is loaded only when something uses this client (kafkajsModule.ts).
+        let kafka: Kafka | undefined
+        return KafkaClient.of({
+          get kafka() {
+            return kafka ??= new (kafkajsModule().Kafka)(config)
+          },
+          settings,
+          compression,
+          tls: ssl
+        })
       })
     )
 }

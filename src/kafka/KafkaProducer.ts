@@ -16,35 +16,15 @@ import * as Layer from "effect/Layer"
 import * as Semaphore from "effect/Semaphore"
 import type { KafkaSettings } from "../config/model.js"
 import { type OutRecord, splitByBytes, topicsOf } from "./batching.js"
-import { KafkaConfigError, KafkaSendError } from "./errors.js"
-import { KafkaClient } from "./KafkaClient.js"
+import { type KafkaConfigError, KafkaSendError } from "./errors.js"
+import { KafkaClient, resolveClient } from "./KafkaClient.js"
 import { kafkajsTransport } from "./kafkajsTransport.js"
 import type { ProduceTransport } from "./ProduceTransport.js"
 import { TopicAdmin } from "./TopicAdmin.js"
 
 export type { OutRecord } from "./batching.js"
 
-/** @platformatic/kafka runs on Node >= 22.22 (22.x) or >= 24.6. */
-export const platformaticSupported = (nodeVersion: string): boolean => {
-  const [major = 0, minor = 0] = nodeVersion.split(".").map(Number)
-  return major > 24 || (major === 24 && minor >= 6) || (major === 23) || (major === 22 && minor >= 22)
-}
-
-/** `auto` picks platformatic where it runs (faster), else kafkajs. */
-export const resolveClient = (
-  client: KafkaSettings["client"],
-  nodeVersion: string
-): Effect.Effect<"platformatic" | "kafkajs", KafkaConfigError> => {
-  if (client === "kafkajs") return Effect.succeed("kafkajs")
-  if (platformaticSupported(nodeVersion)) return Effect.succeed("platformatic")
-  if (client === "auto") return Effect.succeed("kafkajs")
-  return Effect.fail(
-    new KafkaConfigError({
-      path: "kafka.client",
-      reason: `"platformatic" needs Node >= 22.22 or >= 24.6 (this is ${nodeVersion}); use "auto" or "kafkajs", or upgrade Node`
-    })
-  )
-}
+export { platformaticSupported, resolveClient } from "./KafkaClient.js"
 
 export class KafkaProducer extends Context.Service<
   KafkaProducer,

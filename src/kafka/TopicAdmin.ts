@@ -11,12 +11,55 @@ import * as Context from "effect/Context"
 import * as Effect from "effect/Effect"
 import * as Layer from "effect/Layer"
 import * as Semaphore from "effect/Semaphore"
-import kafkajs from "kafkajs"
 import type { Admin } from "kafkajs"
+import type { AdminBackend } from "./AdminBackend.js"
 import { classifyKafkaError, KafkaTopicError, KafkaUnreachableError } from "./errors.js"
-import { KafkaClient, kafkaRetry, kafkaTimeouts } from "./KafkaClient.js"
+import { KafkaClient, kafkaRetry, kafkaTimeouts, resolveClient } from "./KafkaClient.js"
+import { kafkajsModule } from "./kafkajsModule.js"
 
-const { ConfigResourceTypes } = kafkajs
+/** TopicAdmin's calls on kafkajs' admin client (`kafka.client = "kafkajs"`), connecting on first use. */
+const kafkajsAdmin = (admin: Admin): AdminBackend => {
+  let connected = false
+  admin.on(admin.events.DISCONNECT, () => {
+    connected = false
+  })
+  const call = async <A>(f: () => Promise<A>): Promise<A> => {
+    if (!connected) {
+      await admin.connect()
+      connected = true
+    }
+    return await f()
+  }
+  return {
+    listTopics: () => call(() => admin.listTopics()),
+    createTopics: async (topics, numPartitions, replicationFactor) => {
+      await call(() =>
+        admin.createTopics({
+          topics: topics.map((topic) => ({ topic, numPartitions, replicationFactor })),
+          waitForLeaders: true,
+          timeout: kafkaTimeouts.adminTimeoutMs
+        })
+      )
+    },
+    describeCluster: () => call(() => admin.describeCluster()),
+    autoCreateTopics: async (nodeId) => {
+      const result = await call(() =>
+        admin.describeConfigs({
+          includeSynonyms: false,
+          resources: [{
+            type: kafkajsModule().ConfigResourceTypes.BROKER,
+            name: String(nodeId),
+            configNames: ["auto.create.topics.enable"]
+          }]
+        })
+      )
+      const entry = result.resources[0]?.configEntries.find((e) => e.configName === "auto.create.topics.enable")
+      return entry === undefined ? undefined : entry.configValue === "true"
+    },
+    classify: classifyKafkaError,
+    close: () => (connected ? admin.disconnect().catch(() => undefined) : Promise.resolve())
+  }
+}
 
 export interface ClusterDescription {
   readonly clusterId: string
@@ -45,33 +88,22 @@ export class TopicAdmin extends Context.Service<
   static readonly layer = Layer.effect(
     TopicAdmin,
     Effect.gen(function*() {
-      const { kafka, settings } = yield* KafkaClient
+      const client = yield* KafkaClient
+      const { settings } = client
       const known = new Set<string>()
       const lock = yield* Semaphore.make(1)
-      const admin: Admin = kafka.admin({ retry: kafkaRetry })
-      let connected = false
-      admin.on(admin.events.DISCONNECT, () => {
-        connected = false
-      })
-      yield* Effect.addFinalizer(() =>
-        Effect.promise(() => (connected ? admin.disconnect().catch(() => undefined) : Promise.resolve()))
-      )
+      // The producer's library; kafkajs is not loaded unless it is the one (kafkajsModule.ts).
+      const backend: AdminBackend = (yield* resolveClient(settings.client, process.versions.node)) === "kafkajs"
+        ? kafkajsAdmin(client.kafka.admin({ retry: kafkaRetry }))
+        : (yield* Effect.promise(() => import("./platformaticAdmin.js"))).platformaticAdmin(settings, client.tls)
+      yield* Effect.addFinalizer(() => Effect.promise(() => backend.close()))
 
-      /** Runs an admin call, connecting first when needed (the broker may be down at startup). */
-      const call = <A>(f: (admin: Admin) => Promise<A>) =>
-        Effect.tryPromise({
-          try: async () => {
-            if (!connected) {
-              await admin.connect()
-              connected = true
-            }
-            return await f(admin)
-          },
-          catch: (cause) => cause
-        })
+      /** Runs an admin call (each backend connects when needed: the broker may be down at startup). */
+      const call = <A>(f: (admin: AdminBackend) => Promise<A>) =>
+        Effect.tryPromise({ try: () => f(backend), catch: (cause) => cause })
 
       const topicError = (topics: ReadonlyArray<string>, what: string) => (cause: unknown) => {
-        const failure = classifyKafkaError(cause, { createTopics: settings.createTopics })
+        const failure = backend.classify(cause, { createTopics: settings.createTopics })
         return new KafkaTopicError({
           topics,
           retryable: failure.retryable,
@@ -90,18 +122,8 @@ export class TopicAdmin extends Context.Service<
         )
 
       const create = (topics: ReadonlyArray<string>) =>
-        call((a) =>
-          a.createTopics({
-            topics: topics.map((topic) => ({
-              topic,
-              // -1 = the broker's num.partitions / default.replication.factor
-              numPartitions: settings.topicPartitions,
-              replicationFactor: settings.topicReplicationFactor
-            })),
-            waitForLeaders: true,
-            timeout: kafkaTimeouts.adminTimeoutMs
-          })
-        ).pipe(
+        // -1 = the broker's num.partitions / default.replication.factor
+        call((a) => a.createTopics(topics, settings.topicPartitions, settings.topicReplicationFactor)).pipe(
           // A race with another creator (TOPIC_ALREADY_EXISTS) is fine; the re-check below decides.
           Effect.catch((cause) =>
             missingOf(topics).pipe(
@@ -156,20 +178,7 @@ export class TopicAdmin extends Context.Service<
         })
 
       const readAutoCreate = (nodeId: number) =>
-        call((a) =>
-          a.describeConfigs({
-            includeSynonyms: false,
-            resources: [{
-              type: ConfigResourceTypes.BROKER,
-              name: String(nodeId),
-              configNames: ["auto.create.topics.enable"]
-            }]
-          })
-        ).pipe(
-          Effect.map((result) => {
-            const entry = result.resources[0]?.configEntries.find((e) => e.configName === "auto.create.topics.enable")
-            return entry === undefined ? undefined : entry.configValue === "true"
-          }),
+        call((a) => a.autoCreateTopics(nodeId)).pipe(
           // Not being allowed to read broker configs is not a connectivity problem.
           Effect.catch((cause) =>
             Effect.logDebug("cannot read auto.create.topics.enable", String(cause)).pipe(Effect.as(undefined))
@@ -184,7 +193,7 @@ export class TopicAdmin extends Context.Service<
           return yield* Effect.gen(function*() {
             const cluster = yield* call((a) => a.describeCluster()).pipe(
               Effect.mapError((cause) =>
-                unreachable(classifyKafkaError(cause, { createTopics: settings.createTopics }).reason, cause)
+                unreachable(backend.classify(cause, { createTopics: settings.createTopics }).reason, cause)
               )
             )
             const nodeId = cluster.controller ?? cluster.brokers[0]?.nodeId

@@ -5,10 +5,8 @@
 import * as Context from "effect/Context"
 import * as Effect from "effect/Effect"
 import type { LogLevel as EffectLogLevel } from "effect/LogLevel"
-import kafkajs from "kafkajs"
 import type { LogEntry, logCreator } from "kafkajs"
-
-const { logLevel } = kafkajs
+import { kafkajsLogLevel as logLevel } from "./kafkajsModule.js"
 
 /** kafkajs' own threshold for a given Effect minimum level (kafkajs skips building filtered entries). */
 export const kafkajsLevelFor = (minimum: EffectLogLevel): number => {

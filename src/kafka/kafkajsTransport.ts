@@ -2,17 +2,16 @@
  * The kafkajs backend of KafkaProducer (`kafka.client = "kafkajs"`).
  */
 import * as Effect from "effect/Effect"
-import kafkajs from "kafkajs"
 import type { Producer } from "kafkajs"
 import { groupByTopic, type OutRecord } from "./batching.js"
 import { classifyKafkaError } from "./errors.js"
 import { KafkaClient, kafkaRetry, kafkaTimeouts } from "./KafkaClient.js"
+import { kafkajsModule } from "./kafkajsModule.js"
 import type { ProduceTransport } from "./ProduceTransport.js"
-
-const { Partitioners } = kafkajs
 
 export const kafkajsTransport: Effect.Effect<ProduceTransport, never, KafkaClient> = Effect.gen(function*() {
   const { compression, kafka } = yield* KafkaClient
+  const { Partitioners } = kafkajsModule()
 
   const newProducer = (): Producer =>
     kafka.producer({

@@ -31,6 +31,7 @@ import * as Redacted from "effect/Redacted"
 import { gzip } from "node:zlib"
 import { promisify } from "node:util"
 import {
+  type BaseOptions,
   type ClusterMetadata,
   compressionsAlgorithms,
   type Connection,
@@ -44,7 +45,8 @@ import {
   UnsupportedApiError,
   Writer
 } from "@platformatic/kafka"
-import type { Compression, KafkaSaslSettings } from "../config/model.js"
+import type { ConnectionOptions } from "node:tls"
+import type { Compression, KafkaSaslSettings, KafkaSettings } from "../config/model.js"
 import { type OutRecord, topicsOf } from "./batching.js"
 import { classifyPlatformaticError, errorTree } from "./errors.js"
 import { KafkaClient, kafkaRetry, kafkaTimeouts } from "./KafkaClient.js"
@@ -185,26 +187,37 @@ interface ProducerSession {
   readonly sequences: Map<string, number>
 }
 
-export const platformaticTransport: Effect.Effect<ProduceTransport, never, KafkaClient> = Effect.gen(function*() {
-  const { settings, tls } = yield* KafkaClient
-
-  // The library's client is used for connections, metadata and the producer id; its `send` is not.
-  const options: ProducerOptions<Buffer, Buffer, Buffer, Buffer> = {
+/**
+ * What every @platformatic/kafka client of ours shares: brokers, TLS, SASL,
+ * timeouts and retries as kafkajs gets them (KafkaClient.ts). Topics are
+ * created (or refused) by TopicAdmin, never by a metadata request.
+ */
+export const platformaticClientOptions = (settings: KafkaSettings, tls: ConnectionOptions | undefined): BaseOptions => {
+  const options: BaseOptions = {
     clientId: settings.clientId,
     bootstrapBrokers: [...settings.brokers],
-    idempotent: true,
-    acks: acksAll,
-    // Topics are created (or refused) by TopicAdmin, never by a metadata request.
     autocreateTopics: false,
     connectTimeout: kafkaTimeouts.connectionTimeoutMs,
     requestTimeout: kafkaTimeouts.requestTimeoutMs,
-    timeout: kafkaTimeouts.produceAckTimeoutMs,
     retries,
     retryDelay,
     strict: false
   }
   if (tls !== undefined) options.tls = tls
   if (settings.sasl !== undefined) options.sasl = saslOptions(settings.sasl)
+  return options
+}
+
+export const platformaticTransport: Effect.Effect<ProduceTransport, never, KafkaClient> = Effect.gen(function*() {
+  const { settings, tls } = yield* KafkaClient
+
+  // The library's client is used for connections, metadata and the producer id; its `send` is not.
+  const options: ProducerOptions<Buffer, Buffer, Buffer, Buffer> = {
+    ...platformaticClientOptions(settings, tls),
+    idempotent: true,
+    acks: acksAll,
+    timeout: kafkaTimeouts.produceAckTimeoutMs
+  }
 
   const codec = codecFor(settings.compression)
   const newClient = (): Client => new Producer<Buffer, Buffer, Buffer, Buffer>({ ...options })

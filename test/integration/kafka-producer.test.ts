@@ -302,8 +302,11 @@ describe.each(["platformatic", "kafkajs"] as const)("KafkaProducer on %s", (clie
       // A SASL handshake on a plaintext listener: a configuration problem, not an outage.
       assert.isFalse(sendFailure.retryable)
       assert.include(sendFailure.reason, "SASL")
-      assert.isAbove(lines.length, 0)
+      // kafkajs logs its failed handshake (through our logger); @platformatic/kafka logs nothing.
+      if (client === "kafkajs") assert.isAbove(lines.length, 0)
       for (const line of lines) assert.notInclude(line, "s3cr3t-pw")
+      assert.notInclude(sendFailure.reason, "s3cr3t-pw")
+      assert.notInclude(String(error), "s3cr3t-pw")
     }), 60_000)
 })
 

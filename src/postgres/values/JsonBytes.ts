@@ -17,8 +17,8 @@
 import { type FastBuffer, type Slab, SlabPool } from "./SlabPool.js"
 
 const SLAB_BYTES = 64 * 1024
-/** Free slabs a writer keeps for reuse: 16 MB, more than a drain has in flight. */
-const MAX_FREE_SLABS = 256
+/** Free slabs a writer keeps for reuse: 4 MB, about what a drain has in flight (6 outboxes of up to 1,024 records). */
+const MAX_FREE_SLABS = 64
 
 /** ASCII text as bytes, for the constant pieces of an event (computed once). */
 export const asciiBytes = (text: string): Uint8Array => Buffer.from(text, "latin1")
