@@ -6,22 +6,25 @@
  * several times what survived the last full collection before the next one.
  * A drain keeps little alive (records in flight are byte ranges of reused
  * slabs, see postgres/values/SlabPool.ts), so both are mostly room for
- * garbage. Measured on 1,000,000-change drains (2 runs each, rate and peak RSS):
- *   defaults (semi-space 16 MB)          136-147k/s, 6.3 CPU s, 217-231 MB
- *   semi-space 8 MB                      131-154k/s, 5.9-6.8 s, 191-200 MB
- *   semi-space 8 MB, old growth 1.6x     148-175k/s, 5.7-6.7 s, 159-182 MB
- *   semi-space 8 MB, old growth 1.4x     129-153k/s, 7.2-8.4 s, 161-162 MB
- *   semi-space 4 MB                      117-127k/s, 6.8-7.3 s, 212-222 MB
+ * garbage. Measured on 1,000,000-change drains (rate, CPU, peak RSS; 2-3
+ * runs each, this VM's speed drifts by 20%):
+ *   defaults (semi-space 16 MB)                    136-147k/s, 6.3 s, 217-231 MB
+ *   semi-space 8 MB                                131-154k/s, 5.9-6.8 s, 191-200 MB
+ *   semi-space 8 MB, old growth 1.6x               148-175k/s, 5.7-6.7 s, 159-182 MB
+ *   semi-space 8 MB, old growth 1.4x               129-153k/s, 7.2-8.4 s, 161-162 MB
+ * and with one malloc arena (below):
+ *   semi-space 8 MB, old growth 1.6x               158-184k/s, 5.3-6.2 s, 152-156 MB
+ *   semi-space 4 MB, old growth 1.6x               132-175k/s, 5.8-6.5 s, 139-145 MB
  * `--heap-growing-percent=60` starts a full collection once the old
  * generation is 1.6 times what the previous one left: each is short (the live
  * heap is about 25 MB), and below that the extra collections cost more CPU
- * than they save memory.
+ * than they save memory. 4 MB semi-spaces scavenge twice as often as 8 MB
+ * for about 5% of the rate and 12 MB less; we keep the daemon under 150 MB.
  *
  * The relaunch also sets MALLOC_ARENA_MAX=1 (unless set already): glibc's
  * malloc otherwise gives threads (V8's GC helpers, libuv's pool) arenas of
- * their own, which keep what they once held. One arena: 153-155 MB against
- * 157-172 MB with the flags above, at the same rate (3 runs each); musl and
- * other allocators ignore it.
+ * their own, which keep what they once held: 153-155 MB against 157-172 MB
+ * (8 MB semi-spaces), at the same rate. musl and other allocators ignore it.
  *
  * Heap sizes can only be set when the VM starts, so `node dist/main.js`
  * replaces itself (execve: same pid, same stdio, signals still reach it) with
@@ -29,7 +32,7 @@
  * It does not when the flags are already given (command line or NODE_OPTIONS),
  * when OUTBOXX_NODE_FLAGS=off, or when the runtime lacks process.execve.
  */
-export const daemonNodeFlags: ReadonlyArray<string> = ["--max-semi-space-size=8", "--heap-growing-percent=60"]
+export const daemonNodeFlags: ReadonlyArray<string> = ["--max-semi-space-size=4", "--heap-growing-percent=60"]
 
 /** Allocator settings for the relaunched process; the environment's own win. */
 export const daemonEnv: Readonly<Record<string, string>> = { MALLOC_ARENA_MAX: "1" }
