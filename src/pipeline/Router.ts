@@ -467,7 +467,7 @@ export class Router {
   private pushEvent(plan: TablePlan, tx: OpenTransaction, op: Op): SlabRecord {
     const out = this.out
     out.finishPart()
-    const record = new SlabRecord(plan.topic, this.keyBytes, this.keyStart, this.keyLength, out.partBuf, out.partStart, out.partLength)
+    const record = SlabRecord.make(plan.topic, this.keyBytes, this.keyStart, this.keyLength, out.partBuf, out.partStart, out.partLength)
     this.pushRecord(plan, tx, record, op)
     // The outbox now holds the slabs the key and value were written into.
     out.takeSlabs(this.outboxes[plan.streamIndex]!.slabs ??= [])

@@ -15,6 +15,7 @@ import type { Outbox } from "./Router.js"
 import type { RecordSink, SinkError } from "./RecordSink.js"
 import { deadLetterRecord } from "../reliability/DeadLetter.js"
 import { releaseSlabs } from "../postgres/values/SlabPool.js"
+import { recycleRecords } from "../kafka/SlabRecord.js"
 
 export interface StreamActor {
   readonly name: string
@@ -159,7 +160,12 @@ export const makeStreamActor = Effect.fnUntraced(function*(
         yield* recordDelivery(batch, records)
         onDelivered(batch, count)
         // The sink has every record and keeps none of their bytes: the slabs can be written again.
-        if (sink.copiesRecords === true) for (const outbox of batch) releaseSlabs(outbox.slabs)
+        if (sink.copiesRecords === true) {
+          for (const outbox of batch) {
+            releaseSlabs(outbox.slabs)
+            recycleRecords(outbox.records)
+          }
+        }
       }
       if (done) return
     }

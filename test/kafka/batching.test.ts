@@ -58,7 +58,7 @@ describe("groupByTopic", () => {
 describe("groupByTopic with SlabRecords", () => {
   it("gives kafkajs key and value as own properties (its request builder spreads messages)", () => {
     const slab = Buffer.from(`{"id":7}{"op":"d"}`)
-    const [group] = groupByTopic([new SlabRecord("t", slab, 0, 8, slab, 8, 10)])
+    const [group] = groupByTopic([SlabRecord.make("t", slab, 0, 8, slab, 8, 10)])
     const spread = { ...group!.messages[0]! }
     expect(String(spread.key)).toBe(`{"id":7}`)
     expect(String(spread.value)).toBe(`{"op":"d"}`)

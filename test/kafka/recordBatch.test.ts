@@ -99,9 +99,9 @@ describe("SlabRecord", () => {
     const { SlabRecord } = await import("../../src/kafka/SlabRecord.js")
     const slab = Buffer.from(`xx{"id":1}{"op":"c"}yy{"id":2}`)
     const records = [
-      new SlabRecord("t", slab, 2, 8, slab, 10, 10),
-      new SlabRecord("t", slab, 22, 8, slab, 10, 10).tombstone(),
-      new SlabRecord("t", slab, 0, -1, slab, 10, 0)
+      SlabRecord.make("t", slab, 2, 8, slab, 10, 10),
+      SlabRecord.make("t", slab, 22, 8, slab, 10, 10).tombstone(),
+      SlabRecord.make("t", slab, 0, -1, slab, 10, 0)
     ]
     const plain: Array<OutRecord> = records.map((r) => ({ topic: r.topic, key: r.key, value: r.value }))
     const ours = encodeRecordBatch(records, [0, 1, 2], producer, timestamp)

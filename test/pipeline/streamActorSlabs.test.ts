@@ -20,7 +20,7 @@ const outboxWithSlab = (pool: SlabPool) => {
   slab.retain() // the outbox's hold
   slab.release() // the writer moved on
   const outbox: Outbox = {
-    records: [new SlabRecord("t", slab.buf, 0, 8, slab.buf, 8, 10)],
+    records: [SlabRecord.make("t", slab.buf, 0, 8, slab.buf, 8, 10)],
     txs: [],
     counts: [],
     commitTimes: [],
