@@ -15,13 +15,17 @@
 // library entry (dist/index.js, for users composing our Layers) stays tsc's
 // module tree.
 import * as esbuild from "esbuild"
-import { readFileSync } from "node:fs"
+import { readFileSync, rmSync } from "node:fs"
 
 const manifest = JSON.parse(readFileSync(new URL("../package.json", import.meta.url), "utf8"))
 const bundled = (name) => name === "effect" || name.startsWith("@effect/") || name === "@platformatic/kafka"
 const external = Object.keys(manifest.dependencies ?? {})
   .filter((name) => !bundled(name))
   .flatMap((name) => [name, `${name}/*`])
+
+// Chunk names carry content hashes: without this, every build would leave the
+// previous build's chunks behind in dist/ (and in the published package).
+rmSync(new URL("../dist/chunks", import.meta.url), { recursive: true, force: true })
 
 await esbuild.build({
   entryPoints: ["src/main.ts"],
