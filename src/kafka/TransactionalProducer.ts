@@ -1,6 +1,7 @@
 /**
- * Kafka transactions for `kafka.delivery = "exactly-once"` (on kafkajs, whatever
- * `kafka.client` says: its transactional producer is the one we verified).
+ * Kafka transactions for `kafka.delivery = "exactly-once"`, on the library
+ * `kafka.client` names (TransactionBackend.ts: platformaticTransactions.ts by
+ * default, kafkajsTransactions.ts).
  *
  * - The transactional id is derived from the slot (`outboxx-<slot>`), so a
  *   second instance of the same pipeline fences the first: its InitProducerId
@@ -11,14 +12,18 @@
  *   slot, value = {"lsn", "systemId", ...}): the commit end LSN of the last
  *   PostgreSQL transaction it holds. Data and position commit together, so a
  *   restart that reads the position (read_committed) knows exactly what Kafka has.
+ * - The position topic is created, and read at startup, with kafkajs (its
+ *   admin and a read_committed consumer), whichever library sends.
  */
 import { randomUUID } from "node:crypto"
 import * as Effect from "effect/Effect"
-import type { Kafka, Producer, Transaction } from "kafkajs"
+import type { Kafka } from "kafkajs"
 import { formatLsn, parseLsn } from "../postgres/lsn.js"
-import { groupByTopic, type OutRecord, splitByBytes, topicsOf } from "./batching.js"
+import { type OutRecord, topicsOf } from "./batching.js"
 import { classifyKafkaError, KafkaSendError } from "./errors.js"
-import { KafkaClient, kafkaRetry, kafkaTimeouts } from "./KafkaClient.js"
+import { KafkaClient, kafkaRetry, kafkaTimeouts, resolveClient } from "./KafkaClient.js"
+import { kafkajsTransactions } from "./kafkajsTransactions.js"
+import type { TransactionBackend } from "./TransactionBackend.js"
 
 /** The position topic of a slot. */
 export const positionTopicFor = (slot: string): string => `outboxx.offsets.${slot}`
@@ -28,7 +33,7 @@ export const transactionalIdFor = (slot: string): string => `outboxx-${slot}`
 
 /**
  * How long a Kafka transaction may stay open before the broker aborts it
- * (kafkajs' `transactionTimeout`, must be <= the broker's
+ * (the producer's `transaction.timeout.ms`, must be <= the broker's
  * `transaction.max.timeout.ms`, 15 min by default). One PostgreSQL transaction
  * goes into one Kafka transaction, so this bounds how long sending the biggest
  * PostgreSQL transaction may take.
@@ -88,8 +93,14 @@ const restartable = new Set([
   "INVALID_PRODUCER_ID_MAPPING"
 ])
 
-const sendError = (topics: ReadonlyArray<string>, what: string, createTopics: boolean) => (cause: unknown) => {
-  const failure = classifyKafkaError(cause, { createTopics })
+const sendError = (
+  classify: TransactionBackend["classify"],
+  topics: ReadonlyArray<string>,
+  what: string,
+  createTopics: boolean
+) =>
+(cause: unknown) => {
+  const failure = classify(cause, { createTopics })
   return new KafkaSendError({
     topics,
     // A failed transaction is aborted and streaming restarts from the stored position,
@@ -108,82 +119,53 @@ const sendError = (topics: ReadonlyArray<string>, what: string, createTopics: bo
  * earlier instance), with the position topic in place. Closed with the scope.
  */
 export const makeTransactionalProducer = Effect.fn("TransactionalProducer.make")(function*(slot: string) {
-  const { compression, kafka, settings } = yield* KafkaClient
+  const client = yield* KafkaClient
+  const { compression, kafka, settings, tls } = client
   const topic = positionTopicFor(slot)
-  const failWith = (what: string, topics: ReadonlyArray<string> = [topic]) =>
-    sendError(topics, what, settings.createTopics)
-  const requestMaxBytes = settings.batchMaxBytes > 4096 ? settings.batchMaxBytes - 128 : settings.batchMaxBytes
-
-  yield* ensurePositionTopic(topic).pipe(Effect.mapError(failWith("cannot prepare the position topic")))
-
-  const producer: Producer = kafka.producer({
+  const options = {
     transactionalId: transactionalIdFor(slot),
-    transactionTimeout: transactionTimeoutMs,
-    idempotent: true,
-    maxInFlightRequests: 1,
-    allowAutoTopicCreation: false,
-    retry: kafkaRetry
-  })
-  yield* Effect.acquireRelease(
-    Effect.tryPromise({ try: () => producer.connect(), catch: failWith("cannot connect the transactional producer") }),
-    () => Effect.promise(() => producer.disconnect().catch(() => undefined))
-  )
-
-  let open: Transaction | undefined = undefined
-  const transaction = async (): Promise<Transaction> => {
-    if (open === undefined || !open.isActive()) open = await producer.transaction()
-    return open
+    transactionTimeoutMs,
+    requestMaxBytes: settings.batchMaxBytes > 4096 ? settings.batchMaxBytes - 128 : settings.batchMaxBytes
   }
+  const library = yield* resolveClient(settings.client, process.versions.node).pipe(
+    Effect.mapError((e) =>
+      new KafkaSendError({ topics: [topic], retryable: false, reason: e.message, code: undefined, acknowledged: 0, cause: e })
+    )
+  )
+  const backend: TransactionBackend = library === "kafkajs"
+    ? kafkajsTransactions(kafka, compression, options)
+    : (yield* Effect.promise(() => import("./platformaticTransactions.js"))).platformaticTransactions(settings, tls, options)
+  const failWith = (what: string, topics: ReadonlyArray<string> = [topic]) =>
+    sendError(backend.classify, topics, what, settings.createTopics)
+  // The position topic is handled with kafkajs whichever library sends, so its errors are kafkajs'.
+  const kafkajsFailure = (what: string) => sendError(classifyKafkaError, [topic], what, settings.createTopics)
 
+  yield* ensurePositionTopic(topic).pipe(Effect.mapError(kafkajsFailure("cannot prepare the position topic")))
+
+  yield* Effect.acquireRelease(Effect.succeed(backend), (b) => Effect.promise(() => b.close()))
   // InitProducerId now, not at the first send: it fences an earlier instance and
   // aborts the transaction it left open, so the position read next is final.
   yield* Effect.tryPromise({
-    try: async () => {
-      const t = await transaction()
-      await t.abort()
-      open = undefined
-    },
+    try: () => backend.fence(),
     catch: failWith("cannot initialise the transactional producer (fencing earlier instances)")
   })
-
-  const sendChunks = async (records: ReadonlyArray<OutRecord>) => {
-    const t = await transaction()
-    for (const chunk of splitByBytes(records, requestMaxBytes)) {
-      await t.sendBatch({
-        topicMessages: groupByTopic(chunk),
-        acks: -1,
-        timeout: kafkaTimeouts.produceAckTimeoutMs,
-        compression
-      })
-    }
-  }
 
   const send = (records: ReadonlyArray<OutRecord>) =>
     records.length === 0
       ? Effect.void
-      : Effect.tryPromise({ try: () => sendChunks(records), catch: failWith("transactional send failed", topicsOf(records)) })
+      : Effect.tryPromise({ try: () => backend.send(records), catch: failWith("transactional send failed", topicsOf(records)) })
 
   const commit = (position: StoredPosition) =>
     Effect.tryPromise({
-      try: async () => {
-        await sendChunks([positionRecord(topic, slot, position)])
-        const t = open!
-        open = undefined
-        await t.commit()
-      },
+      try: () => backend.commit([positionRecord(topic, slot, position)]),
       catch: failWith("transaction commit failed")
     })
 
-  const abort = Effect.promise(async () => {
-    const t = open
-    open = undefined
-    if (t !== undefined && t.isActive()) await t.abort().catch(() => undefined)
-  })
+  const abort = Effect.promise(() => backend.abort())
 
-  const client = yield* KafkaClient
   const readPosition = readLastPosition(topic, slot).pipe(
     Effect.provideService(KafkaClient, client),
-    Effect.mapError(failWith("cannot read the stored position"))
+    Effect.mapError(kafkajsFailure("cannot read the stored position"))
   )
 
   return { send, commit, abort, readPosition } satisfies TransactionalProducer

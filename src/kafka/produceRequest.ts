@@ -35,20 +35,29 @@ const byTopic = (batches: ReadonlyArray<PartitionBatch>): Map<string, Array<Part
 
 /**
  * The request body as buffers to send in order: small framing buffers with
- * the batches between them. `acks` -1 is "all in-sync replicas".
+ * the batches between them. `acks` -1 is "all in-sync replicas";
+ * `transactionalId` is set for the batches of a Kafka transaction.
  */
 export const encodeProduceRequest = (
   batches: ReadonlyArray<PartitionBatch>,
   acks: number,
-  timeoutMs: number
+  timeoutMs: number,
+  transactionalId?: string
 ): Array<Buffer> => {
   const topics = byTopic(batches)
   const pieces: Array<Buffer> = []
 
   // Everything up to the first partition's records.
-  const head = Buffer.allocUnsafe(1 + 2 + 4 + 5)
+  const id = transactionalId === undefined ? undefined : Buffer.from(transactionalId, "utf8")
+  const idBytes = id === undefined ? 1 : unsignedVarintBytes(id.length + 1) + id.length
+  const head = Buffer.allocUnsafe(idBytes + 2 + 4 + 5)
   let offset = 0
-  head[offset++] = 0 // transactional_id: null
+  if (id === undefined) {
+    head[offset++] = 0 // transactional_id: null
+  } else {
+    offset = writeUnsignedVarint(head, offset, id.length + 1)
+    offset += id.copy(head, offset)
+  }
   offset = head.writeInt16BE(acks, offset)
   offset = head.writeInt32BE(timeoutMs, offset)
   offset = writeUnsignedVarint(head, offset, topics.size + 1)

@@ -89,7 +89,12 @@ export interface BatchProducer {
   readonly producerId: bigint
   readonly producerEpoch: number
   readonly baseSequence: number
+  /** Part of a Kafka transaction (attributes bit 4): read_committed consumers see it only once committed. */
+  readonly transactional?: boolean
 }
+
+/** The batch attribute that marks a batch as written inside a transaction. */
+const transactionalAttribute = 0x10
 
 /**
  * Per-record sizes, computed once and used for both the allocation and the
@@ -192,7 +197,7 @@ const writeHeader = (
   buffer.writeInt32BE(batchBytes - lengthFieldEnd, 8)
   buffer.writeInt32BE(-1, 12) // partitionLeaderEpoch: set by the broker
   buffer[16] = 2 // magic
-  buffer.writeInt16BE(attributes, crcStart)
+  buffer.writeInt16BE(producer.transactional === true ? attributes | transactionalAttribute : attributes, crcStart)
   buffer.writeInt32BE(recordCount - 1, 23) // lastOffsetDelta
   buffer.writeBigInt64BE(timestamp, 27)
   buffer.writeBigInt64BE(timestamp, 35)

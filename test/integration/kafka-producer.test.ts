@@ -11,7 +11,7 @@ import * as Redacted from "effect/Redacted"
 import * as References from "effect/References"
 import { Consumer, stringDeserializers } from "@platformatic/kafka"
 import kafkajs from "kafkajs"
-import type { KafkaClientKind, KafkaSettings } from "../../src/config/model.js"
+import type { KafkaSettings } from "../../src/config/model.js"
 import type { KafkaSendError } from "../../src/kafka/errors.js"
 import { KafkaClient } from "../../src/kafka/KafkaClient.js"
 import { kafkajsTransport } from "../../src/kafka/kafkajsTransport.js"
@@ -19,24 +19,8 @@ import { KafkaProducer, type OutRecord } from "../../src/kafka/KafkaProducer.js"
 import { keyPartition } from "../../src/kafka/murmur2.js"
 import { platformaticTransport } from "../../src/kafka/platformaticTransport.js"
 import { TopicAdmin } from "../../src/kafka/TopicAdmin.js"
+import { kafkaSettings } from "../support/kafkaSettings.js"
 import { kafkaBrokers, readTopic, uniqueName } from "../support/servers.js"
-
-/** The `kafka` section of OutboxxSettings with test defaults; only what the Kafka side reads. */
-const kafkaSettings = (client: KafkaClientKind, overrides: Partial<KafkaSettings> = {}): KafkaSettings => ({
-  brokers: kafkaBrokers(),
-  clientId: "outboxx-test",
-  client,
-  compression: "none",
-  delivery: "at-least-once",
-  batchMaxBytes: 1_000_000,
-  linger: Duration.millis(5),
-  createTopics: true,
-  topicPartitions: 3,
-  topicReplicationFactor: -1,
-  sasl: undefined,
-  tls: undefined,
-  ...overrides
-})
 
 /** Lists topics with a plain kafkajs admin (independent of the code under test). */
 const listTopics = () =>

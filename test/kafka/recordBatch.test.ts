@@ -60,25 +60,30 @@ describe("encodeRecordBatch", () => {
     assert.deepStrictEqual(batch.records.map((r) => text(r.key)), ["k5", `{"id":1}`])
   })
 
-  it("is byte-identical to the client library's encoder apart from the broker-owned leader epoch", () => {
-    // The library takes Buffers and header Maps; it stamps the record's own timestamp.
-    const messages = sample.map((r) => ({
-      key: r.key === null ? undefined : Buffer.from(r.key),
-      value: r.value === null ? undefined : Buffer.from(r.value),
-      headers: new Map(Object.entries(r.headers ?? {}).map(([k, v]) => [Buffer.from(k), Buffer.from(v)])),
-      topic: "t",
-      partition: 0,
-      timestamp: BigInt(timestamp)
-    }))
-    const theirs = createRecordsBatch(messages as never, {
-      producerId: producer.producerId,
-      producerEpoch: producer.producerEpoch,
-      sequences: new NumericMap([["t:0", producer.baseSequence]])
-    }).buffer
-    const ours = encodeRecordBatch(sample, all, producer, timestamp)
-    theirs.writeInt32BE(-1, 12)
-    assert.strictEqual(ours.toString("hex"), theirs.toString("hex"))
-  })
+  for (const transactionalId of [undefined, "outboxx-slot"]) {
+    it(`is byte-identical to the client library's encoder apart from the broker-owned leader epoch${transactionalId === undefined ? "" : " (transactional)"}`, () => {
+      // The library takes Buffers and header Maps; it stamps the record's own timestamp.
+      const messages = sample.map((r) => ({
+        key: r.key === null ? undefined : Buffer.from(r.key),
+        value: r.value === null ? undefined : Buffer.from(r.value),
+        headers: new Map(Object.entries(r.headers ?? {}).map(([k, v]) => [Buffer.from(k), Buffer.from(v)])),
+        topic: "t",
+        partition: 0,
+        timestamp: BigInt(timestamp)
+      }))
+      const theirs = createRecordsBatch(messages as never, {
+        producerId: producer.producerId,
+        producerEpoch: producer.producerEpoch,
+        sequences: new NumericMap([["t:0", producer.baseSequence]]),
+        ...(transactionalId === undefined ? {} : { transactionalId })
+      }).buffer
+      const ours = encodeRecordBatch(sample, all, { ...producer, transactional: transactionalId !== undefined }, timestamp)
+      theirs.writeInt32BE(-1, 12)
+      assert.strictEqual(ours.toString("hex"), theirs.toString("hex"))
+      // Attributes bit 4 is what makes read_committed consumers wait for the commit marker.
+      assert.strictEqual((ours.readInt16BE(21) & 0x10) !== 0, transactionalId !== undefined)
+    })
+  }
 })
 
 describe("encodeCompressedRecordBatch", () => {
