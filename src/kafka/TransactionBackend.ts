@@ -9,7 +9,8 @@
  *   open and fences that instance.
  * - `send` writes records inside the open transaction, opening one (and
  *   registering each new partition with the coordinator) as needed.
- * - `commit` writes the given records (the position record) and commits.
+ * - `commit` commits the open transaction (which the caller has given its
+ *   position record).
  * - `abort` aborts the open transaction, if any, and never rejects.
  */
 import type { OutRecord } from "./batching.js"
@@ -19,7 +20,7 @@ export interface TransactionBackend {
   readonly name: "kafkajs" | "platformatic"
   readonly fence: () => Promise<void>
   readonly send: (records: ReadonlyArray<OutRecord>) => Promise<void>
-  readonly commit: (last: ReadonlyArray<OutRecord>) => Promise<void>
+  readonly commit: () => Promise<void>
   readonly abort: () => Promise<void>
   readonly close: () => Promise<void>
   /** What a rejection of the calls above means. */

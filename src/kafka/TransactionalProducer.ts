@@ -157,7 +157,10 @@ export const makeTransactionalProducer = Effect.fn("TransactionalProducer.make")
 
   const commit = (position: StoredPosition) =>
     Effect.tryPromise({
-      try: () => backend.commit([positionRecord(topic, slot, position)]),
+      try: async () => {
+        await backend.send([positionRecord(topic, slot, position)])
+        await backend.commit()
+      },
       catch: failWith("transaction commit failed")
     })
 

@@ -48,11 +48,10 @@ export const kafkajsTransactions = (kafka: Kafka, compression: number, options: 
       open = undefined
     },
     send,
-    commit: async (last) => {
-      await send(last)
+    commit: () => {
       const t = open!
       open = undefined
-      await t.commit()
+      return t.commit()
     },
     abort: async () => {
       const t = open

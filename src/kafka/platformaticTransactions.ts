@@ -187,11 +187,10 @@ export const platformaticTransactions = (
       await forget(transaction)
     },
     send,
-    commit: async (last) => {
-      await send(last)
+    commit: () => {
       const transaction = open!
       open = undefined
-      await transaction.commit()
+      return transaction.commit()
     },
     abort: async () => {
       const transaction = open
