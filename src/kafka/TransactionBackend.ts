@@ -17,7 +17,6 @@ import type { OutRecord } from "./batching.js"
 import type { KafkaFailure } from "./errors.js"
 
 export interface TransactionBackend {
-  readonly name: "kafkajs" | "platformatic"
   readonly fence: () => Promise<void>
   readonly send: (records: ReadonlyArray<OutRecord>) => Promise<void>
   readonly commit: () => Promise<void>

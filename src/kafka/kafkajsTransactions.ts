@@ -38,7 +38,6 @@ export const kafkajsTransactions = (kafka: Kafka, compression: number, options: 
   }
 
   return {
-    name: "kafkajs",
     fence: async () => {
       await producer.connect()
       connected = true

@@ -180,6 +180,8 @@ export const negotiateProduceVersion = async (c: PlatformaticProducer): Promise<
   return best as ProduceVersion
 }
 
+/** The key of a (topic, partition) in the per-partition maps and sets. */
+export const partitionKey = (topic: string, partition: number): string => `${topic}\u0000${partition}`
 
 /** Sees a chunk's partitions before any batch is written (a transaction registers them). */
 export type BeforeSend = (batches: ReadonlyArray<PartitionBatch>, metadata: ClusterMetadata) => Promise<void>
@@ -228,7 +230,7 @@ export const makePartitionSender = (compression: Compression) => {
       for (let partition = 0; partition < partitions.length; partition++) {
         const indices = partitions[partition]
         if (indices === undefined) continue
-        const sequenceKey = `${topic}\u0000${partition}`
+        const sequenceKey = partitionKey(topic, partition)
         const baseSequence = s.sequences.get(sequenceKey) ?? 0
         s.sequences.set(sequenceKey, nextSequence(baseSequence, indices.length))
         const producer: BatchProducer = {

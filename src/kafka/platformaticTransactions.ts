@@ -41,6 +41,7 @@ import {
   type BeforeSend,
   makePartitionSender,
   negotiateProduceVersion,
+  partitionKey,
   type PlatformaticProducer,
   type ProducerSession,
   type ProduceVersion,
@@ -84,7 +85,7 @@ export const platformaticTransactions = (
   let version: ProduceVersion | undefined
   let session: ProducerSession | undefined
   let open: Transaction | undefined
-  /** Partitions already part of the open transaction ("topic\0partition"). */
+  /** Partitions already part of the open transaction (`partitionKey`). */
   const inTransaction = new Set<string>()
 
   const begin = async (): Promise<Transaction> => {
@@ -150,19 +151,16 @@ export const platformaticTransactions = (
 
   /** Registers the chunk's new partitions with the coordinator before any batch goes to them. */
   const register: BeforeSend = async (batches, metadata) => {
-    const added = new Map<string, Array<number>>()
-    const keys: Array<string> = []
-    for (const { partition, topic } of batches) {
-      const key = `${topic}\u0000${partition}`
-      if (inTransaction.has(key)) continue
-      keys.push(key)
-      const list = added.get(topic)
-      if (list === undefined) added.set(topic, [partition])
+    const added = batches.filter(({ partition, topic }) => !inTransaction.has(partitionKey(topic, partition)))
+    if (added.length === 0) return
+    const topics = new Map<string, Array<number>>()
+    for (const { partition, topic } of added) {
+      const list = topics.get(topic)
+      if (list === undefined) topics.set(topic, [partition])
       else list.push(partition)
     }
-    if (keys.length === 0) return
-    await addToTransaction(session!, added, metadata)
-    for (const key of keys) inTransaction.add(key)
+    await addToTransaction(session!, topics, metadata)
+    for (const { partition, topic } of added) inTransaction.add(partitionKey(topic, partition))
   }
 
   const send = async (records: ReadonlyArray<OutRecord>): Promise<void> => {
@@ -179,7 +177,6 @@ export const platformaticTransactions = (
   }
 
   return {
-    name: "platformatic",
     fence: async () => {
       // InitProducerId (inside the first begin) is the fencing; the transaction itself stays empty.
       const transaction = await begin()
