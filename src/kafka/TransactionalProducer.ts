@@ -76,7 +76,13 @@ export interface TransactionalProducer {
   readonly commit: (position: StoredPosition) => Effect.Effect<void, KafkaSendError>
   /** Aborts the open transaction, if any; never fails (an unreachable broker aborts it on timeout). */
   readonly abort: Effect.Effect<void>
-  /** The last committed position of this slot (read_committed), undefined when none was ever stored. */
+  /**
+   * The last committed position of this slot (read_committed), undefined when
+   * none was ever stored. Final when read before this producer's first commit:
+   * making it fenced earlier instances, which completes their transactions'
+   * commit markers. Straight after a commit the markers may still be on their
+   * way, and this can return the previous position.
+   */
   readonly readPosition: Effect.Effect<StoredPosition | undefined, KafkaSendError>
 }
 
