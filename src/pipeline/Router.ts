@@ -72,7 +72,8 @@ export type LogicalMessageHandler = (message: Extract<PgoutputMessage, { tag: "M
  * before it is routed: incremental snapshot windows (src/snapshot/window.ts).
  */
 export interface ChangeObserver {
-  readonly change: (entry: RelationEntry, tuple: Tuple) => void
+  /** A change of a row (its old or new tuple) by transaction `xid`. */
+  readonly change: (entry: RelationEntry, tuple: Tuple, xid: number) => void
   readonly truncate: (entry: RelationEntry) => void
 }
 
@@ -154,7 +155,7 @@ export class Router {
       case "Insert": {
         const tx = this.requireTx(lsn, "Insert")
         const entry = this.entry(lsn, message.relationId)
-        if (this.observer !== undefined) this.observer.change(entry, message.newTuple)
+        if (this.observer !== undefined) this.observer.change(entry, message.newTuple, tx.xid)
         for (const plan of entry.plans) {
           if (!plan.emits.insert) continue
           this.emitRow(plan, tx, lsn, "c", undefined, message.newTuple)
@@ -165,8 +166,8 @@ export class Router {
         const tx = this.requireTx(lsn, "Update")
         const entry = this.entry(lsn, message.relationId)
         if (this.observer !== undefined) {
-          this.observer.change(entry, message.newTuple)
-          if (message.oldTuple !== undefined) this.observer.change(entry, message.oldTuple)
+          this.observer.change(entry, message.newTuple, tx.xid)
+          if (message.oldTuple !== undefined) this.observer.change(entry, message.oldTuple, tx.xid)
         }
         for (const plan of entry.plans) {
           if (!plan.emits.update) continue
@@ -177,7 +178,7 @@ export class Router {
       case "Delete": {
         const tx = this.requireTx(lsn, "Delete")
         const entry = this.entry(lsn, message.relationId)
-        if (this.observer !== undefined) this.observer.change(entry, message.oldTuple)
+        if (this.observer !== undefined) this.observer.change(entry, message.oldTuple, tx.xid)
         for (const plan of entry.plans) {
           if (!plan.emits.delete) continue
           this.emitDelete(plan, tx, lsn, message.oldKind, message.oldTuple)

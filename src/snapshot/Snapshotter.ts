@@ -32,13 +32,13 @@ import { quoteLiteral } from "../postgres/quote.js"
 import { TypeRegistry } from "../postgres/values/TypeRegistry.js"
 import type { JournalEvent } from "../state/JournalEvent.js"
 import type { StateStoreShape } from "../state/StateStore.js"
-import { queryText, readBlockRange, readKeysetChunk, relationBlocks } from "./chunks.js"
+import { queryText, readBlockRange, readKeysetChunk, readKeysetChunkInSnapshot, relationBlocks } from "./chunks.js"
 import { decodeSignal, decodeWatermark, encodeWatermark, signalPrefix, type Watermark, watermarkPrefix } from "./messages.js"
 import { SnapshotProgress } from "./progress.js"
 import { snapshotAfter, snapshotKey, snapshotValue, type TextRow } from "./records.js"
 import { SnapshotError } from "./SnapshotError.js"
 import { loadTableTarget, snapshotTables, type TableTarget } from "./tableTarget.js"
-import { ChunkWindow, chunkKeyText } from "./window.js"
+import { ChunkWindow, chunkKeyText, RecentChanges } from "./window.js"
 
 export interface SnapshotterOptions {
   readonly settings: OutboxxSettings
@@ -57,8 +57,13 @@ interface PreparedRow {
   readonly perPlan: ReadonlyArray<{ readonly plan: TablePlan; readonly key: string | null; readonly after: string }>
 }
 
-interface ActiveWindow {
+/** A table whose incremental snapshot runs: its changes are remembered by transaction (RecentChanges). */
+interface WatchedTable {
   readonly target: TableTarget
+  readonly recent: RecentChanges
+}
+
+interface ActiveWindow {
   readonly window: ChunkWindow<PreparedRow>
   /** Rows emitted once delivered; -1 when the window was unusable (re-read the chunk). */
   readonly resolve: (emitted: number) => void
@@ -95,6 +100,7 @@ export const makeSnapshotter = Effect.fnUntraced(function*(options: SnapshotterO
   const runId = Math.random().toString(36).slice(2, 10)
   let windowCounter = 0
   const windows = new Map<string, ActiveWindow>()
+  const watched = new Map<string, WatchedTable>()
   /** Tables queued or running (incremental), so a repeated request does not start a second run. */
   const scheduled = new Set<string>()
   /** When each table's last snapshot started, to ignore replayed requests older than it. */
@@ -269,15 +275,17 @@ export const makeSnapshotter = Effect.fnUntraced(function*(options: SnapshotterO
       yield* append([{ _tag: "SnapshotStarted", table, at }])
     }
     progress.start(table, target.estimatedRows, request.rowsSoFar)
+    const recent = new RecentChanges()
+    watched.set(table, { target, recent })
     let chunk = 0
     while (true) {
       const id = `${runId}-${++windowCounter}`
-      const window = new ChunkWindow<PreparedRow>(id, keyOf)
-      const done = new Promise<number>((resolve) => windows.set(table, { target, window, resolve }))
+      const window = new ChunkWindow<PreparedRow>(id, keyOf, recent)
+      const done = new Promise<number>((resolve) => windows.set(table, { window, resolve }))
       const after = request.resumeAfter
       yield* emitWatermark(client, table, { kind: "low", id, table, chunk })
-      const result = yield* readKeysetChunk(client, target, after, chunkSize)
-      window.setRows(result.rows.map((row) => prepareRow(target, row)))
+      const result = yield* readKeysetChunkInSnapshot(client, target, after, chunkSize)
+      window.setRows(result.rows.map((row) => prepareRow(target, row)), result.snapshot)
       yield* emitWatermark(client, table, { kind: "high", id, table, chunk })
       const emitted = yield* Effect.promise(() => done)
       if (emitted < 0) continue
@@ -292,7 +300,14 @@ export const makeSnapshotter = Effect.fnUntraced(function*(options: SnapshotterO
     }
     yield* append([{ _tag: "SnapshotTableDone", table, rows: request.rowsSoFar, at: now() }])
     progress.finish(table)
-  }, (effect, _client, request) => Effect.ensuring(effect, Effect.sync(() => windows.delete(request.table))))
+  }, (effect, _client, request) =>
+    Effect.ensuring(
+      effect,
+      Effect.sync(() => {
+        windows.delete(request.table)
+        watched.delete(request.table)
+      })
+    ))
 
   const schedule = (request: Request): boolean => {
     if (scheduled.has(request.table)) return false
@@ -388,10 +403,10 @@ export const makeSnapshotter = Effect.fnUntraced(function*(options: SnapshotterO
 
   // --- Hooks the Router calls, synchronously, in stream order -------------------------------------
 
-  const keyIndexes = (active: ActiveWindow, relation: Relation): ReadonlyArray<number> => {
+  const keyIndexes = (target: TableTarget, relation: Relation): ReadonlyArray<number> => {
     let indexes = keyIndexCache.get(relation)
     if (indexes === undefined) {
-      const names = active.target.chunkKey.map((i) => active.target.relation.columns[i]!.name)
+      const names = target.chunkKey.map((i) => target.relation.columns[i]!.name)
       indexes = names.map((name) => relation.columns.findIndex((c) => c.name === name))
       keyIndexCache.set(relation, indexes)
     }
@@ -399,12 +414,14 @@ export const makeSnapshotter = Effect.fnUntraced(function*(options: SnapshotterO
   }
 
   const observer: ChangeObserver = {
-    change: (entry, tuple: Tuple) => {
-      if (windows.size === 0) return
-      const active = windows.get(entry.qualifiedName)
-      if (active === undefined || active.window.phase !== "open") return
-      const indexes = keyIndexes(active, entry.relation)
-      active.window.observe(chunkKeyText(indexes.map((i) => (i < 0 || i >= tuple.length ? undefined : tuple.value(i)))))
+    change: (entry, tuple: Tuple, xid: number) => {
+      if (watched.size === 0) return
+      const watch = watched.get(entry.qualifiedName)
+      if (watch === undefined) return
+      const indexes = keyIndexes(watch.target, entry.relation)
+      const key = chunkKeyText(indexes.map((i) => (i < 0 || i >= tuple.length ? undefined : tuple.value(i))))
+      watch.recent.add(xid, key)
+      windows.get(entry.qualifiedName)?.window.observe(key)
     },
     truncate: (entry) => {
       windows.get(entry.qualifiedName)?.window.observeTruncate()

@@ -20,6 +20,7 @@ import { quoteIdent } from "../postgres/quote.js"
 import type { TextRow } from "./records.js"
 import { SnapshotError } from "./SnapshotError.js"
 import type { TableTarget } from "./tableTarget.js"
+import { parseTransactionSnapshot, type TransactionSnapshot } from "./visibility.js"
 
 const textTypes = { getTypeParser: () => (value: string) => value }
 
@@ -66,6 +67,30 @@ export const readKeysetChunk = (
     })
   )
 }
+
+/**
+ * An incremental snapshot's chunk: `readKeysetChunk` inside a REPEATABLE READ
+ * transaction whose first statement records the snapshot every later
+ * statement of it reads (window.ts compares the stream's transactions with it).
+ */
+export const readKeysetChunkInSnapshot = (
+  client: pg.Client,
+  target: TableTarget,
+  after: ReadonlyArray<string> | undefined,
+  limit: number
+): Effect.Effect<KeysetChunk & { readonly snapshot: TransactionSnapshot }, SnapshotError> =>
+  Effect.gen(function*() {
+    yield* queryText(client, target.table, "BEGIN ISOLATION LEVEL REPEATABLE READ READ ONLY", [])
+    const text = (yield* queryText(client, target.table, "SELECT pg_current_snapshot()::text", []))[0]?.[0]
+    const snapshot = yield* Effect.try({
+      try: () => parseTransactionSnapshot(String(text)),
+      catch: (cause) =>
+        new SnapshotError({ table: target.table, reason: `unexpected pg_current_snapshot(): ${String(cause)}`, retryable: false, cause })
+    })
+    const chunk = yield* readKeysetChunk(client, target, after, limit)
+    yield* queryText(client, target.table, "COMMIT", [])
+    return { ...chunk, snapshot }
+  })
 
 /** Blocks in the table's main fork now (never fewer than the snapshot can see). */
 export const relationBlocks = (client: pg.Client, target: TableTarget) =>

@@ -13,8 +13,16 @@
  * A TRUNCATE inside the window drops the whole chunk (what the SELECT saw may
  * no longer exist; rows inserted after it arrive through the stream).
  *
+ * Before the window, a change can still be newer than the SELECT: a
+ * transaction becomes visible a moment after its commit reaches the WAL
+ * (visibility.ts). RecentChanges remembers the keys of the table's changes by
+ * transaction while its snapshot runs, and a chunk row that a transaction its
+ * SELECT did not see changed is dropped too.
+ *
  * Pure and synchronous: the Router calls it on its hot path.
  */
+
+import { sees, type TransactionSnapshot } from "./visibility.js"
 
 export type WindowPhase = "registered" | "open" | "closed"
 
@@ -23,11 +31,14 @@ export class ChunkWindow<Row> {
   private readonly changed = new Set<string>()
   private truncated = false
   private rows: ReadonlyArray<Row> | undefined = undefined
+  private snapshot: TransactionSnapshot | undefined = undefined
 
   constructor(
     /** Unique per chunk and run: watermarks of other chunks, runs or daemons never match it. */
     readonly id: string,
-    private readonly keyOf: (row: Row) => string
+    private readonly keyOf: (row: Row) => string,
+    /** The table's changes by transaction, from before this window opened. */
+    private readonly recent: RecentChanges = new RecentChanges()
   ) {}
 
   get phase(): WindowPhase {
@@ -49,9 +60,13 @@ export class ChunkWindow<Row> {
     if (this.phaseValue === "open") this.truncated = true
   }
 
-  /** The chunk's rows, as the SELECT between the watermarks returned them. Set before the high watermark is written. */
-  setRows(rows: ReadonlyArray<Row>): void {
+  /**
+   * The chunk's rows, as the SELECT between the watermarks returned them, and
+   * the snapshot it ran in. Set before the high watermark is written.
+   */
+  setRows(rows: ReadonlyArray<Row>, snapshot: TransactionSnapshot): void {
     this.rows = rows
+    this.snapshot = snapshot
   }
 
   /**
@@ -62,15 +77,60 @@ export class ChunkWindow<Row> {
   closeAtHigh(): ReadonlyArray<Row> | undefined {
     const wasOpen = this.phaseValue === "open"
     this.phaseValue = "closed"
-    if (!wasOpen || this.rows === undefined) return undefined
+    if (!wasOpen || this.rows === undefined || this.snapshot === undefined) return undefined
     if (this.truncated) return []
-    if (this.changed.size === 0) return this.rows
-    return this.rows.filter((row) => !this.changed.has(this.keyOf(row)))
+    const unseen = this.recent.unseenBy(this.snapshot)
+    if (this.changed.size === 0 && unseen.size === 0) return this.rows
+    return this.rows.filter((row) => {
+      const key = this.keyOf(row)
+      return !this.changed.has(key) && !unseen.has(key)
+    })
   }
 
   /** Keys the stream changed inside the window (for tests and logs). */
   changedKeys(): ReadonlySet<string> {
     return this.changed
+  }
+}
+
+/**
+ * The chunk keys a table's stream changes touched, by transaction, kept while
+ * the table's incremental snapshot runs (from before its first low watermark).
+ * A transaction stays until a chunk's snapshot sees it; every later snapshot
+ * sees it too, so this holds about one chunk's worth of changes.
+ */
+export class RecentChanges {
+  private readonly keysByXid = new Map<number, Array<string>>()
+  private lastXid = -1
+  private lastKeys: Array<string> = []
+
+  add(xid: number, key: string): void {
+    if (xid !== this.lastXid) {
+      this.lastXid = xid
+      let keys = this.keysByXid.get(xid)
+      if (keys === undefined) this.keysByXid.set(xid, keys = [])
+      this.lastKeys = keys
+    }
+    this.lastKeys.push(key)
+  }
+
+  /** Keys changed by transactions `snapshot` did not see; forgets the transactions it saw. */
+  unseenBy(snapshot: TransactionSnapshot): ReadonlySet<string> {
+    const unseen = new Set<string>()
+    for (const [xid, keys] of this.keysByXid) {
+      if (sees(snapshot, xid)) {
+        this.keysByXid.delete(xid)
+        if (xid === this.lastXid) this.lastXid = -1
+      } else {
+        for (const key of keys) unseen.add(key)
+      }
+    }
+    return unseen
+  }
+
+  /** Transactions remembered (for tests). */
+  get size(): number {
+    return this.keysByXid.size
   }
 }
 

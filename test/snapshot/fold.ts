@@ -51,19 +51,24 @@ export const differences = (
 
 /**
  * Random single-row inserts, updates and deletes on `table (id int8 pk, v int4, note text)`
- * with ids in [1, maxId], each in its own transaction, until stopped.
+ * with ids in [1, maxId] (or `pickId`'s), each in its own transaction, until stopped.
  */
 export const startWriter = (
   query: (sql: string, params: ReadonlyArray<unknown>) => Promise<unknown>,
   table: string,
   maxId: number,
-  options: { readonly pauseMs?: number } = {}
+  options: {
+    readonly pauseMs?: number
+    /** Which id to change next (default: uniformly in [1, maxId]). */
+    readonly pickId?: () => number
+  } = {}
 ) => {
   let running = true
   let ops = 0
+  const pickId = options.pickId ?? (() => 1 + Math.floor(Math.random() * maxId))
   const loop = (async () => {
     while (running) {
-      const id = 1 + Math.floor(Math.random() * maxId)
+      const id = pickId()
       const r = Math.random()
       if (r < 0.4) await query(`UPDATE ${table} SET v = v + 1, note = md5(random()::text) WHERE id = $1`, [id])
       else if (r < 0.7) await query(`DELETE FROM ${table} WHERE id = $1`, [id])
