@@ -23,8 +23,10 @@ const onSignal = (signal: NodeJS.Signals) => {
 process.on("SIGINT", onSignal)
 process.on("SIGTERM", onSignal)
 
-// kafkajs computes a negative retry delay on Node 24 and Node warns about it on
-// stderr once (harmless: the delay is clamped to 1 ms); every other warning is kept.
+// kafkajs 2.2.4 arms timers with negative delays, and Node 24 warns about them on
+// stderr. Its request queue's, an idle 1 ms poll, is switched off where kafkajs is
+// loaded (kafka/kafkajsModule.ts); this keeps any other such warning out of the
+// logs (Node clamps the delay to 1 ms). Every other warning is kept.
 process.removeAllListeners("warning")
 process.on("warning", (warning) => {
   if (warning.name !== "TimeoutNegativeWarning") process.stderr.write(`${warning.name}: ${warning.message}\n`)

@@ -82,6 +82,22 @@ const assertFoldEquals = (records: ReadonlyArray<OutRecord>, topic: string, tabl
     assert.deepStrictEqual(diff, [], `fold of ${topic} differs from ${table}`)
   })
 
+/** `outboxx snapshot --table`'s signal for `table`, then waits until the journal says the snapshot is done. */
+const requestSnapshotAndWait = (slot: string, table: string, journal: StateStoreShape, timeoutMs: number) =>
+  Effect.gen(function*() {
+    yield* Effect.promise(() =>
+      pgQuery(db.url, `SELECT pg_logical_emit_message(true, $1, $2)`, [
+        signalPrefix,
+        encodeSignal({ type: "snapshot", slot, tables: [table], requestedAt: new Date().toISOString() })
+      ])
+    )
+    yield* waitFor(
+      () => Effect.runSync(journal.state).snapshots[table]?.status === "done",
+      "the incremental snapshot to finish",
+      timeoutMs
+    )
+  })
+
 const writerQuery = (sql: string, params: ReadonlyArray<unknown>) => writerClient.query(sql, [...params])
 
 const ops = (records: ReadonlyArray<OutRecord>, topic: string) =>
@@ -151,17 +167,7 @@ describe("snapshots in the pipeline", () => {
       const { fiber, records } = yield* startStreaming(settings, { journal })
       const writer = startWriter(writerQuery, table, 32_000)
       yield* Effect.sleep("300 millis")
-      yield* Effect.promise(() =>
-        pgQuery(db.url, `SELECT pg_logical_emit_message(true, $1, $2)`, [
-          signalPrefix,
-          encodeSignal({ type: "snapshot", slot, tables: [table], requestedAt: new Date().toISOString() })
-        ])
-      )
-      yield* waitFor(
-        () => Effect.runSync(journal.state).snapshots[table]?.status === "done",
-        "the incremental snapshot to finish",
-        60_000
-      )
+      yield* requestSnapshotAndWait(slot, table, journal, 60_000)
       yield* Effect.promise(() => writer.stop())
       const topic = `${slot}.${slot}_t`
       yield* assertFoldEquals(records, topic, table)
@@ -207,17 +213,7 @@ describe("snapshots in the pipeline", () => {
           pickId: () => progress() + 1 + Math.floor(Math.random() * chunk)
         })
       )
-      yield* Effect.promise(() =>
-        pgQuery(db.url, `SELECT pg_logical_emit_message(true, $1, $2)`, [
-          signalPrefix,
-          encodeSignal({ type: "snapshot", slot, tables: [table], requestedAt: new Date().toISOString() })
-        ])
-      )
-      yield* waitFor(
-        () => Effect.runSync(journal.state).snapshots[table]?.status === "done",
-        "the incremental snapshot to finish",
-        90_000
-      )
+      yield* requestSnapshotAndWait(slot, table, journal, 90_000)
       yield* Effect.promise(() => Promise.all(writers.map((w) => w.stop())))
       yield* Effect.promise(() => Promise.all(clients.map((c) => c.end())))
       assert.isAbove(writers.reduce((n, w) => n + w.ops(), 0), 1_000)
