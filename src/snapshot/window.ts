@@ -30,8 +30,8 @@ export class ChunkWindow<Row> {
   private phaseValue: WindowPhase = "registered"
   private readonly changed = new Set<string>()
   private truncated = false
-  private rows: ReadonlyArray<Row> | undefined = undefined
-  private snapshot: TransactionSnapshot | undefined = undefined
+  /** What the SELECT returned, and the snapshot it ran in. */
+  private read: { readonly rows: ReadonlyArray<Row>; readonly snapshot: TransactionSnapshot } | undefined = undefined
 
   constructor(
     /** Unique per chunk and run: watermarks of other chunks, runs or daemons never match it. */
@@ -65,8 +65,7 @@ export class ChunkWindow<Row> {
    * the snapshot it ran in. Set before the high watermark is written.
    */
   setRows(rows: ReadonlyArray<Row>, snapshot: TransactionSnapshot): void {
-    this.rows = rows
-    this.snapshot = snapshot
+    this.read = { rows, snapshot }
   }
 
   /**
@@ -77,11 +76,12 @@ export class ChunkWindow<Row> {
   closeAtHigh(): ReadonlyArray<Row> | undefined {
     const wasOpen = this.phaseValue === "open"
     this.phaseValue = "closed"
-    if (!wasOpen || this.rows === undefined || this.snapshot === undefined) return undefined
+    if (!wasOpen || this.read === undefined) return undefined
     if (this.truncated) return []
-    const unseen = this.recent.unseenBy(this.snapshot)
-    if (this.changed.size === 0 && unseen.size === 0) return this.rows
-    return this.rows.filter((row) => {
+    const { rows, snapshot } = this.read
+    const unseen = this.recent.unseenBy(snapshot)
+    if (this.changed.size === 0 && unseen.size === 0) return rows
+    return rows.filter((row) => {
       const key = this.keyOf(row)
       return !this.changed.has(key) && !unseen.has(key)
     })
