@@ -44,6 +44,8 @@ export const exitCodeOf = (error: unknown): number => {
   switch (tagOf(error)) {
     case "ConfigError":
     case "UsageError":
+    // The publication cannot work as configured (ownership, partitions, replica identity): fix the config or the schema.
+    case "PublicationError":
       return ExitCode.usage
     default:
       return ExitCode.failure

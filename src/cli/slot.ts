@@ -9,7 +9,7 @@ import * as Effect from "effect/Effect"
 import * as Command from "effect/cli/Command"
 import * as Flag from "effect/cli/Flag"
 import type { OutboxxSettings } from "../config/model.js"
-import { isManagedPublication, publicationInfo, slotInfo } from "../postgres/catalog.js"
+import { publicationInfo, publicationOwner, slotInfo } from "../postgres/catalog.js"
 import { connectClient, queryRows } from "../postgres/Postgres.js"
 import { quoteIdent, quoteLiteral } from "../postgres/quote.js"
 import { StateStore } from "../state/StateStore.js"
@@ -63,9 +63,17 @@ export const dropSlot = Effect.fn("dropSlot")(function*(settings: OutboxxSetting
   const publication = yield* publicationInfo(client, pubName)
   if (publication === undefined) {
     lines.push(`publication ${quoteIdent(pubName)} does not exist`)
-  } else if (isManagedPublication(publication)) {
+  } else if (publicationOwner(publication) === name) {
     yield* queryRows(client, `DROP PUBLICATION ${quoteIdent(pubName)}`)
-    lines.push(`dropped publication ${quoteIdent(pubName)} (created by outboxx)`)
+    lines.push(`dropped publication ${quoteIdent(pubName)} (created by outboxx for this slot)`)
+  } else if (publicationOwner(publication) === null) {
+    // An older Outboxx did not record the owner: another pipeline may stream from it.
+    lines.push(
+      `kept publication ${quoteIdent(pubName)} (created by an older outboxx without an owner; ` +
+        `DROP PUBLICATION ${quoteIdent(pubName)} yourself once no other pipeline uses it)`
+    )
+  } else if (publicationOwner(publication) !== undefined) {
+    lines.push(`kept publication ${quoteIdent(pubName)} (it belongs to the pipeline of slot ${quoteIdent(publicationOwner(publication)!)})`)
   } else {
     lines.push(`kept publication ${quoteIdent(pubName)} (not created by outboxx)`)
   }

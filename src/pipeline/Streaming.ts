@@ -17,6 +17,7 @@ import { renderTopic } from "../config/topic.js"
 import type { OutboxxSettings } from "../config/model.js"
 import { databaseOf } from "../postgres/connection.js"
 import { formatLsn, parseLsn } from "../postgres/lsn.js"
+import { quoteIdent } from "../postgres/quote.js"
 import { pgoutputProtocolFor } from "../postgres/catalog.js"
 import { connectClient, queryRows, type PostgresError } from "../postgres/Postgres.js"
 import { ensurePublication, type PublicationError } from "../postgres/publication.js"
@@ -125,7 +126,16 @@ export const runStreaming = Effect.fn("Pipeline.runStreaming")(function*(
   const versionRows = yield* queryRows<{ server_version_num: string }>(catalog, "SHOW server_version_num")
   const protocolVersion = pgoutputProtocolFor(Number(versionRows[0]!.server_version_num))
 
-  yield* ensurePublication(catalog, settings)
+  const publication = yield* ensurePublication(catalog, settings)
+  if (options.temporarySlot && publication === "created") {
+    // `tail` leaves nothing behind: a publication changes what the application may do to its tables.
+    yield* Effect.addFinalizer(() =>
+      queryRows(catalog, `DROP PUBLICATION IF EXISTS ${quoteIdent(pgSettings.publication)}`).pipe(
+        Effect.tap(() => Effect.logInfo(`dropped publication ${quoteIdent(pgSettings.publication)} (created by tail)`)),
+        Effect.catch((e) => Effect.logWarning(`could not drop the publication tail created: ${e.message}`))
+      )
+    )
+  }
   yield* sink.prepareTopics(configuredTopics(settings))
   // Kafka answered; from here the circuit breaker (CircuitBreakerSink) reports its state.
   yield* Effect.serviceOption(HealthState).pipe(

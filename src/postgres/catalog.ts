@@ -267,7 +267,14 @@ export const identityColumns = (table: TableInfo): ReadonlyArray<string> | undef
 // ---------------------------------------------------------------------------
 // Publications
 
-export const managedPublicationComment = "managed by outboxx"
+/**
+ * The comment marking a publication Outboxx created: `managed by outboxx (slot <slot>)`.
+ * The slot is the owner: only that pipeline alters it, and only its `slot drop`
+ * drops it. Publications of older versions carry the bare marker (no owner).
+ */
+export const managedPublicationComment = (slot: string): string => `managed by outboxx (slot ${slot})`
+const legacyManagedComment = "managed by outboxx"
+const ownedComment = /^managed by outboxx \(slot ([a-z0-9_]{1,63})\)$/
 
 export interface PublicationInfo {
   readonly name: string
@@ -276,15 +283,27 @@ export interface PublicationInfo {
   readonly update: boolean
   readonly delete: boolean
   readonly truncate: boolean
+  /** publish_via_partition_root: changes of partitions are published as their published root. */
+  readonly viaRoot: boolean
   readonly comment: string | null
   /** Tables it publishes now (for FOR ALL TABLES: every table). */
   readonly tables: ReadonlyArray<TableRef>
   readonly ownedByCurrentUser: boolean
 }
 
-/** True when outboxx created this publication (and may drop it). */
+/** True when outboxx created this publication. */
 export const isManagedPublication = (publication: PublicationInfo): boolean =>
-  publication.comment === managedPublicationComment
+  publication.comment === legacyManagedComment || ownedComment.test(publication.comment ?? "")
+
+/**
+ * The slot of the pipeline that owns this managed publication; `null` for one
+ * made by an older Outboxx (managed, owner unknown); undefined when not managed.
+ */
+export const publicationOwner = (publication: PublicationInfo): string | null | undefined => {
+  if (publication.comment === legacyManagedComment) return null
+  const match = ownedComment.exec(publication.comment ?? "")
+  return match === null ? undefined : match[1]!
+}
 
 export const publicationInfo = (
   client: Queryable,
@@ -297,11 +316,12 @@ export const publicationInfo = (
       pubupdate: boolean
       pubdelete: boolean
       pubtruncate: boolean
+      pubviaroot: boolean
       comment: string | null
       owned: boolean
     }>(
       client,
-      `SELECT puballtables, pubinsert, pubupdate, pubdelete, pubtruncate,
+      `SELECT puballtables, pubinsert, pubupdate, pubdelete, pubtruncate, pubviaroot,
               obj_description(oid, 'pg_publication') AS comment, pg_has_role(pubowner, 'USAGE') AS owned
          FROM pg_publication WHERE pubname = ${quoteLiteral(name)}`
     )
@@ -318,8 +338,105 @@ export const publicationInfo = (
       update: row.pubupdate,
       delete: row.pubdelete,
       truncate: row.pubtruncate,
+      viaRoot: row.pubviaroot,
       comment: row.comment,
       tables: tables.map((t) => ({ schema: t.schemaname, name: t.tablename })),
       ownedByCurrentUser: row.owned
     }
+  })
+
+// ---------------------------------------------------------------------------
+// What capturing a table involves: partitions and replica identities
+
+/** A table (or a leaf partition of it) whose updates/deletes the server cannot send with an old row. */
+export interface KeylessLeaf {
+  readonly table: TableRef
+  readonly replicaIdentity: ReplicaIdentity
+}
+
+export interface CaptureFacts {
+  readonly table: TableRef
+  /** pg_class.relkind: r = table, p = partitioned table, ...; undefined when the table does not exist. */
+  readonly kind: string | undefined
+  /** Partitioned tables this one is a partition of, nearest first (empty when it is not a partition). */
+  readonly ancestors: ReadonlyArray<TableRef>
+  /**
+   * The rows' homes (the table itself, or every leaf partition of a
+   * partitioned table) that have no usable replica identity: publishing
+   * updates or deletes of them makes PostgreSQL reject the application's
+   * UPDATE and DELETE there (it checks the leaf the row lives in).
+   */
+  readonly keyless: ReadonlyArray<KeylessLeaf>
+}
+
+const arrayLiteral = (values: ReadonlyArray<string>): string =>
+  `ARRAY[${values.map(quoteLiteral).join(", ")}]::text[]`
+
+/**
+ * Partition and replica-identity facts of `tables`, in two queries however
+ * many tables there are (a 1,000-table config starts as fast as a 1-table one).
+ */
+export const captureFacts = (
+  client: Queryable,
+  tables: ReadonlyArray<TableRef>
+): Effect.Effect<ReadonlyArray<CaptureFacts>, PostgresError> =>
+  Effect.gen(function*() {
+    if (tables.length === 0) return []
+    const classes = yield* queryRows<{
+      ord: string
+      oid: string | null
+      relkind: string | null
+      anc_schemas: Array<string> | null
+      anc_names: Array<string> | null
+    }>(
+      client,
+      `SELECT t.ord::text, c.oid::int8::text AS oid, c.relkind::text AS relkind,
+              ARRAY(SELECT an.nspname::text FROM pg_partition_ancestors(c.oid) WITH ORDINALITY AS a(relid, n)
+                      JOIN pg_class ac ON ac.oid = a.relid JOIN pg_namespace an ON an.oid = ac.relnamespace
+                     WHERE a.relid <> c.oid ORDER BY a.n) AS anc_schemas,
+              ARRAY(SELECT ac.relname::text FROM pg_partition_ancestors(c.oid) WITH ORDINALITY AS a(relid, n)
+                      JOIN pg_class ac ON ac.oid = a.relid
+                     WHERE a.relid <> c.oid ORDER BY a.n) AS anc_names
+         FROM unnest(${arrayLiteral(tables.map((t) => t.schema))}, ${arrayLiteral(tables.map((t) => t.name))})
+              WITH ORDINALITY AS t(schema, name, ord)
+         LEFT JOIN pg_namespace n ON n.nspname = t.schema
+         LEFT JOIN pg_class c ON c.relnamespace = n.oid AND c.relname = t.name AND c.relkind IN ('r', 'p', 'v', 'm', 'f')
+        ORDER BY t.ord`
+    )
+    const oids = classes.filter((c) => c.oid !== null && (c.relkind === "r" || c.relkind === "p")).map((c) => c.oid!)
+    const keyless = oids.length === 0 ? [] : yield* queryRows<{
+      root: string
+      nspname: string
+      relname: string
+      relreplident: string
+    }>(
+      client,
+      `SELECT r.oid::int8::text AS root, n.nspname::text, c.relname::text, c.relreplident::text
+         FROM unnest(ARRAY[${oids.join(", ")}]::oid[]) AS r(oid)
+         CROSS JOIN LATERAL (
+           SELECT p.relid FROM pg_partition_tree(r.oid) AS p WHERE p.isleaf
+           UNION ALL SELECT r.oid WHERE NOT EXISTS (SELECT 1 FROM pg_partition_tree(r.oid))
+         ) AS leaf
+         JOIN pg_class c ON c.oid = leaf.relid JOIN pg_namespace n ON n.oid = c.relnamespace
+        WHERE c.relkind = 'r' AND NOT (
+              c.relreplident = 'f'
+           OR (c.relreplident = 'd' AND EXISTS (SELECT 1 FROM pg_index i WHERE i.indrelid = c.oid AND i.indisprimary))
+           OR (c.relreplident = 'i' AND EXISTS (SELECT 1 FROM pg_index i WHERE i.indrelid = c.oid AND i.indisreplident)))
+        ORDER BY 1, 2, 3`
+    )
+    const keylessByRoot = new Map<string, Array<KeylessLeaf>>()
+    for (const row of keyless) {
+      const list = keylessByRoot.get(row.root) ?? []
+      list.push({
+        table: { schema: row.nspname, name: row.relname },
+        replicaIdentity: replicaIdentities[row.relreplident] ?? "default"
+      })
+      keylessByRoot.set(row.root, list)
+    }
+    return classes.map((c, i) => ({
+      table: tables[i]!,
+      kind: c.relkind ?? undefined,
+      ancestors: (c.anc_names ?? []).map((name, j) => ({ schema: c.anc_schemas![j]!, name })),
+      keyless: c.oid === null ? [] : keylessByRoot.get(c.oid) ?? []
+    }))
   })

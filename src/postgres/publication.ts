@@ -4,19 +4,30 @@
  * for `check`, which calls `planPublication` to say what would happen.
  *
  * - "filtered" mode: Outboxx manages `FOR TABLE <every configured table>`,
- *   publishing insert, update, delete and truncate (per-stream operation
- *   filters are applied downstream). A publication it creates carries the
- *   comment "managed by outboxx", which is what lets `slot drop` remove it.
- * - "existing" mode: the publication must exist and is used as it is.
+ *   publishing the operations the streams ask for (their union) with
+ *   `publish_via_partition_root`, so a partitioned table's changes arrive
+ *   under its own name whichever partition holds the row. A publication it
+ *   creates carries the comment `managed by outboxx (slot <slot>)`: the slot's
+ *   pipeline owns it. Another pipeline (another slot) configured with the same
+ *   name is refused rather than allowed to `SET TABLE` the owner's tables
+ *   away, and a publication Outboxx did not create is never altered.
+ * - "existing" mode: the publication must exist and fit (every table,
+ *   operation and partition root); it is used as it is, never altered.
+ *
+ * Both modes refuse a table whose updates/deletes would be published without
+ * a usable replica identity: PostgreSQL would reject the application's own
+ * UPDATE and DELETE on it (docs/reliability.md, "What Outboxx refuses").
  */
 import * as Effect from "effect/Effect"
 import * as Schema from "effect/Schema"
-import type { OutboxxSettings, TableRef } from "../config/model.js"
+import type { Operation, OutboxxSettings, TableRef } from "../config/model.js"
 import {
-  isManagedPublication,
+  captureFacts,
+  type CaptureFacts,
   managedPublicationComment,
   publicationInfo,
   type PublicationInfo,
+  publicationOwner,
   type Queryable
 } from "./catalog.js"
 import { type PostgresError, queryRows } from "./Postgres.js"
@@ -27,7 +38,11 @@ export class PublicationError extends Schema.TaggedError<PublicationError>()("Pu
   message: Schema.String
 }) {}
 
-export const publishedOperations = "insert, update, delete, truncate"
+const allOperations: ReadonlyArray<Operation> = ["insert", "update", "delete", "truncate"]
+
+/** What a managed publication publishes: the union of the streams' `operations`, in PostgreSQL's order. */
+export const publishedOperations = (settings: Pick<OutboxxSettings, "streams">): ReadonlyArray<Operation> =>
+  allOperations.filter((op) => settings.streams.some((s) => s.operations.has(op)))
 
 const key = (t: TableRef): string => `${t.schema}\u0000${t.name}`
 
@@ -41,85 +56,229 @@ export const configuredTables = (settings: Pick<OutboxxSettings, "streams">): Re
 }
 
 export type PublicationPlan =
-  | { readonly _tag: "Create"; readonly tables: ReadonlyArray<TableRef> }
+  | { readonly _tag: "Create"; readonly tables: ReadonlyArray<TableRef>; readonly operations: ReadonlyArray<Operation> }
   | {
     readonly _tag: "Alter"
     readonly tables: ReadonlyArray<TableRef>
     readonly add: ReadonlyArray<TableRef>
     readonly remove: ReadonlyArray<TableRef>
-    /** The publish list must be reset to all four operations. */
+    /** The publish list must be set to `operations`. */
     readonly publish: boolean
+    readonly operations: ReadonlyArray<Operation>
+    /** publish_via_partition_root must be switched on. */
+    readonly viaRoot: boolean
+    /** A publication of an older Outboxx (no owner in its comment) is claimed for this slot. */
+    readonly claim: boolean
   }
   | { readonly _tag: "Unchanged" }
   | {
-    /** existing mode: tables it lacks / operations it does not publish (the pipeline will miss those). */
+    /** existing mode: it fits; what it publishes beyond the configuration is filtered downstream. */
     readonly _tag: "UseExisting"
-    readonly missingTables: ReadonlyArray<TableRef>
-    readonly missingOperations: ReadonlyArray<string>
   }
-  | { readonly _tag: "Invalid"; readonly message: string }
+  | {
+    /** It cannot work as configured: every reason, each with the fix. */
+    readonly _tag: "Invalid"
+    readonly message: string
+    readonly fixes: ReadonlyArray<string>
+  }
 
-const allFour = (p: PublicationInfo): boolean => p.insert && p.update && p.delete && p.truncate
+const tablesText = (tables: ReadonlyArray<TableRef>): string => tables.map(quoteTable).join(", ")
 
-const missingOperationsOf = (p: PublicationInfo, wanted: ReadonlySet<string>): ReadonlyArray<string> =>
-  (["insert", "update", "delete", "truncate"] as const).filter((op) => wanted.has(op) && !p[op])
+/** Streams (by name) that capture `table` and want one of `ops`. */
+const streamsWanting = (settings: Pick<OutboxxSettings, "streams">, table: TableRef, ops: ReadonlyArray<Operation>) =>
+  settings.streams.filter((s) =>
+    s.tables.some((t) => key(t) === key(table)) && ops.some((op) => s.operations.has(op))
+  ).map((s) => JSON.stringify(s.name))
 
-/** What has to happen to the publication for these settings (pure; `existing` is the catalog's view). */
-export const planPublication = (
+/**
+ * Partition roots and replica identities against what the publication
+ * publishes (`publishes`: its operations; `viaRoot`; `roots`: tables whose
+ * partitions are published under the root's name).
+ */
+const captureProblems = (
   settings: Pick<OutboxxSettings, "streams" | "postgres">,
-  existing: PublicationInfo | undefined
-): PublicationPlan => {
-  const name = settings.postgres.publication
-  const tables = configuredTables(settings)
-  if (settings.postgres.publicationMode === "existing") {
-    if (existing === undefined) {
-      return {
-        _tag: "Invalid",
-        message: `publication ${quoteIdent(name)} does not exist (publication_mode = "existing" uses it as it is)`
+  facts: ReadonlyArray<CaptureFacts>,
+  publication: { readonly update: boolean; readonly delete: boolean; readonly viaRoot: boolean },
+  publishedAsRoot: (table: TableRef) => boolean
+): { problems: Array<string>; fixes: Array<string> } => {
+  const problems: Array<string> = []
+  const fixes: Array<string> = []
+  const name = quoteIdent(settings.postgres.publication)
+  const existing = settings.postgres.publicationMode === "existing"
+  for (const fact of facts) {
+    const table = quoteTable(fact.table)
+    if (fact.kind === undefined) continue // "not found" is check's table check, and the slot cannot start either
+    if (fact.kind === "p" && !publication.viaRoot) {
+      problems.push(
+        `${table} is a partitioned table and publication ${name} publishes its changes under the partitions' names ` +
+          `(publish_via_partition_root = false), so none would reach its streams`
+      )
+      fixes.push(`ALTER PUBLICATION ${name} SET (publish_via_partition_root = true)`)
+    }
+    if (publication.viaRoot) {
+      const root = fact.ancestors.find(publishedAsRoot)
+      if (root !== undefined) {
+        problems.push(
+          `${table} is a partition of ${quoteTable(root)}, which publication ${name} publishes too: PostgreSQL ` +
+            `sends ${table}'s changes as ${quoteTable(root)}'s (publish_via_partition_root)`
+        )
+        fixes.push(`capture ${quoteTable(root)} (all its partitions) or ${table}, not both`)
       }
     }
-    const published = new Set(existing.tables.map(key))
-    const wantedOps = new Set<string>(settings.streams.flatMap((s) => [...s.operations]))
-    return {
-      _tag: "UseExisting",
-      missingTables: existing.allTables ? [] : tables.filter((t) => !published.has(key(t))),
-      missingOperations: missingOperationsOf(existing, wantedOps)
+    if (fact.keyless.length > 0 && (publication.update || publication.delete)) {
+      const leaves = fact.keyless.map((l) =>
+        `${quoteTable(l.table)} (REPLICA IDENTITY ${l.replicaIdentity === "default" ? "DEFAULT without a primary key" : l.replicaIdentity.toUpperCase()})`
+      )
+      const what = fact.keyless.length === 1 && key(fact.keyless[0]!.table) === key(fact.table)
+        ? `${table} has no usable replica identity: ${leaves[0]!.slice(table.length + 1)}`
+        : `partitions of ${table} have no usable replica identity: ${leaves.join(", ")}`
+      const wanting = streamsWanting(settings, fact.table, ["update", "delete"])
+      const why = existing
+        ? `publication ${name} publishes its updates/deletes`
+        : wanting.length > 0
+        ? `stream ${wanting.join(", ")} captures its updates/deletes`
+        : `its streams exclude update and delete, but publication ${name} publishes them for other streams of this pipeline`
+      problems.push(
+        `${what}; ${why}, and PostgreSQL then rejects the application's UPDATE and DELETE on it ` +
+          `("cannot update table because it does not have a replica identity and publishes updates")`
+      )
+      for (const leaf of fact.keyless) {
+        fixes.push(`ALTER TABLE ${quoteTable(leaf.table)} REPLICA IDENTITY FULL (or add a primary key)`)
+      }
+      if (!existing && wanting.length === 0) fixes.push(`or capture ${table} in a pipeline (slot and publication) of its own`)
+      if (!existing && wanting.length > 0) {
+        fixes.push(`or set operations = ["insert", "truncate"] for ${table}'s streams (in a pipeline of their own)`)
+      }
     }
   }
-  if (existing === undefined) return { _tag: "Create", tables }
-  if (existing.allTables) {
-    return {
-      _tag: "Invalid",
-      message: `publication ${quoteIdent(name)} is FOR ALL TABLES; outboxx cannot manage it in "filtered" mode ` +
-        `(set publication_mode = "existing", or choose another publication name)`
-    }
-  }
-  const wanted = new Set(tables.map(key))
-  const current = new Set(existing.tables.map(key))
-  const add = tables.filter((t) => !current.has(key(t)))
-  const remove = existing.tables.filter((t) => !wanted.has(key(t)))
-  const publish = !allFour(existing)
-  if (add.length === 0 && remove.length === 0 && !publish) return { _tag: "Unchanged" }
-  return { _tag: "Alter", tables, add, remove, publish }
+  return { problems, fixes }
 }
 
-const tableList = (tables: ReadonlyArray<TableRef>): string => tables.map(quoteTable).join(", ")
-
-/** The SQL that carries out a plan (empty for Unchanged / UseExisting / Invalid). */
-export const publicationSql = (name: string, plan: PublicationPlan): string => {
+/**
+ * What has to happen to the publication for these settings (pure; `existing`
+ * is the catalog's view of the publication, `facts` of the configured tables).
+ */
+export const planPublication = (
+  settings: Pick<OutboxxSettings, "streams" | "postgres">,
+  existing: PublicationInfo | undefined,
+  facts: ReadonlyArray<CaptureFacts> = []
+): PublicationPlan => {
+  const name = settings.postgres.publication
   const pub = quoteIdent(name)
+  const tables = configuredTables(settings)
+  const invalid = (problems: ReadonlyArray<string>, fixes: ReadonlyArray<string>): PublicationPlan => ({
+    _tag: "Invalid",
+    message: problems.join("; "),
+    fixes
+  })
+  if (settings.postgres.publicationMode === "existing") {
+    if (existing === undefined) {
+      return invalid(
+        [`publication ${pub} does not exist (publication_mode = "existing" uses it as it is)`],
+        [`CREATE PUBLICATION ${pub} FOR TABLE ${tablesText(tables)} WITH (publish_via_partition_root = true)`]
+      )
+    }
+    const published = new Set(existing.tables.map(key))
+    const problems: Array<string> = []
+    const fixes: Array<string> = []
+    // With publish_via_partition_root, pg_publication_tables lists the published roots only.
+    const asRoot = (t: TableRef) => existing.allTables || published.has(key(t))
+    const missing = existing.allTables
+      ? []
+      : tables.filter((t) => {
+        if (published.has(key(t))) return false
+        const fact = facts.find((f) => key(f.table) === key(t))
+        // A partition published through its root is reported by captureProblems, with the reason.
+        return !(existing.viaRoot && fact !== undefined && fact.ancestors.some(asRoot))
+      })
+    if (missing.length > 0) {
+      problems.push(`publication ${pub} does not publish ${tablesText(missing)}, so their changes would never arrive`)
+      fixes.push(`ALTER PUBLICATION ${pub} ADD TABLE ${tablesText(missing)}`)
+    }
+    const wanted = publishedOperations(settings)
+    const missingOps = wanted.filter((op) => !existing[op])
+    if (missingOps.length > 0) {
+      problems.push(`publication ${pub} does not publish ${missingOps.join(", ")}, which the streams capture`)
+      fixes.push(
+        `ALTER PUBLICATION ${pub} SET (publish = ${
+          quoteLiteral(allOperations.filter((op) => existing[op] || wanted.includes(op)).join(", "))
+        })`
+      )
+    }
+    const capture = captureProblems(settings, facts, existing, asRoot)
+    problems.push(...capture.problems)
+    fixes.push(...capture.fixes)
+    return problems.length > 0 ? invalid(problems, fixes) : { _tag: "UseExisting" }
+  }
+  const operations = publishedOperations(settings)
+  const publishes = { update: operations.includes("update"), delete: operations.includes("delete"), viaRoot: true }
+  const configured = new Set(tables.map(key))
+  const capture = captureProblems(settings, facts, publishes, (t) => configured.has(key(t)))
+  if (existing === undefined) {
+    return capture.problems.length > 0 ? invalid(capture.problems, capture.fixes) : { _tag: "Create", tables, operations }
+  }
+  const owner = publicationOwner(existing)
+  if (owner === undefined) {
+    return invalid(
+      [
+        `publication ${pub} exists and was not created by outboxx; publication_mode = "filtered" only manages ` +
+          `publications it created (it would change which tables yours publishes)`
+      ],
+      [`set publication_mode = "existing" to use it as it is, or choose another postgres.publication`]
+    )
+  }
+  if (owner !== null && owner !== settings.postgres.slot) {
+    return invalid(
+      [
+        `publication ${pub} belongs to the pipeline of slot ${quoteIdent(owner)} (this one's slot is ` +
+          `${quoteIdent(settings.postgres.slot)}); managing it here would take that pipeline's tables away`
+      ],
+      [
+        `give this pipeline its own publication (postgres.publication), or use publication_mode = "existing" ` +
+          `with a publication made for it`
+      ]
+    )
+  }
+  if (existing.allTables) {
+    return invalid(
+      [`publication ${pub} is FOR ALL TABLES; outboxx cannot manage it in "filtered" mode`],
+      [`set publication_mode = "existing", or choose another publication name`]
+    )
+  }
+  if (capture.problems.length > 0) return invalid(capture.problems, capture.fixes)
+  const current = new Set(existing.tables.map(key))
+  const add = tables.filter((t) => !current.has(key(t)))
+  const remove = existing.tables.filter((t) => !configured.has(key(t)))
+  const publish = allOperations.some((op) => existing[op] !== operations.includes(op))
+  const viaRoot = !existing.viaRoot
+  const claim = owner === null
+  if (add.length === 0 && remove.length === 0 && !publish && !viaRoot && !claim) return { _tag: "Unchanged" }
+  return { _tag: "Alter", tables, add, remove, publish, operations, viaRoot, claim }
+}
+
+const publishOption = (operations: ReadonlyArray<Operation>): string =>
+  `publish = ${quoteLiteral(operations.join(", "))}`
+
+/** The SQL that carries out a plan (empty for Unchanged / UseExisting / Invalid); `slot` is the owner. */
+export const publicationSql = (name: string, plan: PublicationPlan, slot: string): string => {
+  const pub = quoteIdent(name)
+  const marker = `COMMENT ON PUBLICATION ${pub} IS ${quoteLiteral(managedPublicationComment(slot))}`
   switch (plan._tag) {
     case "Create":
       // One simple query = one implicit transaction: never a publication without its marker.
-      return `CREATE PUBLICATION ${pub} FOR TABLE ${tableList(plan.tables)} WITH (publish = ${
-        quoteLiteral(publishedOperations)
-      }); COMMENT ON PUBLICATION ${pub} IS ${quoteLiteral(managedPublicationComment)}`
+      return `CREATE PUBLICATION ${pub} FOR TABLE ${tablesText(plan.tables)} WITH (${
+        publishOption(plan.operations)
+      }, publish_via_partition_root = true); ${marker}`
     case "Alter": {
       const statements: Array<string> = []
       if (plan.add.length > 0 || plan.remove.length > 0) {
-        statements.push(`ALTER PUBLICATION ${pub} SET TABLE ${tableList(plan.tables)}`)
+        statements.push(`ALTER PUBLICATION ${pub} SET TABLE ${tablesText(plan.tables)}`)
       }
-      if (plan.publish) statements.push(`ALTER PUBLICATION ${pub} SET (publish = ${quoteLiteral(publishedOperations)})`)
+      const options: Array<string> = []
+      if (plan.publish) options.push(publishOption(plan.operations))
+      if (plan.viaRoot) options.push("publish_via_partition_root = true")
+      if (options.length > 0) statements.push(`ALTER PUBLICATION ${pub} SET (${options.join(", ")})`)
+      if (plan.claim) statements.push(marker)
       return statements.join("; ")
     }
     default:
@@ -127,36 +286,44 @@ export const publicationSql = (name: string, plan: PublicationPlan): string => {
   }
 }
 
+/** The publication's state and the configured tables' facts, as `planPublication` takes them. */
+export const loadPublicationPlan = (
+  client: Queryable,
+  settings: Pick<OutboxxSettings, "streams" | "postgres">
+): Effect.Effect<{ readonly existing: PublicationInfo | undefined; readonly plan: PublicationPlan }, PostgresError> =>
+  Effect.gen(function*() {
+    const existing = yield* publicationInfo(client, settings.postgres.publication)
+    const facts = yield* captureFacts(client, configuredTables(settings))
+    return { existing, plan: planPublication(settings, existing, facts) }
+  })
+
 export type PublicationOutcome = "created" | "altered" | "unchanged" | "existing"
 
 /**
- * Creates or aligns the publication (filtered mode), or verifies it exists
- * (existing mode). Works on a plain or a walsender connection.
+ * Creates or aligns the publication (filtered mode), or verifies it fits
+ * (existing mode); fails with what is wrong and how to fix it. Works on a
+ * plain or a walsender connection. Runs before any slot or topic is created.
  */
 export const ensurePublication = Effect.fn("ensurePublication")(function*(
   client: Queryable,
   settings: Pick<OutboxxSettings, "streams" | "postgres">
 ): Effect.fn.Return<PublicationOutcome, PublicationError | PostgresError> {
   const name = settings.postgres.publication
-  const existing = yield* publicationInfo(client, name)
-  const plan = planPublication(settings, existing)
+  const { plan } = yield* loadPublicationPlan(client, settings)
   yield* Effect.annotateCurrentSpan({ publication: name, plan: plan._tag })
   switch (plan._tag) {
     case "Invalid":
-      return yield* new PublicationError({ publication: name, message: plan.message })
+      return yield* new PublicationError({
+        publication: name,
+        message: `${plan.message}${plan.fixes.length > 0 ? ` (fix: ${plan.fixes.join("; ")})` : ""}`
+      })
     case "Unchanged":
       return "unchanged"
     case "UseExisting":
-      if (plan.missingTables.length > 0) {
-        yield* Effect.logWarning(
-          `publication ${quoteIdent(name)} does not publish ${plan.missingTables.map(quoteTable).join(", ")}; ` +
-            `changes to those tables will not be captured`
-        )
-      }
       return "existing"
     case "Create":
     case "Alter":
-      yield* queryRows(client, publicationSql(name, plan))
+      yield* queryRows(client, publicationSql(name, plan, settings.postgres.slot))
       yield* Effect.logInfo(`publication ${quoteIdent(name)} ${plan._tag === "Create" ? "created" : "altered"}`)
       return plan._tag === "Create" ? "created" : "altered"
   }

@@ -92,12 +92,17 @@ export const readKeysetChunkInSnapshot = (
     return { ...chunk, snapshot }
   })
 
-/** Blocks in the table's main fork now (never fewer than the snapshot can see). */
+/**
+ * Blocks in the table's main fork now (never fewer than the snapshot can see).
+ * A partitioned table has no storage of its own: a ctid range applies to each
+ * partition, so the ranges must cover its largest leaf.
+ */
 export const relationBlocks = (client: pg.Client, target: TableTarget) =>
   queryText(
     client,
     target.table,
-    "SELECT (pg_relation_size($1::oid) / current_setting('block_size')::int8)::text",
+    `SELECT (COALESCE((SELECT max(pg_relation_size(p.relid)) FROM pg_partition_tree($1::oid) AS p WHERE p.isleaf),
+                      pg_relation_size($1::oid)) / current_setting('block_size')::int8)::text`,
     [target.relation.relationId]
   ).pipe(Effect.map((rows) => Number(rows[0]?.[0] ?? 0)))
 

@@ -33,7 +33,12 @@ export interface TableTarget {
 
 const identityOf: Record<string, ReplicaIdentity> = { d: "default", n: "nothing", f: "full", i: "index" }
 
-const classSql = `SELECT c.oid::int8::text AS oid, c.relreplident::text AS replident, c.reltuples::float8 AS reltuples
+// A partitioned table's rows are counted in its leaves.
+const classSql = `SELECT c.oid::int8::text AS oid, c.relreplident::text AS replident,
+    CASE WHEN c.relkind = 'p'
+      THEN (SELECT COALESCE(sum(GREATEST(l.reltuples, 0)), 0) FROM pg_partition_tree(c.oid) AS p
+              JOIN pg_class l ON l.oid = p.relid WHERE p.isleaf)
+      ELSE c.reltuples END::float8 AS reltuples
   FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace
   WHERE n.nspname = $1 AND c.relname = $2 AND c.relkind IN ('r', 'p')`
 

@@ -108,7 +108,7 @@ describe("outboxx CLI", () => {
     expect(JSON.parse(before.stdout)).toMatchObject({ slot: { name: slot, exists: false }, publication: { exists: false } })
 
     await pgQuery(db.url, `SELECT pg_create_logical_replication_slot('${slot}', 'pgoutput')`)
-    await pgQuery(db.url, `CREATE PUBLICATION "${publication}" FOR TABLE orders; COMMENT ON PUBLICATION "${publication}" IS 'managed by outboxx'`)
+    await pgQuery(db.url, `CREATE PUBLICATION "${publication}" FOR TABLE orders; COMMENT ON PUBLICATION "${publication}" IS 'managed by outboxx (slot ${slot})'`)
     const after = await runCli(["status", "-c", config])
     expect(after.code).toBe(0)
     expect(after.stdout).toMatch(new RegExp(`^slot\\s+"${slot}" inactive$`, "m"))
@@ -119,7 +119,7 @@ describe("outboxx CLI", () => {
     const dropped = await runCli(["slot", "drop", "--yes", "-c", config])
     expect(dropped.code, dropped.stderr).toBe(0)
     expect(dropped.stdout).toContain(`dropped slot "${slot}"`)
-    expect(dropped.stdout).toContain(`dropped publication "${publication}" (created by outboxx)`)
+    expect(dropped.stdout).toContain(`dropped publication "${publication}" (created by outboxx for this slot)`)
     // The journal learns the drop was deliberate, so the next run starts afresh instead of refusing.
     expect(dropped.stdout).toContain("recorded the drop in the state journal")
     expect(await pgQuery(db.url, `SELECT 1 FROM pg_replication_slots WHERE slot_name = '${slot}'`)).toEqual([])

@@ -23,7 +23,7 @@ afterAll(async () => db?.drop())
 
 const settingsFor = (mode: "filtered" | "existing", tables: ReadonlyArray<TableRef>) =>
   ({
-    postgres: { url: Redacted.make(db.url), publication: "Out_Pub", publicationMode: mode },
+    postgres: { url: Redacted.make(db.url), publication: "Out_Pub", publicationMode: mode, slot: "out_slot" },
     streams: [{ tables, operations: new Set(["insert", "update", "delete", "truncate"]) }]
   }) as unknown as Pick<OutboxxSettings, "postgres" | "streams">
 
@@ -44,7 +44,12 @@ describe("ensurePublication", () => {
       assert.strictEqual(yield* ensurePublication(client, settingsFor("filtered", [items])), "altered")
       assert.deepStrictEqual((yield* publicationInfo(client, "Out_Pub"))?.tables, [items])
 
-      assert.strictEqual(yield* ensurePublication(client, settingsFor("existing", [orders])), "existing")
+      assert.strictEqual((yield* publicationInfo(client, "Out_Pub"))?.comment, "managed by outboxx (slot out_slot)")
+      assert.isTrue((yield* publicationInfo(client, "Out_Pub"))?.viaRoot)
+
+      assert.strictEqual(yield* ensurePublication(client, settingsFor("existing", [items])), "existing")
+      const lacking = yield* Effect.flip(ensurePublication(client, settingsFor("existing", [orders, items])))
+      assert.include(lacking.message, `publication "Out_Pub" does not publish "public"."orders", so their changes would never arrive`)
       yield* Effect.promise(() => pgQuery(db.url, `DROP PUBLICATION "Out_Pub"`))
       const missing = yield* Effect.flip(ensurePublication(client, settingsFor("existing", [orders])))
       assert.strictEqual(missing._tag, "PublicationError")

@@ -9,7 +9,6 @@ import {
   identityColumns,
   majorVersion,
   pgoutputProtocolFor,
-  publicationInfo,
   type Queryable,
   replicationUsage,
   type ServerInfo,
@@ -21,7 +20,7 @@ import {
 } from "../../postgres/catalog.js"
 import { pgClientConfig } from "../../postgres/connection.js"
 import { connectClient, type PostgresError } from "../../postgres/Postgres.js"
-import { configuredTables, planPublication, publishedOperations } from "../../postgres/publication.js"
+import { configuredTables, loadPublicationPlan, publishedOperations } from "../../postgres/publication.js"
 import { quoteIdent, quoteLiteral, quoteTable } from "../../postgres/quote.js"
 import { type CheckResult, fail, ok, warn } from "./report.js"
 
@@ -86,8 +85,21 @@ export const roleCheck = (server: ServerInfo): CheckResult => {
 // Tables
 
 /** What `before` holds for updates/deletes, or a FAIL when they cannot be captured. */
-export const identityCheck = (check: string, table: TableInfo): CheckResult => {
+export const identityCheck = (
+  check: string,
+  table: TableInfo,
+  published: ReadonlyArray<string> = ["insert", "update", "delete", "truncate"]
+): CheckResult => {
   const name = quoteTable(table)
+  const updatesPublished = published.includes("update") || published.includes("delete")
+  if (!updatesPublished && identityColumns(table) === undefined) {
+    return ok(check, "no usable replica identity; fine, as this pipeline captures no updates or deletes")
+  }
+  if (table.kind === "p") {
+    // The rows live in the partitions: the publication check looks at each one's identity.
+    const identity = identityColumns(table)
+    return ok(check, `partitioned table${identity === undefined ? "" : ` (identity ${identity.join(", ")})`}; changes published as its own`)
+  }
   switch (table.replicaIdentity) {
     case "full":
       return ok(check, "REPLICA IDENTITY FULL: before holds the whole old row for u/d")
@@ -192,7 +204,7 @@ const tableChecks = (client: Queryable, settings: OutboxxSettings) =>
             return [fail(check, `is a ${kind}; only tables can be published`, "capture the underlying table instead")]
           }
           found.set(tableKey(table), info)
-          return [identityCheck(check, info)]
+          return [identityCheck(check, info, publishedOperations(settings))]
         })
       )
       results.push(...lines)
@@ -220,8 +232,7 @@ const publicationCheck = (
   return guarded(
     check,
     Effect.gen(function*() {
-      const existing = yield* publicationInfo(client, name)
-      const plan = planPublication(settings, existing)
+      const { existing, plan } = yield* loadPublicationPlan(client, settings)
       const notOwned = (candidates: ReadonlyArray<TableRef>) =>
         server.isSuperuser
           ? []
@@ -232,30 +243,11 @@ const publicationCheck = (
       const role = quoteIdent(server.user)
       switch (plan._tag) {
         case "Invalid":
-          return [fail(
-            check,
-            plan.message,
-            existing === undefined
-              ? `CREATE PUBLICATION ${quoteIdent(name)} FOR TABLE ${tablesText(configuredTables(settings))}`
-              : "see above"
-          )]
+          return [fail(check, plan.message, plan.fixes.join("; "))]
         case "Unchanged":
           return [ok(check, `exists and covers all ${configuredTables(settings).length} tables`)]
-        case "UseExisting": {
-          const problems: Array<string> = []
-          const fixes: Array<string> = []
-          if (plan.missingTables.length > 0) {
-            problems.push(`does not publish ${tablesText(plan.missingTables)}`)
-            fixes.push(`ALTER PUBLICATION ${quoteIdent(name)} ADD TABLE ${tablesText(plan.missingTables)}`)
-          }
-          if (plan.missingOperations.length > 0) {
-            problems.push(`does not publish ${plan.missingOperations.join(", ")}`)
-            fixes.push(`ALTER PUBLICATION ${quoteIdent(name)} SET (publish = ${quoteLiteral(publishedOperations)})`)
-          }
-          return problems.length === 0
-            ? [ok(check, "exists (publication_mode = existing) and covers every table and operation")]
-            : [fail(check, problems.join("; "), fixes.join("; "))]
-        }
+        case "UseExisting":
+          return [ok(check, "exists (publication_mode = existing) and covers every table, operation and partition root")]
         case "Create": {
           const problems: Array<string> = []
           if (!server.isSuperuser && !server.canCreateInDatabase) {
@@ -276,7 +268,9 @@ const publicationCheck = (
           const changes: Array<string> = []
           if (plan.add.length > 0) changes.push(`add ${tablesText(plan.add)}`)
           if (plan.remove.length > 0) changes.push(`remove ${tablesText(plan.remove)}`)
-          if (plan.publish) changes.push(`publish ${publishedOperations}`)
+          if (plan.publish) changes.push(`publish ${plan.operations.join(", ")}`)
+          if (plan.viaRoot) changes.push("publish_via_partition_root = true")
+          if (plan.claim) changes.push(`claim it for slot ${quoteIdent(settings.postgres.slot)}`)
           const problems: Array<string> = []
           if (!server.isSuperuser && existing !== undefined && !existing.ownedByCurrentUser) {
             problems.push(`role ${role} does not own the publication`)

@@ -1,0 +1,239 @@
+/**
+ * The built CLI against the real servers on the setups where a CDC tool
+ * first loses changes or breaks the application (issue 13): partitioned
+ * tables, two pipelines configured with one publication name, tables without
+ * a usable replica identity.
+ */
+import { mkdtempSync } from "node:fs"
+import { tmpdir } from "node:os"
+import path from "node:path"
+import { afterAll, beforeAll, describe, expect, it } from "vitest"
+import { createTestDatabase, pgQuery, readTopic, runCli, spawnCli, type TestDatabase, type TopicMessage } from "../support/servers.js"
+import { writeRunConfig } from "../support/runConfig.js"
+
+let db: TestDatabase
+const workDir = mkdtempSync(path.join(tmpdir(), "outboxx-hardening-"))
+
+beforeAll(async () => {
+  db = await createTestDatabase("e2e_hardening")
+})
+afterAll(async () => {
+  await db?.drop()
+})
+
+const parse = (m: TopicMessage) => ({
+  key: m.key === null ? null : JSON.parse(m.key),
+  value: m.value === null ? null : JSON.parse(m.value)
+})
+
+const startRun = async (file: string) => {
+  const cli = spawnCli(["run", "-c", file])
+  await cli.waitForLine(/streaming slot/, 60_000)
+  return cli
+}
+
+const publicationTables = async (name: string) =>
+  (await pgQuery<{ t: string }>(
+    db.url,
+    `SELECT schemaname || '.' || tablename AS t FROM pg_publication_tables WHERE pubname = $1 ORDER BY 1`,
+    [name]
+  )).map((r) => r.t)
+
+describe("partitioned tables", () => {
+  it("snapshots every partition and streams changes made through any partition under the parent's name, following attach and detach", async () => {
+    await pgQuery(db.url, `
+      CREATE TABLE public.measures (id int, region text, v int, PRIMARY KEY (id, region)) PARTITION BY LIST (region);
+      CREATE TABLE public.measures_eu PARTITION OF public.measures FOR VALUES IN ('eu');
+      CREATE TABLE public.measures_us PARTITION OF public.measures FOR VALUES IN ('us')
+        PARTITION BY HASH (id);
+      CREATE TABLE public.measures_us_0 PARTITION OF public.measures_us FOR VALUES WITH (MODULUS 2, REMAINDER 0);
+      CREATE TABLE public.measures_us_1 PARTITION OF public.measures_us FOR VALUES WITH (MODULUS 2, REMAINDER 1);
+      INSERT INTO public.measures VALUES (1, 'eu', 10), (2, 'us', 20), (3, 'us', 30);
+      -- keyless partitioned table: the snapshot reads it in ctid ranges over its partitions
+      CREATE TABLE public.readings (at int, v int) PARTITION BY RANGE (at);
+      CREATE TABLE public.readings_a PARTITION OF public.readings FOR VALUES FROM (0) TO (100);
+      CREATE TABLE public.readings_b PARTITION OF public.readings FOR VALUES FROM (100) TO (200);
+      ALTER TABLE public.readings_a REPLICA IDENTITY FULL;
+      ALTER TABLE public.readings_b REPLICA IDENTITY FULL;
+      INSERT INTO public.readings SELECT g, g FROM generate_series(0, 199) g;
+    `)
+    const { file, prefix, slot } = writeRunConfig({
+      dir: workDir,
+      name: "parts",
+      url: db.url,
+      streams: `
+[[streams]]
+name = "measures"
+tables = ["measures"]
+topic = "PREFIX.{table}"
+[[streams]]
+name = "readings"
+tables = ["readings"]
+topic = "PREFIX.{table}"
+operations = ["insert"]
+`
+    })
+    const cli = await startRun(file)
+    const pub = await pgQuery<{ pubviaroot: boolean }>(db.url, `SELECT pubviaroot FROM pg_publication WHERE pubname = $1`, [slot])
+    expect(pub[0]!.pubviaroot).toBe(true)
+    await pgQuery(db.url, `
+      INSERT INTO public.measures VALUES (4, 'eu', 40), (5, 'us', 50);
+      UPDATE public.measures SET v = 21 WHERE id = 2;
+      UPDATE public.measures SET region = 'eu' WHERE id = 3;   -- moves the row to another partition
+      DELETE FROM public.measures WHERE id = 1;
+      CREATE TABLE public.measures_asia (id int, region text, v int, PRIMARY KEY (id, region));
+      ALTER TABLE public.measures ATTACH PARTITION public.measures_asia FOR VALUES IN ('asia');
+      INSERT INTO public.measures VALUES (6, 'asia', 60);
+      ALTER TABLE public.measures DETACH PARTITION public.measures_eu;
+      INSERT INTO public.measures_eu VALUES (7, 'eu', 70);     -- no longer part of measures
+      INSERT INTO public.measures VALUES (8, 'us', 80);
+      INSERT INTO public.readings VALUES (150, 1);
+    `)
+    // snapshot r r r; c c; u; d + tombstone + c (moved); d + tombstone; c (asia); c (8) = 13
+    const events = (await readTopic(`${prefix}.measures`, { count: 13, timeoutMs: 60_000 })).map(parse)
+    const readings = (await readTopic(`${prefix}.readings`, { count: 201, timeoutMs: 60_000 })).map(parse)
+    const result = await cli.stop("SIGTERM", 15_000)
+    expect(result.code).toBe(0)
+
+    expect(events.slice(0, 3).map((e) => e.value.op)).toEqual(["r", "r", "r"])
+    expect(events.slice(0, 3).map((e) => e.key.id).sort()).toEqual([1, 2, 3])
+    const streamed = events.slice(3)
+    expect(streamed.map((e) => e.value === null ? `tomb ${e.key.id}` : `${e.value.op} ${(e.value.after ?? e.value.before).id}`))
+      .toEqual(["c 4", "c 5", "u 2", "d 3", "tomb 3", "c 3", "d 1", "tomb 1", "c 6", "c 8"])
+    for (const e of events) {
+      if (e.value !== null) expect(e.value.source).toMatchObject({ schema: "public", table: "measures" })
+    }
+    expect(streamed[5]!.value.after).toEqual({ id: 3, region: "eu", v: 30 })
+    expect(streamed[5]!.key).toEqual({ id: 3, region: "eu" })
+    // 200 snapshot rows of both partitions, then the streamed insert; nothing of the detached partition.
+    expect(readings.filter((e) => e.value.op === "r")).toHaveLength(200)
+    expect(new Set(readings.filter((e) => e.value.op === "r").map((e) => e.value.after.at)).size).toBe(200)
+    expect(readings[200]!.value).toMatchObject({ op: "c", after: { at: 150, v: 1 }, source: { table: "readings" } })
+    expect((await readTopic(`${prefix}.measures`, { count: 14, timeoutMs: 3_000 }).catch(() => [])).length).toBeLessThan(14)
+  })
+
+  it("refuses a partition named beside its parent, and an existing publication without publish_via_partition_root", async () => {
+    await pgQuery(db.url, `
+      CREATE TABLE public.logs (id int PRIMARY KEY) PARTITION BY RANGE (id);
+      CREATE TABLE public.logs_1 PARTITION OF public.logs FOR VALUES FROM (0) TO (1000);
+    `)
+    const both = writeRunConfig({
+      dir: workDir,
+      name: "partboth",
+      url: db.url,
+      streams: `[[streams]]\nname = "logs"\ntables = ["logs", "logs_1"]\ntopic = "PREFIX.{table}"\n`
+    })
+    const refused = await runCli(["run", "-c", both.file], { timeoutMs: 60_000 })
+    expect(refused.code).toBe(2)
+    expect(refused.stderr).toContain(`"public"."logs_1" is a partition of "public"."logs"`)
+    expect(await publicationTables(both.slot)).toEqual([])
+    const slots = await pgQuery(db.url, `SELECT 1 FROM pg_replication_slots WHERE slot_name = $1`, [both.slot])
+    expect(slots).toHaveLength(0)
+
+    await pgQuery(db.url, `CREATE PUBLICATION logs_pub FOR TABLE public.logs`)
+    const existing = writeRunConfig({
+      dir: workDir,
+      name: "partexisting",
+      url: db.url,
+      postgres: `publication_mode = "existing"`,
+      streams: `[[streams]]\nname = "logs"\ntables = ["logs"]\ntopic = "PREFIX.{table}"\n`
+    })
+    const file = existing.file
+    const { readFileSync, writeFileSync } = await import("node:fs")
+    writeFileSync(file, readFileSync(file, "utf8").replace(`publication = "${existing.slot}"`, `publication = "logs_pub"`))
+    const check = await runCli(["check", "-c", file], { timeoutMs: 60_000 })
+    expect(check.code).toBe(1)
+    expect(check.stdout).toContain("publish_via_partition_root = false")
+    expect(check.stdout).toContain(`ALTER PUBLICATION "logs_pub" SET (publish_via_partition_root = true)`)
+    const run = await runCli(["run", "-c", file], { timeoutMs: 60_000 })
+    expect(run.code).toBe(2)
+    expect(run.stderr).toContain(`"public"."logs" is a partitioned table`)
+  })
+})
+
+describe("one publication, one owner", () => {
+  it("refuses a second pipeline on another slot's publication; the first keeps every change and slot drop spares it", async () => {
+    await pgQuery(db.url, `
+      CREATE TABLE public.accounts (id int PRIMARY KEY, v int);
+      CREATE TABLE public.payments (id int PRIMARY KEY, v int);
+    `)
+    const first = writeRunConfig({
+      dir: workDir,
+      name: "owner_a",
+      url: db.url,
+      streams: `[[streams]]\nname = "accounts"\ntables = ["accounts"]\ntopic = "PREFIX.{table}"\n`
+    })
+    const second = writeRunConfig({
+      dir: workDir,
+      name: "owner_b",
+      url: db.url,
+      streams: `[[streams]]\nname = "payments"\ntables = ["payments"]\ntopic = "PREFIX.{table}"\n`
+    })
+    const { readFileSync, writeFileSync } = await import("node:fs")
+    // The second pipeline names the first's publication (a copied config).
+    writeFileSync(second.file, readFileSync(second.file, "utf8").replace(`publication = "${second.slot}"`, `publication = "${first.slot}"`))
+    const cli = await startRun(first.file)
+
+    const check = await runCli(["check", "-c", second.file], { timeoutMs: 60_000 })
+    expect(check.code).toBe(1)
+    expect(check.stdout).toMatch(new RegExp(`FAIL\\s+publication "${first.slot}".*belongs to the pipeline of slot "${first.slot}"`))
+    const run = await runCli(["run", "-c", second.file], { timeoutMs: 60_000 })
+    expect(run.code).toBe(2)
+    expect(run.stderr).toContain(`belongs to the pipeline of slot "${first.slot}"`)
+    expect(await publicationTables(first.slot)).toEqual(["public.accounts"])
+    const drop = await runCli(["slot", "drop", "--yes", "-c", second.file], { timeoutMs: 60_000 })
+    expect(drop.code).toBe(0)
+    expect(drop.stdout).toContain(`kept publication "${first.slot}" (it belongs to the pipeline of slot "${first.slot}")`)
+
+    await pgQuery(db.url, `INSERT INTO public.accounts VALUES (1, 1); UPDATE public.accounts SET v = 2`)
+    const events = (await readTopic(`${first.prefix}.accounts`, { count: 2, timeoutMs: 30_000 })).map(parse)
+    expect(events.map((e) => e.value.op)).toEqual(["c", "u"])
+    expect((await cli.stop("SIGTERM", 15_000)).code).toBe(0)
+    const dropFirst = await runCli(["slot", "drop", "--yes", "-c", first.file], { timeoutMs: 60_000 })
+    expect(dropFirst.stdout).toContain(`dropped publication "${first.slot}" (created by outboxx for this slot)`)
+  })
+})
+
+describe("replica identity guard", () => {
+  it("run and tail refuse to publish updates of a table without a replica identity; the application's writes keep working", async () => {
+    await pgQuery(db.url, `CREATE TABLE public.events_nokey (at timestamptz DEFAULT now(), body text); INSERT INTO public.events_nokey (body) VALUES ('x')`)
+    const config = writeRunConfig({
+      dir: workDir,
+      name: "nokey",
+      url: db.url,
+      streams: `[[streams]]\nname = "ev"\ntables = ["events_nokey"]\ntopic = "PREFIX.{table}"\n`
+    })
+    for (const command of ["run", "tail"]) {
+      const result = await runCli([command, "-c", config.file], { timeoutMs: 60_000 })
+      expect(result.code, command).toBe(2)
+      expect(result.stderr).toContain(`"public"."events_nokey" has no usable replica identity`)
+      expect(result.stderr).toContain(`ALTER TABLE "public"."events_nokey" REPLICA IDENTITY FULL`)
+      // Nothing left behind that changes what the application may do.
+      expect(await pgQuery(db.url, `SELECT 1 FROM pg_publication WHERE pubname = $1`, [config.slot])).toHaveLength(0)
+      await pgQuery(db.url, `UPDATE public.events_nokey SET body = 'y'; DELETE FROM public.events_nokey WHERE body = 'z'`)
+    }
+
+    // Insert-only capture publishes no updates: it runs, and the application's UPDATE/DELETE still work.
+    config.rewrite(`[[streams]]\nname = "ev"\ntables = ["events_nokey"]\ntopic = "PREFIX.{table}"\noperations = ["insert"]\n`)
+    const cli = await startRun(config.file)
+    await pgQuery(db.url, `INSERT INTO public.events_nokey (body) VALUES ('new'); UPDATE public.events_nokey SET body = 'w'; DELETE FROM public.events_nokey`)
+    const events = (await readTopic(`${config.prefix}.events_nokey`, { count: 2, timeoutMs: 30_000 })).map(parse)
+    expect(events.map((e) => e.value.op)).toEqual(["r", "c"])
+    expect((await cli.stop("SIGTERM", 15_000)).code).toBe(0)
+  })
+
+  it("tail drops the publication it created when it stops", async () => {
+    await pgQuery(db.url, `CREATE TABLE public.tailed (id int PRIMARY KEY)`)
+    const config = writeRunConfig({
+      dir: workDir,
+      name: "tailpub",
+      url: db.url,
+      streams: `[[streams]]\nname = "t"\ntables = ["tailed"]\ntopic = "PREFIX.{table}"\n`
+    })
+    const tail = spawnCli(["tail", "-c", config.file])
+    await tail.waitForLine(/streaming slot/, 60_000)
+    expect(await pgQuery(db.url, `SELECT 1 FROM pg_publication WHERE pubname = $1`, [config.slot])).toHaveLength(1)
+    expect((await tail.stop("SIGTERM", 15_000)).code).toBe(0)
+    expect(await pgQuery(db.url, `SELECT 1 FROM pg_publication WHERE pubname = $1`, [config.slot])).toHaveLength(0)
+  })
+})
