@@ -6,7 +6,8 @@
  * pg_logical_emit_message) that the daemon reads from its own replication
  * stream: no extra port, works with http disabled, and it waits in the slot's
  * WAL when no pipeline is running right now (the next `outboxx run` serves
- * it). See docs/snapshots.md.
+ * it). The request is signed with the pipeline's signal key (signalKey.ts).
+ * See docs/snapshots.md.
  */
 import * as Console from "effect/Console"
 import * as Duration from "effect/Duration"
@@ -18,6 +19,7 @@ import type { OutboxxSettings } from "../config/model.js"
 import { slotInfo } from "../postgres/catalog.js"
 import { connectClient, queryRows } from "../postgres/Postgres.js"
 import { encodeSignal, signalPrefix } from "../snapshot/messages.js"
+import { loadSignalKey, signalMac } from "../snapshot/signalKey.js"
 import { CommandFailed, UsageError } from "./errors.js"
 import { loadConfiguredSettings } from "./root.js"
 
@@ -45,10 +47,13 @@ export const requestSnapshot = Effect.fn("requestSnapshot")(function*(settings: 
         `(with postgres.snapshot = "initial" its initial snapshot covers ${table})`
     })
   }
-  const requestedAt = new Date().toISOString()
+  const key = yield* loadSignalKey(settings, { create: false }).pipe(
+    Effect.mapError((e) => new CommandFailed({ message: e.message }))
+  )
+  const signal = { type: "snapshot" as const, slot: settings.postgres.slot, tables: [table], requestedAt: new Date().toISOString() }
   const rows = yield* queryRows<{ lsn: string }>(client, "SELECT pg_logical_emit_message(true, $1, $2)::text AS lsn", [
     signalPrefix,
-    encodeSignal({ type: "snapshot", slot: settings.postgres.slot, tables: [table], requestedAt })
+    encodeSignal({ ...signal, mac: signalMac(key, signal) })
   ]).pipe(Effect.mapError((e) => new CommandFailed({ message: `cannot write the snapshot request: ${e.message}` })))
   const who = slot.active
     ? `the running pipeline (walsender pid ${slot.activePid ?? "?"}) picks it up from its stream`

@@ -18,6 +18,13 @@ export interface AdminBackend {
   readonly describeCluster: () => Promise<ClusterInfo>
   /** A broker's `auto.create.topics.enable`, undefined when it does not say. */
   readonly autoCreateTopics: (nodeId: number) => Promise<boolean | undefined>
+  /**
+   * Topic and broker settings by name (`max.message.bytes` of topics,
+   * `socket.request.max.bytes` of a broker); a value the broker does not
+   * report is absent.
+   */
+  readonly topicConfig: (topics: ReadonlyArray<string>, name: string) => Promise<ReadonlyMap<string, string>>
+  readonly brokerConfig: (nodeId: number, name: string) => Promise<string | undefined>
   /** What a rejection of the calls above means. */
   readonly classify: (cause: unknown, options: { readonly createTopics: boolean }) => KafkaFailure
   readonly close: () => Promise<void>

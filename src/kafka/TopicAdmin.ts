@@ -56,10 +56,36 @@ const kafkajsAdmin = (admin: Admin): AdminBackend => {
       const entry = result.resources[0]?.configEntries.find((e) => e.configName === "auto.create.topics.enable")
       return entry === undefined ? undefined : entry.configValue === "true"
     },
+    topicConfig: async (topics, name) => {
+      const result = await call(() =>
+        admin.describeConfigs({
+          includeSynonyms: false,
+          resources: topics.map((topic) => ({ type: kafkajsModule().ConfigResourceTypes.TOPIC, name: topic, configNames: [name] }))
+        })
+      )
+      const values = new Map<string, string>()
+      for (const resource of result.resources) {
+        const value = resource.configEntries.find((e) => e.configName === name)?.configValue
+        if (value !== undefined && value !== null) values.set(resource.resourceName, value)
+      }
+      return values
+    },
+    brokerConfig: async (nodeId, name) => {
+      const result = await call(() =>
+        admin.describeConfigs({
+          includeSynonyms: false,
+          resources: [{ type: kafkajsModule().ConfigResourceTypes.BROKER, name: String(nodeId), configNames: [name] }]
+        })
+      )
+      return result.resources[0]?.configEntries.find((e) => e.configName === name)?.configValue ?? undefined
+    },
     classify: classifyKafkaError,
     close: () => (connected ? admin.disconnect().catch(() => undefined) : Promise.resolve())
   }
 }
+
+/** Kafka's default socket.request.max.bytes (100 MiB). */
+const defaultRequestMaxBytes = 104_857_600
 
 export interface ClusterDescription {
   readonly clusterId: string
@@ -77,6 +103,14 @@ export class TopicAdmin extends Context.Service<
      * Topics already seen are remembered, so this costs nothing after the first call.
      */
     readonly ensureTopics: (topics: ReadonlyArray<string>) => Effect.Effect<void, KafkaTopicError>
+    /**
+     * The largest record (encoded, uncompressed, with its batch header) `topic`
+     * accepts: the topic's max.message.bytes, and never more than a broker
+     * reads in one request (socket.request.max.bytes: a larger request makes
+     * it close the connection, which looks like an outage). Known once
+     * ensureTopics has seen the topic; undefined when the broker would not say.
+     */
+    readonly recordLimit: (topic: string) => number | undefined
     /** Forget that a topic exists (it was deleted under us); the next ensureTopics checks again. */
     readonly forget: (topics: ReadonlyArray<string>) => Effect.Effect<void>
     /** Brokers, controller and auto-create setting; fails within `timeout` when unreachable. */
@@ -168,9 +202,35 @@ export class TopicAdmin extends Context.Service<
               yield* create(missing)
             }
             for (const t of toCheck) known.add(t)
+            yield* readLimits(toCheck)
           })
         )
       })
+
+      /** Kafka's defaults, for a broker that will not describe its configs (ACLs): message.max.bytes and socket.request.max.bytes. */
+      let requestLimit: number | undefined
+      const limits = new Map<string, number>()
+      const readLimits = (topics: ReadonlyArray<string>) =>
+        Effect.gen(function*() {
+          if (requestLimit === undefined) {
+            const cluster = yield* call((a) => a.describeCluster())
+            const nodeId = cluster.controller ?? cluster.brokers[0]?.nodeId
+            const value = nodeId === undefined ? undefined : yield* call((a) => a.brokerConfig(nodeId, "socket.request.max.bytes"))
+            requestLimit = value === undefined ? defaultRequestMaxBytes : Number(value)
+          }
+          const values = yield* call((a) => a.topicConfig(topics, "max.message.bytes"))
+          for (const topic of topics) {
+            const topicMax = Number(values.get(topic))
+            // What a request carries besides the record batch: header, client id, topic name, partition.
+            const requestRoom = requestLimit - 1024 - topic.length
+            limits.set(topic, Number.isFinite(topicMax) && topicMax > 0 ? Math.min(topicMax, requestRoom) : requestRoom)
+          }
+        }).pipe(
+          // Limits sharpen errors; not being allowed to read them must not stop delivery (the broker still refuses).
+          Effect.catch((cause) => Effect.logDebug("cannot read the topics' max.message.bytes", String(cause)))
+        )
+
+      const recordLimit = (topic: string) => limits.get(topic)
 
       const forget = (topics: ReadonlyArray<string>) =>
         Effect.sync(() => {
@@ -213,7 +273,7 @@ export class TopicAdmin extends Context.Service<
         }
       )
 
-      return TopicAdmin.of({ ensureTopics, forget, describeCluster })
+      return TopicAdmin.of({ ensureTopics, recordLimit, forget, describeCluster })
     })
   )
 }

@@ -32,6 +32,21 @@ export const jsonRecord = (topic: string, key: string | null, value: string | nu
   value: value === null ? null : Buffer.from(value, "utf8")
 })
 
+/**
+ * A change that cannot be delivered as it is (larger than its topic
+ * accepts), standing in for it: a small value that says so, and the reason.
+ * Every sink refuses it for good, so it takes the dead-letter path (or stops
+ * the stream) like a record Kafka itself refused.
+ */
+export class RejectedRecord implements OutRecord {
+  constructor(
+    readonly topic: string,
+    readonly key: string | null,
+    readonly value: string,
+    readonly reason: string
+  ) {}
+}
+
 /** Fixed per-record overhead of the v2 record format (length, attributes, deltas, varints) — an estimate. */
 const recordOverheadBytes = 24
 

@@ -32,6 +32,23 @@ export const platformaticAdmin = (settings: KafkaSettings, tls: ConnectionOption
       const entry = resource?.configs.find((c) => c.name === "auto.create.topics.enable")
       return entry === undefined || entry.value === null ? undefined : entry.value === "true"
     },
+    topicConfig: async (topics, name) => {
+      const resources = await admin.describeConfigs({
+        resources: topics.map((topic) => ({ resourceType: ConfigResourceTypes.TOPIC, resourceName: topic, configurationKeys: [name] }))
+      })
+      const values = new Map<string, string>()
+      for (const resource of resources) {
+        const value = resource.configs.find((c) => c.name === name)?.value
+        if (value !== undefined && value !== null) values.set(resource.resourceName, value)
+      }
+      return values
+    },
+    brokerConfig: async (nodeId, name) => {
+      const [resource] = await admin.describeConfigs({
+        resources: [{ resourceType: ConfigResourceTypes.BROKER, resourceName: String(nodeId), configurationKeys: [name] }]
+      })
+      return resource?.configs.find((c) => c.name === name)?.value ?? undefined
+    },
     classify: classifyPlatformaticError,
     close: () => admin.close().catch(() => undefined)
   }

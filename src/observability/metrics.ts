@@ -77,6 +77,18 @@ export const kafkaCircuitOpen = Metric.gauge("outboxx_kafka_circuit_open", {
   description: "1 while the Kafka circuit breaker is open and deliveries are held, else 0"
 })
 
+/** Changes Kafka refused for good and sent to a dead-letter topic (`on_error = "dead_letter"`), labelled nothing. */
+export const deadLettersTotal = Metric.counter("outboxx_dead_letters_total", {
+  description: "Changes sent to a dead-letter topic because Kafka refused them for good",
+  incremental: true
+})
+
+/** Signals (logical messages with our signal prefix) refused: not authenticated by the signal key. */
+export const signalsRejectedTotal = Metric.counter("outboxx_signals_rejected_total", {
+  description: "Signals refused because their MAC did not verify (someone without the signal key wrote them)",
+  incremental: true
+})
+
 /** All metrics, for tests and for documentation. */
 export const allMetrics = [
   eventsTotal,
@@ -90,5 +102,7 @@ export const allMetrics = [
   inflightMessages,
   endToEndLatencySeconds,
   snapshotRowsTotal,
-  kafkaCircuitOpen
+  kafkaCircuitOpen,
+  signalsRejectedTotal,
+  deadLettersTotal
 ] as const

@@ -67,6 +67,7 @@ export const withCircuitBreaker = Effect.fnUntraced(function*(sink: RecordSink) 
   return {
     prepareTopics: sink.prepareTopics,
     ...(sink.copiesRecords === true ? { copiesRecords: true } : {}),
+    ...(sink.recordLimit === undefined ? {} : { recordLimit: sink.recordLimit }),
     send: (records) =>
       sink.send(records).pipe(
         breaker.execute({ key, classify }),

@@ -10,7 +10,8 @@
  * in the log. A permanent failure (authentication, a dropped table, a value we
  * cannot convert) stops the pipeline with the error, never confirming past it.
  */
-import { Context, Deferred, Duration, Effect, Layer, Schedule } from "effect"
+import { Context, Deferred, Duration, Effect, Layer, type Redacted, Schedule } from "effect"
+import { loadSignalKey } from "../snapshot/signalKey.js"
 import { Settings } from "../config/Settings.js"
 import { KafkaProducer } from "../kafka/KafkaProducer.js"
 import { TopicAdmin } from "../kafka/TopicAdmin.js"
@@ -18,27 +19,70 @@ import { HealthState } from "../observability/HealthState.js"
 import { StateStore } from "../state/StateStore.js"
 import { withCircuitBreaker } from "./CircuitBreakerSink.js"
 import { type RecordSink, SinkError } from "./RecordSink.js"
+import { estimateRecordBytes, type OutRecord, RejectedRecord } from "../kafka/batching.js"
 import { runStreaming, type StreamingError, type StreamingOptions } from "./Streaming.js"
 import type { OutboxxSettings } from "../config/model.js"
 import { makeSlotGuard } from "../reliability/SlotGuard.js"
 import { KafkaClient } from "../kafka/KafkaClient.js"
 import { makeTransactionalProducer } from "../kafka/TransactionalProducer.js"
 
+/** A record batch's header (61 bytes, v2) plus the log entry's offset and length (12). */
+const batchOverheadBytes = 73
+
+/**
+ * The first record that cannot fit its topic (TopicAdmin.recordLimit), as a
+ * permanent SinkError: the broker would refuse it (MESSAGE_TOO_LARGE) or, past
+ * its request size, close the connection, which looks like an outage and was
+ * retried forever. Failing it here sends it to the dead-letter topic (or stops
+ * the stream, with `on_error = "fail"`) and lets later changes flow.
+ * Uncompressed only: with compression the broker judges the compressed batch.
+ */
+const oversized = (
+  records: ReadonlyArray<OutRecord>,
+  limitOf: ((topic: string) => number | undefined) | undefined
+): SinkError | undefined => {
+  let topic = ""
+  let limit: number | undefined
+  for (const record of records) {
+    if (record instanceof RejectedRecord) return new SinkError({ reason: record.reason, retryable: false })
+    if (limitOf === undefined) continue
+    if (record.topic !== topic) {
+      topic = record.topic
+      limit = limitOf(topic)
+    }
+    if (limit === undefined) continue
+    const size = estimateRecordBytes(record) + batchOverheadBytes
+    if (size > limit) {
+      return new SinkError({
+        reason: `a record of ${size} bytes for topic ${topic} exceeds the ${limit} bytes it accepts ` +
+          `(the topic's max.message.bytes, within the broker's socket.request.max.bytes)`,
+        retryable: false
+      })
+    }
+  }
+  return undefined
+}
+
 /** The Kafka producer and topic admin as the actors' sink. */
 export const kafkaSink = Effect.gen(function*() {
   const producer = yield* KafkaProducer
   const admin = yield* TopicAdmin
+  const { settings } = yield* KafkaClient
+  const checkSizes = settings.compression === "none"
   return {
     prepareTopics: (topics) =>
       admin.ensureTopics(topics).pipe(
         Effect.mapError((error) => new SinkError({ reason: error.message, retryable: error.retryable, cause: error }))
       ),
-    send: (records) =>
-      producer.send(records).pipe(
+    send: (records) => {
+      const tooLarge = oversized(records, checkSizes ? admin.recordLimit : undefined)
+      return tooLarge !== undefined ? Effect.fail(tooLarge) : producer.send(records).pipe(
         Effect.mapError((error) => new SinkError({ reason: error.message, retryable: error.retryable, cause: error }))
-      ),
+      )
+    },
     // Both backends encode the records into their own request buffers.
-    copiesRecords: true
+    copiesRecords: true,
+    ...(checkSizes ? { recordLimit: admin.recordLimit } : {})
   } satisfies RecordSink
 })
 
@@ -147,8 +191,16 @@ export class Pipeline extends Context.Service<Pipeline, {
         let journalFailing = false
         const context = yield* Effect.context<HealthState>()
         const kafkaClient = yield* KafkaClient
+        // Without a key every signal is refused, loudly; streaming itself does not need it.
+        const signalKey = yield* loadSignalKey(settings, { create: true }).pipe(
+          Effect.map((key): Redacted.Redacted<Buffer> | undefined => key),
+          Effect.catch((e) =>
+            Effect.as(Effect.logWarning(`${e.message}; snapshot signals (outboxx snapshot) will be refused`), undefined)
+          )
+        )
         yield* superviseStreaming(settings, sink, {
           temporarySlot: false,
+          ...(signalKey === undefined ? {} : { signalKey }),
           ...(settings.kafka.delivery === "exactly-once"
             ? {
               exactlyOnce: (slot: string) =>

@@ -28,4 +28,11 @@ export interface RecordSink {
    * it holds them.
    */
   readonly copiesRecords?: boolean
+  /**
+   * The largest record `topic` accepts, in bytes, once `prepareTopics` has
+   * seen it; undefined = unknown or no limit. The Router does not build a
+   * change that cannot fit (Router.tooLarge); a sink with limits refuses
+   * RejectedRecords for good.
+   */
+  readonly recordLimit?: (topic: string) => number | undefined
 }

@@ -10,12 +10,12 @@
  * is confirmed only once Kafka has acknowledged all of it.
  */
 import { Schema } from "effect"
-import { jsonRecord, type OutRecord } from "../kafka/batching.js"
+import { jsonRecord, type OutRecord, RejectedRecord } from "../kafka/batching.js"
 import { debeziumKey, debeziumSource, debeziumValue, withPlaceholders } from "../kafka/serializers/debezium/envelope.js"
 import { eventBytes, eventValue, type Op, sourceSuffix } from "../kafka/serializers/outboxx.js"
 import { formatLsn, pgEpochMicrosToIso, pgEpochMicrosToUnixMs } from "../postgres/lsn.js"
 import type { PgoutputMessage, Relation } from "../postgres/pgoutput/messages.js"
-import { Cell, cellLength, Tuple } from "../postgres/pgoutput/tuple.js"
+import { Cell, cellLength, nextCell, Tuple } from "../postgres/pgoutput/tuple.js"
 import { JsonBytes, utf8Bytes } from "../postgres/values/JsonBytes.js"
 import type { Slab } from "../postgres/values/SlabPool.js"
 import { SlabRecord } from "../kafka/SlabRecord.js"
@@ -44,6 +44,19 @@ export interface Outbox {
 }
 
 const NO_BYTES = new Uint8Array(0)
+
+/** Bytes of the values of `tuple` that the plan's events carry. */
+const includedBytes = (plan: TablePlan, tuple: Tuple): number => {
+  let bytes = 0
+  let at = tuple.offset
+  for (let i = 0; i < tuple.length; i++) {
+    const kind = tuple.bytes[at]
+    const next = nextCell(tuple.bytes, at)
+    if ((kind === Cell.text || kind === Cell.binary) && plan.includeMask[i] === true) bytes += next - at - 5
+    at = next
+  }
+  return bytes
+}
 
 export const emptyOutbox = (): Outbox => ({ records: [], txs: [], counts: [], commitTimes: [] })
 
@@ -112,7 +125,12 @@ export class Router {
   constructor(
     streamCount: number,
     private readonly tracker: CheckpointTracker,
-    private readonly onLogicalMessage: LogicalMessageHandler = () => {}
+    private readonly onLogicalMessage: LogicalMessageHandler = () => {},
+    /**
+     * The largest record a topic accepts (RecordSink.recordLimit); undefined
+     * = no limit known. A change that cannot fit is never built (see `tooLarge`).
+     */
+    private readonly recordLimit: ((topic: string) => number | undefined) | undefined = undefined
   ) {
     this.outboxes = Array.from({ length: streamCount }, emptyOutbox)
   }
@@ -123,6 +141,8 @@ export class Router {
   }
 
   setRelation(entry: RelationEntry): void {
+    const limitOf = this.recordLimit
+    if (limitOf !== undefined) entry.recordLimits = entry.plans.map((plan) => limitOf(plan.topic) ?? Infinity)
     this.relations.set(entry.relation.relationId, entry)
   }
 
@@ -135,7 +155,7 @@ export class Router {
     switch (message.tag) {
       case "Begin": {
         if (this.tx !== undefined) throw this.error(lsn, "Begin inside an open transaction")
-        const handle = this.tracker.beginTransaction(message.xid, 0)
+        const handle = this.tracker.beginTransaction(message.xid, 0, message.finalLsn)
         this.tx = {
           handle,
           suffix: sourceSuffix(formatLsn(message.finalLsn), message.xid, pgEpochMicrosToIso(message.commitTime), false),
@@ -156,8 +176,13 @@ export class Router {
         const tx = this.requireTx(lsn, "Insert")
         const entry = this.entry(lsn, message.relationId)
         if (this.observer !== undefined) this.observer.change(entry, message.newTuple, tx.xid)
-        for (const plan of entry.plans) {
+        const limits = entry.recordLimits
+        for (let p = 0; p < entry.plans.length; p++) {
+          const plan = entry.plans[p]!
           if (!plan.emits.insert) continue
+          // One comparison per row: the tuple's bytes are its message's (or a 64 KB slab shared by small ones).
+          if (limits !== undefined && message.newTuple.bytes.length > limits[p]! &&
+            this.tooLarge(plan, tx, lsn, "c", undefined, message.newTuple, limits[p]!)) continue
           this.emitRow(plan, tx, lsn, "c", undefined, message.newTuple)
         }
         return
@@ -169,8 +194,12 @@ export class Router {
           this.observer.change(entry, message.newTuple, tx.xid)
           if (message.oldTuple !== undefined) this.observer.change(entry, message.oldTuple, tx.xid)
         }
-        for (const plan of entry.plans) {
+        const limits = entry.recordLimits
+        for (let p = 0; p < entry.plans.length; p++) {
+          const plan = entry.plans[p]!
           if (!plan.emits.update) continue
+          if (limits !== undefined && message.newTuple.bytes.length > limits[p]! &&
+            this.tooLarge(plan, tx, lsn, "u", message.oldKind === "full" ? message.oldTuple : undefined, message.newTuple, limits[p]!)) continue
           this.emitUpdate(plan, tx, lsn, message.oldKind, message.oldTuple, message.newTuple)
         }
         return
@@ -179,8 +208,12 @@ export class Router {
         const tx = this.requireTx(lsn, "Delete")
         const entry = this.entry(lsn, message.relationId)
         if (this.observer !== undefined) this.observer.change(entry, message.oldTuple, tx.xid)
-        for (const plan of entry.plans) {
+        const limits = entry.recordLimits
+        for (let p = 0; p < entry.plans.length; p++) {
+          const plan = entry.plans[p]!
           if (!plan.emits.delete) continue
+          if (limits !== undefined && message.oldTuple.bytes.length > limits[p]! &&
+            this.tooLarge(plan, tx, lsn, "d", message.oldKind === "full" ? message.oldTuple : undefined, undefined, limits[p]!)) continue
           this.emitDelete(plan, tx, lsn, message.oldKind, message.oldTuple)
         }
         return
@@ -435,6 +468,12 @@ export class Router {
 
   /** The Kafka key of a debezium event, as text. */
   private keyText(plan: TablePlan, tuple: Tuple, lsn: number): string | null {
+    const json = this.keyJson(plan, tuple, lsn)
+    return json === null ? null : debeziumKey(plan.debezium!, json)
+  }
+
+  /** The key columns as a JSON object, as text (null without key columns). */
+  private keyJson(plan: TablePlan, tuple: Tuple, lsn: number): string | null {
     const indexes = plan.keyIndexes
     if (indexes.length === 0) return null
     const missing = this.missingKey(plan, tuple, lsn)
@@ -449,7 +488,40 @@ export class Router {
         : `"${Buffer.from(value as Uint8Array).toString("base64")}"`
       out += (k === 0 ? "" : ",") + plan.keyPrefixes[k] + fragment
     }
-    return debeziumKey(plan.debezium!, out + "}")
+    return out + "}"
+  }
+
+  /**
+   * A change whose event cannot fit its topic (`limit` bytes) is not built:
+   * a 100 MB value would cost several times that in JSON and record copies,
+   * only for the broker to refuse it. The stream gets a RejectedRecord in its
+   * place (key, op, position and size), which the sink refuses for good, so
+   * it goes to the dead-letter topic or stops the stream: never silently
+   * skipped, and the changes after it flow. Returns false when the columns
+   * the stream takes fit after all (the row's excluded columns were the bulk).
+   *
+   * The estimate is a lower bound of the event: every value's JSON is at
+   * least 2/3 of its text (bytea's hex text as base64 is the most compact).
+   */
+  private tooLarge(
+    plan: TablePlan,
+    tx: OpenTransaction,
+    lsn: number,
+    op: Op,
+    before: Tuple | undefined,
+    after: Tuple | undefined,
+    limit: number
+  ): boolean {
+    const bytes = Math.floor(((before === undefined ? 0 : includedBytes(plan, before)) +
+      (after === undefined ? 0 : includedBytes(plan, after))) * 2 / 3)
+    if (bytes <= limit) return false
+    const keyTuple = (after ?? before)!
+    const key = this.keyJson(plan, keyTuple, lsn)
+    const reason = `the "${op}" change at ${formatLsn(lsn)} (xid ${tx.xid}) is at least ${bytes} bytes as an event; ` +
+      `topic ${plan.topic} accepts at most ${limit} (its max.message.bytes, within the broker's socket.request.max.bytes)`
+    const value = JSON.stringify({ op, oversized: { bytes, limit }, lsn: formatLsn(lsn), commitLsn: formatLsn(tx.commitLsn), txId: tx.xid })
+    this.pushRecord(plan, tx, new RejectedRecord(plan.topic, key, value, reason), op)
+    return true
   }
 
   private source(plan: TablePlan, tx: OpenTransaction, lsn: number): string {

@@ -13,7 +13,8 @@ import { estimateRecordBytes, type OutRecord } from "../kafka/batching.js"
 import type { CheckpointTracker } from "./checkpoint/CheckpointTracker.js"
 import type { Outbox } from "./Router.js"
 import type { RecordSink, SinkError } from "./RecordSink.js"
-import { deadLetterRecord } from "../reliability/DeadLetter.js"
+import { type DeadLetterPosition, deadLetterRecord } from "../reliability/DeadLetter.js"
+import { formatLsn } from "../postgres/lsn.js"
 import { releaseSlabs } from "../postgres/values/SlabPool.js"
 import { recycleRecords } from "../kafka/SlabRecord.js"
 
@@ -68,7 +69,8 @@ export const makeStreamActor = Effect.fnUntraced(function*(
 ) {
   const mailbox = yield* Queue.bounded<Outbox | null>(mailboxCapacity)
 
-  const deliver = (batch: ReadonlyArray<Outbox>, records: ReadonlyArray<OutRecord>) => {
+  /** `records` start at index `first` of the batch's records (for the dead letters' positions). */
+  const deliver = (batch: ReadonlyArray<Outbox>, records: ReadonlyArray<OutRecord>, first: number) => {
     let warned = false
     return sink.send(records).pipe(
       Effect.tapError((error) => {
@@ -77,7 +79,7 @@ export const makeStreamActor = Effect.fnUntraced(function*(
         return Metric.update(Metrics.kafkaErrorsTotal, 1).pipe(Effect.andThen(Effect.logWarning(`stream ${name}: delivery failing, retrying until it works: ${error.message}`)))
       }),
       Effect.retry({ schedule: retryBackoff, while: (error) => error.retryable }),
-      Effect.catch((error) => deadLetterTopic === undefined ? Effect.fail(error) : deadLetter(records, deadLetterTopic)),
+      Effect.catch((error) => deadLetterTopic === undefined ? Effect.fail(error) : deadLetter(batch, records, first, deadLetterTopic)),
       Effect.tap(() => warned ? Effect.logInfo(`stream ${name}: delivery recovered`) : Effect.void),
       Effect.tapError(() =>
         Effect.sync(() => {
@@ -91,18 +93,42 @@ export const makeStreamActor = Effect.fnUntraced(function*(
    * A batch failed for good: send its records one at a time (in order) so only
    * the rejected ones go to the dead-letter topic, each with its error.
    */
-  const deadLetter = (records: ReadonlyArray<OutRecord>, topic: string) =>
-    Effect.forEach(records, (record) =>
+  const deadLetter = (batch: ReadonlyArray<Outbox>, records: ReadonlyArray<OutRecord>, first: number, topic: string) =>
+    Effect.forEach(records, (record, i) =>
       sink.send([record]).pipe(
         Effect.retry({ schedule: retryBackoff, while: (error) => error.retryable }),
-        Effect.catch((error) =>
-          Effect.logError(`stream ${name}: record for ${record.topic} rejected (${error.message}); sent to dead-letter topic ${topic}`).pipe(
-            Effect.andThen(sink.send([deadLetterRecord(topic, name, record, error.message)]).pipe(
+        Effect.catch((error) => {
+          const position = positionOf(batch, first + i)
+          return Effect.logError(
+            `stream ${name}: record for ${record.topic} rejected (${error.message}); sent to dead-letter topic ${topic}`,
+            { xid: position?.xid, commitLsn: position?.commitLsn }
+          ).pipe(
+            Effect.andThen(Metric.update(Metrics.deadLettersTotal, 1)),
+            Effect.andThen(sink.send([deadLetterRecord(topic, name, record, error.message, position)]).pipe(
               Effect.retry({ schedule: retryBackoff, while: (e) => e.retryable })
             ))
           )
-        )
+        })
       ), { discard: true })
+
+  /** The transaction of the batch's `index`-th record (outboxes list their records' transactions as runs). */
+  const positionOf = (batch: ReadonlyArray<Outbox>, index: number): DeadLetterPosition | undefined => {
+    let rest = index
+    for (const outbox of batch) {
+      if (rest >= outbox.records.length) {
+        rest -= outbox.records.length
+        continue
+      }
+      for (let t = 0; t < outbox.txs.length; t++) {
+        if (rest < outbox.counts[t]!) {
+          const tx = outbox.txs[t]!
+          return { xid: tx.xid, commitLsn: tx.commitLsn > 0 ? formatLsn(tx.commitLsn) : undefined }
+        }
+        rest -= outbox.counts[t]!
+      }
+    }
+    return undefined
+  }
 
   /** Metrics of a delivered batch: records per topic, commit-to-ack latency per transaction. */
   const recordDelivery = (batch: ReadonlyArray<Outbox>, records: ReadonlyArray<OutRecord>) =>
@@ -152,7 +178,7 @@ export const makeStreamActor = Effect.fnUntraced(function*(
         records = batch.length === 1 ? batch[0]!.records : batch.flatMap((o) => o.records)
         for (let start = 0; start < records.length; start += maxRecordsPerSend) {
           const slice = records.length <= maxRecordsPerSend ? records : records.slice(start, start + maxRecordsPerSend)
-          yield* deliver(batch, slice)
+          yield* deliver(batch, slice, start)
         }
         for (const outbox of batch) {
           for (let i = 0; i < outbox.txs.length; i++) tracker.ack(outbox.txs[i]!, outbox.counts[i]!)

@@ -9,7 +9,7 @@
  * slot streams. Shutdown follows rule 8: stop reading, drain the actors,
  * flush the sink, send the final status update, then close connections.
  */
-import { Deferred, Duration, Effect, Fiber, Metric, Option, Queue, Schedule, type Scope } from "effect"
+import { Deferred, Duration, Effect, Fiber, Metric, Option, Queue, type Redacted, Schedule, type Scope } from "effect"
 import { HealthState } from "../observability/HealthState.js"
 import * as Metrics from "../observability/metrics.js"
 import type pg from "pg"
@@ -85,6 +85,8 @@ export interface StreamingOptions {
    * (fencing earlier instances); all streams then go through one transactional
    * sender (reliability/ExactlyOnce.ts).
    */
+  /** Authenticates `outboxx snapshot` signals; absent = every signal is refused (signalKey.ts). */
+  readonly signalKey?: Redacted.Redacted<Buffer>
   readonly exactlyOnce?: (slot: string) => Effect.Effect<TransactionalProducer, SinkError, Scope.Scope>
 }
 
@@ -189,9 +191,16 @@ export const runStreaming = Effect.fn("Pipeline.runStreaming")(function*(
     database,
     slot,
     journal: options.journal ?? (yield* StateStore.makeMemory()),
-    disabled: options.temporarySlot
+    disabled: options.temporarySlot,
+    signalKey: options.signalKey
   })
-  const router = new Router(settings.streams.length, tracker, snapshots.messageHandler(options.onLogicalMessage))
+  // Exactly-once sends through its transactional producer, which has no dead-letter path: no limits there.
+  const router = new Router(
+    settings.streams.length,
+    tracker,
+    snapshots.messageHandler(options.onLogicalMessage),
+    options.exactlyOnce === undefined ? sink.recordLimit : undefined
+  )
   router.observer = snapshots.observer
   const failed = yield* Deferred.make<never, StreamingError>()
 

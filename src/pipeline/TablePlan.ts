@@ -66,6 +66,8 @@ export interface RelationEntry {
   readonly qualifiedName: string
   /** One plan per stream that captures this table; empty when none does. */
   readonly plans: ReadonlyArray<TablePlan>
+  /** `plans[i]`'s topic's record limit in bytes (Infinity = none), set by the Router when a limit is known. */
+  recordLimits?: ReadonlyArray<number>
 }
 
 const statKeysFor = (stream: string, table: string): Record<Op, string> => {

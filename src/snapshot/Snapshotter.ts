@@ -18,7 +18,9 @@
  * - Progress is journaled per chunk (SnapshotStarted / SnapshotChunkDone with
  *   the last key / SnapshotTableDone), once the chunk is delivered to Kafka.
  */
-import { Deferred, Duration, Effect, Queue, type Scope } from "effect"
+import { randomBytes } from "node:crypto"
+import { Deferred, Duration, Effect, Metric, Queue, type Redacted, type Scope } from "effect"
+import * as Metrics from "../observability/metrics.js"
 import type pg from "pg"
 import type { OutboxxSettings } from "../config/model.js"
 import { sourceSuffix } from "../kafka/serializers/outboxx.js"
@@ -37,6 +39,7 @@ import { decodeSignal, decodeWatermark, encodeWatermark, signalPrefix, type Wate
 import { SnapshotProgress } from "./progress.js"
 import { snapshotAfter, snapshotKey, snapshotValue, type TextRow } from "./records.js"
 import { SnapshotError } from "./SnapshotError.js"
+import { verifySignal } from "./signalKey.js"
 import { loadTableTarget, snapshotTables, type TableTarget } from "./tableTarget.js"
 import { ChunkWindow, chunkKeyText, RecentChanges } from "./window.js"
 
@@ -49,6 +52,8 @@ export interface SnapshotterOptions {
   readonly journal: StateStoreShape
   /** `tail`: no snapshots at all. */
   readonly disabled: boolean
+  /** Authenticates `outboxx snapshot` signals (signalKey.ts); undefined = refuse every signal. */
+  readonly signalKey: Redacted.Redacted<Buffer> | undefined
 }
 
 /** A chunk row, ready for every stream that snapshots the table. */
@@ -97,7 +102,8 @@ export const makeSnapshotter = Effect.fnUntraced(function*(options: SnapshotterO
   const registry = new TypeRegistry()
   const progress = new SnapshotProgress()
   const configured = new Set(snapshotTables(settings))
-  const runId = Math.random().toString(36).slice(2, 10)
+  // Unguessable: a forged watermark (anyone may emit logical messages) must not match a window.
+  const runId = randomBytes(12).toString("hex")
   let windowCounter = 0
   const windows = new Map<string, ActiveWindow>()
   const watched = new Map<string, WatchedTable>()
@@ -107,7 +113,9 @@ export const makeSnapshotter = Effect.fnUntraced(function*(options: SnapshotterO
   const startedAt = new Map<string, string>()
   for (const [table, p] of Object.entries((yield* journal.state).snapshots)) startedAt.set(table, p.startedAt)
   const requests = yield* Queue.unbounded<Request>()
-  const signals = yield* Queue.unbounded<{ readonly tables: ReadonlyArray<string>; readonly requestedAt: string }>()
+  const signals = yield* Queue.unbounded<
+    { readonly tables: ReadonlyArray<string>; readonly requestedAt: string; readonly lsn: number; readonly authentic: boolean }
+  >()
   const idle = yield* Deferred.make<void>()
   let router: Router | undefined
   /** Chunk key column indexes within the stream's Relation (it may differ from ours after ALTER TABLE). */
@@ -352,6 +360,14 @@ export const makeSnapshotter = Effect.fnUntraced(function*(options: SnapshotterO
   const dispatcher = Effect.gen(function*() {
     while (true) {
       const signal = yield* Queue.take(signals)
+      if (!signal.authentic) {
+        yield* Metric.update(Metrics.signalsRejectedTotal, 1)
+        yield* Effect.logWarning(
+          `refused a snapshot signal at ${formatLsn(signal.lsn)} for ${signal.tables.join(", ")}: it is not signed with ` +
+            `this pipeline's signal key (written by a role without it: anyone may call pg_logical_emit_message)`
+        )
+        continue
+      }
       for (const table of signal.tables) {
         if (!configured.has(table)) {
           yield* Effect.logWarning(`snapshot request for ${table} ignored: no stream with snapshot = true captures it`)
@@ -465,7 +481,8 @@ export const makeSnapshotter = Effect.fnUntraced(function*(options: SnapshotterO
     if (message.prefix === signalPrefix) {
       const signal = decodeSignal(message.content)
       if (signal !== undefined && signal.slot === options.slot && !options.disabled) {
-        Queue.offerUnsafe(signals, { tables: signal.tables, requestedAt: signal.requestedAt })
+        const authentic = options.signalKey !== undefined && verifySignal(options.signalKey, signal)
+        Queue.offerUnsafe(signals, { tables: signal.tables, requestedAt: signal.requestedAt, lsn: message.lsn, authentic })
       }
       return
     }

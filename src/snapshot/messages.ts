@@ -4,6 +4,8 @@
  * requests from `outboxx snapshot --table`. Nothing is written to user tables
  * and no signal table is needed. Decoding is forgiving: a message that is not
  * ours, or malformed, is ignored (other tools may use the same prefixes).
+ * Signals are authenticated (signalKey.ts); watermarks name a window id only
+ * this process knows, so a forged one matches no window.
  */
 
 /** Prefix of the low and high watermarks of incremental snapshot chunks. */
@@ -26,6 +28,8 @@ export interface SnapshotSignal {
   readonly tables: ReadonlyArray<string>
   /** ISO timestamp; a replayed request older than the table's last snapshot start is ignored. */
   readonly requestedAt: string
+  /** HMAC-SHA256 of the other fields under the signal key (signalKey.ts); absent = unauthenticated. */
+  readonly mac?: string | undefined
 }
 
 const decoder = new TextDecoder("utf-8", { fatal: false })
@@ -58,8 +62,8 @@ export const encodeSignal = (signal: SnapshotSignal): string => JSON.stringify(s
 export const decodeSignal = (content: Uint8Array): SnapshotSignal | undefined => {
   const value = parseJson(content)
   if (!isRecord(value)) return undefined
-  const { type, slot, tables, requestedAt } = value
+  const { type, slot, tables, requestedAt, mac } = value
   if (type !== "snapshot" || typeof slot !== "string" || typeof requestedAt !== "string") return undefined
   if (!Array.isArray(tables) || !tables.every((t) => typeof t === "string")) return undefined
-  return { type, slot, tables: tables as Array<string>, requestedAt }
+  return { type, slot, tables: tables as Array<string>, requestedAt, mac: typeof mac === "string" ? mac : undefined }
 }

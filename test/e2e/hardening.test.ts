@@ -8,7 +8,16 @@ import { mkdtempSync } from "node:fs"
 import { tmpdir } from "node:os"
 import path from "node:path"
 import { afterAll, beforeAll, describe, expect, it } from "vitest"
-import { createTestDatabase, pgQuery, readTopic, runCli, spawnCli, type TestDatabase, type TopicMessage } from "../support/servers.js"
+import {
+  createTestDatabase,
+  pgQuery,
+  readTopic,
+  runCli,
+  spawnCli,
+  type TestDatabase,
+  type TopicMessage,
+  uniqueName
+} from "../support/servers.js"
 import { writeRunConfig } from "../support/runConfig.js"
 
 let db: TestDatabase
@@ -235,5 +244,84 @@ describe("replica identity guard", () => {
     expect(await pgQuery(db.url, `SELECT 1 FROM pg_publication WHERE pubname = $1`, [config.slot])).toHaveLength(1)
     expect((await tail.stop("SIGTERM", 15_000)).code).toBe(0)
     expect(await pgQuery(db.url, `SELECT 1 FROM pg_publication WHERE pubname = $1`, [config.slot])).toHaveLength(0)
+  })
+})
+
+describe("signals", () => {
+  it("refuses a snapshot signal written by a role without the signal key, and serves outboxx snapshot's", async () => {
+    await pgQuery(db.url, `CREATE TABLE public.signalled (id int PRIMARY KEY, v text); INSERT INTO public.signalled VALUES (1, 'a'), (2, 'b')`)
+    const role = uniqueName("mallory")
+    await pgQuery(db.url, `CREATE ROLE ${role} LOGIN`)
+    const config = writeRunConfig({
+      dir: workDir,
+      name: "signals",
+      url: db.url,
+      streams: `[[streams]]\nname = "s"\ntables = ["signalled"]\ntopic = "PREFIX.{table}"\n`
+    })
+    const cli = await startRun(config.file)
+    const initial = await readTopic(`${config.prefix}.signalled`, { count: 2, timeoutMs: 30_000 })
+    expect(initial).toHaveLength(2)
+
+    // An unprivileged role forges a request, with and without a made-up MAC.
+    const forgedUrl = new URL(db.url)
+    forgedUrl.username = role
+    for (const mac of [undefined, "ab".repeat(32)]) {
+      await pgQuery(forgedUrl.toString(), `SELECT pg_logical_emit_message(true, 'outboxx-signal', $1)`, [
+        JSON.stringify({ type: "snapshot", slot: config.slot, tables: ["public.signalled"], requestedAt: new Date().toISOString(), mac })
+      ])
+    }
+    await cli.waitForLine(/refused a snapshot signal at .* for public\.signalled/, 30_000)
+    await pgQuery(db.url, `INSERT INTO public.signalled VALUES (3, 'c')`)
+    const afterForgery = await readTopic(`${config.prefix}.signalled`, { count: 3, timeoutMs: 30_000 })
+    expect(afterForgery.map((m) => JSON.parse(m.value!).op)).toEqual(["r", "r", "c"])
+
+    // The operator's request, signed with the key in the state directory, is served.
+    const request = await runCli(["snapshot", "--table", "public.signalled", "-c", config.file], { timeoutMs: 60_000 })
+    expect(request.code, request.stderr).toBe(0)
+    const all = await readTopic(`${config.prefix}.signalled`, { count: 6, timeoutMs: 60_000 })
+    expect(all.map((m) => JSON.parse(m.value!).op)).toEqual(["r", "r", "c", "r", "r", "r"])
+    expect(cli.stdout().split("\n").filter((l) => /refused a snapshot signal/.test(l))).toHaveLength(2)
+    expect((await cli.stop("SIGTERM", 15_000)).code).toBe(0)
+    await pgQuery(db.url, `DROP ROLE ${role}`)
+  })
+})
+
+/** The child's peak resident set (VmHWM), in MB; undefined when /proc does not say. */
+const peakRssMb = async (pid: number | undefined): Promise<number | undefined> => {
+  if (pid === undefined) return undefined
+  const { readFile } = await import("node:fs/promises")
+  const status = await readFile(`/proc/${pid}/status`, "utf8").catch(() => "")
+  const match = /VmHWM:\s+(\d+) kB/.exec(status)
+  return match === null ? undefined : Math.round(Number(match[1]) / 1024)
+}
+
+describe("oversized changes", () => {
+  it("a 100 MB change goes to the dead-letter topic with its reason and position; later changes flow", async () => {
+    await pgQuery(db.url, `CREATE TABLE public.blobs (id int PRIMARY KEY, body text); ALTER TABLE public.blobs REPLICA IDENTITY FULL;
+      ALTER TABLE public.blobs ALTER COLUMN body SET STORAGE EXTERNAL`)
+    const config = writeRunConfig({
+      dir: workDir,
+      name: "huge",
+      url: db.url,
+      streams: `[[streams]]\nname = "blobs"\ntables = ["blobs"]\ntopic = "PREFIX.{table}"\non_error = "dead_letter"\ndead_letter_topic = "PREFIX.dlq"\n`
+    })
+    const cli = await startRun(config.file)
+    // ~54 MB of text, then an update: before + after are ~109 MB in one change, more than a broker reads in one request.
+    await pgQuery(db.url, `INSERT INTO public.blobs SELECT 1, string_agg(md5(g::text), '') FROM generate_series(1, 1700000) g`)
+    await pgQuery(db.url, `UPDATE public.blobs SET body = body || 'x' WHERE id = 1`)
+    await pgQuery(db.url, `INSERT INTO public.blobs VALUES (2, 'small')`)
+    const events = (await readTopic(`${config.prefix}.blobs`, { count: 1, timeoutMs: 120_000 })).map(parse)
+    expect(events).toEqual([{ key: { id: 2 }, value: expect.objectContaining({ op: "c", after: { id: 2, body: "small" } }) }])
+    const dead = (await readTopic(`${config.prefix}.dlq`, { count: 2, timeoutMs: 30_000 })).map((m) => JSON.parse(m.value!))
+    expect(dead.map((d) => JSON.parse(d.value).op)).toEqual(["c", "u"])
+    for (const letter of dead) {
+      expect(letter).toMatchObject({ stream: "blobs", topic: `${config.prefix}.blobs`, key: `{"id":1}` })
+      expect(letter.error).toMatch(/is at least \d+ bytes as an event; topic .* accepts at most \d+ \(its max\.message\.bytes/)
+      // The change was never built: the dead letter says what it was, not a 100 MB copy of it.
+      expect(JSON.parse(letter.value).oversized.bytes).toBeGreaterThan(30_000_000)
+      expect(letter.position).toMatchObject({ xid: expect.any(Number), commitLsn: expect.stringMatching(/^[0-9A-F]+\/[0-9A-F]+$/) })
+    }
+    console.log(`peak RSS of outboxx run with a 100 MB change: ${await peakRssMb(cli.child.pid)} MB`)
+    expect((await cli.stop("SIGTERM", 15_000)).code).toBe(0)
   })
 })

@@ -14,9 +14,10 @@ import type { OutRecord } from "../../src/kafka/batching.js"
 import type { RecordSink } from "../../src/pipeline/RecordSink.js"
 import { runStreaming } from "../../src/pipeline/Streaming.js"
 import { encodeSignal, signalPrefix } from "../../src/snapshot/messages.js"
+import { signalMac } from "../../src/snapshot/signalKey.js"
 import { StateStore, type StateStoreShape } from "../../src/state/StateStore.js"
 import { createTestDatabase, pgQuery, type TestDatabase, uniqueName } from "../support/servers.js"
-import { captureSink, startStreaming, testSettings, waitFor } from "../support/pipeline.js"
+import { captureSink, startStreaming, testSettings, testSignalKey, waitFor } from "../support/pipeline.js"
 import { differences, foldByKey, rowsByKey, startWriter } from "../snapshot/fold.js"
 
 let db: TestDatabase
@@ -85,10 +86,11 @@ const assertFoldEquals = (records: ReadonlyArray<OutRecord>, topic: string, tabl
 /** `outboxx snapshot --table`'s signal for `table`, then waits until the journal says the snapshot is done. */
 const requestSnapshotAndWait = (slot: string, table: string, journal: StateStoreShape, timeoutMs: number) =>
   Effect.gen(function*() {
+    const signal = { type: "snapshot" as const, slot, tables: [table], requestedAt: new Date().toISOString() }
     yield* Effect.promise(() =>
       pgQuery(db.url, `SELECT pg_logical_emit_message(true, $1, $2)`, [
         signalPrefix,
-        encodeSignal({ type: "snapshot", slot, tables: [table], requestedAt: new Date().toISOString() })
+        encodeSignal({ ...signal, mac: signalMac(testSignalKey, signal) })
       ])
     )
     yield* waitFor(
@@ -234,7 +236,7 @@ describe("snapshots in the pipeline", () => {
       const run = (tables: ReadonlyArray<string>, until: () => boolean) =>
         Effect.gen(function*() {
           const { records, sink } = captureSink()
-          const fiber = yield* Effect.scoped(runStreaming(settingsFor(slot, tables), sink, { temporarySlot: false, journal })).pipe(
+          const fiber = yield* Effect.scoped(runStreaming(settingsFor(slot, tables), sink, { temporarySlot: false, journal, signalKey: testSignalKey })).pipe(
             Effect.forkChild
           )
           yield* waitFor(until, "the snapshot", 60_000)

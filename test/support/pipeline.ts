@@ -9,6 +9,7 @@ import { decodeSettings } from "../../src/config/decode.js"
 import type { OutboxxSettings } from "../../src/config/model.js"
 import type { OutRecord } from "../../src/kafka/batching.js"
 import type { RecordSink } from "../../src/pipeline/RecordSink.js"
+import * as Redacted from "effect/Redacted"
 
 /** Settings from TOML text; a configuration error fails the test with its message. */
 export const testSettings = (toml: string): OutboxxSettings => {
@@ -26,6 +27,9 @@ export const captureSink = () => {
   }
   return { records, sink }
 }
+
+/** The signal key the test pipelines authenticate `outboxx snapshot` signals with. */
+export const testSignalKey = Redacted.make(Buffer.from("test-signal-key-of-at-least-32-characters"))
 
 /** Polls `predicate` every 50 ms; dies with `what` after `timeoutMs`. */
 export const waitFor = (predicate: () => boolean | Promise<boolean>, what: string, timeoutMs = 20_000) =>
@@ -47,6 +51,7 @@ export const startStreaming = (settings: OutboxxSettings, options: { readonly jo
     let started = false
     const fiber = yield* Effect.scoped(runStreaming(settings, sink, {
       temporarySlot: false,
+      signalKey: testSignalKey,
       ...options,
       onStarted: () => Effect.sync(() => void (started = true))
     })).pipe(Effect.forkChild)

@@ -21,6 +21,8 @@
  */
 export interface TransactionHandle {
   readonly xid: number
+  /** The commit record's LSN as Begin announces it (`source.commitLsn`); 0 when not from a Begin. */
+  readonly commitLsn: number
 }
 
 class InFlightTransaction implements TransactionHandle {
@@ -34,7 +36,8 @@ class InFlightTransaction implements TransactionHandle {
   next: InFlightTransaction | undefined = undefined
   constructor(
     readonly xid: number,
-    public commitEndLsn: number
+    public commitEndLsn: number,
+    readonly commitLsn: number
   ) {}
 }
 
@@ -71,8 +74,8 @@ export class CheckpointTracker {
    * A Begin message was decoded. `commitEndLsn` may be given when already
    * known; `commit` sets the authoritative value.
    */
-  beginTransaction(xid: number, commitEndLsn = 0): TransactionHandle {
-    const tx = new InFlightTransaction(xid, commitEndLsn)
+  beginTransaction(xid: number, commitEndLsn = 0, commitLsn = 0): TransactionHandle {
+    const tx = new InFlightTransaction(xid, commitEndLsn, commitLsn)
     if (this.tail === undefined) this.head = tx
     else this.tail.next = tx
     this.tail = tx
