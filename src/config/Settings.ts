@@ -8,6 +8,7 @@ import { readFile } from "node:fs/promises"
 import * as Path from "node:path"
 import { ConfigError, ConfigIssue } from "./ConfigError.js"
 import { decodeSettings } from "./decode.js"
+import { checkFiles } from "./fileChecks.js"
 import type { Environment } from "./interpolate.js"
 import type { OutboxxSettings } from "./model.js"
 
@@ -48,7 +49,10 @@ export const loadSettings = Effect.fn("loadSettings")(function*(
     catch: (cause) =>
       new ConfigError({ file: path, issues: [new ConfigIssue({ path: "", message: readProblem(path, cause) })] })
   })
-  return yield* Effect.fromResult(decodeSettings(text, { path, env }))
+  const settings = yield* Effect.fromResult(decodeSettings(text, { path, env }))
+  const issues = checkFiles(settings)
+  if (issues.length > 0) return yield* new ConfigError({ file: path, issues })
+  return settings
 })
 
 export class Settings extends Context.Service<Settings, OutboxxSettings>()("outboxx/Settings") {

@@ -40,6 +40,16 @@ const checkStream = (stream: Record<string, unknown>, index: number, issues: Arr
   if (stream.include_columns !== undefined && stream.exclude_columns !== undefined) {
     issues.push({ path: at("exclude_columns"), message: "expected either include_columns or exclude_columns, found both" })
   }
+  if (typeof stream.dead_letter_topic === "string" && stream.dead_letter_topic !== "") {
+    const problem = checkTopicName(stream.dead_letter_topic)
+    if (problem !== undefined) issues.push({ path: at("dead_letter_topic"), message: `expected a valid Kafka topic name, found ${problem}` })
+  } else if (stream.on_error === "dead_letter" && typeof stream.name === "string") {
+    // The default, outboxx.dead_letter.<stream>: a long stream name can make it too long.
+    const problem = checkTopicName(`outboxx.dead_letter.${stream.name}`)
+    if (problem !== undefined) {
+      issues.push({ path: at("dead_letter_topic"), message: `expected a valid Kafka topic name (the default is too long), found ${problem}` })
+    }
+  }
   const template = stream.topic === undefined ? defaultTopic : stream.topic
   const name = stream.name
   if (typeof template === "string" && typeof name === "string" && checkTopicTemplate(template).length === 0) {

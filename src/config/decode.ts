@@ -194,8 +194,12 @@ export const decodeSettings = (text: string, options: DecodeOptions): Result.Res
   }
 
   const problems: Array<{ readonly path: KeyPath; readonly message: string }> = []
-  const raw = interpolateTree(parsed.success, options.env, problems)
   const override = options.env[postgresUrlOverrideVariable]
+  // The override replaces postgres.url: a `${VAR}` in the file's URL is not needed, so not required.
+  const tree = override !== undefined && override !== "" && isTable(parsed.success) && isTable(parsed.success.postgres)
+    ? { ...parsed.success, postgres: { ...parsed.success.postgres, url: "" } }
+    : parsed.success
+  const raw = interpolateTree(tree, options.env, problems)
   if (override !== undefined && override !== "" && isTable(raw)) {
     if (raw.postgres === undefined) raw.postgres = {}
     if (isTable(raw.postgres)) raw.postgres.url = override

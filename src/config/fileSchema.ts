@@ -65,6 +65,25 @@ const DurationString = Schema.String.check(expecting(durationHint, (s: string) =
   )
 )
 
+/**
+ * A duration within [min, max] (`allowZero`: "0s" too, meaning "off").
+ * Zero or absurd values are configuration errors: a zero liveness timeout is a
+ * reconnect storm, a linger of years a snapshot never sent.
+ */
+const BoundedDuration = (min: string, max: string, allowZero = false) => {
+  const lo = Duration.toMillis(parseDuration(min)!)
+  const hi = Duration.toMillis(parseDuration(max)!)
+  return DurationString.check(
+    Schema.makeFilter((d: Duration.Duration) => {
+      const ms = Duration.toMillis(d)
+      if (allowZero && ms === 0) return undefined
+      return ms >= lo && ms <= hi
+        ? undefined
+        : `expected a duration from ${min} to ${max}${allowZero ? ` (or "0s" to disable)` : ""}, found "${formatDuration(d)}"`
+    })
+  )
+}
+
 const Table = Schema.String.check(
   Schema.makeFilter((s: string) => {
     const parsed = parseTableName(s)
@@ -89,6 +108,8 @@ const secret = (inner: Schema.Codec<string>) =>
   )
 
 const postgresUrl = /^postgres(?:ql)?:\/\//
+/** libpq's sslmode values (docs/configuration.md says what each does here). */
+export const sslModes: ReadonlyArray<string> = ["disable", "allow", "prefer", "require", "verify-ca", "verify-full"]
 const PostgresUrl = secret(
   Schema.String.check(
     // The URL may hold a password: the message names only its scheme.
@@ -99,7 +120,11 @@ const PostgresUrl = secret(
           scheme === undefined ? "a value without a scheme" : `a URL starting with ${scheme}`
         }`
       }
-      return URL.canParse(s) ? undefined : "expected a valid postgres:// URL, found one that does not parse"
+      if (!URL.canParse(s)) return "expected a valid postgres:// URL, found one that does not parse"
+      const sslmode = new URL(s).searchParams.get("sslmode")
+      return sslmode === null || sslModes.includes(sslmode)
+        ? undefined
+        : `expected sslmode to be one of ${sslModes.join(", ")} (as libpq), found sslmode=${JSON.stringify(sslmode)}`
     })
   )
 )
@@ -145,10 +170,10 @@ const Postgres = Schema.Struct({
   snapshot: oneOf(["initial", "never", "always", "initial_only"]).pipe(withDefault("initial")),
   snapshot_chunk_size: SnapshotCount.pipe(withDefault(10000)),
   snapshot_parallelism: SnapshotCount.pipe(withDefault(4)),
-  heartbeat_interval: DurationString.pipe(withDefault("30s")),
-  status_interval: DurationString.pipe(withDefault("10s")),
-  liveness_timeout: DurationString.pipe(withDefault("60s")),
-  connect_timeout: DurationString.pipe(withDefault("10s")),
+  heartbeat_interval: BoundedDuration("100ms", "1d", true).pipe(withDefault("30s")),
+  status_interval: BoundedDuration("10ms", "10m").pipe(withDefault("10s")),
+  liveness_timeout: BoundedDuration("1s", "1d").pipe(withDefault("60s")),
+  connect_timeout: BoundedDuration("100ms", "10m").pipe(withDefault("10s")),
   on_slot_lost: oneOf(["fail", "resnapshot"]).pipe(withDefault("fail"))
 })
 
@@ -177,7 +202,7 @@ const Kafka = Schema.Struct({
   compression: oneOf(["none", "gzip", "snappy", "lz4"]).pipe(withDefault("none")),
   delivery: oneOf(["at-least-once", "exactly-once"]).pipe(withDefault("at-least-once")),
   batch_max_bytes: PositiveInt.pipe(withDefault(1048576)),
-  linger: DurationString.pipe(withDefault("0ms")),
+  linger: BoundedDuration("1ms", "1m", true).pipe(withDefault("0ms")),
   create_topics: Schema.Boolean.pipe(withDefault(true)),
   topic_partitions: PositiveInt.pipe(withDefault(1)),
   topic_replication_factor: Schema.Number.check(

@@ -15,7 +15,7 @@ import type * as Scope from "effect/Scope"
 import pg from "pg"
 import type { PostgresSettings } from "../config/model.js"
 import { Settings } from "../config/Settings.js"
-import { type ConnectOptions, pgClientConfig } from "./connection.js"
+import { type ConnectOptions, pgClientConfig, sslFallback } from "./connection.js"
 
 export class PostgresError extends Schema.TaggedError<PostgresError>()("PostgresError", {
   /** What we were doing, e.g. "connect" or "query pg_replication_slots". */
@@ -53,17 +53,26 @@ export const connectClient = (
   Effect.acquireRelease(
     Effect.tryPromise({
       try: async () => {
-        const client = new pg.Client(pgClientConfig(url, options))
-        // An error event after connect (server restart, idle kill) must not crash the process;
-        // the next query on this client fails and reports it.
-        client.on("error", () => {})
-        try {
-          await client.connect()
-        } catch (error) {
-          await client.end().catch(() => {})
-          throw error
+        const attempt = async (config: pg.ClientConfig) => {
+          const client = new pg.Client(config)
+          // An error event after connect (server restart, idle kill) must not crash the process;
+          // the next query on this client fails and reports it.
+          client.on("error", () => {})
+          try {
+            await client.connect()
+          } catch (error) {
+            await client.end().catch(() => {})
+            throw error
+          }
+          return client
         }
-        return client
+        try {
+          return await attempt(pgClientConfig(url, options))
+        } catch (error) {
+          // sslmode=prefer / allow: libpq's second attempt, the other way.
+          if (!sslFallback(url, error)) throw error
+          return await attempt(pgClientConfig(url, { ...options, sslFallback: true }))
+        }
       },
       catch: toPostgresError("connect")
     }),

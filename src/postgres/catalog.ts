@@ -360,6 +360,8 @@ export interface CaptureFacts {
   readonly kind: string | undefined
   /** Partitioned tables this one is a partition of, nearest first (empty when it is not a partition). */
   readonly ancestors: ReadonlyArray<TableRef>
+  /** The columns pgoutput sends, in order (generated columns are not published). */
+  readonly columns: ReadonlyArray<string>
   /**
    * The rows' homes (the table itself, or every leaf partition of a
    * partitioned table) that have no usable replica identity: publishing
@@ -388,6 +390,7 @@ export const captureFacts = (
       relkind: string | null
       anc_schemas: Array<string> | null
       anc_names: Array<string> | null
+      columns: Array<string> | null
     }>(
       client,
       `SELECT t.ord::text, c.oid::int8::text AS oid, c.relkind::text AS relkind,
@@ -396,7 +399,10 @@ export const captureFacts = (
                      WHERE a.relid <> c.oid ORDER BY a.n) AS anc_schemas,
               ARRAY(SELECT ac.relname::text FROM pg_partition_ancestors(c.oid) WITH ORDINALITY AS a(relid, n)
                       JOIN pg_class ac ON ac.oid = a.relid
-                     WHERE a.relid <> c.oid ORDER BY a.n) AS anc_names
+                     WHERE a.relid <> c.oid ORDER BY a.n) AS anc_names,
+              ARRAY(SELECT a.attname::text FROM pg_attribute a
+                     WHERE a.attrelid = c.oid AND a.attnum > 0 AND NOT a.attisdropped AND a.attgenerated = ''
+                     ORDER BY a.attnum) AS columns
          FROM unnest(${arrayLiteral(tables.map((t) => t.schema))}, ${arrayLiteral(tables.map((t) => t.name))})
               WITH ORDINALITY AS t(schema, name, ord)
          LEFT JOIN pg_namespace n ON n.nspname = t.schema
@@ -437,6 +443,7 @@ export const captureFacts = (
       table: tables[i]!,
       kind: c.relkind ?? undefined,
       ancestors: (c.anc_names ?? []).map((name, j) => ({ schema: c.anc_schemas![j]!, name })),
+      columns: c.oid === null ? [] : c.columns ?? [],
       keyless: c.oid === null ? [] : keylessByRoot.get(c.oid) ?? []
     }))
   })

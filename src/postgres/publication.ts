@@ -155,6 +155,37 @@ const captureProblems = (
 }
 
 /**
+ * `key` and `include_columns` name columns the table sends (checked here,
+ * before any slot or topic exists, not when the first change arrives).
+ * `exclude_columns` may name columns some tables lack.
+ */
+const columnProblems = (
+  settings: Pick<OutboxxSettings, "streams">,
+  facts: ReadonlyArray<CaptureFacts>
+): { problems: Array<string>; fixes: Array<string> } => {
+  const problems: Array<string> = []
+  const fixes: Array<string> = []
+  const byTable = new Map(facts.map((f) => [key(f.table), f]))
+  for (const stream of settings.streams) {
+    for (const table of stream.tables) {
+      const fact = byTable.get(key(table))
+      if (fact === undefined || fact.kind === undefined) continue
+      const known = new Set(fact.columns)
+      for (const [what, names] of [["key", stream.key], ["include_columns", stream.includeColumns]] as const) {
+        const missing = (names ?? []).filter((n) => !known.has(n))
+        if (missing.length === 0) continue
+        problems.push(
+          `stream ${JSON.stringify(stream.name)}: ${what} names ${missing.map((n) => JSON.stringify(n)).join(", ")}, ` +
+            `which ${quoteTable(table)} does not have (or does not publish: generated columns are not sent)`
+        )
+        fixes.push(`use columns of ${quoteTable(table)}: ${fact.columns.join(", ")}`)
+      }
+    }
+  }
+  return { problems, fixes }
+}
+
+/**
  * What has to happen to the publication for these settings (pure; `existing`
  * is the catalog's view of the publication, `facts` of the configured tables).
  */
@@ -171,6 +202,8 @@ export const planPublication = (
     message: problems.join("; "),
     fixes
   })
+  const columns = columnProblems(settings, facts)
+  if (columns.problems.length > 0) return invalid(columns.problems, columns.fixes)
   if (settings.postgres.publicationMode === "existing") {
     if (existing === undefined) {
       return invalid(

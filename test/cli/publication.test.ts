@@ -33,6 +33,7 @@ const fact = (table: { schema: string; name: string }, over: Partial<CaptureFact
   table,
   kind: "r",
   ancestors: [],
+  columns: ["id"],
   keyless: [],
   ...over
 })

@@ -260,6 +260,36 @@ const cases: ReadonlyArray<BadCase> = [
     text: minimal(`[log]\nlevel = "verbose"\n`),
     path: "log.level",
     message: "expected one of \"debug\", \"info\", \"warn\", \"error\", found \"verbose\""
+  },
+  {
+    name: "a zero liveness timeout (a reconnect storm)",
+    text: withPostgres(`liveness_timeout = "0s"`),
+    path: "postgres.liveness_timeout",
+    message: `expected a duration from 1s to 1d, found "0ms"`
+  },
+  {
+    name: "an absurd linger (the snapshot would never be sent)",
+    text: withKafka(`linger = "99999999999d"`),
+    path: "kafka.linger",
+    message: `expected a duration from 1ms to 1m (or "0s" to disable)`
+  },
+  {
+    name: "a zero status interval",
+    text: withPostgres(`status_interval = "0s"`),
+    path: "postgres.status_interval",
+    message: "expected a duration from 10ms to 10m"
+  },
+  {
+    name: "a dead-letter topic Kafka would reject",
+    text: withStream(`on_error = "dead_letter"\ndead_letter_topic = "dead letters!"`),
+    path: "streams[0].dead_letter_topic",
+    message: "expected a valid Kafka topic name, found the topic name \"dead letters!\", which has characters Kafka does not allow"
+  },
+  {
+    name: "an unknown sslmode",
+    text: minimal().replace("postgres://outboxx@127.0.0.1:5432/shop", "postgres://outboxx@127.0.0.1:5432/shop?sslmode=verify"),
+    path: "postgres.url",
+    message: `expected sslmode to be one of disable, allow, prefer, require, verify-ca, verify-full (as libpq), found sslmode="verify"`
   }
 ]
 

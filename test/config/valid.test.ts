@@ -213,6 +213,9 @@ tables = ["\${SCHEMA}.orders"]
     const text = minimal().replace("postgres://outboxx@127.0.0.1:5432/shop", "postgres://u:${PW}@127.0.0.1/shop")
     const settings = decodeOk(text, { PW: "x", OUTBOXX_POSTGRES_URL: "postgres://o@127.0.0.1/db" })
     expect(Redacted.value(settings.postgres.url)).toBe("postgres://o@127.0.0.1/db")
+    // The variable is not needed at all when the override replaces the URL.
+    const unset = decodeOk(text, { OUTBOXX_POSTGRES_URL: "postgres://o@127.0.0.1/db" })
+    expect(Redacted.value(unset.postgres.url)).toBe("postgres://o@127.0.0.1/db")
   })
 
   it("resolves a relative state.dir against the config file's directory", () => {

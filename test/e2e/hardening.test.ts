@@ -325,3 +325,53 @@ describe("oversized changes", () => {
     expect((await cli.stop("SIGTERM", 15_000)).code).toBe(0)
   })
 })
+
+describe("configuration that cannot work", () => {
+  it("exits 2 before creating anything: a missing column, missing TLS files, zero durations, an unknown sslmode", async () => {
+    await pgQuery(db.url, `CREATE TABLE public.configured (id int PRIMARY KEY, name text)`)
+    const config = writeRunConfig({
+      dir: workDir,
+      name: "badcfg",
+      url: db.url,
+      streams: `[[streams]]\nname = "c"\ntables = ["configured"]\ntopic = "PREFIX.{table}"\ninclude_columns = ["id", "nmae"]\n`
+    })
+    const column = await runCli(["run", "-c", config.file], { timeoutMs: 60_000 })
+    expect(column.code).toBe(2)
+    expect(column.stderr).toContain(`stream "c": include_columns names "nmae", which "public"."configured" does not have`)
+    expect(await pgQuery(db.url, `SELECT 1 FROM pg_replication_slots WHERE slot_name = $1`, [config.slot])).toHaveLength(0)
+    expect(await pgQuery(db.url, `SELECT 1 FROM pg_publication WHERE pubname = $1`, [config.slot])).toHaveLength(0)
+
+    const { readFileSync, writeFileSync } = await import("node:fs")
+    const base = readFileSync(config.file, "utf8").replace(`include_columns = ["id", "nmae"]`, "")
+    const cases: Array<[string, string, RegExp]> = [
+      ["kafka TLS CA", base.replace("[state]", `[kafka.tls]\nca = "/nonexistent/ca.pem"\n[state]`), /kafka\.tls\.ca: file not found: \/nonexistent\/ca\.pem/],
+      ["sslrootcert", base.replace(`/${db.name}"`, `/${db.name}?sslmode=verify-full&sslrootcert=/nonexistent/root.crt"`), /postgres\.url: sslrootcert: file not found: \/nonexistent\/root\.crt/],
+      ["unknown sslmode", base.replace(`/${db.name}"`, `/${db.name}?sslmode=required"`), /expected sslmode to be one of disable, allow, prefer, require, verify-ca, verify-full/],
+      ["zero liveness timeout", base.replace("[kafka]", `liveness_timeout = "0s"\n[kafka]`), /postgres\.liveness_timeout: expected a duration from 1s to 1d/]
+    ]
+    for (const [what, text, pattern] of cases) {
+      writeFileSync(config.file, text)
+      const result = await runCli(["run", "-c", config.file], { timeoutMs: 30_000 })
+      expect(result.code, what).toBe(2)
+      expect(result.stderr, what).toMatch(pattern)
+    }
+  })
+
+  it("sslmode=prefer falls back to a plain connection when the server has no TLS, as libpq does", async () => {
+    await pgQuery(db.url, `CREATE TABLE public.prefers (id int PRIMARY KEY)`)
+    for (const mode of ["prefer", "allow"]) {
+      const config = writeRunConfig({
+        dir: workDir,
+        name: `ssl_${mode}`,
+        url: `${db.url}?sslmode=${mode}`,
+        streams: `[[streams]]\nname = "p"\ntables = ["prefers"]\ntopic = "PREFIX.{table}"\n`
+      })
+      const cli = await startRun(config.file)
+      await pgQuery(db.url, `INSERT INTO public.prefers VALUES (${mode === "prefer" ? 1 : 2})`)
+      // allow's run also snapshots prefer's row
+      const expected = mode === "prefer" ? 1 : 2
+      expect((await readTopic(`${config.prefix}.prefers`, { count: expected, timeoutMs: 30_000 })).length).toBe(expected)
+      expect((await cli.stop("SIGTERM", 15_000)).code).toBe(0)
+    }
+  })
+})
