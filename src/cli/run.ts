@@ -12,11 +12,12 @@ import { Telemetry } from "../observability/Telemetry.js"
 import { type PipelineServices, runDaemon, runTail } from "./pipelineSeam.js"
 import { configPath, loadConfiguredSettings } from "./root.js"
 import { version } from "./version.js"
+import { StateStore } from "../state/StateStore.js"
 
-const withServices = (
+const withServices = <R extends PipelineServices | Telemetry | StateStore>(
   settings: OutboxxSettings,
   options: { readonly tail: boolean },
-  program: Effect.Effect<void, unknown, PipelineServices | Telemetry>
+  program: Effect.Effect<void, unknown, R>
 ) =>
   program.pipe(
     Effect.provide(
@@ -47,6 +48,9 @@ export const runCommand = Command.make(
         })
         return yield* runDaemon(settings)
       })
+    ).pipe(
+      // Built first: the lock on the state directory before the HTTP port (runDaemon).
+      Effect.provide(StateStore.layerFileAt(settings.state.dir))
     )
   })
 ).pipe(Command.withDescription("Run the daemon in the foreground (logs to stdout); SIGTERM/SIGINT stop it cleanly"))

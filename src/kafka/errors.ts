@@ -323,6 +323,11 @@ export const classifyPlatformaticError = (
       resetProducer: false
     }
   }
+  // The client's metadata lookup turns the broker's UNKNOWN_TOPIC_OR_PARTITION into a plain
+  // "Unknown topic <name>." error: a topic deleted while we run. It is the same condition.
+  if (tree.some((e) => /^Unknown topic .+\.$/.test(messageOf(e)))) {
+    return protocolFailure("UNKNOWN_TOPIC_OR_PARTITION", true, detail, options)
+  }
   const first = tree[0]
   return {
     retryable: false,

@@ -83,6 +83,11 @@ export const deadLettersTotal = Metric.counter("outboxx_dead_letters_total", {
   incremental: true
 })
 
+/** Configured tables that no longer exist (dropped or renamed while streaming; see TableWatch.ts). */
+export const capturedTablesMissing = Metric.gauge("outboxx_captured_tables_missing", {
+  description: "Configured tables that were dropped or renamed while streaming; their changes stopped"
+})
+
 /** Signals (logical messages with our signal prefix) refused: not authenticated by the signal key. */
 export const signalsRejectedTotal = Metric.counter("outboxx_signals_rejected_total", {
   description: "Signals refused because their MAC did not verify (someone without the signal key wrote them)",
@@ -104,5 +109,6 @@ export const allMetrics = [
   snapshotRowsTotal,
   kafkaCircuitOpen,
   signalsRejectedTotal,
-  deadLettersTotal
+  deadLettersTotal,
+  capturedTablesMissing
 ] as const

@@ -36,6 +36,7 @@ import { StateStore, type StateStoreShape } from "../state/StateStore.js"
 import { planRelation, TablePlanError } from "./TablePlan.js"
 import { activeRole } from "../reliability/Standby.js"
 import { startHeartbeat } from "../reliability/Heartbeat.js"
+import { watchTables } from "./TableWatch.js"
 import type { SlotGuard } from "../reliability/SlotGuard.js"
 import { openSlot, SlotError } from "./SlotStart.js"
 
@@ -391,6 +392,7 @@ export const runStreaming = Effect.fn("Pipeline.runStreaming")(function*(
     }
   })
   yield* report.pipe(Effect.repeat(Schedule.spaced(Duration.millis(200))), Effect.forkScoped)
+  yield* watchTables(catalog, settings).pipe(Effect.forkScoped)
 
   // Graceful stop (rule 8). Registered after the actors were forked, so it runs
   // before the scope interrupts them: they get to finish what is queued.

@@ -16,12 +16,18 @@ export const pipelineLayer = (settings: OutboxxSettings) =>
     Layer.provide(Layer.merge(KafkaProducer.layerWith(settings.kafka), StateStore.layerFileAt(settings.state.dir)))
   )
 
-/** `outboxx run`: stream into Kafka until a signal (clean stop) or a permanent failure. */
+/**
+ * `outboxx run`: stream into Kafka until a signal (clean stop) or a permanent
+ * failure. The state journal (StateStore.layerFileAt, which holds the state
+ * directory's lock) comes from the caller: the CLI takes it before it binds
+ * its HTTP port, so a second instance on the same configuration is told who
+ * holds the lock, not that the port is taken.
+ */
 export const runDaemon = (settings: OutboxxSettings) =>
   Effect.gen(function*() {
     const pipeline = yield* Pipeline
     return yield* pipeline.awaitStopped
-  }).pipe(Effect.provide(pipelineLayer(settings)))
+  }).pipe(Effect.provide(Pipeline.layer.pipe(Layer.provide(KafkaProducer.layerWith(settings.kafka)))))
 
 /**
  * `outboxx tail`: the same pipeline to stdout on a TEMPORARY slot, which the

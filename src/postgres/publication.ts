@@ -203,6 +203,17 @@ export const planPublication = (
     fixes
   })
   const columns = columnProblems(settings, facts)
+  const absent = facts.filter((f) => f.kind === undefined)
+  if (absent.length > 0) {
+    // A typo, or a table dropped since the last run: either way the configuration names what is not there.
+    columns.problems.unshift(...absent.map((f) => `table ${quoteTable(f.table)} does not exist`))
+    columns.fixes.unshift(`create ${tablesText(absent.map((f) => f.table))}, or remove it from the streams' tables`)
+  }
+  const notTables = facts.filter((f) => f.kind !== undefined && f.kind !== "r" && f.kind !== "p")
+  if (notTables.length > 0) {
+    columns.problems.push(...notTables.map((f) => `${quoteTable(f.table)} is not a table (relkind ${f.kind}); only tables can be published`))
+    columns.fixes.push("capture the underlying table instead")
+  }
   if (columns.problems.length > 0) return invalid(columns.problems, columns.fixes)
   if (settings.postgres.publicationMode === "existing") {
     if (existing === undefined) {

@@ -109,9 +109,9 @@ export const acquireDirLock = Effect.fn("StateStore.acquireLock")(function*(dir:
       return yield* new StateStoreError({
         operation: "lock",
         path: lockPath,
-        detail: `the state directory is in use by process ${result.pid}` +
-          (result.pid === process.pid ? " (this process)" : "") +
-          `; stop that process, or delete ${lockPath} if it is not an outboxx process`
+        detail: `outboxx is already running on this state directory (pid ${result.pid}` +
+          (result.pid === process.pid ? ", this process" : "") +
+          `, lock in ${dir}); stop that process, or delete ${lockPath} if it is not an outboxx process`
       })
     }
   }

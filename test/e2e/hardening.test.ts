@@ -10,11 +10,13 @@ import path from "node:path"
 import { afterAll, beforeAll, describe, expect, it } from "vitest"
 import {
   createTestDatabase,
+  deleteTopic,
   pgQuery,
   readTopic,
   runCli,
   spawnCli,
   type TestDatabase,
+  topicExists,
   type TopicMessage,
   uniqueName
 } from "../support/servers.js"
@@ -373,5 +375,76 @@ describe("configuration that cannot work", () => {
       expect((await readTopic(`${config.prefix}.prefers`, { count: expected, timeoutMs: 30_000 })).length).toBe(expected)
       expect((await cli.stop("SIGTERM", 15_000)).code).toBe(0)
     }
+  })
+})
+
+describe("dropped tables and deleted topics", () => {
+  it("a topic deleted while running is created again and the next changes arrive in it", async () => {
+    await pgQuery(db.url, `CREATE TABLE public.retopic (id int PRIMARY KEY)`)
+    const config = writeRunConfig({
+      dir: workDir,
+      name: "retopic",
+      url: db.url,
+      streams: `[[streams]]\nname = "r"\ntables = ["retopic"]\ntopic = "PREFIX.{table}"\n`
+    })
+    const topic = `${config.prefix}.retopic`
+    const cli = await startRun(config.file)
+    await pgQuery(db.url, `INSERT INTO public.retopic VALUES (1)`)
+    expect(await readTopic(topic, { count: 1, timeoutMs: 30_000 })).toHaveLength(1)
+    await deleteTopic(topic)
+    for (let i = 0; i < 100 && (await topicExists(topic)); i++) await new Promise((r) => setTimeout(r, 100))
+    await pgQuery(db.url, `INSERT INTO public.retopic VALUES (2)`)
+    await cli.waitForLine(/created Kafka topics/, 60_000)
+    const after = (await readTopic(topic, { count: 1, timeoutMs: 60_000 })).map(parse)
+    expect(after.map((e) => e.key), cli.stdout().slice(-4000)).toEqual([{ id: 2 }])
+    expect(cli.child.exitCode).toBeNull()
+    expect((await cli.stop("SIGTERM", 15_000)).code).toBe(0)
+  })
+
+  it("a captured table dropped while running: its changes up to the drop arrive, the drop is reported, the others flow, and the next start names it", async () => {
+    await pgQuery(db.url, `CREATE TABLE public.doomed (id int PRIMARY KEY); CREATE TABLE public.survivor (id int PRIMARY KEY)`)
+    const config = writeRunConfig({
+      dir: workDir,
+      name: "dropped",
+      url: db.url,
+      streams: `[[streams]]\nname = "d"\ntables = ["doomed", "survivor"]\ntopic = "PREFIX.{table}"\n`
+    })
+    const cli = await startRun(config.file)
+    await pgQuery(db.url, `INSERT INTO public.doomed VALUES (1), (2); DROP TABLE public.doomed`)
+    await cli.waitForLine(/captured table .*doomed.* \(stream .*d.*\) was dropped or renamed/, 30_000)
+    await pgQuery(db.url, `INSERT INTO public.survivor VALUES (1)`)
+    expect((await readTopic(`${config.prefix}.doomed`, { count: 2, timeoutMs: 30_000 })).map((m) => parse(m).key)).toEqual([{ id: 1 }, { id: 2 }])
+    expect(await readTopic(`${config.prefix}.survivor`, { count: 1, timeoutMs: 30_000 })).toHaveLength(1)
+    expect((await cli.stop("SIGTERM", 15_000)).code).toBe(0)
+    const restart = await runCli(["run", "-c", config.file], { timeoutMs: 60_000 })
+    expect(restart.code).toBe(2)
+    expect(restart.stderr).toContain(`table "public"."doomed" does not exist`)
+  })
+})
+
+describe("two instances with one configuration", () => {
+  it("the second is told the first holds the state directory (pid and lock), not that the port is taken", async () => {
+    await pgQuery(db.url, `CREATE TABLE public.twice (id int PRIMARY KEY)`)
+    const config = writeRunConfig({
+      dir: workDir,
+      name: "twice",
+      url: db.url,
+      streams: `[[streams]]\nname = "t"\ntables = ["twice"]\ntopic = "PREFIX.{table}"\n`
+    })
+    const net = await import("node:net")
+    const port = await new Promise<number>((resolve) => {
+      const server = net.createServer().listen(0, "127.0.0.1", () => {
+        const { port } = server.address() as { port: number }
+        server.close(() => resolve(port))
+      })
+    })
+    const { readFileSync, writeFileSync } = await import("node:fs")
+    writeFileSync(config.file, readFileSync(config.file, "utf8").replace(`listen = ""`, `listen = "127.0.0.1:${port}"`))
+    const first = await startRun(config.file)
+    const second = await runCli(["run", "-c", config.file], { timeoutMs: 60_000 })
+    expect(second.code).toBe(1)
+    expect(second.stderr).toContain(`outboxx is already running on this state directory (pid ${first.child.pid}, lock in ${config.stateDir})`)
+    expect(second.stderr).not.toMatch(/EADDRINUSE/)
+    expect((await first.stop("SIGTERM", 15_000)).code).toBe(0)
   })
 })

@@ -38,6 +38,10 @@ describe("classifyPlatformaticError", () => {
     const missing = asProduced(new ProtocolError("UNKNOWN_TOPIC_OR_PARTITION"))
     expect(classifyPlatformaticError(missing, on).retryable).toBe(true)
     expect(classifyPlatformaticError(missing, off).retryable).toBe(false)
+    // The metadata lookup's own form of it (a topic deleted while we run).
+    const lookedUp = new UserError("Unknown topic outboxx.public.orders.")
+    expect(classifyPlatformaticError(lookedUp, on)).toMatchObject({ retryable: true, code: "UNKNOWN_TOPIC_OR_PARTITION" })
+    expect(classifyPlatformaticError(lookedUp, off).retryable).toBe(false)
     const sequence = classifyPlatformaticError(asProduced(new ProtocolError("OUT_OF_ORDER_SEQUENCE_NUMBER")), on)
     expect(sequence).toMatchObject({ retryable: true, resetProducer: true })
   })

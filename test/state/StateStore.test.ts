@@ -167,7 +167,7 @@ describe("StateStore (file)", () => {
       const dir = freshDir()
       const error = yield* withStore(dir, () => openError(dir))
       assert.strictEqual(error.operation, "lock")
-      assert.include(error.message, `in use by process ${process.pid}`)
+      assert.include(error.message, `outboxx is already running on this state directory (pid ${process.pid}`)
       assert.include(error.message, path.join(dir, "LOCK"))
       // Released with the first store: opening works again.
       yield* withStore(dir, (s) => s.append([slot]))
