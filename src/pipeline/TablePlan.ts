@@ -131,7 +131,15 @@ export const planRelation = (
       // Excluding a column the table does not have (any more) is harmless.
       if (index >= 0) includeMask[index] = false
     }
-    const keyNames = stream.key ?? (primaryKey.length > 0 ? primaryKey : relation.columns.filter((c) => c.isKey).map((c) => c.name))
+    // The Kafka key: `key`, else the primary key, else a REPLICA IDENTITY USING INDEX's columns. A
+    // keyless table under REPLICA IDENTITY FULL flags every column as identity: keying on all of them
+    // would turn each update into delete + tombstone + create, so it has no key (null, as Debezium).
+    const keyNames = stream.key ??
+      (primaryKey.length > 0
+        ? primaryKey
+        : relation.replicaIdentity === "full"
+        ? []
+        : relation.columns.filter((c) => c.isKey).map((c) => c.name))
     const keyIndexes = columnIndexes(relation, keyNames, stream, "key")
     if (keyIndexes instanceof TablePlanError) return keyIndexes
     const topic = renderTopic(stream.topic, { schema: relation.schema, table: relation.name, stream: stream.name })
@@ -148,7 +156,8 @@ export const planRelation = (
         delete: stream.operations.has("delete"),
         truncate: stream.operations.has("truncate")
       },
-      tombstones: stream.tombstones,
+      // A tombstone deletes a key: a keyless table has none to delete.
+      tombstones: stream.tombstones && keyIndexes.length > 0,
       prefixes,
       writers: debezium === undefined ? writers : debezium.writers,
       prefixBytes,

@@ -184,6 +184,8 @@ export interface TableInfo {
   readonly identityIndex: ReadonlyArray<string>
   /** The current role owns the table (or is a member of the owning role). */
   readonly ownedByCurrentUser: boolean
+  /** Generated columns: logical replication does not send them (docs/formats.md). */
+  readonly generated: ReadonlyArray<string>
 }
 
 interface TableRow {
@@ -196,6 +198,7 @@ interface TableRow {
   columns: Array<string> | null
   pk: Array<string> | null
   ident: Array<string> | null
+  generated: Array<string> | null
 }
 
 const tableSelect = `SELECT c.oid::int AS oid, n.nspname, c.relname, c.relkind::text AS relkind, c.relreplident::text AS relreplident,
@@ -207,7 +210,10 @@ const tableSelect = `SELECT c.oid::int AS oid, n.nspname, c.relname, c.relkind::
                 WHERE i.indrelid = c.oid AND i.indisprimary ORDER BY array_position(i.indkey::int2[], a.attnum)) AS pk,
          ARRAY(SELECT a.attname::text FROM pg_index i
                  JOIN pg_attribute a ON a.attrelid = i.indrelid AND a.attnum = ANY(i.indkey)
-                WHERE i.indrelid = c.oid AND i.indisreplident ORDER BY array_position(i.indkey::int2[], a.attnum)) AS ident
+                WHERE i.indrelid = c.oid AND i.indisreplident ORDER BY array_position(i.indkey::int2[], a.attnum)) AS ident,
+         ARRAY(SELECT a.attname::text FROM pg_attribute a
+                WHERE a.attrelid = c.oid AND a.attnum > 0 AND NOT a.attisdropped AND a.attgenerated <> ''
+                ORDER BY a.attnum) AS generated
     FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace`
 
 const toTableInfo = (row: TableRow): TableInfo => ({
@@ -219,7 +225,8 @@ const toTableInfo = (row: TableRow): TableInfo => ({
   columns: row.columns ?? [],
   primaryKey: row.pk ?? [],
   identityIndex: row.ident ?? [],
-  ownedByCurrentUser: row.owned
+  ownedByCurrentUser: row.owned,
+  generated: row.generated ?? []
 })
 
 /** The table with exactly this schema and name, or undefined. */

@@ -30,6 +30,7 @@ const table = (over: Partial<TableInfo> = {}): TableInfo => ({
   primaryKey: ["id"],
   identityIndex: [],
   ownedByCurrentUser: true,
+  generated: [],
   ...over
 })
 

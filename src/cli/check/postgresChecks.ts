@@ -204,7 +204,16 @@ const tableChecks = (client: Queryable, settings: OutboxxSettings) =>
             return [fail(check, `is a ${kind}; only tables can be published`, "capture the underlying table instead")]
           }
           found.set(tableKey(table), info)
-          return [identityCheck(check, info, publishedOperations(settings))]
+          const lines = [identityCheck(check, info, publishedOperations(settings))]
+          if (info.generated.length > 0) {
+            lines.push(warn(
+              `${check} generated columns`,
+              `${info.generated.join(", ")} ${info.generated.length === 1 ? "is a generated column" : "are generated columns"}: ` +
+                `logical replication does not send them, so events and snapshots leave them out`,
+              "compute them downstream, or store the value in an ordinary column the application writes"
+            ))
+          }
+          return lines
         })
       )
       results.push(...lines)
