@@ -369,6 +369,10 @@ export interface CaptureFacts {
   readonly ancestors: ReadonlyArray<TableRef>
   /** The columns pgoutput sends, in order (generated columns are not published). */
   readonly columns: ReadonlyArray<string>
+  /** Tables that INHERIT from this (plain) table: not captured unless configured themselves. */
+  readonly inheritors: ReadonlyArray<TableRef>
+  /** UNLOGGED: its changes never reach the WAL, so no publication can carry them. */
+  readonly unlogged: boolean
   /**
    * The rows' homes (the table itself, or every leaf partition of a
    * partitioned table) that have no usable replica identity: publishing
@@ -398,9 +402,12 @@ export const captureFacts = (
       anc_schemas: Array<string> | null
       anc_names: Array<string> | null
       columns: Array<string> | null
+      inh_schemas: Array<string> | null
+      inh_names: Array<string> | null
+      unlogged: boolean | null
     }>(
       client,
-      `SELECT t.ord::text, c.oid::int8::text AS oid, c.relkind::text AS relkind,
+      `SELECT t.ord::text, c.oid::int8::text AS oid, c.relkind::text AS relkind, c.relpersistence = 'u' AS unlogged,
               ARRAY(SELECT an.nspname::text FROM pg_partition_ancestors(c.oid) WITH ORDINALITY AS a(relid, n)
                       JOIN pg_class ac ON ac.oid = a.relid JOIN pg_namespace an ON an.oid = ac.relnamespace
                      WHERE a.relid <> c.oid ORDER BY a.n) AS anc_schemas,
@@ -409,7 +416,13 @@ export const captureFacts = (
                      WHERE a.relid <> c.oid ORDER BY a.n) AS anc_names,
               ARRAY(SELECT a.attname::text FROM pg_attribute a
                      WHERE a.attrelid = c.oid AND a.attnum > 0 AND NOT a.attisdropped AND a.attgenerated = ''
-                     ORDER BY a.attnum) AS columns
+                     ORDER BY a.attnum) AS columns,
+              ARRAY(SELECT hn.nspname::text FROM pg_inherits h JOIN pg_class hc ON hc.oid = h.inhrelid
+                      JOIN pg_namespace hn ON hn.oid = hc.relnamespace
+                     WHERE h.inhparent = c.oid AND c.relkind = 'r' ORDER BY hn.nspname, hc.relname) AS inh_schemas,
+              ARRAY(SELECT hc.relname::text FROM pg_inherits h JOIN pg_class hc ON hc.oid = h.inhrelid
+                      JOIN pg_namespace hn ON hn.oid = hc.relnamespace
+                     WHERE h.inhparent = c.oid AND c.relkind = 'r' ORDER BY hn.nspname, hc.relname) AS inh_names
          FROM unnest(${arrayLiteral(tables.map((t) => t.schema))}, ${arrayLiteral(tables.map((t) => t.name))})
               WITH ORDINALITY AS t(schema, name, ord)
          LEFT JOIN pg_namespace n ON n.nspname = t.schema
@@ -451,6 +464,8 @@ export const captureFacts = (
       kind: c.relkind ?? undefined,
       ancestors: (c.anc_names ?? []).map((name, j) => ({ schema: c.anc_schemas![j]!, name })),
       columns: c.oid === null ? [] : c.columns ?? [],
+      inheritors: (c.inh_names ?? []).map((name, j) => ({ schema: c.inh_schemas![j]!, name })),
+      unlogged: c.unlogged === true,
       keyless: c.oid === null ? [] : keylessByRoot.get(c.oid) ?? []
     }))
   })

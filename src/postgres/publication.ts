@@ -83,6 +83,12 @@ export type PublicationPlan =
   }
 
 const tablesText = (tables: ReadonlyArray<TableRef>): string => tables.map(quoteTable).join(", ")
+/**
+ * `ONLY` each: an inheritance parent's children are tables of their own, not
+ * published unless configured (a partitioned table still publishes its
+ * partitions: ONLY does not apply to partitions).
+ */
+const onlyTablesText = (tables: ReadonlyArray<TableRef>): string => tables.map((t) => `ONLY ${quoteTable(t)}`).join(", ")
 
 /** Streams (by name) that capture `table` and want one of `ops`. */
 const streamsWanting = (settings: Pick<OutboxxSettings, "streams">, table: TableRef, ops: ReadonlyArray<Operation>) =>
@@ -130,7 +136,7 @@ const captureProblems = (
         `${quoteTable(l.table)} (REPLICA IDENTITY ${l.replicaIdentity === "default" ? "DEFAULT without a primary key" : l.replicaIdentity.toUpperCase()})`
       )
       const what = fact.keyless.length === 1 && key(fact.keyless[0]!.table) === key(fact.table)
-        ? `${table} has no usable replica identity: ${leaves[0]!.slice(table.length + 1)}`
+        ? `${table} has no usable replica identity ${leaves[0]!.slice(table.length + 1)}`
         : `partitions of ${table} have no usable replica identity: ${leaves.join(", ")}`
       const wanting = streamsWanting(settings, fact.table, ["update", "delete"])
       const why = existing
@@ -208,6 +214,13 @@ export const planPublication = (
     // A typo, or a table dropped since the last run: either way the configuration names what is not there.
     columns.problems.unshift(...absent.map((f) => `table ${quoteTable(f.table)} does not exist`))
     columns.fixes.unshift(`create ${tablesText(absent.map((f) => f.table))}, or remove it from the streams' tables`)
+  }
+  const unlogged = facts.filter((f) => f.unlogged)
+  if (unlogged.length > 0) {
+    columns.problems.push(...unlogged.map((f) =>
+      `${quoteTable(f.table)} is UNLOGGED: PostgreSQL writes none of its changes to the WAL, so they cannot be captured`
+    ))
+    columns.fixes.push(...unlogged.map((f) => `ALTER TABLE ${quoteTable(f.table)} SET LOGGED`))
   }
   const notTables = facts.filter((f) => f.kind !== undefined && f.kind !== "r" && f.kind !== "p")
   if (notTables.length > 0) {
@@ -310,13 +323,13 @@ export const publicationSql = (name: string, plan: PublicationPlan, slot: string
   switch (plan._tag) {
     case "Create":
       // One simple query = one implicit transaction: never a publication without its marker.
-      return `CREATE PUBLICATION ${pub} FOR TABLE ${tablesText(plan.tables)} WITH (${
+      return `CREATE PUBLICATION ${pub} FOR TABLE ${onlyTablesText(plan.tables)} WITH (${
         publishOption(plan.operations)
       }, publish_via_partition_root = true); ${marker}`
     case "Alter": {
       const statements: Array<string> = []
       if (plan.add.length > 0 || plan.remove.length > 0) {
-        statements.push(`ALTER PUBLICATION ${pub} SET TABLE ${tablesText(plan.tables)}`)
+        statements.push(`ALTER PUBLICATION ${pub} SET TABLE ${onlyTablesText(plan.tables)}`)
       }
       const options: Array<string> = []
       if (plan.publish) options.push(publishOption(plan.operations))
@@ -330,15 +343,37 @@ export const publicationSql = (name: string, plan: PublicationPlan, slot: string
   }
 }
 
+/**
+ * Inheritance children of captured tables that are not captured themselves:
+ * their rows are not the parent's (the snapshot reads the parent ONLY, the
+ * publication publishes it ONLY), which a user may not expect.
+ */
+export const uncapturedInheritors = (
+  settings: Pick<OutboxxSettings, "streams">,
+  facts: ReadonlyArray<CaptureFacts>
+): ReadonlyArray<{ readonly parent: TableRef; readonly children: ReadonlyArray<TableRef> }> => {
+  const configured = new Set(configuredTables(settings).map(key))
+  return facts
+    .map((f) => ({ parent: f.table, children: f.inheritors.filter((c) => !configured.has(key(c))) }))
+    .filter((entry) => entry.children.length > 0)
+}
+
 /** The publication's state and the configured tables' facts, as `planPublication` takes them. */
 export const loadPublicationPlan = (
   client: Queryable,
   settings: Pick<OutboxxSettings, "streams" | "postgres">
-): Effect.Effect<{ readonly existing: PublicationInfo | undefined; readonly plan: PublicationPlan }, PostgresError> =>
+): Effect.Effect<
+  {
+    readonly existing: PublicationInfo | undefined
+    readonly plan: PublicationPlan
+    readonly facts: ReadonlyArray<CaptureFacts>
+  },
+  PostgresError
+> =>
   Effect.gen(function*() {
     const existing = yield* publicationInfo(client, settings.postgres.publication)
     const facts = yield* captureFacts(client, configuredTables(settings))
-    return { existing, plan: planPublication(settings, existing, facts) }
+    return { existing, plan: planPublication(settings, existing, facts), facts }
   })
 
 export type PublicationOutcome = "created" | "altered" | "unchanged" | "existing"
@@ -353,8 +388,15 @@ export const ensurePublication = Effect.fn("ensurePublication")(function*(
   settings: Pick<OutboxxSettings, "streams" | "postgres">
 ): Effect.fn.Return<PublicationOutcome, PublicationError | PostgresError> {
   const name = settings.postgres.publication
-  const { plan } = yield* loadPublicationPlan(client, settings)
+  const { plan, facts } = yield* loadPublicationPlan(client, settings)
   yield* Effect.annotateCurrentSpan({ publication: name, plan: plan._tag })
+  for (const { parent, children } of uncapturedInheritors(settings, facts)) {
+    yield* Effect.logWarning(
+      `${tablesText(children)} inherit${children.length === 1 ? "s" : ""} from ${quoteTable(parent)} but ` +
+        `${children.length === 1 ? "is" : "are"} not captured: rows stored in a child table are not ${quoteTable(parent)}'s ` +
+        `(add the children to the streams' tables to capture them)`
+    )
+  }
   switch (plan._tag) {
     case "Invalid":
       return yield* new PublicationError({

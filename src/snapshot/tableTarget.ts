@@ -19,6 +19,12 @@ import { SnapshotError } from "./SnapshotError.js"
 export interface TableTarget {
   /** `schema.name`, as the journal and the config name it. */
   readonly table: string
+  /**
+   * What the SELECTs read: `ONLY "s"."t"` for a plain table (an inheritance
+   * parent's children are tables of their own, published only when
+   * configured), the name itself for a partitioned table (its rows live in
+   * its partitions).
+   */
   readonly quotedName: string
   readonly relation: Relation
   /** Quoted column list for the SELECT, in relation order. */
@@ -34,7 +40,7 @@ export interface TableTarget {
 const identityOf: Record<string, ReplicaIdentity> = { d: "default", n: "nothing", f: "full", i: "index" }
 
 // A partitioned table's rows are counted in its leaves.
-const classSql = `SELECT c.oid::int8::text AS oid, c.relreplident::text AS replident,
+const classSql = `SELECT c.oid::int8::text AS oid, c.relreplident::text AS replident, c.relkind::text AS relkind,
     CASE WHEN c.relkind = 'p'
       THEN (SELECT COALESCE(sum(GREATEST(l.reltuples, 0)), 0) FROM pg_partition_tree(c.oid) AS p
               JOIN pg_class l ON l.oid = p.relid WHERE p.isleaf)
@@ -72,7 +78,7 @@ export const loadTableTarget = Effect.fnUntraced(function*(
   const asSnapshotError = Effect.mapError((e: { readonly message: string; readonly code?: string | undefined }) =>
     fail(`catalog query failed: ${e.message}`, e.code === undefined || !/^(28|42|3D)/.test(e.code), e)
   )
-  const classRows = yield* queryRows<{ oid: string; replident: string; reltuples: number }>(catalog, classSql, [schema, name])
+  const classRows = yield* queryRows<{ oid: string; replident: string; relkind: string; reltuples: number }>(catalog, classSql, [schema, name])
     .pipe(asSnapshotError)
   const cls = classRows[0]
   if (cls === undefined) return yield* fail("the table does not exist", false)
@@ -119,7 +125,7 @@ export const loadTableTarget = Effect.fnUntraced(function*(
   const keyNames = primaryKey.length > 0 ? primaryKey : identityIndex
   return {
     table,
-    quotedName: `${quoteIdent(schema)}.${quoteIdent(name)}`,
+    quotedName: `${cls.relkind === "p" ? "" : "ONLY "}${quoteIdent(schema)}.${quoteIdent(name)}`,
     relation,
     selectList: relation.columns.map((c) => quoteIdent(c.name)).join(", "),
     chunkKey: keyNames.map((k) => relation.columns.findIndex((c) => c.name === k)),

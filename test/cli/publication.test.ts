@@ -34,6 +34,8 @@ const fact = (table: { schema: string; name: string }, over: Partial<CaptureFact
   kind: "r",
   ancestors: [],
   columns: ["id"],
+  inheritors: [],
+  unlogged: false,
   keyless: [],
   ...over
 })
@@ -50,7 +52,7 @@ describe("planPublication", () => {
     const plan = planPublication(filtered, undefined, [fact(orders), fact(items)])
     expect(plan._tag).toBe("Create")
     expect(publicationSql("OutPub", plan, "outboxx")).toBe(
-      `CREATE PUBLICATION "OutPub" FOR TABLE "public"."orders", "Sales"."Items" WITH (publish = 'insert, update, delete, truncate', ` +
+      `CREATE PUBLICATION "OutPub" FOR TABLE ONLY "public"."orders", ONLY "Sales"."Items" WITH (publish = 'insert, update, delete, truncate', ` +
         `publish_via_partition_root = true); COMMENT ON PUBLICATION "OutPub" IS 'managed by outboxx (slot outboxx)'`
     )
     expect(publicationSql("OutPub", planPublication(insertOnly, undefined), "outboxx")).toContain(`WITH (publish = 'insert', `)
@@ -60,7 +62,7 @@ describe("planPublication", () => {
     expect(planPublication(filtered, publication())._tag).toBe("Unchanged")
     const plan = planPublication(filtered, publication({ tables: [orders, { schema: "public", name: "old" }] }))
     expect(plan).toMatchObject({ _tag: "Alter", add: [items], remove: [{ schema: "public", name: "old" }] })
-    expect(publicationSql("OutPub", plan, "outboxx")).toBe(`ALTER PUBLICATION "OutPub" SET TABLE "public"."orders", "Sales"."Items"`)
+    expect(publicationSql("OutPub", plan, "outboxx")).toBe(`ALTER PUBLICATION "OutPub" SET TABLE ONLY "public"."orders", ONLY "Sales"."Items"`)
     const ops = planPublication(filtered, publication({ truncate: false, viaRoot: false }))
     expect(publicationSql("p", ops, "outboxx")).toBe(
       `ALTER PUBLICATION "p" SET (publish = 'insert, update, delete, truncate', publish_via_partition_root = true)`

@@ -9,6 +9,7 @@ import {
   identityColumns,
   majorVersion,
   pgoutputProtocolFor,
+  type PublicationInfo,
   type Queryable,
   replicationUsage,
   type ServerInfo,
@@ -20,7 +21,13 @@ import {
 } from "../../postgres/catalog.js"
 import { pgClientConfig } from "../../postgres/connection.js"
 import { connectClient, type PostgresError } from "../../postgres/Postgres.js"
-import { configuredTables, loadPublicationPlan, publishedOperations } from "../../postgres/publication.js"
+import {
+  configuredTables,
+  loadPublicationPlan,
+  type PublicationPlan,
+  publishedOperations,
+  uncapturedInheritors
+} from "../../postgres/publication.js"
 import { quoteIdent, quoteLiteral, quoteTable } from "../../postgres/quote.js"
 import { type CheckResult, fail, ok, warn } from "./report.js"
 
@@ -241,7 +248,19 @@ const publicationCheck = (
   return guarded(
     check,
     Effect.gen(function*() {
-      const { existing, plan } = yield* loadPublicationPlan(client, settings)
+      const { existing, plan, facts } = yield* loadPublicationPlan(client, settings)
+      const inheritance = uncapturedInheritors(settings, facts).map(({ parent, children }) =>
+        warn(
+          `table ${quoteTable(parent)} inheritance`,
+          `${tablesText(children)} inherit from it and are not captured: rows stored in a child table are not in its events or snapshot`,
+          "add the child tables to the streams' tables to capture them"
+        )
+      )
+      return [...publicationLines(existing, plan), ...inheritance]
+    })
+  )
+
+  function publicationLines(existing: PublicationInfo | undefined, plan: PublicationPlan): ReadonlyArray<CheckResult> {
       const notOwned = (candidates: ReadonlyArray<TableRef>) =>
         server.isSuperuser
           ? []
@@ -295,8 +314,7 @@ const publicationCheck = (
             )]
         }
       }
-    })
-  )
+  }
 }
 
 const slotAndSenderChecks = (client: Queryable, settings: OutboxxSettings, server: ServerInfo) => {
