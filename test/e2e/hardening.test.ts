@@ -37,6 +37,15 @@ const parse = (m: TopicMessage) => ({
   value: m.value === null ? null : JSON.parse(m.value)
 })
 
+/** A configuration capturing one table into `PREFIX.<table>`, with `extra` stream keys. */
+const oneTableConfig = (name: string, table: string, extra = "", stream = "s") =>
+  writeRunConfig({
+    dir: workDir,
+    name,
+    url: db.url,
+    streams: `[[streams]]\nname = "${stream}"\ntables = ["${table}"]\ntopic = "PREFIX.{table}"\n${extra}`
+  })
+
 const startRun = async (file: string) => {
   const cli = spawnCli(["run", "-c", file])
   await cli.waitForLine(/streaming slot/, 60_000)
@@ -162,24 +171,33 @@ operations = ["insert"]
   })
 })
 
+describe("a partition captured on its own", () => {
+  it("streams the partition's changes under its own name when its parent is not captured", async () => {
+    await pgQuery(db.url, `
+      CREATE TABLE public.shards (id int PRIMARY KEY, v text) PARTITION BY RANGE (id);
+      CREATE TABLE public.shards_low PARTITION OF public.shards FOR VALUES FROM (0) TO (100);
+      CREATE TABLE public.shards_high PARTITION OF public.shards FOR VALUES FROM (100) TO (200);
+    `)
+    const config = oneTableConfig("shardlow", "shards_low")
+    const cli = await startRun(config.file)
+    await pgQuery(db.url, `INSERT INTO public.shards VALUES (1, 'low'), (150, 'high'); UPDATE public.shards SET v = 'low2' WHERE id = 1`)
+    const events = (await readTopic(`${config.prefix}.shards_low`, { count: 2, timeoutMs: 30_000 })).map(parse)
+    expect(events.map((e) => [e.value.op, e.value.after, e.value.source.table])).toEqual([
+      ["c", { id: 1, v: "low" }, "shards_low"],
+      ["u", { id: 1, v: "low2" }, "shards_low"]
+    ])
+    expect((await cli.stop("SIGTERM", 15_000)).code).toBe(0)
+  })
+})
+
 describe("one publication, one owner", () => {
   it("refuses a second pipeline on another slot's publication; the first keeps every change and slot drop spares it", async () => {
     await pgQuery(db.url, `
       CREATE TABLE public.accounts (id int PRIMARY KEY, v int);
       CREATE TABLE public.payments (id int PRIMARY KEY, v int);
     `)
-    const first = writeRunConfig({
-      dir: workDir,
-      name: "owner_a",
-      url: db.url,
-      streams: `[[streams]]\nname = "accounts"\ntables = ["accounts"]\ntopic = "PREFIX.{table}"\n`
-    })
-    const second = writeRunConfig({
-      dir: workDir,
-      name: "owner_b",
-      url: db.url,
-      streams: `[[streams]]\nname = "payments"\ntables = ["payments"]\ntopic = "PREFIX.{table}"\n`
-    })
+    const first = oneTableConfig("owner_a", "accounts", "", "accounts")
+    const second = oneTableConfig("owner_b", "payments", "", "payments")
     const { readFileSync, writeFileSync } = await import("node:fs")
     // The second pipeline names the first's publication (a copied config).
     writeFileSync(second.file, readFileSync(second.file, "utf8").replace(`publication = "${second.slot}"`, `publication = "${first.slot}"`))
@@ -208,12 +226,7 @@ describe("one publication, one owner", () => {
 describe("replica identity guard", () => {
   it("run and tail refuse to publish updates of a table without a replica identity; the application's writes keep working", async () => {
     await pgQuery(db.url, `CREATE TABLE public.events_nokey (at timestamptz DEFAULT now(), body text); INSERT INTO public.events_nokey (body) VALUES ('x')`)
-    const config = writeRunConfig({
-      dir: workDir,
-      name: "nokey",
-      url: db.url,
-      streams: `[[streams]]\nname = "ev"\ntables = ["events_nokey"]\ntopic = "PREFIX.{table}"\n`
-    })
+    const config = oneTableConfig("nokey", "events_nokey", "", "ev")
     for (const command of ["run", "tail"]) {
       const result = await runCli([command, "-c", config.file], { timeoutMs: 60_000 })
       expect(result.code, command).toBe(2)
@@ -235,12 +248,7 @@ describe("replica identity guard", () => {
 
   it("tail drops the publication it created when it stops", async () => {
     await pgQuery(db.url, `CREATE TABLE public.tailed (id int PRIMARY KEY)`)
-    const config = writeRunConfig({
-      dir: workDir,
-      name: "tailpub",
-      url: db.url,
-      streams: `[[streams]]\nname = "t"\ntables = ["tailed"]\ntopic = "PREFIX.{table}"\n`
-    })
+    const config = oneTableConfig("tailpub", "tailed", "", "t")
     const tail = spawnCli(["tail", "-c", config.file])
     await tail.waitForLine(/streaming slot/, 60_000)
     expect(await pgQuery(db.url, `SELECT 1 FROM pg_publication WHERE pubname = $1`, [config.slot])).toHaveLength(1)
@@ -254,12 +262,7 @@ describe("signals", () => {
     await pgQuery(db.url, `CREATE TABLE public.signalled (id int PRIMARY KEY, v text); INSERT INTO public.signalled VALUES (1, 'a'), (2, 'b')`)
     const role = uniqueName("mallory")
     await pgQuery(db.url, `CREATE ROLE ${role} LOGIN`)
-    const config = writeRunConfig({
-      dir: workDir,
-      name: "signals",
-      url: db.url,
-      streams: `[[streams]]\nname = "s"\ntables = ["signalled"]\ntopic = "PREFIX.{table}"\n`
-    })
+    const config = oneTableConfig("signals", "signalled")
     const cli = await startRun(config.file)
     const initial = await readTopic(`${config.prefix}.signalled`, { count: 2, timeoutMs: 30_000 })
     expect(initial).toHaveLength(2)
@@ -301,12 +304,7 @@ describe("oversized changes", () => {
   it("a 100 MB change goes to the dead-letter topic with its reason and position; later changes flow", async () => {
     await pgQuery(db.url, `CREATE TABLE public.blobs (id int PRIMARY KEY, body text); ALTER TABLE public.blobs REPLICA IDENTITY FULL;
       ALTER TABLE public.blobs ALTER COLUMN body SET STORAGE EXTERNAL`)
-    const config = writeRunConfig({
-      dir: workDir,
-      name: "huge",
-      url: db.url,
-      streams: `[[streams]]\nname = "blobs"\ntables = ["blobs"]\ntopic = "PREFIX.{table}"\non_error = "dead_letter"\ndead_letter_topic = "PREFIX.dlq"\n`
-    })
+    const config = oneTableConfig("huge", "blobs", `on_error = "dead_letter"\ndead_letter_topic = "PREFIX.dlq"\n`, "blobs")
     const cli = await startRun(config.file)
     // ~54 MB of text, then an update: before + after are ~109 MB in one change, more than a broker reads in one request.
     await pgQuery(db.url, `INSERT INTO public.blobs SELECT 1, string_agg(md5(g::text), '') FROM generate_series(1, 1700000) g`)
@@ -328,15 +326,22 @@ describe("oversized changes", () => {
   })
 })
 
+describe("oversized changes without a dead-letter topic", () => {
+  it("stop the stream with the size, the limit and the position, never retrying forever", async () => {
+    await pgQuery(db.url, `CREATE TABLE public.bulky (id int PRIMARY KEY, body text)`)
+    const config = oneTableConfig("bulky", "bulky")
+    const cli = await startRun(config.file)
+    await pgQuery(db.url, `INSERT INTO public.bulky SELECT 1, string_agg(md5(g::text), '') FROM generate_series(1, 100000) g`)
+    const result = await cli.exited
+    expect(result.code).toBe(1)
+    expect(result.stderr).toMatch(/the "c" change at [0-9A-F]+\/[0-9A-F]+ \(xid \d+\) is at least \d+ bytes as an event; topic .*bulky accepts at most \d+/)
+  })
+})
+
 describe("configuration that cannot work", () => {
   it("exits 2 before creating anything: a missing column, missing TLS files, zero durations, an unknown sslmode", async () => {
     await pgQuery(db.url, `CREATE TABLE public.configured (id int PRIMARY KEY, name text)`)
-    const config = writeRunConfig({
-      dir: workDir,
-      name: "badcfg",
-      url: db.url,
-      streams: `[[streams]]\nname = "c"\ntables = ["configured"]\ntopic = "PREFIX.{table}"\ninclude_columns = ["id", "nmae"]\n`
-    })
+    const config = oneTableConfig("badcfg", "configured", `include_columns = ["id", "nmae"]\n`, "c")
     const column = await runCli(["run", "-c", config.file], { timeoutMs: 60_000 })
     expect(column.code).toBe(2)
     expect(column.stderr).toContain(`stream "c": include_columns names "nmae", which "public"."configured" does not have`)
@@ -381,12 +386,7 @@ describe("configuration that cannot work", () => {
 describe("dropped tables and deleted topics", () => {
   it("a topic deleted while running is created again and the next changes arrive in it", async () => {
     await pgQuery(db.url, `CREATE TABLE public.retopic (id int PRIMARY KEY)`)
-    const config = writeRunConfig({
-      dir: workDir,
-      name: "retopic",
-      url: db.url,
-      streams: `[[streams]]\nname = "r"\ntables = ["retopic"]\ntopic = "PREFIX.{table}"\n`
-    })
+    const config = oneTableConfig("retopic", "retopic", "", "r")
     const topic = `${config.prefix}.retopic`
     const cli = await startRun(config.file)
     await pgQuery(db.url, `INSERT INTO public.retopic VALUES (1)`)
@@ -425,12 +425,7 @@ describe("dropped tables and deleted topics", () => {
 describe("two instances with one configuration", () => {
   it("the second is told the first holds the state directory (pid and lock), not that the port is taken", async () => {
     await pgQuery(db.url, `CREATE TABLE public.twice (id int PRIMARY KEY)`)
-    const config = writeRunConfig({
-      dir: workDir,
-      name: "twice",
-      url: db.url,
-      streams: `[[streams]]\nname = "t"\ntables = ["twice"]\ntopic = "PREFIX.{table}"\n`
-    })
+    const config = oneTableConfig("twice", "twice", "", "t")
     const net = await import("node:net")
     const port = await new Promise<number>((resolve) => {
       const server = net.createServer().listen(0, "127.0.0.1", () => {
