@@ -21,6 +21,8 @@ pg_settings() {
 
 ensure_installed() {
   [[ -x "$PG_BIN/initdb" ]] || apt_install postgresql-15
+  # The TLS tests make their certificates with openssl (test/support/tlsProxy.ts).
+  command -v openssl >/dev/null 2>&1 || apt_install openssl
   [[ -x "$PG_BIN/initdb" ]] || die "postgresql-15 installed but $PG_BIN/initdb is missing"
   id postgres >/dev/null 2>&1 || die "the postgres OS user does not exist"
 }

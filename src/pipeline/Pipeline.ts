@@ -89,6 +89,15 @@ export const kafkaSink = Effect.gen(function*() {
 /** SQLSTATE classes that do not heal by waiting: authentication, permissions, missing objects, bad config. */
 const permanentSqlState = /^(28|42|3D|3F|0A|22|XX)/
 
+/**
+ * TLS to PostgreSQL that cannot succeed as configured: the server's
+ * certificate does not verify, or sslmode requires TLS of a server without
+ * it. Reconnecting does not fix these; they stop the pipeline with the reason.
+ */
+const tlsFailure = (error: { readonly code?: string | undefined; readonly message: string }): boolean =>
+  (error.code !== undefined && /CERT|SELF_SIGNED|UNABLE_TO_(VERIFY|GET)|ERR_TLS_/.test(error.code)) ||
+  error.message.includes("does not support SSL connections")
+
 /** Whether waiting and reconnecting can fix this failure. */
 export const isTransient = (error: StreamingError): boolean => {
   switch (error._tag) {
@@ -100,6 +109,7 @@ export const isTransient = (error: StreamingError): boolean => {
     case "SnapshotError":
       return error.retryable
     case "PostgresError":
+      if (tlsFailure(error)) return false
       return error.code === undefined || !permanentSqlState.test(error.code)
     case "PublicationError":
     case "RoutingError":
