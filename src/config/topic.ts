@@ -3,6 +3,8 @@
  * table's schema, the table's name and the stream's name. Literal braces are
  * not allowed (Kafka topic names cannot contain them anyway).
  */
+import type { OutboxxSettings } from "./model.js"
+
 export const topicPlaceholders = ["schema", "table", "stream"] as const
 export type TopicPlaceholder = typeof topicPlaceholders[number]
 
@@ -43,4 +45,28 @@ export const checkTopicName = (topic: string): string | undefined => {
   if (topic === "." || topic === "..") return `the reserved topic name "${topic}"`
   if (!legalTopic.test(topic)) return `the topic name "${topic}", which has characters Kafka does not allow`
   return undefined
+}
+
+/**
+ * Every topic the configuration writes to (each table's rendered topic, and
+ * the dead-letter topics of streams with `on_error = "dead_letter"`), with the
+ * streams that use it, in config order. The one list: the sink prepares these
+ * topics, and `check` verifies them.
+ */
+export const configuredTopics = (
+  settings: Pick<OutboxxSettings, "streams">
+): ReadonlyMap<string, ReadonlyArray<string>> => {
+  const topics = new Map<string, Array<string>>()
+  const use = (topic: string, stream: string) => {
+    const users = topics.get(topic) ?? []
+    if (!users.includes(stream)) users.push(stream)
+    topics.set(topic, users)
+  }
+  for (const stream of settings.streams) {
+    for (const table of stream.tables) {
+      use(renderTopic(stream.topic, { schema: table.schema, table: table.name, stream: stream.name }), stream.name)
+    }
+    if (stream.onError === "dead_letter" && stream.deadLetterTopic !== undefined) use(stream.deadLetterTopic, stream.name)
+  }
+  return topics
 }

@@ -13,7 +13,7 @@ import { Deferred, Duration, Effect, Fiber, Metric, Option, Queue, type Redacted
 import { HealthState } from "../observability/HealthState.js"
 import * as Metrics from "../observability/metrics.js"
 import type pg from "pg"
-import { renderTopic } from "../config/topic.js"
+import { configuredTopics } from "../config/topic.js"
 import type { OutboxxSettings } from "../config/model.js"
 import { databaseOf } from "../postgres/connection.js"
 import { formatLsn, parseLsn } from "../postgres/lsn.js"
@@ -94,20 +94,6 @@ export interface StreamingOptions {
 /** Messages routed between two hand-overs to the actors: bounds an outbox's size. */
 const routeBatchSize = 1024
 
-/** Every topic the configured streams can write, for the sink to prepare. */
-export const configuredTopics = (settings: OutboxxSettings): Array<string> => {
-  const topics = new Set<string>()
-  for (const stream of settings.streams) {
-    for (const table of stream.tables) {
-      topics.add(renderTopic(stream.topic, { schema: table.schema, table: table.name, stream: stream.name }))
-    }
-    if (stream.onError === "dead_letter" && stream.deadLetterTopic !== undefined) {
-      topics.add(stream.deadLetterTopic)
-    }
-  }
-  return [...topics]
-}
-
 const primaryKeySql = `SELECT a.attname FROM pg_index i
   JOIN pg_attribute a ON a.attrelid = i.indrelid AND a.attnum = ANY(i.indkey)
   WHERE i.indrelid = $1 AND i.indisprimary
@@ -139,7 +125,7 @@ export const runStreaming = Effect.fn("Pipeline.runStreaming")(function*(
       )
     )
   }
-  yield* sink.prepareTopics(configuredTopics(settings))
+  yield* sink.prepareTopics([...configuredTopics(settings).keys()])
   // Kafka answered; from here the circuit breaker (CircuitBreakerSink) reports its state.
   yield* Effect.serviceOption(HealthState).pipe(
     Effect.flatMap(Option.match({

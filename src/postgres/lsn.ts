@@ -21,16 +21,19 @@ export class LsnError extends Schema.TaggedError<LsnError>()("LsnError", {
   }
 }
 
-const TWO_POW_32 = 4294967296
+/** 2^32: an LSN is `hi * TWO_POW_32 + lo`. */
+export const TWO_POW_32 = 4294967296
 /** The high 32-bit half at which `hi * 2^32 + lo` stops being exact. */
-const MAX_EXACT_HI = 0x200000
+export const MAX_EXACT_HI = 0x200000
 
 /** The highest LSN this module represents exactly (2^53 - 1). */
 export const MAX_LSN = Number.MAX_SAFE_INTEGER
 
 export const InvalidLsn = 0
 
-const LSN_TEXT = /^([0-9A-Fa-f]{1,8})\/([0-9A-Fa-f]{1,8})$/
+/** PostgreSQL's text form of an LSN, for schemas that check it (the state journal). */
+export const lsnPattern = /^([0-9A-Fa-f]{1,8})\/([0-9A-Fa-f]{1,8})$/
+const LSN_TEXT = lsnPattern
 
 /** `"16/B374D848"` -> number. Throws `LsnError` on bad text or a value >= 2^53. */
 export const parseLsn = (text: string): number => {
@@ -39,6 +42,14 @@ export const parseLsn = (text: string): number => {
   const hi = parseInt(match[1]!, 16)
   if (hi >= MAX_EXACT_HI) throw new LsnError({ input: text, reason: "at or above 2^53, not exactly representable" })
   return hi * TWO_POW_32 + parseInt(match[2]!, 16)
+}
+
+/** `parseLsn` without the throw: undefined for bad text or a value >= 2^53. */
+export const parseLsnOrUndefined = (text: string): number | undefined => {
+  const match = LSN_TEXT.exec(text)
+  if (match === null) return undefined
+  const hi = parseInt(match[1]!, 16)
+  return hi >= MAX_EXACT_HI ? undefined : hi * TWO_POW_32 + parseInt(match[2]!, 16)
 }
 
 /** number -> `"16/B374D848"` (uppercase, no leading zeros, like PostgreSQL's pg_lsn output). */

@@ -11,7 +11,7 @@
  * chunk, so whoever keeps bytes beyond the callback must copy them.
  */
 import { Schema } from "effect"
-import { formatLsn, isExactInt64High, readInt64, writeInt64, writeLsn } from "./lsn.js"
+import { formatLsn, isExactInt64High, MAX_EXACT_HI, readInt64, TWO_POW_32, writeInt64, writeLsn } from "./lsn.js"
 
 export class ReplicationProtocolError extends Schema.TaggedError<ReplicationProtocolError>()("ReplicationProtocolError", {
   /** The frame's leading byte as a character, or "" for an empty frame. */
@@ -67,8 +67,6 @@ export interface StandbyStatus {
 const XLOG_DATA_HEADER = 25
 const KEEPALIVE_LENGTH = 18
 export const STANDBY_STATUS_LENGTH = 34
-const TWO_POW_32 = 4294967296
-const MAX_EXACT_HI = 0x200000
 const HEX_CAP = 256
 
 const frameError = (buf: Buffer, start: number, end: number, reason: string): ReplicationProtocolError =>

@@ -18,7 +18,7 @@ import { Effect } from "effect"
 import type { JournalEvent } from "../state/JournalEvent.js"
 import type { JournalState } from "../state/JournalState.js"
 import type { StateStoreShape } from "../state/StateStore.js"
-import { formatLsnText } from "../state/lsnText.js"
+import { formatLsn } from "../postgres/lsn.js"
 
 export type OnSlotLost = "fail" | "resnapshot"
 
@@ -62,7 +62,7 @@ export const decideSlot = (
   const what = server.exists
     ? `replication slot "${server.slot}" was invalidated by the server (wal_status = lost, e.g. max_slot_wal_keep_size)`
     : `replication slot "${server.slot}" is gone (dropped, or a failover to a server without it)`
-  const gap = `while the state journal ${journalLocation} holds checkpoint ${formatLsnText(checkpoint.lsn)}: ` +
+  const gap = `while the state journal ${journalLocation} holds checkpoint ${formatLsn(checkpoint.lsn)}: ` +
     "changes after it are no longer in any slot"
   if (onSlotLost === "fail") {
     return {
@@ -73,7 +73,7 @@ export const decideSlot = (
   }
   return {
     _tag: "Resnapshot",
-    events: [{ _tag: "SlotLost", reason: `${what}; last checkpoint ${formatLsnText(checkpoint.lsn)}`, at: now }],
+    events: [{ _tag: "SlotLost", reason: `${what}; last checkpoint ${formatLsn(checkpoint.lsn)}`, at: now }],
     dropSlot: server.exists,
     warning: `${what} ${gap}; postgres.on_slot_lost = "resnapshot": creating a new slot, the snapshot runs again`
   }

@@ -7,10 +7,10 @@
  * operator can read the journal with `jq` and compare it with the server.
  */
 import * as Schema from "effect/Schema"
-import { formatLsnText, lsnTextPattern } from "./lsnText.js"
+import { formatLsn, lsnPattern } from "../postgres/lsn.js"
 
 const Timestamp = Schema.String
-const LsnText = Schema.String.check(Schema.isPattern(lsnTextPattern))
+const LsnText = Schema.String.check(Schema.isPattern(lsnPattern))
 const Rows = Schema.Int.check(Schema.isGreaterThanOrEqualTo(0))
 
 /** Which replication slot (on which cluster) the journaled positions belong to. */
@@ -98,4 +98,4 @@ export type JournalEvent = typeof JournalEvent.Type
 
 /** A checkpoint event from a numeric LSN (the hot path's representation). */
 export const checkpointCommitted = (lsn: number, at: string): CheckpointCommitted =>
-  CheckpointCommitted.make({ lsn: formatLsnText(lsn), at })
+  CheckpointCommitted.make({ lsn: formatLsn(lsn), at })

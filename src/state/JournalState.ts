@@ -14,7 +14,7 @@ import {
   type Role,
   type SlotIdentified
 } from "./JournalEvent.js"
-import { parseLsnText } from "./lsnText.js"
+import { parseLsnOrUndefined } from "../postgres/lsn.js"
 
 export interface SlotIdentity {
   readonly systemId: string
@@ -96,7 +96,7 @@ export const applyEvent = (state: JournalState, event: JournalEvent): JournalSta
       return { ...state, slot, checkpoint: undefined, snapshots: {}, snapshotFinished: undefined }
     }
     case "CheckpointCommitted": {
-      const lsn = parseLsnText(event.lsn)
+      const lsn = parseLsnOrUndefined(event.lsn)
       // Never backwards: a stale checkpoint is ignored, not applied.
       if (lsn === undefined || (state.checkpoint !== undefined && lsn <= state.checkpoint.lsn)) return state
       return { ...state, checkpoint: { lsn, at: event.at } }
@@ -197,7 +197,7 @@ export const planAppend = (
   let next = state
   for (const event of events) {
     if (event._tag === "CheckpointCommitted") {
-      const lsn = parseLsnText(event.lsn)
+      const lsn = parseLsnOrUndefined(event.lsn)
       if (lsn === undefined || (next.checkpoint !== undefined && lsn <= next.checkpoint.lsn)) continue
       if (write.length > 0 && write[write.length - 1]!._tag === "CheckpointCommitted") write.pop()
     }

@@ -1,6 +1,6 @@
 import { describe, expect, it } from "vitest"
 import { columnChecks, describeTarget, identityCheck, roleCheck, versionCheck, walLevelCheck } from "../../src/cli/check/postgresChecks.js"
-import { configuredTopics } from "../../src/cli/check/kafkaChecks.js"
+import { configuredTopics } from "../../src/config/topic.js"
 import { fail, hasFailures, ok, renderJson, renderLine, renderText, warn } from "../../src/cli/check/report.js"
 import type { ServerInfo, TableInfo } from "../../src/postgres/catalog.js"
 import { identityColumns, pgoutputProtocolFor } from "../../src/postgres/catalog.js"
@@ -141,5 +141,14 @@ describe("topics", () => {
       minimalToml("", `[[streams]]\nname = "s"\ntables = ["orders", "sales.Items"]\ntopic = "cdc.{stream}.{schema}.{table}"\n`)
     )
     expect([...configuredTopics(settings).keys()]).toEqual(["cdc.s.public.orders", "cdc.s.sales.Items"])
+  })
+
+  it("lists the dead-letter topics too, with the streams that use each topic", () => {
+    const settings = settingsFrom(minimalToml(
+      "",
+      `[[streams]]\nname = "a"\ntables = ["orders"]\ntopic = "t.{table}"\non_error = "dead_letter"\n` +
+        `[[streams]]\nname = "b"\ntables = ["orders"]\ntopic = "t.{table}"\non_error = "dead_letter"\ndead_letter_topic = "dlq"\n`
+    ))
+    expect(configuredTopics(settings)).toEqual(new Map([["t.orders", ["a", "b"]], ["outboxx.dead_letter.a", ["a"]], ["dlq", ["b"]]]))
   })
 })

@@ -2,7 +2,7 @@ import * as fc from "fast-check"
 import { describe, expect, it } from "vitest"
 import { checkpointCommitted, type JournalEvent } from "../../src/state/JournalEvent.js"
 import { emptyJournalState, foldEvents, planAppend, stateToEvents } from "../../src/state/JournalState.js"
-import { formatLsnText, parseLsnText } from "../../src/state/lsnText.js"
+import { formatLsn, parseLsnOrUndefined } from "../../src/postgres/lsn.js"
 import { journalEvent } from "./arbitraries.js"
 
 const slot: JournalEvent = {
@@ -17,12 +17,12 @@ const T = "2026-11-23T20:00:00.000Z"
 
 describe("LSN text", () => {
   it("formats like PostgreSQL and parses back", () => {
-    expect(formatLsnText(0x16b3748)).toBe("0/16B3748")
-    expect(formatLsnText(0x16_b374d848)).toBe("16/B374D848")
+    expect(formatLsn(0x16b3748)).toBe("0/16B3748")
+    expect(formatLsn(0x16_b374d848)).toBe("16/B374D848")
     fc.assert(fc.property(fc.integer({ min: 0, max: Number.MAX_SAFE_INTEGER }), (n) => {
-      expect(parseLsnText(formatLsnText(n))).toBe(n)
+      expect(parseLsnOrUndefined(formatLsn(n))).toBe(n)
     }))
-    expect(parseLsnText("nope")).toBeUndefined()
+    expect(parseLsnOrUndefined("nope")).toBeUndefined()
   })
 })
 
@@ -83,9 +83,9 @@ describe("planAppend", () => {
       checkpointCommitted(600, T)
     ])
     expect(plan.write.map((e) => e._tag === "CheckpointCommitted" ? e.lsn : e._tag)).toEqual([
-      formatLsnText(500),
+      formatLsn(500),
       "SnapshotStarted",
-      formatLsnText(600)
+      formatLsn(600)
     ])
     expect(plan.next.checkpoint?.lsn).toBe(600)
     expect(planAppend(plan.next, [checkpointCommitted(600, T)]).write).toEqual([])

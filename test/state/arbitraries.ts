@@ -1,7 +1,7 @@
 /** fast-check generators of journal events, drawn from small pools so events collide. */
 import * as fc from "fast-check"
 import type { JournalEvent } from "../../src/state/JournalEvent.js"
-import { formatLsnText } from "../../src/state/lsnText.js"
+import { formatLsn } from "../../src/postgres/lsn.js"
 
 const at = fc.integer({ min: 0, max: 4_000_000_000_000 }).map((ms) => new Date(ms).toISOString())
 const table = fc.constantFrom("public.orders", "public.payments", "Sales.\"Mixed Case\"")
@@ -22,7 +22,7 @@ export const journalEvent: fc.Arbitrary<JournalEvent> = fc.oneof(
   }),
   fc.record({
     _tag: fc.constant("CheckpointCommitted" as const),
-    lsn: fc.integer({ min: 1, max: Number.MAX_SAFE_INTEGER }).map(formatLsnText),
+    lsn: fc.integer({ min: 1, max: Number.MAX_SAFE_INTEGER }).map((lsn) => formatLsn(lsn)),
     at
   }),
   fc.record({ _tag: fc.constant("SnapshotStarted" as const), table, at }),

@@ -10,27 +10,13 @@ import * as Effect from "effect/Effect"
 import * as Layer from "effect/Layer"
 import * as References from "effect/References"
 import type { OutboxxSettings } from "../../config/model.js"
-import { checkTopicName, renderTopic } from "../../config/topic.js"
+import { checkTopicName, configuredTopics } from "../../config/topic.js"
 import { classifyKafkaError } from "../../kafka/errors.js"
 import { KafkaClient } from "../../kafka/KafkaClient.js"
 import { TopicAdmin } from "../../kafka/TopicAdmin.js"
 import { type CheckResult, fail, ok } from "./report.js"
 
 export const kafkaCheckTimeoutMs = 8_000
-
-/** Every topic the configuration writes to, with the streams that use it. */
-export const configuredTopics = (settings: OutboxxSettings): ReadonlyMap<string, ReadonlyArray<string>> => {
-  const topics = new Map<string, Array<string>>()
-  for (const stream of settings.streams) {
-    for (const table of stream.tables) {
-      const topic = renderTopic(stream.topic, { schema: table.schema, table: table.name, stream: stream.name })
-      const users = topics.get(topic) ?? []
-      if (!users.includes(stream.name)) users.push(stream.name)
-      topics.set(topic, users)
-    }
-  }
-  return topics
-}
 
 const listTopics = Effect.gen(function*() {
   const { kafka } = yield* KafkaClient

@@ -19,7 +19,7 @@
  * (with the WAL position, tag, offset and the bytes) at the single entry.
  */
 import { Schema } from "effect"
-import { formatLsn } from "../lsn.js"
+import { formatLsn, MAX_EXACT_HI, TWO_POW_32 } from "../lsn.js"
 import type {
   Begin,
   BeginPrepare,
@@ -99,8 +99,6 @@ class Malformed {
   constructor(readonly reason: string, readonly at: number) {}
 }
 
-const TWO_POW_32 = 4294967296
-const MAX_EXACT_HI = 0x200000
 const HEX_CAP = 256
 
 const truncated = (need: number): Malformed =>

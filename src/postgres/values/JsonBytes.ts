@@ -14,6 +14,7 @@
  * and is then reused: see SlabPool.ts for who holds a slab and when it is
  * handed back.
  */
+import { TWO_POW_32 } from "../lsn.js"
 import { type FastBuffer, type Slab, SlabPool } from "./SlabPool.js"
 
 const SLAB_BYTES = 64 * 1024
@@ -203,9 +204,9 @@ export class JsonBytes {
   /** A WAL position as PostgreSQL prints it ("16/B374D848": upper hex, no leading zeros). */
   lsn(lsn: number): void {
     this.ensure(17)
-    this.hex(Math.floor(lsn / 4294967296))
+    this.hex(Math.floor(lsn / TWO_POW_32))
     this.buf[this.pos++] = 0x2f // '/'
-    this.hex(lsn % 4294967296)
+    this.hex(lsn % TWO_POW_32)
   }
 
   private hex(n: number): void {
