@@ -12,6 +12,7 @@
  */
 import { Context, Deferred, Duration, Effect, Layer, type Redacted, Schedule } from "effect"
 import { loadSignalKey } from "../snapshot/signalKey.js"
+import { isPermanentPostgresFailure } from "../postgres/failures.js"
 import { Settings } from "../config/Settings.js"
 import { KafkaProducer } from "../kafka/KafkaProducer.js"
 import { TopicAdmin } from "../kafka/TopicAdmin.js"
@@ -86,31 +87,18 @@ export const kafkaSink = Effect.gen(function*() {
   } satisfies RecordSink
 })
 
-/** SQLSTATE classes that do not heal by waiting: authentication, permissions, missing objects, bad config. */
-const permanentSqlState = /^(28|42|3D|3F|0A|22|XX)/
-
-/**
- * TLS to PostgreSQL that cannot succeed as configured: the server's
- * certificate does not verify, or sslmode requires TLS of a server without
- * it. Reconnecting does not fix these; they stop the pipeline with the reason.
- */
-const tlsFailure = (error: { readonly code?: string | undefined; readonly message: string }): boolean =>
-  (error.code !== undefined && /CERT|SELF_SIGNED|UNABLE_TO_(VERIFY|GET)|ERR_TLS_/.test(error.code)) ||
-  error.message.includes("does not support SSL connections")
-
 /** Whether waiting and reconnecting can fix this failure. */
 export const isTransient = (error: StreamingError): boolean => {
   switch (error._tag) {
     case "ReplicationError":
-      // START_REPLICATION racing another instance for the slot (55006 object_in_use): wait as standby.
-      return error.retryable || (error.cause as { code?: unknown } | undefined)?.code === "55006"
+      // START_REPLICATION racing another instance for the slot (55006 object_in_use) is retryable: wait as standby.
+      return error.retryable
     case "SlotError":
     case "SinkError":
     case "SnapshotError":
       return error.retryable
     case "PostgresError":
-      if (tlsFailure(error)) return false
-      return error.code === undefined || !permanentSqlState.test(error.code)
+      return !isPermanentPostgresFailure(error.code, error.message)
     case "PublicationError":
     case "RoutingError":
     case "TablePlanError":

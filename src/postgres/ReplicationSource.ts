@@ -11,6 +11,7 @@
  */
 import { Cause, Duration, Effect, Queue, Schedule, Schema, type Scope } from "effect"
 import type pg from "pg"
+import { isPermanentPostgresCause } from "./failures.js"
 import { formatLsn, nowPgEpochMicros } from "./lsn.js"
 import { createPgoutputDecoder, isPgoutputDecodeError, type PgoutputDecodeError, type PgoutputProtocolVersion } from "./pgoutput/decoder.js"
 import type { PgoutputMessage } from "./pgoutput/messages.js"
@@ -72,11 +73,8 @@ export interface ReplicationStream {
 }
 
 const pgError = (what: string, cause: unknown): ReplicationError => {
-  const code = (cause as { code?: string } | undefined)?.code
-  // Authentication, permissions and bad objects will not heal by retrying.
-  const permanent = code !== undefined && /^(28|42|3D|0A|55)/.test(code) && code !== "57P01"
   const detail = cause instanceof Error ? cause.message : String(cause)
-  return new ReplicationError({ reason: `${what}: ${detail}`, retryable: !permanent, cause })
+  return new ReplicationError({ reason: `${what}: ${detail}`, retryable: !isPermanentPostgresCause(cause), cause })
 }
 
 /** Runs a simple-protocol command on a replication connection. */

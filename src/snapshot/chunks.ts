@@ -16,6 +16,7 @@
  */
 import { Effect } from "effect"
 import type pg from "pg"
+import { isPermanentPostgresCause } from "../postgres/failures.js"
 import { quoteIdent } from "../postgres/quote.js"
 import type { TextRow } from "./records.js"
 import { SnapshotError } from "./SnapshotError.js"
@@ -24,8 +25,6 @@ import { parseTransactionSnapshot, type TransactionSnapshot } from "./visibility
 
 const textTypes = { getTypeParser: () => (value: string) => value }
 
-/** SQLSTATE classes that reconnecting does not fix. */
-const permanent = /^(28|42|3D|0A|22)/
 
 export const queryText = (client: pg.Client, table: string, text: string, values: ReadonlyArray<unknown>) =>
   Effect.tryPromise({
@@ -34,11 +33,10 @@ export const queryText = (client: pg.Client, table: string, text: string, values
         pg.QueryArrayResult<Array<string | null>>
       >,
     catch: (cause) => {
-      const code = (cause as { code?: string }).code
       return new SnapshotError({
         table,
         reason: `query failed: ${cause instanceof Error ? cause.message : String(cause)}`,
-        retryable: code === undefined || !permanent.test(code),
+        retryable: !isPermanentPostgresCause(cause),
         cause
       })
     }

@@ -12,6 +12,7 @@ import type { OutboxxSettings } from "../config/model.js"
 import { planRelation, type TablePlan, TablePlanError } from "../pipeline/TablePlan.js"
 import type { Relation, ReplicaIdentity } from "../postgres/pgoutput/messages.js"
 import { queryRows } from "../postgres/Postgres.js"
+import { isPermanentPostgresFailure } from "../postgres/failures.js"
 import { quoteIdent } from "../postgres/quote.js"
 import type { TypeRegistry } from "../postgres/values/TypeRegistry.js"
 import { SnapshotError } from "./SnapshotError.js"
@@ -76,7 +77,7 @@ export const loadTableTarget = Effect.fnUntraced(function*(
   const fail = (reason: string, retryable: boolean, cause?: unknown) =>
     new SnapshotError({ table, reason, retryable, cause })
   const asSnapshotError = Effect.mapError((e: { readonly message: string; readonly code?: string | undefined }) =>
-    fail(`catalog query failed: ${e.message}`, e.code === undefined || !/^(28|42|3D)/.test(e.code), e)
+    fail(`catalog query failed: ${e.message}`, !isPermanentPostgresFailure(e.code, e.message), e)
   )
   const classRows = yield* queryRows<{ oid: string; replident: string; relkind: string; reltuples: number }>(catalog, classSql, [schema, name])
     .pipe(asSnapshotError)
