@@ -13,6 +13,7 @@
 import { Context, Deferred, Duration, Effect, Layer, type Redacted, Schedule } from "effect"
 import { loadSignalKey } from "../snapshot/signalKey.js"
 import { isPermanentPostgresFailure } from "../postgres/failures.js"
+import { reconnectBackoff } from "./backoff.js"
 import { Settings } from "../config/Settings.js"
 import { KafkaProducer } from "../kafka/KafkaProducer.js"
 import { TopicAdmin } from "../kafka/TopicAdmin.js"
@@ -109,16 +110,14 @@ export const isTransient = (error: StreamingError): boolean => {
 }
 
 /**
- * Capped exponential backoff with jitter (250 ms, 500 ms, ... at most 30 s,
- * each x0.8-1.2). The attempt count resets once streaming has started again,
- * so a failure days after the last one is retried quickly, not after 30 s.
- */
-const reconnectDelayMs = (attempt: number): number =>
-  Math.min(30_000, 250 * 2 ** Math.min(attempt, 10)) * (0.8 + Math.random() * 0.4)
-
-/**
  * Streams with `sink` until interrupted, restarting after transient failures.
  * Fails only with a permanent error.
+ *
+ * Reconnecting follows `reconnectBackoff` (250 ms ... 30 s, jittered) while
+ * the stream cannot start; once it has streamed again, the next failure
+ * starts the backoff afresh (after 250 ms), so a failure days after the last
+ * one is retried quickly, not after 30 s: the inner retry ends when a run that
+ * had started fails, and the outer one begins a new inner retry.
  */
 export const superviseStreaming = (
   settings: OutboxxSettings,
@@ -126,17 +125,19 @@ export const superviseStreaming = (
   options: StreamingOptions
 ): Effect.Effect<void, StreamingError, never> => {
   let failingSince: string | undefined
-  let attempt = 0
+  /** Whether the current run reached streaming (its failure then restarts the backoff). */
+  let started = false
   // Walsenders this process opened, across reconnects (a leftover one is terminated, see Standby.ts).
   const ownWalsenders = options.ownWalsenders ?? new Set<number>()
   return Effect.gen(function*() {
     const health = yield* Effect.serviceOption(HealthState)
+    started = false
     return yield* Effect.scoped(runStreaming(settings, sink, {
       ...options,
       ownWalsenders,
       onStarted: (info) =>
         Effect.gen(function*() {
-          attempt = 0
+          started = true
           if (failingSince !== undefined) {
             yield* Effect.logInfo(`recovered: streaming again after "${failingSince}"`)
             failingSince = undefined
@@ -158,12 +159,8 @@ export const superviseStreaming = (
       )
     )
   }).pipe(
-    Effect.retry({
-      schedule: Schedule.fromStep(Effect.succeed((_now: number, _error: StreamingError) =>
-        Effect.succeed([attempt, Duration.millis(reconnectDelayMs(attempt++))] as [number, Duration.Duration])
-      )),
-      while: isTransient
-    })
+    Effect.retry({ schedule: reconnectBackoff, while: (error) => isTransient(error) && !started }),
+    Effect.retry({ schedule: Schedule.spaced(Duration.millis(250)), while: isTransient })
   ) as Effect.Effect<void, StreamingError, never>
 }
 

@@ -7,7 +7,7 @@
  * (the full mailbox pauses the source); a permanent one stops the pipeline
  * without confirming anything past it.
  */
-import { Duration, Effect, Metric, Queue, Schedule } from "effect"
+import { Duration, Effect, Metric, Queue } from "effect"
 import * as Metrics from "../observability/metrics.js"
 import { estimateRecordBytes, type OutRecord } from "../kafka/batching.js"
 import type { CheckpointTracker } from "./checkpoint/CheckpointTracker.js"
@@ -15,6 +15,7 @@ import type { Outbox } from "./Router.js"
 import type { RecordSink, SinkError } from "./RecordSink.js"
 import { type DeadLetterPosition, deadLetterRecord } from "../reliability/DeadLetter.js"
 import { formatLsn } from "../postgres/lsn.js"
+import { deliveryBackoff } from "./backoff.js"
 import { releaseSlabs } from "../postgres/values/SlabPool.js"
 import { recycleRecords } from "../kafka/SlabRecord.js"
 
@@ -53,10 +54,6 @@ const estimateBytes = (outboxes: ReadonlyArray<Outbox | null>): number => {
   return bytes
 }
 
-/** Capped exponential backoff with jitter: 200ms, 400ms, ... at most 10s apart. */
-const retryBackoff = Schedule.min([Schedule.exponential(Duration.millis(200)), Schedule.spaced(Duration.seconds(10))]).pipe(
-  Schedule.jittered
-)
 
 export const makeStreamActor = Effect.fnUntraced(function*(
   name: string,
@@ -78,7 +75,7 @@ export const makeStreamActor = Effect.fnUntraced(function*(
         warned = true
         return Metric.update(Metrics.kafkaErrorsTotal, 1).pipe(Effect.andThen(Effect.logWarning(`stream ${name}: delivery failing, retrying until it works: ${error.message}`)))
       }),
-      Effect.retry({ schedule: retryBackoff, while: (error) => error.retryable }),
+      Effect.retry({ schedule: deliveryBackoff, while: (error) => error.retryable }),
       Effect.catch((error) => deadLetterTopic === undefined ? Effect.fail(error) : deadLetter(batch, records, first, deadLetterTopic)),
       Effect.tap(() => warned ? Effect.logInfo(`stream ${name}: delivery recovered`) : Effect.void),
       Effect.tapError(() =>
@@ -96,7 +93,7 @@ export const makeStreamActor = Effect.fnUntraced(function*(
   const deadLetter = (batch: ReadonlyArray<Outbox>, records: ReadonlyArray<OutRecord>, first: number, topic: string) =>
     Effect.forEach(records, (record, i) =>
       sink.send([record]).pipe(
-        Effect.retry({ schedule: retryBackoff, while: (error) => error.retryable }),
+        Effect.retry({ schedule: deliveryBackoff, while: (error) => error.retryable }),
         Effect.catch((error) => {
           const position = positionOf(batch, first + i)
           return Effect.logError(
@@ -105,7 +102,7 @@ export const makeStreamActor = Effect.fnUntraced(function*(
           ).pipe(
             Effect.andThen(Metric.update(Metrics.deadLettersTotal, 1)),
             Effect.andThen(sink.send([deadLetterRecord(topic, name, record, error.message, position)]).pipe(
-              Effect.retry({ schedule: retryBackoff, while: (e) => e.retryable })
+              Effect.retry({ schedule: deliveryBackoff, while: (e) => e.retryable })
             ))
           )
         })

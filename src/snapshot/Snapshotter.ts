@@ -40,6 +40,7 @@ import { SnapshotProgress } from "./progress.js"
 import { snapshotAfter, snapshotKey, snapshotValue, type TextRow } from "./records.js"
 import { SnapshotError } from "./SnapshotError.js"
 import { verifySignal } from "./signalKey.js"
+import { reconnectBackoff } from "../pipeline/backoff.js"
 import { loadTableTarget, snapshotTables, type TableTarget } from "./tableTarget.js"
 import { ChunkWindow, chunkKeyText, RecentChanges } from "./window.js"
 
@@ -333,25 +334,24 @@ export const makeSnapshotter = Effect.fnUntraced(function*(options: SnapshotterO
   const worker = Effect.gen(function*() {
     while (true) {
       const request = yield* Queue.take(requests)
-      let attempt = 0
-      while (true) {
-        const outcome = yield* Effect.scoped(Effect.gen(function*() {
-          const client = yield* connectClient(pgSettings.url, {
-            applicationName: "outboxx-snapshot",
-            connectTimeoutMs: Duration.toMillis(pgSettings.connectTimeout)
-          }).pipe(Effect.mapError((e) => new SnapshotError({ table: request.table, reason: `cannot connect: ${e.message}`, retryable: true, cause: e })))
-          yield* runIncremental(client, request)
-        })).pipe(Effect.result)
-        if (outcome._tag === "Success") break
-        const error = outcome.failure
-        if (!error.retryable || ++attempt > 8) {
-          progress.finish(request.table, true)
-          yield* Effect.logError(`incremental snapshot stopped: ${error.message}`)
-          break
-        }
-        yield* Effect.logWarning(`incremental snapshot interrupted, retrying: ${error.message}`)
-        yield* Effect.sleep(Duration.millis(Math.min(30_000, 250 * 2 ** attempt)))
-      }
+      // Each attempt resumes from the last delivered chunk (runIncremental reads `request`).
+      yield* Effect.scoped(Effect.gen(function*() {
+        const client = yield* connectClient(pgSettings.url, {
+          applicationName: "outboxx-snapshot",
+          connectTimeoutMs: Duration.toMillis(pgSettings.connectTimeout)
+        }).pipe(Effect.mapError((e) => new SnapshotError({ table: request.table, reason: `cannot connect: ${e.message}`, retryable: true, cause: e })))
+        yield* runIncremental(client, request)
+      })).pipe(
+        Effect.tapError((error) =>
+          error.retryable ? Effect.logWarning(`incremental snapshot interrupted, retrying: ${error.message}`) : Effect.void
+        ),
+        Effect.retry({ schedule: reconnectBackoff, times: 8, while: (error) => error.retryable }),
+        Effect.catch((error) =>
+          Effect.sync(() => progress.finish(request.table, true)).pipe(
+            Effect.andThen(Effect.logError(`incremental snapshot stopped: ${error.message}`))
+          )
+        )
+      )
       finished(request.table)
     }
   })
