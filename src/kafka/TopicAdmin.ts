@@ -207,7 +207,7 @@ export class TopicAdmin extends Context.Service<
         )
       })
 
-      /** Kafka's defaults, for a broker that will not describe its configs (ACLs): message.max.bytes and socket.request.max.bytes. */
+      /** The broker's socket.request.max.bytes (Kafka's default when it will not say), read once. */
       let requestLimit: number | undefined
       const limits = new Map<string, number>()
       const readLimits = (topics: ReadonlyArray<string>) =>
