@@ -8,14 +8,22 @@
  * auto-creation off), so a topic is never silently created with broker defaults.
  */
 import * as Context from "effect/Context"
+import * as Duration from "effect/Duration"
 import * as Effect from "effect/Effect"
 import * as Layer from "effect/Layer"
+import * as Schedule from "effect/Schedule"
 import * as Semaphore from "effect/Semaphore"
 import type { Admin } from "kafkajs"
 import type { AdminBackend } from "./AdminBackend.js"
 import { classifyKafkaError, KafkaTopicError, KafkaUnreachableError } from "./errors.js"
 import { KafkaClient, kafkaRetry, kafkaTimeouts, resolveClient } from "./KafkaClient.js"
 import { kafkajsModule } from "./kafkajsModule.js"
+
+/** How long a created topic may take to appear in the metadata, and how often to look. */
+const metadataWaitMs = 30_000
+const metadataWait = Schedule.spaced(Duration.millis(100)).pipe(
+  Schedule.upTo({ duration: Duration.millis(metadataWaitMs) })
+)
 
 /** TopicAdmin's calls on kafkajs' admin client (`kafka.client = "kafkajs"`), connecting on first use. */
 const kafkajsAdmin = (admin: Admin): AdminBackend => {
@@ -166,18 +174,27 @@ export class TopicAdmin extends Context.Service<
               )
             )
           ),
-          Effect.andThen(missingOf(topics)),
-          Effect.flatMap((still) =>
-            still.length === 0
-              ? Effect.logInfo("created Kafka topics", topics)
-              : Effect.fail(
-                new KafkaTopicError({
-                  topics: still,
-                  retryable: true,
-                  reason: `topic(s) ${still.join(", ")} not visible in the metadata after creation`
-                })
-              )
-          )
+          // The controller answers CreateTopics before every broker's metadata cache has the
+          // topic; on a loaded machine that takes seconds. Wait for it rather than failing a
+          // send that would succeed a moment later.
+          Effect.andThen(
+            missingOf(topics).pipe(
+              Effect.flatMap((still) =>
+                still.length === 0
+                  ? Effect.void
+                  : Effect.fail(
+                    new KafkaTopicError({
+                      topics: still,
+                      retryable: true,
+                      reason: `topic(s) ${still.join(", ")} not visible in the metadata ` +
+                        `${metadataWaitMs / 1000} s after creation`
+                    })
+                  )
+              ),
+              Effect.retry({ schedule: metadataWait, while: (e) => e.retryable && e.reason.includes("not visible") })
+            )
+          ),
+          Effect.andThen(Effect.logInfo("created Kafka topics", topics))
         )
 
       const ensureTopics = Effect.fn("TopicAdmin.ensureTopics")(function*(topics: ReadonlyArray<string>) {
