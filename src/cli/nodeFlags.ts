@@ -5,7 +5,7 @@
  * 64 MB per semi-space (134 MB committed) and lets the old generation grow to
  * several times what survived the last full collection before the next one.
  * A drain keeps little alive (records in flight are byte ranges of reused
- * slabs, see postgres/values/SlabPool.ts), so both are mostly room for
+ * slabs, see event/record/SlabPool.ts), so both are mostly room for
  * garbage. Measured on 1,000,000-change drains (rate, CPU, peak RSS; 2-3
  * runs each, this VM's speed drifts by 20%):
  *   defaults (semi-space 16 MB)                    136-147k/s, 6.3 s, 217-231 MB

@@ -21,29 +21,29 @@ import { quoteIdent } from "../postgres/quote.js"
 import { pgoutputProtocolFor } from "../postgres/catalog.js"
 import { connectClient, queryRows, type PostgresError } from "../postgres/Postgres.js"
 import { ensurePublication, type PublicationError } from "../postgres/publication.js"
-import { type ReplicationError, type SourceItem, startReplication } from "../postgres/ReplicationSource.js"
-import { TypeRegistry } from "../postgres/values/TypeRegistry.js"
-import { CheckpointTracker } from "./checkpoint/CheckpointTracker.js"
-import type { RecordSink, SinkError } from "./RecordSink.js"
-import type { PgoutputDecodeError } from "../postgres/pgoutput/decoder.js"
-import type { Relation } from "../postgres/pgoutput/messages.js"
-import type { ReplicationProtocolError } from "../postgres/protocol.js"
-import { emptyOutbox, type LogicalMessageHandler, type Outbox, Router, RoutingError } from "./Router.js"
-import { makeStreamActor } from "./StreamActor.js"
+import { type ReplicationError, type SourceItem, startReplication } from "../replication/ReplicationSource.js"
+import { TypeRegistry } from "../event/values/TypeRegistry.js"
+import { CheckpointTracker } from "../checkpoint/CheckpointTracker.js"
+import type { RecordSink, SinkError } from "../deliver/RecordSink.js"
+import type { PgoutputDecodeError } from "../decode/decoder.js"
+import type { Relation } from "../decode/messages.js"
+import type { ReplicationProtocolError } from "../replication/protocol.js"
+import { emptyOutbox, type LogicalMessageHandler, type Outbox, Router, RoutingError } from "../route/Router.js"
+import { makeStreamActor } from "../deliver/StreamActor.js"
 import { makeSnapshotter, notifyDelivered } from "../snapshot/Snapshotter.js"
 import type { SnapshotError } from "../snapshot/SnapshotError.js"
 import { StateStore, type StateStoreShape } from "../state/StateStore.js"
-import { planRelation, TablePlanError } from "./TablePlan.js"
-import { activeRole } from "../reliability/Standby.js"
-import { startHeartbeat } from "../reliability/Heartbeat.js"
-import { watchTables } from "./TableWatch.js"
-import type { SlotGuard } from "../reliability/SlotGuard.js"
-import { openSlot, SlotError } from "./SlotStart.js"
+import { planRelation, TablePlanError } from "../route/TablePlan.js"
+import { activeRole } from "./Standby.js"
+import { startHeartbeat } from "../replication/Heartbeat.js"
+import { watchTables } from "../route/TableWatch.js"
+import type { SlotGuard } from "../replication/SlotGuard.js"
+import { openSlot, SlotError } from "../replication/SlotStart.js"
 
 export { SlotError }
-import { isCommitted, makeTransactionalSender, PositionSkipper, splitAtBoundary } from "../reliability/ExactlyOnce.js"
-import type { TransactionalProducer } from "../kafka/TransactionalProducer.js"
-import { SinkError as SinkFailure } from "./RecordSink.js"
+import { isCommitted, makeTransactionalSender, PositionSkipper, splitAtBoundary } from "../deliver/ExactlyOnce.js"
+import type { TransactionalProducer } from "../deliver/kafka/TransactionalProducer.js"
+import { SinkError as SinkFailure } from "../deliver/RecordSink.js"
 
 /** Why streaming stopped. */
 export type StreamingError =
@@ -74,7 +74,7 @@ export interface StreamingOptions {
   readonly journal?: StateStoreShape
   /** Runs when streaming has started. */
   readonly onStarted?: (info: StreamingStarted) => Effect.Effect<void>
-  /** Journal identity checks around slot lookup/creation (reliability/SlotGuard.ts). */
+  /** Journal identity checks around slot lookup/creation (replication/SlotGuard.ts). */
   readonly slotGuard?: SlotGuard
   /**
    * Walsender pids this process opened, kept across reconnects by the
@@ -84,7 +84,7 @@ export interface StreamingOptions {
   /**
    * `kafka.delivery = "exactly-once"`: opens the slot's transactional producer
    * (fencing earlier instances); all streams then go through one transactional
-   * sender (reliability/ExactlyOnce.ts).
+   * sender (deliver/ExactlyOnce.ts).
    */
   /** Authenticates `outboxx snapshot` signals; absent = every signal is refused (signalKey.ts). */
   readonly signalKey?: Redacted.Redacted<Buffer>

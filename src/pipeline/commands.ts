@@ -5,10 +5,10 @@
  */
 import { Effect, Layer } from "effect"
 import type { OutboxxSettings } from "../config/model.js"
-import { KafkaProducer } from "../kafka/KafkaProducer.js"
+import { KafkaProducer } from "../deliver/kafka/KafkaProducer.js"
 import { StateStore } from "../state/StateStore.js"
 import { Pipeline, superviseStreaming } from "./Pipeline.js"
-import { stdoutSink } from "./StdoutSink.js"
+import { stdoutSink } from "../deliver/StdoutSink.js"
 
 /** The pipeline with Kafka and the file journal; needs Settings and HealthState. */
 export const pipelineLayer = (settings: OutboxxSettings) =>

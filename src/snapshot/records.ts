@@ -5,10 +5,10 @@
  * the same row. Rows come from PostgreSQL as text (the output functions under
  * the canonical session settings, exactly what pgoutput sends).
  */
-import { debeziumKey, debeziumSource, debeziumValue } from "../kafka/serializers/debezium/envelope.js"
-import { eventValue } from "../kafka/serializers/outboxx.js"
-import type { TablePlan } from "../pipeline/TablePlan.js"
-import { buildRowJson } from "../postgres/values/rowJson.js"
+import { debeziumKey, debeziumSource, debeziumValue } from "../event/formats/debezium/envelope.js"
+import { eventValue } from "../event/formats/outboxx.js"
+import type { TablePlan } from "../route/TablePlan.js"
+import { buildRowJson } from "../event/values/rowJson.js"
 
 /** One row in the table's column order: text forms, null for SQL NULL. */
 export type TextRow = ReadonlyArray<string | null>

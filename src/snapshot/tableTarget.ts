@@ -9,12 +9,12 @@
 import { Effect } from "effect"
 import type pg from "pg"
 import type { OutboxxSettings } from "../config/model.js"
-import { planRelation, type TablePlan, TablePlanError } from "../pipeline/TablePlan.js"
-import type { Relation, ReplicaIdentity } from "../postgres/pgoutput/messages.js"
+import { planRelation, type TablePlan, TablePlanError } from "../route/TablePlan.js"
+import type { Relation, ReplicaIdentity } from "../decode/messages.js"
 import { queryRows } from "../postgres/Postgres.js"
 import { isPermanentPostgresFailure } from "../postgres/failures.js"
 import { quoteIdent } from "../postgres/quote.js"
-import type { TypeRegistry } from "../postgres/values/TypeRegistry.js"
+import type { TypeRegistry } from "../event/values/TypeRegistry.js"
 import { SnapshotError } from "./SnapshotError.js"
 
 export interface TableTarget {

@@ -11,7 +11,7 @@ import { assert, describe, it } from "@effect/vitest"
 import * as Duration from "effect/Duration"
 import * as Effect from "effect/Effect"
 import type { Compression, KafkaClientKind } from "../../src/config/model.js"
-import { KafkaProducer, type OutRecord } from "../../src/kafka/KafkaProducer.js"
+import { KafkaProducer, type OutRecord } from "../../src/deliver/kafka/KafkaProducer.js"
 import { kafkaBrokers, uniqueName } from "../support/servers.js"
 
 const env = (name: string, fallback: number) => Number(process.env[`OUTBOXX_KAFKA_BENCH_${name}`] ?? fallback)

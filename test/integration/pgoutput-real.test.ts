@@ -6,10 +6,10 @@
 import pg from "pg"
 import { afterAll, beforeAll, describe, expect, it } from "vitest"
 import { formatLsn, parseLsn } from "../../src/postgres/lsn.js"
-import { createPgoutputDecoder, isPgoutputDecodeError } from "../../src/postgres/pgoutput/decoder.js"
-import type { Relation } from "../../src/postgres/pgoutput/messages.js"
-import { Unchanged } from "../../src/postgres/pgoutput/messages.js"
-import { type PlainMessage, toPlain } from "../postgres/pgoutput/plain.js"
+import { createPgoutputDecoder, isPgoutputDecodeError } from "../../src/decode/decoder.js"
+import type { Relation } from "../../src/decode/messages.js"
+import { Unchanged } from "../../src/decode/messages.js"
+import { type PlainMessage, toPlain } from "../decode/plain.js"
 import { createTestDatabase, type TestDatabase, uniqueName } from "../support/servers.js"
 
 interface RawChange {

@@ -9,16 +9,16 @@
  */
 import pg from "pg"
 import { afterAll, beforeAll, describe, expect, it } from "vitest"
-import { createPgoutputDecoder, isPgoutputDecodeError } from "../../src/postgres/pgoutput/decoder.js"
-import type { TupleValue } from "../../src/postgres/pgoutput/messages.js"
+import { createPgoutputDecoder, isPgoutputDecodeError } from "../../src/decode/decoder.js"
+import type { TupleValue } from "../../src/decode/messages.js"
 import {
   buildRowJson,
   builtinArrayElements,
   builtinWriters,
   keyPrefixes,
   TypeRegistry
-} from "../../src/postgres/values/index.js"
-import type { TypeQuery } from "../../src/postgres/values/index.js"
+} from "../../src/event/values/index.js"
+import type { TypeQuery } from "../../src/event/values/index.js"
 import { createTestDatabase } from "../support/servers.js"
 
 const sessionSettings = [

@@ -8,7 +8,7 @@
  */
 import * as fc from "fast-check"
 import { describe, expect, it } from "vitest"
-import { CheckpointTracker, type TransactionHandle } from "../../src/pipeline/checkpoint/CheckpointTracker.js"
+import { CheckpointTracker, type TransactionHandle } from "../../src/checkpoint/CheckpointTracker.js"
 
 interface ModelTx {
   readonly handle: TransactionHandle

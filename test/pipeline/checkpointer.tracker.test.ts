@@ -1,5 +1,5 @@
 import { describe, expect, it } from "vitest"
-import { CheckpointContractError, CheckpointTracker } from "../../src/pipeline/checkpoint/CheckpointTracker.js"
+import { CheckpointContractError, CheckpointTracker } from "../../src/checkpoint/CheckpointTracker.js"
 
 const START = 0x1_6b3748
 

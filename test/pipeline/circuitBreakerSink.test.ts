@@ -5,8 +5,8 @@
 import { assert, describe, it } from "@effect/vitest"
 import { Effect } from "effect"
 import { HealthState } from "../../src/observability/HealthState.js"
-import { withCircuitBreaker } from "../../src/pipeline/CircuitBreakerSink.js"
-import { type RecordSink, SinkError } from "../../src/pipeline/RecordSink.js"
+import { withCircuitBreaker } from "../../src/deliver/CircuitBreakerSink.js"
+import { type RecordSink, SinkError } from "../../src/deliver/RecordSink.js"
 
 const scriptedSink = () => {
   const state = { down: true, calls: 0 }

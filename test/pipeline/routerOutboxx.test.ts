@@ -8,14 +8,14 @@
 import { Result } from "effect"
 import { describe, expect, it } from "vitest"
 import { decodeSettings } from "../../src/config/decode.js"
-import { CheckpointTracker } from "../../src/pipeline/checkpoint/CheckpointTracker.js"
-import { emptyOutbox, type Outbox, Router } from "../../src/pipeline/Router.js"
-import { releaseSlabs } from "../../src/postgres/values/SlabPool.js"
-import { planRelation, TablePlanError } from "../../src/pipeline/TablePlan.js"
-import { type Relation, type RelationColumn, type TupleValue, Unchanged } from "../../src/postgres/pgoutput/messages.js"
-import { Oid } from "../../src/postgres/values/builtinTypes.js"
-import { TypeRegistry } from "../../src/postgres/values/TypeRegistry.js"
-import { fromPlain, type PlainMessage } from "../postgres/pgoutput/plain.js"
+import { CheckpointTracker } from "../../src/checkpoint/CheckpointTracker.js"
+import { emptyOutbox, type Outbox, Router } from "../../src/route/Router.js"
+import { releaseSlabs } from "../../src/event/record/SlabPool.js"
+import { planRelation, TablePlanError } from "../../src/route/TablePlan.js"
+import { type Relation, type RelationColumn, type TupleValue, Unchanged } from "../../src/decode/messages.js"
+import { Oid } from "../../src/event/values/builtinTypes.js"
+import { TypeRegistry } from "../../src/event/values/TypeRegistry.js"
+import { fromPlain, type PlainMessage } from "../decode/plain.js"
 
 // ---------------------------------------------------------------------------
 // Setup: a one-stream Router over one table

@@ -4,11 +4,11 @@
  */
 import { assert, describe, it } from "@effect/vitest"
 import { Duration, Effect, Fiber, Queue } from "effect"
-import { jsonRecord, type OutRecord } from "../../src/kafka/batching.js"
-import type { RecordSink } from "../../src/pipeline/RecordSink.js"
-import type { Outbox } from "../../src/pipeline/Router.js"
-import { CheckpointTracker } from "../../src/pipeline/checkpoint/CheckpointTracker.js"
-import { type Linger, makeStreamActor } from "../../src/pipeline/StreamActor.js"
+import { jsonRecord, type OutRecord } from "../../src/deliver/kafka/batching.js"
+import type { RecordSink } from "../../src/deliver/RecordSink.js"
+import type { Outbox } from "../../src/route/Router.js"
+import { CheckpointTracker } from "../../src/checkpoint/CheckpointTracker.js"
+import { type Linger, makeStreamActor } from "../../src/deliver/StreamActor.js"
 
 const outboxOf = (value: string): Outbox => ({ records: [jsonRecord("t", null, value)], txs: [], counts: [], commitTimes: [] })
 

@@ -5,13 +5,13 @@
  */
 import { assert, describe, it } from "@effect/vitest"
 import { Effect, Exit, Fiber, Queue } from "effect"
-import type { OutRecord } from "../../src/kafka/batching.js"
-import { SlabRecord } from "../../src/kafka/SlabRecord.js"
-import { CheckpointTracker } from "../../src/pipeline/checkpoint/CheckpointTracker.js"
-import { type RecordSink, SinkError } from "../../src/pipeline/RecordSink.js"
-import type { Outbox } from "../../src/pipeline/Router.js"
-import { makeStreamActor } from "../../src/pipeline/StreamActor.js"
-import { SlabPool } from "../../src/postgres/values/SlabPool.js"
+import type { OutRecord } from "../../src/deliver/kafka/batching.js"
+import { SlabRecord } from "../../src/event/record/SlabRecord.js"
+import { CheckpointTracker } from "../../src/checkpoint/CheckpointTracker.js"
+import { type RecordSink, SinkError } from "../../src/deliver/RecordSink.js"
+import type { Outbox } from "../../src/route/Router.js"
+import { makeStreamActor } from "../../src/deliver/StreamActor.js"
+import { SlabPool } from "../../src/event/record/SlabPool.js"
 
 /** One outbox holding one slab (the writer's hold already let go, as after the writer moved on). */
 const outboxWithSlab = (pool: SlabPool) => {

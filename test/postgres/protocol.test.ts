@@ -5,8 +5,8 @@ import {
   isReplicationProtocolError,
   parseReplicationFrame,
   ReplicationProtocolError
-} from "../../src/postgres/protocol.js"
-import type { PrimaryKeepalive, ReplicationFrame, XLogData } from "../../src/postgres/protocol.js"
+} from "../../src/replication/protocol.js"
+import type { PrimaryKeepalive, ReplicationFrame, XLogData } from "../../src/replication/protocol.js"
 
 const hex = (s: string) => Buffer.from(s.replace(/\s+/g, ""), "hex")
 

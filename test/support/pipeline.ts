@@ -7,8 +7,8 @@ import { runStreaming } from "../../src/pipeline/Streaming.js"
 import type { StateStoreShape } from "../../src/state/StateStore.js"
 import { decodeSettings } from "../../src/config/decode.js"
 import type { OutboxxSettings } from "../../src/config/model.js"
-import type { OutRecord } from "../../src/kafka/batching.js"
-import type { RecordSink } from "../../src/pipeline/RecordSink.js"
+import type { OutRecord } from "../../src/deliver/kafka/batching.js"
+import type { RecordSink } from "../../src/deliver/RecordSink.js"
 import * as Redacted from "effect/Redacted"
 
 /** Settings from TOML text; a configuration error fails the test with its message. */

@@ -3,7 +3,7 @@
  * every topic the streams write to exists or will be created.
  *
  * Outboxx never relies on the broker's auto.create.topics.enable (see
- * src/kafka/TopicAdmin.ts), so a missing topic with kafka.create_topics off is
+ * src/deliver/kafka/TopicAdmin.ts), so a missing topic with kafka.create_topics off is
  * a FAIL even when the broker would auto-create it.
  */
 import * as Effect from "effect/Effect"
@@ -11,9 +11,9 @@ import * as Layer from "effect/Layer"
 import * as References from "effect/References"
 import type { OutboxxSettings } from "../../config/model.js"
 import { checkTopicName, configuredTopics } from "../../config/topic.js"
-import { classifyKafkaError } from "../../kafka/errors.js"
-import { KafkaClient } from "../../kafka/KafkaClient.js"
-import { TopicAdmin } from "../../kafka/TopicAdmin.js"
+import { classifyKafkaError } from "../../deliver/kafka/errors.js"
+import { KafkaClient } from "../../deliver/kafka/KafkaClient.js"
+import { TopicAdmin } from "../../deliver/kafka/TopicAdmin.js"
 import { type CheckResult, fail, ok } from "./report.js"
 
 export const kafkaCheckTimeoutMs = 8_000

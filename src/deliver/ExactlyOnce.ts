@@ -1,0 +1,166 @@
+/**
+ * `kafka.delivery = "exactly-once"`: every stream's records go through ONE
+ * sender, in Kafka transactions that each hold complete PostgreSQL
+ * transactions (one or more) plus the slot's position record (the commit end
+ * LSN of the last of them, see kafka/TransactionalProducer.ts).
+ *
+ * - The routing loop hands over one merged outbox per route batch, flagged
+ *   `endsInTransaction` while a PostgreSQL transaction is still open; the
+ *   sender commits only at a boundary, so a big PostgreSQL transaction spans
+ *   several hand-overs but one Kafka transaction (bounded by
+ *   `transactionTimeoutMs`).
+ * - The tracker acks the records only after the Kafka commit, so the slot's
+ *   confirmed LSN never passes uncommitted data.
+ * - Any failure aborts the Kafka transaction and fails streaming (retryable):
+ *   the supervisor starts again, reads the stored position and skips every
+ *   PostgreSQL transaction at or before it (`positionSkipper`). Nothing is
+ *   kept in memory for a retry, whatever the size of the transaction.
+ */
+import { Effect, Queue } from "effect"
+import type { StoredPosition, TransactionalProducer } from "./kafka/TransactionalProducer.js"
+import type { CheckpointTracker, TransactionHandle } from "../checkpoint/CheckpointTracker.js"
+import { type Outbox, emptyOutbox } from "../route/Router.js"
+import { SinkError } from "./RecordSink.js"
+
+/** Outboxes the sender may hold queued (each at most one route batch of 1,024 messages). */
+export const transactionalMailboxCapacity = 16
+/** Outboxes taken per turn; one commit covers all of them when they end at a boundary. */
+const outboxesPerTurn = 16
+/** A boundary with at least this many records pending commits even when more outboxes are queued. */
+const commitEveryRecords = 20_000
+
+/** The commit end LSN the tracker recorded for a committed transaction. */
+const commitEndOf = (tx: TransactionHandle): number => (tx as unknown as { commitEndLsn: number }).commitEndLsn
+export const isCommitted = (tx: TransactionHandle): boolean => (tx as unknown as { committed: boolean }).committed
+
+/**
+ * Splits one route batch's outboxes at the last PostgreSQL commit: `complete`
+ * holds every committed transaction's records (a Kafka commit may follow it),
+ * `open` the records of the transaction still open (per stream, only the
+ * last entry can be), flagged `endsInTransaction`. Without the split, a busy
+ * stream whose route batches rarely end exactly at a Commit would never reach
+ * a boundary and one Kafka transaction would grow without end.
+ */
+export const splitAtBoundary = (outboxes: ReadonlyArray<Outbox>): { readonly complete: Outbox; readonly open: Outbox } => {
+  const complete = emptyOutbox()
+  const open = emptyOutbox()
+  open.endsInTransaction = true
+  for (const o of outboxes) {
+    let start = 0
+    for (let i = 0; i < o.txs.length; i++) {
+      const tx = o.txs[i]!
+      const target = isCommitted(tx) ? complete : open
+      const end = start + o.counts[i]!
+      for (let r = start; r < end; r++) target.records.push(o.records[r]!)
+      target.txs.push(tx)
+      target.counts.push(o.counts[i]!)
+      target.commitTimes.push(o.commitTimes[i]!)
+      start = end
+    }
+    // Records outside transactions (none today) stay with the complete part.
+    for (let r = start; r < o.records.length; r++) complete.records.push(o.records[r]!)
+    if (o.delivered !== undefined) (complete.delivered ??= []).push(...o.delivered)
+  }
+  return { complete, open }
+}
+
+export const makeTransactionalSender = Effect.fnUntraced(function*(
+  producer: TransactionalProducer,
+  tracker: CheckpointTracker,
+  systemId: string,
+  /** The position stored at start (0 when none): a commit without transactions keeps it. */
+  storedLsn: number,
+  onDelivered: (outboxes: ReadonlyArray<Outbox>, records: number) => void = () => {}
+) {
+  const mailbox = yield* Queue.bounded<Outbox | null>(transactionalMailboxCapacity)
+  let position = storedLsn
+
+  const asSinkError = (error: { readonly message: string; readonly retryable: boolean }) =>
+    new SinkError({ reason: `exactly-once: ${error.message}`, retryable: error.retryable, cause: error })
+
+  const run = Effect.gen(function*() {
+    /** Outboxes sent in the open Kafka transaction, acked when it commits. */
+    let pending: Array<Outbox> = []
+    let pendingRecords = 0
+    let open = false
+    const commit = Effect.gen(function*() {
+      for (const outbox of pending) {
+        for (const tx of outbox.txs) if (isCommitted(tx)) position = Math.max(position, commitEndOf(tx))
+      }
+      yield* producer.commit({ lsn: position, systemId } satisfies StoredPosition)
+      for (const outbox of pending) {
+        for (let i = 0; i < outbox.txs.length; i++) tracker.ack(outbox.txs[i]!, outbox.counts[i]!)
+      }
+      onDelivered(pending, pendingRecords)
+      pending = []
+      pendingRecords = 0
+      open = false
+    })
+    while (true) {
+      const taken = yield* Queue.takeBetween(mailbox, 1, outboxesPerTurn)
+      let done = false
+      for (let k = 0; k < taken.length; k++) {
+        const item = taken[k]!
+        if (item === null) {
+          done = true
+          break
+        }
+        yield* producer.send(item.records)
+        open = true
+        pending.push(item)
+        pendingRecords += item.records.length
+        // Commit at a boundary: at the end of the turn (group commit), or early when much is pending.
+        const last = k === taken.length - 1 || taken[k + 1] === null
+        if (item.endsInTransaction !== true && (last || pendingRecords >= commitEveryRecords)) yield* commit
+      }
+      if (done) {
+        // Stopping inside a PostgreSQL transaction: its part goes away; the next start resends it whole.
+        if (open) yield* producer.abort
+        return
+      }
+    }
+  }).pipe(
+    Effect.tapError(() => producer.abort),
+    Effect.mapError(asSinkError),
+    Effect.annotateLogs({ sender: "exactly-once" })
+  )
+
+  return { name: "exactly-once", mailbox, run }
+})
+
+/**
+ * Drops the PostgreSQL transactions Kafka already has after a restart: those
+ * whose commit LSN (Begin's `finalLsn`, the start of the commit record) is
+ * below the stored commit END LSN. A later transaction's commit record starts
+ * at or after an earlier one's end, so `finalLsn < stored` is exactly "this
+ * transaction or an earlier one". Once a transaction passes, all later ones
+ * do too (commit order), and the skipper switches itself off.
+ */
+export class PositionSkipper {
+  private skipping = false
+  skipped = 0
+  constructor(private below: number) {}
+
+  get active(): boolean {
+    return this.below > 0
+  }
+
+  /** True when the message belongs to a transaction to drop. */
+  skip(message: { readonly tag: string; readonly finalLsn?: number }): boolean {
+    if (message.tag === "Begin") {
+      if (message.finalLsn! < this.below) {
+        this.skipping = true
+        this.skipped++
+        return true
+      }
+      this.below = 0
+      return false
+    }
+    if (this.skipping) {
+      if (message.tag === "Commit") this.skipping = false
+      // Relation messages are still planned by the caller (the relation cache must stay right).
+      return message.tag !== "Relation"
+    }
+    return false
+  }
+}

@@ -1,0 +1,144 @@
+/**
+ * The one Kafka producer of the daemon, on @platformatic/kafka (default) or
+ * kafkajs (`kafka.client`); both backends give the same guarantees.
+ *
+ * Guarantees (see docs/kafka.md):
+ * - idempotent, acks=all: a broker-side retry never duplicates or reorders a
+ *   partition's records;
+ * - one produce request in flight at a time, requests in call order, records in
+ *   array order: per key (= per partition) order is the pipeline's commit order;
+ * - `send` succeeds only when every record is acknowledged; a failure says how
+ *   many leading records were acknowledged and whether retrying can help.
+ */
+import * as Context from "effect/Context"
+import * as Effect from "effect/Effect"
+import * as Layer from "effect/Layer"
+import * as Semaphore from "effect/Semaphore"
+import type { KafkaSettings } from "../../config/model.js"
+import { type OutRecord, splitByBytes, topicsOf } from "./batching.js"
+import { type KafkaConfigError, KafkaSendError } from "./errors.js"
+import { KafkaClient, resolveClient } from "./KafkaClient.js"
+import { kafkajsTransport } from "./kafkajsTransport.js"
+import type { ProduceTransport } from "./ProduceTransport.js"
+import { TopicAdmin } from "./TopicAdmin.js"
+
+export type { OutRecord } from "./batching.js"
+
+export { platformaticSupported, resolveClient } from "./KafkaClient.js"
+
+export class KafkaProducer extends Context.Service<
+  KafkaProducer,
+  {
+    /**
+     * Sends one batch and succeeds when the broker acknowledged every record.
+     * Records go out in array order as consecutive requests of at most
+     * `kafka.batchMaxBytes`; concurrent calls are served one after the other.
+     */
+    readonly send: (records: ReadonlyArray<OutRecord>) => Effect.Effect<void, KafkaSendError>
+    /** Waits until no request is in flight (neither backend keeps a buffer of its own). */
+    readonly flush: Effect.Effect<void>
+  }
+>()("outboxx/KafkaProducer") {
+  /**
+   * The producer on the client library `kafka.client` selects; needs KafkaClient
+   * and TopicAdmin. See `layerWith` for the whole Kafka side from settings.
+   */
+  static readonly layer = Layer.effect(
+    KafkaProducer,
+    Effect.gen(function*() {
+      const { settings } = yield* KafkaClient
+      const client = yield* resolveClient(settings.client, process.versions.node)
+      const transport = client === "kafkajs"
+        ? yield* kafkajsTransport
+        // Loaded only when used: @platformatic/kafka needs a newer Node than the rest of outboxx.
+        : yield* Effect.flatMap(Effect.promise(() => import("./platformaticTransport.js")), (m) => m.platformaticTransport)
+      return yield* makeProducer(transport)
+    })
+  )
+
+  /** The whole Kafka side (client, topic admin, producer) from the `kafka` settings. */
+  static readonly layerWith = (
+    settings: KafkaSettings
+  ): Layer.Layer<KafkaProducer | TopicAdmin | KafkaClient, KafkaConfigError> =>
+    KafkaProducer.layer.pipe(
+      Layer.provideMerge(TopicAdmin.layer),
+      Layer.provideMerge(KafkaClient.layerWith(settings))
+    )
+}
+
+/** send/flush over one transport: topic checks, the split into requests, one request at a time. */
+const makeProducer = Effect.fnUntraced(function*(transport: ProduceTransport) {
+  const { settings } = yield* KafkaClient
+  const topics = yield* TopicAdmin
+  const serial = yield* Semaphore.make(1)
+
+  // The split estimates record sizes; keep a margin under the limit for the record-batch
+  // header, so a request cut at batch_max_bytes = the broker's max.message.bytes still fits.
+  const requestMaxBytes = settings.batchMaxBytes > 4096 ? settings.batchMaxBytes - 128 : settings.batchMaxBytes
+
+  /**
+   * The request currently running; the next starts only after it settled, even
+   * when the fiber that started it was interrupted (a promise cannot be aborted).
+   */
+  let inFlight: Promise<unknown> = Promise.resolve()
+  const request = (chunk: ReadonlyArray<OutRecord>): Promise<unknown> => {
+    const run = inFlight.then(() => transport.produce(chunk))
+    inFlight = run.catch(() => undefined)
+    return run
+  }
+
+  const send = Effect.fn("KafkaProducer.send", { kind: "producer" })(
+    function*(records: ReadonlyArray<OutRecord>) {
+      if (records.length === 0) return
+      const batchTopics = topicsOf(records)
+      yield* Effect.annotateCurrentSpan({ "messaging.batch.message_count": records.length })
+      yield* topics.ensureTopics(batchTopics).pipe(
+        Effect.mapError((e) =>
+          new KafkaSendError({
+            topics: e.topics,
+            retryable: e.retryable,
+            reason: e.reason,
+            acknowledged: 0,
+            cause: e
+          })
+        )
+      )
+      let acknowledged = 0
+      for (const chunk of splitByBytes(records, requestMaxBytes)) {
+        yield* Effect.tryPromise({ try: () => request(chunk), catch: (cause) => cause }).pipe(
+          Effect.catch((cause) => {
+            const failure = transport.classify(cause, { createTopics: settings.createTopics })
+            const error = new KafkaSendError({
+              topics: topicsOf(chunk),
+              retryable: failure.retryable,
+              reason: failure.reason,
+              code: failure.code,
+              acknowledged,
+              cause
+            })
+            const repair = Effect.all([
+              failure.resetProducer ? transport.reset : Effect.void,
+              // A deleted topic is re-checked (and re-created when allowed) before the next send.
+              failure.code === "UNKNOWN_TOPIC_OR_PARTITION" ? topics.forget(error.topics) : Effect.void
+            ])
+            return Effect.andThen(repair, Effect.fail(error))
+          })
+        )
+        acknowledged += chunk.length
+      }
+    },
+    (effect) => serial.withPermit(effect)
+  )
+
+  const flush = Effect.promise(() => inFlight).pipe(Effect.asVoid)
+
+  // Shutdown: let the last request settle, then close the connections.
+  yield* Effect.addFinalizer(() =>
+    flush.pipe(
+      Effect.andThen(transport.close),
+      Effect.catchCause((cause) => Effect.logWarning("Kafka producer disconnect failed", cause))
+    )
+  )
+
+  return KafkaProducer.of({ send, flush })
+})

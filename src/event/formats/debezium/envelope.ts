@@ -1,0 +1,190 @@
+/**
+ * The "debezium" event format: Debezium's PostgreSQL change event envelope
+ * as Kafka Connect's JsonConverter writes it with schemas enabled,
+ * `{"schema": ..., "payload": {before, after, source, transaction, op, ts_ms}}`,
+ * and the key likewise. The schemas depend only on the table and the stream,
+ * so they are rendered once per Relation message (a DebeziumPlan on the
+ * TablePlan) and every event is concatenation.
+ */
+import { jsonString } from "../../values/jsonString.js"
+import type { Relation } from "../../../decode/messages.js"
+import type { TypeRegistry } from "../../values/TypeRegistry.js"
+import type { JsonWriter } from "../../values/writers.js"
+import type { Op } from "../outboxx.js"
+import { type ConnectSchema, debeziumColumnType } from "./types.js"
+
+/** `source.version`: which producer wrote the event (Debezium writes its own version here). */
+export const SOURCE_VERSION = "outboxx"
+
+export interface DebeziumPlan {
+  /** Per column of the relation: the Debezium value writer. */
+  readonly writers: ReadonlyArray<JsonWriter>
+  /** Per column: the fragment for an unchanged TOASTed value that cannot be filled in. */
+  readonly placeholders: ReadonlyArray<string>
+  /** `{"schema":<key schema>,"payload":` — followed by the key object and `}`. */
+  readonly keyPrefix: string
+  /** `{"schema":<envelope schema>,"payload":{"before":` */
+  readonly valuePrefix: string
+  /** `{"version":..,"connector":"postgresql","name":..,"db":..,"schema":..,"table":..,"snapshot":"` */
+  readonly sourcePrefix: string
+}
+
+/** Connect schema names allow letters, digits, `_` and `.` (Avro-compatible): anything else becomes `_`. */
+export const schemaName = (name: string): string => name.replace(/[^A-Za-z0-9_.]/g, "_")
+
+const sourceSchema = {
+  type: "struct",
+  fields: [
+    { type: "string", optional: false, field: "version" },
+    { type: "string", optional: false, field: "connector" },
+    { type: "string", optional: false, field: "name" },
+    { type: "int64", optional: false, field: "ts_ms" },
+    {
+      type: "string",
+      optional: true,
+      name: "io.debezium.data.Enum",
+      version: 1,
+      parameters: { allowed: "true,first,first_in_data_collection,last_in_data_collection,last,false,incremental" },
+      default: "false",
+      field: "snapshot"
+    },
+    { type: "string", optional: false, field: "db" },
+    { type: "string", optional: true, field: "sequence" },
+    { type: "string", optional: false, field: "schema" },
+    { type: "string", optional: false, field: "table" },
+    { type: "int64", optional: true, field: "txId" },
+    { type: "int64", optional: true, field: "lsn" },
+    { type: "int64", optional: true, field: "xmin" }
+  ],
+  optional: false,
+  name: "io.debezium.connector.postgresql.Source",
+  field: "source"
+}
+
+const transactionSchema = {
+  type: "struct",
+  fields: [
+    { type: "string", optional: false, field: "id" },
+    { type: "int64", optional: false, field: "total_order" },
+    { type: "int64", optional: false, field: "data_collection_order" }
+  ],
+  optional: true,
+  name: "event.block",
+  version: 1,
+  field: "transaction"
+}
+
+const fieldSchema = (schema: ConnectSchema, name: string, optional: boolean) => {
+  const { type, ...rest } = schema
+  return { type, optional, ...rest, field: name }
+}
+
+/**
+ * Renders the key and value schemas of one (table, stream). `includeMask`
+ * and `keyIndexes` are the TablePlan's; key columns are required fields,
+ * every other column optional (pgoutput does not say which are NOT NULL).
+ * `name` is the schema name prefix (the topic, like Debezium's
+ * `<topic.prefix>.<schema>.<table>`); `server` goes in `source.name`.
+ */
+export const debeziumPlan = (options: {
+  readonly relation: Relation
+  readonly registry: TypeRegistry
+  readonly includeMask: ReadonlyArray<boolean>
+  readonly keyIndexes: ReadonlyArray<number>
+  readonly name: string
+  readonly server: string
+  readonly database: string
+}): DebeziumPlan => {
+  const { relation, includeMask, keyIndexes } = options
+  const types = relation.columns.map((c) => debeziumColumnType(options.registry, c.typeOid, c.typeMod))
+  const base = schemaName(options.name)
+  const keySet = new Set(keyIndexes)
+  const rowFields = relation.columns.flatMap((c, i) =>
+    includeMask[i] ? [fieldSchema(types[i]!.schema, c.name, !keySet.has(i))] : []
+  )
+  const rowSchema = { type: "struct", fields: rowFields, optional: true, name: `${base}.Value` }
+  const envelope = {
+    type: "struct",
+    fields: [
+      { ...rowSchema, field: "before" },
+      { ...rowSchema, field: "after" },
+      sourceSchema,
+      transactionSchema,
+      { type: "string", optional: false, field: "op" },
+      { type: "int64", optional: true, field: "ts_ms" }
+    ],
+    optional: false,
+    name: `${base}.Envelope`,
+    version: 2
+  }
+  const keySchema = {
+    type: "struct",
+    fields: keyIndexes.map((i) => fieldSchema(types[i]!.schema, relation.columns[i]!.name, false)),
+    optional: false,
+    name: `${base}.Key`
+  }
+  return {
+    writers: types.map((t) => t.writer),
+    placeholders: types.map((t) => t.placeholder),
+    keyPrefix: `{"schema":${JSON.stringify(keySchema)},"payload":`,
+    valuePrefix: `{"schema":${JSON.stringify(envelope)},"payload":{"before":`,
+    sourcePrefix: `{"version":"${SOURCE_VERSION}","connector":"postgresql","name":${jsonString(options.server)},` +
+      `"db":${jsonString(options.database)},"schema":${jsonString(relation.schema)},"table":${jsonString(relation.name)},"snapshot":"`
+  }
+}
+
+/** `snapshot` values Debezium uses: "false" for streamed changes, "true" (or "incremental") for snapshot reads. */
+export type SnapshotMarker = "false" | "true" | "incremental"
+
+/**
+ * The `source` object. `lsn` is the change's own WAL position, `commitLsn`
+ * its transaction's commit position; `sequence` is `["<commitLsn>","<lsn>"]`
+ * (Debezium's is the previous commit's LSN and this one: a consumer only
+ * compares it, and ours orders the same way). `txId` null for snapshot rows.
+ */
+export const debeziumSource = (
+  plan: DebeziumPlan,
+  snapshot: SnapshotMarker,
+  tsMs: number,
+  txId: number | null,
+  commitLsn: number,
+  lsn: number
+): string =>
+  plan.sourcePrefix + snapshot + "\",\"ts_ms\":" + tsMs + ",\"txId\":" + txId + ",\"lsn\":" + lsn +
+  ",\"sequence\":\"[\\\"" + commitLsn + "\\\",\\\"" + lsn + "\\\"]\",\"xmin\":null}"
+
+const opSuffix: Record<Op, string> = {
+  c: `,"transaction":null,"op":"c","ts_ms":`,
+  u: `,"transaction":null,"op":"u","ts_ms":`,
+  d: `,"transaction":null,"op":"d","ts_ms":`,
+  r: `,"transaction":null,"op":"r","ts_ms":`,
+  t: `,"transaction":null,"op":"t","ts_ms":`
+}
+
+/** The event value; `before`/`after` are the row payload object texts or "null". */
+export const debeziumValue = (plan: DebeziumPlan, op: Op, before: string, after: string, source: string, tsMs: number): string =>
+  plan.valuePrefix + before + ",\"after\":" + after + ",\"source\":" + source + opSuffix[op] + tsMs + "}}"
+
+/** The Kafka key around the key columns' payload object text. */
+export const debeziumKey = (plan: DebeziumPlan, payload: string): string => plan.keyPrefix + payload + "}"
+
+/**
+ * Adds Debezium's placeholder for each unchanged TOASTed column (indexes in
+ * `unchanged`) the row text had to leave out: Debezium sends
+ * `__debezium_unavailable_value` (base64 of it for bytes, null for others)
+ * rather than leaving the field out, which JsonConverter would read as null.
+ */
+export const withPlaceholders = (
+  plan: DebeziumPlan,
+  prefixes: ReadonlyArray<string>,
+  row: string,
+  unchanged: ReadonlyArray<number>
+): string => {
+  let out = row.slice(0, -1)
+  let first = row.length === 2
+  for (const i of unchanged) {
+    out += (first ? "" : ",") + prefixes[i]! + plan.placeholders[i]!
+    first = false
+  }
+  return out + "}"
+}

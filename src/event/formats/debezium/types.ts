@@ -1,0 +1,150 @@
+/**
+ * PostgreSQL column type -> Kafka Connect schema and value writer, following
+ * Debezium's PostgreSQL connector with decimal.handling.mode=precise and
+ * time.precision.mode=adaptive_time_microseconds (docs/formats.md "Format
+ * debezium"). Computed once per column per Relation message.
+ */
+import { arrayWriter } from "../../values/arrayText.js"
+import { builtinArrayElements, Oid } from "../../values/builtinTypes.js"
+import type { TypeRegistry } from "../../values/TypeRegistry.js"
+import {
+  type JsonWriter,
+  writeBool,
+  writeBytea,
+  writeFloat,
+  writeString,
+  writeTimestamptz,
+  writeVerbatim
+} from "../../values/writers.js"
+import {
+  decimalWriter,
+  UNAVAILABLE_VALUE,
+  writeDebeziumDate,
+  writeDebeziumJson,
+  writeDebeziumMicroTime,
+  writeDebeziumMicroTimestamp,
+  writeDebeziumZonedTime,
+  writeVariableScaleDecimal
+} from "./values.js"
+
+/** A Kafka Connect schema, as JsonConverter writes it (without `field` and `optional`). */
+export type ConnectSchema = Readonly<Record<string, unknown>>
+
+export interface DebeziumColumnType {
+  readonly schema: ConnectSchema
+  readonly writer: JsonWriter
+  /** What stands for an unchanged TOASTed value the server did not send. */
+  readonly placeholder: string
+}
+
+const named = (type: string, name: string, extra?: Record<string, unknown>): ConnectSchema => ({
+  type,
+  name,
+  version: 1,
+  ...extra
+})
+
+const stringPlaceholder = JSON.stringify(UNAVAILABLE_VALUE)
+const bytesPlaceholder = JSON.stringify(Buffer.from(UNAVAILABLE_VALUE).toString("base64"))
+
+const column = (schema: ConnectSchema, writer: JsonWriter): DebeziumColumnType => ({
+  schema,
+  writer,
+  placeholder: schema["type"] === "string" ? stringPlaceholder : schema["type"] === "bytes" ? bytesPlaceholder : "null"
+})
+
+const plainString = column({ type: "string" }, writeString)
+
+/** Built-in scalar types with a rule other than "string holding the text form". */
+const scalar = (oid: number, typeMod: number): DebeziumColumnType | undefined => {
+  switch (oid) {
+    case Oid.bool:
+      return column({ type: "boolean" }, writeBool)
+    case Oid.int2:
+      return column({ type: "int16" }, writeVerbatim)
+    case Oid.int4:
+      return column({ type: "int32" }, writeVerbatim)
+    case Oid.int8:
+    case Oid.oid:
+      return column({ type: "int64" }, writeVerbatim)
+    case Oid.float4:
+      return column({ type: "float" }, writeFloat)
+    case Oid.float8:
+      return column({ type: "double" }, writeFloat)
+    case Oid.numeric: {
+      if (typeMod < 4) {
+        return column(
+          {
+            type: "struct",
+            fields: [
+              { type: "int32", optional: false, field: "scale" },
+              { type: "bytes", optional: false, field: "value" }
+            ],
+            name: "io.debezium.data.VariableScaleDecimal",
+            version: 1,
+            doc: "Variable scaled decimal"
+          },
+          writeVariableScaleDecimal
+        )
+      }
+      const scale = (typeMod - 4) & 0xffff
+      const precision = ((typeMod - 4) >> 16) & 0xffff
+      return column(
+        named("bytes", "org.apache.kafka.connect.data.Decimal", {
+          parameters: { scale: String(scale), "connect.decimal.precision": String(precision) }
+        }),
+        decimalWriter(scale)
+      )
+    }
+    case Oid.bytea:
+      return column({ type: "bytes" }, writeBytea)
+    case Oid.json:
+    case Oid.jsonb:
+      return column(named("string", "io.debezium.data.Json"), writeDebeziumJson)
+    case 142: // xml
+      return column(named("string", "io.debezium.data.Xml"), writeString)
+    case 2950: // uuid
+      return column(named("string", "io.debezium.data.Uuid"), writeString)
+    case Oid.date:
+      return column(named("int32", "io.debezium.time.Date"), writeDebeziumDate)
+    case 1083: // time
+      return column(named("int64", "io.debezium.time.MicroTime"), writeDebeziumMicroTime)
+    case 1266: // timetz
+      return column(named("string", "io.debezium.time.ZonedTime"), writeDebeziumZonedTime)
+    case Oid.timestamp:
+      return column(named("int64", "io.debezium.time.MicroTimestamp"), writeDebeziumMicroTimestamp)
+    case Oid.timestamptz:
+      return column(named("string", "io.debezium.time.ZonedTimestamp"), writeTimestamptz)
+    default:
+      return undefined
+  }
+}
+
+const builtinElement = new Map<number, number>(builtinArrayElements)
+
+/**
+ * The Connect schema and writer for a column of type `oid` (`typeMod` is the
+ * column's atttypmod, which for arrays applies to the elements). User types
+ * must already be resolved in `registry`: domains follow their base type,
+ * arrays their element type, enums and everything else are strings.
+ */
+export const debeziumColumnType = (registry: TypeRegistry, oid: number, typeMod: number, depth = 0): DebeziumColumnType => {
+  const builtin = scalar(oid, typeMod)
+  if (builtin !== undefined) return builtin
+  if (depth > 8) return plainString
+  const builtinArray = builtinElement.get(oid)
+  if (builtinArray !== undefined) return arrayOf(debeziumColumnType(registry, builtinArray, typeMod, depth + 1), builtinArray === Oid.box ? ";" : ",")
+  const info = registry.typeInfo(oid)
+  if (info === undefined) return plainString
+  if (info.type === "d") return debeziumColumnType(registry, info.baseType, typeMod, depth + 1)
+  if (info.category === "A" && info.element !== 0) {
+    return arrayOf(debeziumColumnType(registry, info.element, typeMod, depth + 1), info.delimiter)
+  }
+  return plainString
+}
+
+const arrayOf = (element: DebeziumColumnType, delimiter: string): DebeziumColumnType => ({
+  schema: { type: "array", items: { ...element.schema, optional: true } },
+  writer: arrayWriter(element.writer, delimiter.length === 1 ? delimiter : ","),
+  placeholder: "null"
+})

@@ -1,0 +1,181 @@
+/**
+ * Column values the way Debezium's PostgreSQL connector writes them through
+ * Kafka Connect's JsonConverter, from PostgreSQL's text form (same session
+ * settings as the outboxx writers: DateStyle=ISO, TimeZone=UTC,
+ * extra_float_digits=3, bytea_output=hex). Each writer returns a JSON text
+ * fragment, like the outboxx ones, so rows are built by the same
+ * concatenation (src/event/values/rowJson.ts).
+ *
+ * Temporal types use Debezium's microsecond semantic types
+ * (time.precision.mode=adaptive_time_microseconds): date -> io.debezium.time.Date
+ * (days since the epoch), time -> MicroTime, timestamp -> MicroTimestamp
+ * (microseconds since the epoch, UTC wall clock), timestamptz -> ZonedTimestamp
+ * (ISO 8601 string in UTC).
+ */
+import { jsonString } from "../../values/jsonString.js"
+import { valueTextError } from "../../values/ValueTextError.js"
+import type { JsonWriter } from "../../values/writers.js"
+
+const digit = (text: string, i: number): number => {
+  const d = text.charCodeAt(i) - 0x30
+  if (d < 0 || d > 9) throw valueTextError("expected a digit", text)
+  return d
+}
+
+/** Reads the unsigned integer at `from` up to the first non-digit; returns [value, end]. */
+const readInt = (text: string, from: number): [number, number] => {
+  let value = 0
+  let i = from
+  for (; i < text.length; i++) {
+    const d = text.charCodeAt(i) - 0x30
+    if (d < 0 || d > 9) break
+    value = value * 10 + d
+  }
+  if (i === from) throw valueTextError("expected a number", text)
+  return [value, i]
+}
+
+/** Days from 1970-01-01 to a proleptic Gregorian date (astronomical year: 1 BC is 0). Exact for any year. */
+export const daysFromCivil = (year: number, month: number, day: number): number => {
+  const y = month <= 2 ? year - 1 : year
+  const era = Math.floor(y / 400)
+  const yoe = y - era * 400
+  const doy = Math.floor((153 * (month + (month > 2 ? -3 : 9)) + 2) / 5) + day - 1
+  const doe = yoe * 365 + Math.floor(yoe / 4) - Math.floor(yoe / 100) + doy
+  return era * 146097 + doe - 719468
+}
+
+/** "YYYY-MM-DD[ BC]" at the start of `text` -> [days since epoch, index after the date]. */
+const parseDate = (text: string): [number, number] => {
+  const [year, afterYear] = readInt(text, 0)
+  if (text.charCodeAt(afterYear) !== 0x2d || text.charCodeAt(afterYear + 3) !== 0x2d) {
+    throw valueTextError("date is not in ISO DateStyle", text)
+  }
+  const month = digit(text, afterYear + 1) * 10 + digit(text, afterYear + 2)
+  const day = digit(text, afterYear + 4) * 10 + digit(text, afterYear + 5)
+  const bc = text.endsWith(" BC")
+  return [daysFromCivil(bc ? 1 - year : year, month, day), afterYear + 6]
+}
+
+/** "HH:MM:SS[.ffffff]" at `from` -> [seconds of day, microseconds, index after it]. */
+const parseTime = (text: string, from: number): [number, number, number] => {
+  const h = digit(text, from) * 10 + digit(text, from + 1)
+  const m = digit(text, from + 3) * 10 + digit(text, from + 4)
+  const s = digit(text, from + 6) * 10 + digit(text, from + 7)
+  let i = from + 8
+  let micros = 0
+  if (text.charCodeAt(i) === 0x2e) {
+    i++
+    let scale = 100000
+    while (i < text.length) {
+      const d = text.charCodeAt(i) - 0x30
+      if (d < 0 || d > 9) break
+      micros += d * scale
+      scale /= 10
+      i++
+    }
+  }
+  return [h * 3600 + m * 60 + s, micros, i]
+}
+
+/** seconds * 10^6 + micros as JSON integer text, exact even beyond 2^53. */
+const microsText = (seconds: number, micros: number): string => {
+  if (Math.abs(seconds) < 9_000_000_000) return String(seconds * 1_000_000 + micros)
+  return String(BigInt(seconds) * 1_000_000n + BigInt(micros))
+}
+
+/**
+ * Debezium has no int32 for ±infinity dates nor an int64 for ±infinity
+ * timestamps that a sink would turn back into infinity; they are written as
+ * null (Debezium's connector does the same for dates it cannot represent).
+ */
+const isInfinity = (text: string): boolean => text.charCodeAt(text.length - 1) === 0x79 /* 'y' */
+
+/** date -> int32 io.debezium.time.Date: days since 1970-01-01. */
+export const writeDebeziumDate: JsonWriter = (text) => (isInfinity(text) ? "null" : String(parseDate(text)[0]))
+
+/** timestamp -> int64 io.debezium.time.MicroTimestamp: microseconds since the epoch. */
+export const writeDebeziumMicroTimestamp: JsonWriter = (text) => {
+  if (isInfinity(text)) return "null"
+  const [days, afterDate] = parseDate(text)
+  const [seconds, micros] = parseTime(text, afterDate + 1)
+  return microsText(days * 86400 + seconds, micros)
+}
+
+/** time -> int64 io.debezium.time.MicroTime: microseconds since midnight. */
+export const writeDebeziumMicroTime: JsonWriter = (text) => {
+  const [seconds, micros] = parseTime(text, 0)
+  return String(seconds * 1_000_000 + micros)
+}
+
+/**
+ * timetz "20:00:00.5+02" -> string io.debezium.time.ZonedTime "18:00:00.5Z":
+ * converted to UTC, like Debezium does (the fraction is kept as text).
+ */
+export const writeDebeziumZonedTime: JsonWriter = (text) => {
+  const [seconds, , end] = parseTime(text, 0)
+  const sign = text.charCodeAt(end)
+  if (sign !== 0x2b && sign !== 0x2d) throw valueTextError("timetz has no zone offset", text)
+  const zone = text.substring(end + 1).split(":")
+  const offset = (sign === 0x2d ? -1 : 1) * (Number(zone[0]) * 3600 + Number(zone[1] ?? 0) * 60 + Number(zone[2] ?? 0))
+  const fraction = text.substring(8, end)
+  let utc = (seconds - offset) % 86400
+  if (utc < 0) utc += 86400
+  const pad2 = (n: number) => (n < 10 ? "0" + n : String(n))
+  return "\"" + pad2(Math.floor(utc / 3600)) + ":" + pad2(Math.floor(utc / 60) % 60) + ":" + pad2(utc % 60) + fraction + "Z\""
+}
+
+/** json/jsonb -> string io.debezium.data.Json: the document as a JSON string, not embedded. */
+export const writeDebeziumJson: JsonWriter = jsonString
+
+/** Minimal two's-complement big-endian bytes of `n`, as Java's BigInteger.toByteArray(), in base64. */
+export const twosComplementBase64 = (n: bigint): string => {
+  let hex: string
+  if (n >= 0n) {
+    hex = n.toString(16)
+    if ((hex.length & 1) === 1) hex = "0" + hex
+    // A leading byte >= 0x80 would read as negative: add a zero byte.
+    if (hex.charCodeAt(0) >= 0x38) hex = "00" + hex
+  } else {
+    let bytes = Math.ceil((-n).toString(2).length / 8)
+    if (-n > 1n << BigInt(bytes * 8 - 1)) bytes++
+    hex = ((1n << BigInt(bytes * 8)) + n).toString(16).padStart(bytes * 2, "0")
+  }
+  return Buffer.from(hex, "hex").toString("base64")
+}
+
+/** numeric text -> [unscaled digits with sign, scale], or undefined for NaN/±Infinity. */
+const splitNumeric = (text: string): [bigint, number] | undefined => {
+  const c = text.charCodeAt(text.charCodeAt(0) === 0x2d ? 1 : 0)
+  if (c < 0x30 || c > 0x39) return undefined
+  const dot = text.indexOf(".")
+  if (dot < 0) return [BigInt(text), 0]
+  return [BigInt(text.substring(0, dot) + text.substring(dot + 1)), text.length - dot - 1]
+}
+
+/**
+ * numeric(p, s) -> bytes org.apache.kafka.connect.data.Decimal (decimal.handling.mode=precise):
+ * the unscaled value at the column's scale. NaN and ±Infinity have no Decimal: null.
+ */
+export const decimalWriter = (scale: number): JsonWriter => (text) => {
+  const parts = splitNumeric(text)
+  if (parts === undefined) return "null"
+  let [unscaled, textScale] = parts
+  // The output function always writes exactly the column's scale; adjust defensively.
+  if (textScale < scale) unscaled *= 10n ** BigInt(scale - textScale)
+  else if (textScale > scale) unscaled /= 10n ** BigInt(textScale - scale)
+  return "\"" + twosComplementBase64(unscaled) + "\""
+}
+
+/**
+ * Unconstrained numeric -> struct io.debezium.data.VariableScaleDecimal
+ * `{"scale": s, "value": unscaled bytes}`: each value keeps its own scale.
+ */
+export const writeVariableScaleDecimal: JsonWriter = (text) => {
+  const parts = splitNumeric(text)
+  if (parts === undefined) return "null"
+  return "{\"scale\":" + parts[1] + ",\"value\":\"" + twosComplementBase64(parts[0]) + "\"}"
+}
+
+/** Placeholder Debezium writes for an unchanged TOASTed value it was not sent. */
+export const UNAVAILABLE_VALUE = "__debezium_unavailable_value"

@@ -1,0 +1,178 @@
+/**
+ * Whole "debezium" events (schema + payload, key and value) for insert,
+ * update and delete, built by the real Router from decoded pgoutput messages.
+ */
+import { Result } from "effect"
+import { describe, expect, it } from "vitest"
+import { decodeSettings } from "../../../src/config/decode.js"
+import { CheckpointTracker } from "../../../src/checkpoint/CheckpointTracker.js"
+import { Router } from "../../../src/route/Router.js"
+import { planRelation, type RelationEntry } from "../../../src/route/TablePlan.js"
+import { type Relation, Unchanged } from "../../../src/decode/messages.js"
+import { TypeRegistry } from "../../../src/event/values/TypeRegistry.js"
+import { fromPlain, type PlainMessage } from "../../decode/plain.js"
+
+const settings = (() => {
+  const decoded = decodeSettings(
+    `
+[postgres]
+url = "postgres://u@127.0.0.1:1/shop"
+[kafka]
+brokers = ["127.0.0.1:9"]
+[[streams]]
+name = "orders"
+tables = ["public.orders"]
+format = "debezium"
+exclude_columns = ["secret"]
+`,
+    { path: "test.toml", env: {} }
+  )
+  if (Result.isFailure(decoded)) throw new Error(decoded.failure.message)
+  return decoded.success
+})()
+
+const relation: Relation = {
+  tag: "Relation",
+  xid: undefined,
+  relationId: 16400,
+  schema: "public",
+  name: "orders",
+  replicaIdentity: "default",
+  columns: [
+    { isKey: true, name: "id", typeOid: 20, typeMod: -1 },
+    { isKey: false, name: "status", typeOid: 25, typeMod: -1 },
+    { isKey: false, name: "total", typeOid: 1700, typeMod: ((10 << 16) | 2) + 4 },
+    { isKey: false, name: "created", typeOid: 1114, typeMod: -1 },
+    { isKey: false, name: "secret", typeOid: 25, typeMod: -1 }
+  ]
+}
+
+const commitTime = 1_000_000 // microseconds after 2000-01-01
+const commitMs = 946_684_800_000 + 1000
+
+/** Routes the messages (tuples as arrays of values) inside one transaction. */
+const run = (messages: ReadonlyArray<PlainMessage>) => {
+  const entry = planRelation(relation, settings, new TypeRegistry(), ["id"], "shop") as RelationEntry
+  const router = new Router(1, new CheckpointTracker(50))
+  router.setRelation(entry)
+  router.now = 1_795_464_000_123
+  router.route(100, { tag: "Begin", finalLsn: 500, commitTime, xid: 735 })
+  for (const m of messages) router.route(200, fromPlain(m))
+  router.route(500, { tag: "Commit", flags: 0, commitLsn: 500, endLsn: 520, commitTime })
+  return router.outboxes[0]!.records.map((r) => ({
+    topic: r.topic,
+    key: r.key === null ? null : JSON.parse(String(r.key)),
+    value: r.value === null ? null : JSON.parse(String(r.value))
+  }))
+}
+
+const row = ["42", "paid", "10.50", "2026-11-23 20:00:00.5", "hidden"]
+
+const rowSchema = {
+  type: "struct",
+  fields: [
+    { type: "int64", optional: false, field: "id" },
+    { type: "string", optional: true, field: "status" },
+    {
+      type: "bytes",
+      optional: true,
+      name: "org.apache.kafka.connect.data.Decimal",
+      version: 1,
+      parameters: { scale: "2", "connect.decimal.precision": "10" },
+      field: "total"
+    },
+    { type: "int64", optional: true, name: "io.debezium.time.MicroTimestamp", version: 1, field: "created" }
+  ],
+  optional: true,
+  name: "outboxx.public.orders.Value"
+}
+
+const keyEnvelope = {
+  schema: {
+    type: "struct",
+    fields: [{ type: "int64", optional: false, field: "id" }],
+    optional: false,
+    name: "outboxx.public.orders.Key"
+  },
+  payload: { id: 42 }
+}
+
+const afterPayload = {
+  id: 42,
+  status: "paid",
+  total: Buffer.from([0x04, 0x1a]).toString("base64"), // 1050 at scale 2
+  created: Date.UTC(2026, 10, 23, 20) * 1000 + 500_000
+}
+
+const source = {
+  version: "outboxx",
+  connector: "postgresql",
+  name: "orders",
+  db: "shop",
+  schema: "public",
+  table: "orders",
+  snapshot: "false",
+  ts_ms: commitMs,
+  txId: 735,
+  lsn: 200,
+  sequence: `["500","200"]`,
+  xmin: null
+}
+
+describe("debezium events", () => {
+  it("writes an insert as JsonConverter's schema + payload, key likewise", () => {
+    const [event] = run([{ tag: "Insert", xid: undefined, relationId: 16400, newTuple: row }])
+    expect(event!.topic).toBe("outboxx.public.orders")
+    expect(event!.key).toEqual(keyEnvelope)
+    const value = event!.value
+    expect(value.schema.name).toBe("outboxx.public.orders.Envelope")
+    expect(value.schema.version).toBe(2)
+    expect(value.schema.fields.map((f: { field: string }) => f.field)).toEqual(["before", "after", "source", "transaction", "op", "ts_ms"])
+    expect(value.schema.fields[0]).toEqual({ ...rowSchema, field: "before" })
+    expect(value.schema.fields[1]).toEqual({ ...rowSchema, field: "after" })
+    expect(value.schema.fields[2].name).toBe("io.debezium.connector.postgresql.Source")
+    const sourceFields = value.schema.fields[2].fields.map((f: { field: string }) => f.field)
+    expect(Object.keys(source).every((k) => sourceFields.includes(k))).toBe(true)
+    expect(value.payload).toEqual({
+      before: null,
+      after: afterPayload,
+      source,
+      transaction: null,
+      op: "c",
+      ts_ms: 1_795_464_000_123
+    })
+  })
+
+  it("writes an update with the key-only before of the default replica identity", () => {
+    const [event] = run([{ tag: "Update", xid: undefined, relationId: 16400, oldKind: undefined, oldTuple: undefined, newTuple: row }])
+    expect(event!.key).toEqual(keyEnvelope)
+    expect(event!.value.payload.op).toBe("u")
+    expect(event!.value.payload.after).toEqual(afterPayload)
+  })
+
+  it("fills an unchanged TOASTed value with Debezium's placeholder", () => {
+    const newTuple = ["42", Unchanged, "10.50", null, null] as const
+    const [event] = run([{ tag: "Update", xid: undefined, relationId: 16400, oldKind: undefined, oldTuple: undefined, newTuple }])
+    expect(event!.value.payload.after).toEqual({ ...afterPayload, created: null, status: "__debezium_unavailable_value" })
+  })
+
+  it("writes a delete with before = the key and a tombstone after it", () => {
+    const events = run([{ tag: "Delete", xid: undefined, relationId: 16400, oldKind: "key", oldTuple: ["42", null, null, null, null] }])
+    expect(events).toHaveLength(2)
+    const [deleted, tombstone] = events
+    expect(deleted!.key).toEqual(keyEnvelope)
+    expect(deleted!.value.payload.op).toBe("d")
+    expect(deleted!.value.payload.before).toEqual({ id: 42 })
+    expect(deleted!.value.payload.after).toBe(null)
+    expect(tombstone!.key).toEqual(keyEnvelope)
+    expect(tombstone!.value).toBe(null)
+  })
+
+  it("writes a truncate with op t and a null key", () => {
+    const [event] = run([{ tag: "Truncate", xid: undefined, cascade: false, restartIdentity: false, relationIds: [16400] }])
+    expect(event!.key).toBe(null)
+    expect(event!.value.payload.op).toBe("t")
+    expect(event!.value.payload.before).toBe(null)
+    expect(event!.value.payload.after).toBe(null)
+  })
+})

@@ -1,0 +1,115 @@
+/** Debezium's PostgreSQL type mapping: schemas and values from PostgreSQL's text form. */
+import { describe, expect, it } from "vitest"
+import { debeziumColumnType } from "../../../src/event/formats/debezium/types.js"
+import {
+  daysFromCivil,
+  twosComplementBase64,
+  writeDebeziumDate,
+  writeDebeziumMicroTime,
+  writeDebeziumMicroTimestamp,
+  writeDebeziumZonedTime
+} from "../../../src/event/formats/debezium/values.js"
+import { TypeRegistry } from "../../../src/event/values/TypeRegistry.js"
+
+const registry = new TypeRegistry()
+registry.register([
+  { oid: 90001, name: "mood", schema: "public", type: "e", baseType: 0, element: 0, delimiter: ",", category: "E" },
+  { oid: 90002, name: "_mood", schema: "public", type: "b", baseType: 0, element: 90001, delimiter: ",", category: "A" },
+  { oid: 90003, name: "money_amount", schema: "public", type: "d", baseType: 1700, element: 0, delimiter: ",", category: "N" }
+])
+
+const numericMod = (precision: number, scale: number) => ((precision << 16) | scale) + 4
+const convert = (oid: number, text: string, typeMod = -1) => debeziumColumnType(registry, oid, typeMod).writer(text)
+const schemaOf = (oid: number, typeMod = -1) => debeziumColumnType(registry, oid, typeMod).schema
+
+/** Java's BigInteger(bytes) of a base64 string, for checking the unscaled value. */
+const fromTwosComplement = (b64: string): bigint => {
+  const bytes = Buffer.from(b64, "base64")
+  let n = 0n
+  for (const byte of bytes) n = (n << 8n) | BigInt(byte)
+  return bytes[0]! >= 0x80 ? n - (1n << BigInt(bytes.length * 8)) : n
+}
+
+describe("debezium type mapping", () => {
+  it("maps integers, floats and booleans to Connect primitives", () => {
+    expect(schemaOf(21)).toEqual({ type: "int16" })
+    expect(schemaOf(23)).toEqual({ type: "int32" })
+    expect(schemaOf(20)).toEqual({ type: "int64" })
+    expect(schemaOf(700)).toEqual({ type: "float" })
+    expect(schemaOf(701)).toEqual({ type: "double" })
+    expect(schemaOf(16)).toEqual({ type: "boolean" })
+    expect(convert(20, "9223372036854775807")).toBe("9223372036854775807")
+    expect(convert(16, "t")).toBe("true")
+    expect(convert(701, "1.5")).toBe("1.5")
+  })
+
+  it("maps text types, uuid and json to strings with Debezium's semantic names", () => {
+    expect(schemaOf(25)).toEqual({ type: "string" })
+    expect(schemaOf(1043)).toEqual({ type: "string" })
+    expect(schemaOf(2950)).toEqual({ type: "string", name: "io.debezium.data.Uuid", version: 1 })
+    expect(schemaOf(3802)).toEqual({ type: "string", name: "io.debezium.data.Json", version: 1 })
+    // The JSON document is a string value, not embedded.
+    expect(convert(3802, `{"a": 1}`)).toBe(JSON.stringify(`{"a": 1}`))
+    expect(convert(25, `say "hi"`)).toBe(JSON.stringify(`say "hi"`))
+  })
+
+  it("maps numeric(p,s) to Connect Decimal bytes and unconstrained numeric to VariableScaleDecimal", () => {
+    expect(schemaOf(1700, numericMod(10, 2))).toEqual({
+      type: "bytes",
+      name: "org.apache.kafka.connect.data.Decimal",
+      version: 1,
+      parameters: { scale: "2", "connect.decimal.precision": "10" }
+    })
+    const decimal = JSON.parse(convert(1700, "10.50", numericMod(10, 2)))
+    expect(fromTwosComplement(decimal)).toBe(1050n)
+    expect(fromTwosComplement(JSON.parse(convert(1700, "-0.01", numericMod(10, 2))))).toBe(-1n)
+    expect(fromTwosComplement(JSON.parse(convert(1700, "12345678.99", numericMod(10, 2))))).toBe(1234567899n)
+    expect(convert(1700, "NaN", numericMod(10, 2))).toBe("null")
+    expect(schemaOf(1700)["name"]).toBe("io.debezium.data.VariableScaleDecimal")
+    expect(JSON.parse(convert(1700, "-3.14159"))).toEqual({ scale: 5, value: twosComplementBase64(-314159n) })
+    // A domain over numeric converts like numeric.
+    expect(schemaOf(90003)["name"]).toBe("io.debezium.data.VariableScaleDecimal")
+  })
+
+  it("writes two's complement like Java's BigInteger.toByteArray", () => {
+    expect(Buffer.from(twosComplementBase64(0n), "base64")).toEqual(Buffer.from([0]))
+    expect(Buffer.from(twosComplementBase64(127n), "base64")).toEqual(Buffer.from([0x7f]))
+    expect(Buffer.from(twosComplementBase64(128n), "base64")).toEqual(Buffer.from([0x00, 0x80]))
+    expect(Buffer.from(twosComplementBase64(-1n), "base64")).toEqual(Buffer.from([0xff]))
+    expect(Buffer.from(twosComplementBase64(-128n), "base64")).toEqual(Buffer.from([0x80]))
+    expect(Buffer.from(twosComplementBase64(-129n), "base64")).toEqual(Buffer.from([0xff, 0x7f]))
+    for (const n of [1n, 255n, 256n, -256n, -257n, 10n ** 30n, -(10n ** 30n)]) {
+      expect(fromTwosComplement(twosComplementBase64(n))).toBe(n)
+    }
+  })
+
+  it("maps temporal types to Debezium's microsecond types", () => {
+    expect(schemaOf(1082)).toEqual({ type: "int32", name: "io.debezium.time.Date", version: 1 })
+    expect(schemaOf(1114)).toEqual({ type: "int64", name: "io.debezium.time.MicroTimestamp", version: 1 })
+    expect(schemaOf(1083)).toEqual({ type: "int64", name: "io.debezium.time.MicroTime", version: 1 })
+    expect(schemaOf(1184)).toEqual({ type: "string", name: "io.debezium.time.ZonedTimestamp", version: 1 })
+    expect(writeDebeziumDate("1970-01-01")).toBe("0")
+    expect(writeDebeziumDate("2026-11-23")).toBe(String(Date.UTC(2026, 10, 23) / 86_400_000))
+    expect(writeDebeziumDate("1969-12-31")).toBe("-1")
+    expect(writeDebeziumDate("0001-01-01 BC")).toBe(String(daysFromCivil(0, 1, 1)))
+    expect(writeDebeziumDate("infinity")).toBe("null")
+    expect(writeDebeziumMicroTimestamp("2026-11-23 20:00:00.123456")).toBe(String(Date.UTC(2026, 10, 23, 20) * 1000 + 123456))
+    expect(writeDebeziumMicroTimestamp("1969-12-31 23:59:59.5")).toBe("-500000")
+    expect(writeDebeziumMicroTimestamp("9999-12-31 23:59:59.999999")).toBe(String(BigInt(Date.UTC(9999, 11, 31, 23, 59, 59)) * 1000n + 999999n))
+    expect(writeDebeziumMicroTime("20:00:00.25")).toBe(String(72_000_250_000))
+    expect(convert(1184, "2026-11-23 20:00:00.123456+00")).toBe(`"2026-11-23T20:00:00.123456Z"`)
+    expect(writeDebeziumZonedTime("01:30:00.5+02")).toBe(`"23:30:00.5Z"`)
+  })
+
+  it("maps bytea to bytes, arrays to arrays of the element schema, enums to strings", () => {
+    expect(schemaOf(17)).toEqual({ type: "bytes" })
+    expect(convert(17, "\\x00ff")).toBe(`"AP8="`)
+    expect(schemaOf(1007)).toEqual({ type: "array", items: { type: "int32", optional: true } })
+    expect(convert(1007, "{1,NULL,3}")).toBe("[1,null,3]")
+    expect(schemaOf(1009)).toEqual({ type: "array", items: { type: "string", optional: true } })
+    expect(convert(1009, `{a,"b c"}`)).toBe(`["a","b c"]`)
+    expect(schemaOf(90001)).toEqual({ type: "string" })
+    expect(schemaOf(90002)).toEqual({ type: "array", items: { type: "string", optional: true } })
+    expect(convert(1182, "{2026-11-23,NULL}")).toBe(`[${Date.UTC(2026, 10, 23) / 86_400_000},null]`)
+  })
+})
