@@ -13,7 +13,8 @@ export type Delivery = "at-least-once" | "exactly-once"
 /** Which Kafka client library the producer runs on (see docs/kafka.md). */
 export type KafkaClientKind = "auto" | "platformatic" | "kafkajs"
 export type Operation = "insert" | "update" | "delete" | "truncate"
-export type EventFormat = "outboxx" | "debezium"
+/** The `format` a stream names; each is a module in src/event/formats/. */
+export type FormatName = "outboxx" | "debezium"
 export type LogLevel = "debug" | "info" | "warn" | "error"
 export type LogFormat = "json" | "pretty"
 /** What to do when the slot vanished while the journal holds a checkpoint. */
@@ -106,7 +107,7 @@ export interface StreamSettings {
   readonly tables: ReadonlyArray<TableRef>
   /** Template with `{schema}`, `{table}`, `{stream}` placeholders. */
   readonly topic: string
-  readonly format: EventFormat
+  readonly format: FormatName
   readonly operations: ReadonlySet<Operation>
   /** Kafka key columns; undefined = the replica identity / primary key. */
   readonly key: ReadonlyArray<string> | undefined

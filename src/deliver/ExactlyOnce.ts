@@ -19,7 +19,7 @@
 import { Effect, Queue } from "effect"
 import type { StoredPosition, TransactionalProducer } from "./kafka/TransactionalProducer.js"
 import type { CheckpointTracker, TransactionHandle } from "../checkpoint/CheckpointTracker.js"
-import { type Outbox, emptyOutbox } from "../route/Router.js"
+import { emptyOutbox, type Outbox } from "./Outbox.js"
 import { SinkError } from "./RecordSink.js"
 
 /** Outboxes the sender may hold queued (each at most one route batch of 1,024 messages). */

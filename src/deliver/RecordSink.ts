@@ -4,7 +4,7 @@
  */
 import { Schema } from "effect"
 import type { Effect } from "effect"
-import type { OutRecord } from "./kafka/batching.js"
+import type { OutRecord } from "../event/record/OutRecord.js"
 
 export class SinkError extends Schema.TaggedError<SinkError>()("SinkError", {
   reason: Schema.String,

@@ -28,12 +28,13 @@ import type { RecordSink, SinkError } from "../deliver/RecordSink.js"
 import type { PgoutputDecodeError } from "../decode/decoder.js"
 import type { Relation } from "../decode/messages.js"
 import type { ReplicationProtocolError } from "../replication/protocol.js"
-import { emptyOutbox, type LogicalMessageHandler, type Outbox, Router, RoutingError } from "../route/Router.js"
+import { emptyOutbox, type Outbox } from "../deliver/Outbox.js"
+import { type LogicalMessageHandler, Router, RoutingError } from "../route/Router.js"
 import { makeStreamActor } from "../deliver/StreamActor.js"
 import { makeSnapshotter, notifyDelivered } from "../snapshot/Snapshotter.js"
 import type { SnapshotError } from "../snapshot/SnapshotError.js"
 import { StateStore, type StateStoreShape } from "../state/StateStore.js"
-import { planRelation, TablePlanError } from "../route/TablePlan.js"
+import { planRelation, streamFormats, TablePlanError } from "../route/TablePlan.js"
 import { activeRole } from "./Standby.js"
 import { startHeartbeat } from "../replication/Heartbeat.js"
 import { watchTables } from "../route/TableWatch.js"
@@ -170,6 +171,7 @@ export const runStreaming = Effect.fn("Pipeline.runStreaming")(function*(
   const health = yield* Effect.serviceOption(HealthState)
   const tracker = new CheckpointTracker(startLsn)
   const registry = new TypeRegistry()
+  const formats = streamFormats(settings, database)
   const typeQuery = (sql: string, params: ReadonlyArray<unknown>) =>
     catalog.query(sql, [...params]).then((r) => r.rows as ReadonlyArray<Record<string, unknown>>)
   const snapshots = yield* makeSnapshotter({
@@ -236,7 +238,7 @@ export const runStreaming = Effect.fn("Pipeline.runStreaming")(function*(
       catch: (cause) => new RoutingError({ lsn: formatLsn(lsn), reason: `cannot resolve the column types of ${relation.schema}.${relation.name}`, cause })
     })
     const pk = yield* queryRows<{ attname: string }>(catalog, primaryKeySql, [relation.relationId])
-    const entry = planRelation(relation, settings, registry, pk.map((r) => r.attname), database)
+    const entry = planRelation(relation, settings, registry, pk.map((r) => r.attname), formats)
     if (entry instanceof TablePlanError) return yield* entry
     router.setRelation(entry)
   })

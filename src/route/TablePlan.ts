@@ -1,21 +1,17 @@
 /**
  * What one stream does with one table, computed once per Relation message:
- * which columns go into `before`/`after`, their JSON key prefixes and value
- * writers, the Kafka key columns, the topic and the `source` prefix. A new
- * Relation message (after ALTER TABLE) replaces the plan, so events carry the
- * new shape from then on.
+ * which operations it emits, which columns its events carry, the Kafka key
+ * columns and topic, and the stream's format for the table (which alone
+ * knows what the events look like). A new Relation message (after ALTER
+ * TABLE) replaces the plan, so events carry the new shape from then on.
  */
 import { Schema } from "effect"
 import { renderTopic } from "../config/topic.js"
 import type { Operation, OutboxxSettings, StreamSettings } from "../config/model.js"
-import { type DebeziumPlan, debeziumPlan } from "../event/formats/debezium/envelope.js"
-import { type Op, sourcePrefix } from "../event/formats/outboxx.js"
 import type { Relation } from "../decode/messages.js"
-import { byteWriterFor, type ByteWriter } from "../event/values/byteWriters.js"
-import { utf8Bytes } from "../event/record/JsonBytes.js"
-import { keyPrefixBytes, keyPrefixes } from "../event/values/rowJson.js"
+import type { EventFormat, Op, TableFormat } from "../event/EventFormat.js"
+import { makeFormat } from "../event/formats/index.js"
 import type { TypeRegistry } from "../event/values/TypeRegistry.js"
-import type { JsonWriter } from "../event/values/writers.js"
 
 /** The configuration asks for something the table does not have. */
 export class TablePlanError extends Schema.TaggedError<TablePlanError>()("TablePlanError", {
@@ -34,31 +30,18 @@ export interface TablePlan {
   readonly topic: string
   readonly emits: Readonly<Record<Operation, boolean>>
   readonly tombstones: boolean
-  readonly prefixes: ReadonlyArray<string>
-  readonly writers: ReadonlyArray<JsonWriter>
-  /** `prefixes` as UTF-8 and `writers` on bytes: the streaming path of format "outboxx". */
-  readonly prefixBytes: ReadonlyArray<Uint8Array>
-  readonly byteWriters: ReadonlyArray<ByteWriter>
-  /** Columns that go into `before`/`after` (include_columns / exclude_columns). */
+  /** Columns the events carry (include_columns / exclude_columns): what the size check counts. */
   readonly includeMask: ReadonlyArray<boolean>
-  /** Included replica-identity columns: what `before` holds when the server sent only the key. */
-  readonly identityMask: ReadonlyArray<boolean>
   /** Kafka key columns (configured, else the primary key, else the replica identity). */
   readonly keyIndexes: ReadonlyArray<number>
-  readonly keyPrefixes: ReadonlyArray<string>
-  readonly keyPrefixBytes: ReadonlyArray<Uint8Array>
+  /** `keyIndexes`' column names, for errors. */
+  readonly keyNames: ReadonlyArray<string>
+  /** `schema.table`, for errors. */
+  readonly table: string
   /** Keys of RouterStats.events for this stream and table, per op (computed once, not per row). */
   readonly statKeys: Readonly<Record<Op, string>>
-  /** `{"db":..,"schema":..,"table":..,"lsn":"` */
-  readonly source: string
-  /** `,"source":` and `source` as UTF-8: what the byte path writes before the change's LSN. */
-  readonly sourceBytes: Uint8Array
-  /**
-   * Set for streams with format "debezium": its schemas and value writers
-   * (`writers` then holds Debezium's writers too). Undefined for "outboxx",
-   * so that path costs one property check.
-   */
-  readonly debezium: DebeziumPlan | undefined
+  /** The stream's format for this table: the only code that knows what the events look like. */
+  readonly format: TableFormat
 }
 
 export interface RelationEntry {
@@ -100,23 +83,24 @@ const columnIndexes = (
   return indexes
 }
 
+/** One format instance per stream, shared by the stream's tables (`planRelation`'s `formats`). */
+export const streamFormats = (settings: OutboxxSettings, database: string): ReadonlyArray<EventFormat> =>
+  settings.streams.map((stream) => makeFormat(stream.format, { stream: stream.name, database }))
+
 /**
  * Plans every stream that captures `relation`. `primaryKey` is the table's
  * primary key column names (from the catalog), empty when it has none.
- * The registry must already know the relation's column types.
+ * The registry must already know the relation's column types; `formats`
+ * holds each stream's format (streamFormats).
  */
 export const planRelation = (
   relation: Relation,
   settings: OutboxxSettings,
   registry: TypeRegistry,
   primaryKey: ReadonlyArray<string>,
-  database: string
+  formats: ReadonlyArray<EventFormat>
 ): RelationEntry | TablePlanError => {
   const plans: Array<TablePlan> = []
-  const prefixes = keyPrefixes(relation.columns.map((c) => c.name))
-  const writers = relation.columns.map((c) => registry.writerOrString(c.typeOid))
-  const prefixBytes = keyPrefixBytes(relation.columns.map((c) => c.name))
-  const byteWriters = writers.map(byteWriterFor)
   for (let s = 0; s < settings.streams.length; s++) {
     const stream = settings.streams[s]!
     if (!stream.tables.some((t) => t.schema === relation.schema && t.name === relation.name)) continue
@@ -143,9 +127,8 @@ export const planRelation = (
     const keyIndexes = columnIndexes(relation, keyNames, stream, "key")
     if (keyIndexes instanceof TablePlanError) return keyIndexes
     const topic = renderTopic(stream.topic, { schema: relation.schema, table: relation.name, stream: stream.name })
-    const debezium = stream.format === "debezium"
-      ? debeziumPlan({ relation, registry, includeMask, keyIndexes, name: topic, server: stream.name, database })
-      : undefined
+    const identityMask = relation.columns.map((c, i) => c.isKey && includeMask[i]!)
+    const format = formats[s]!.table({ relation, types: registry, topic, includeMask, identityMask, keyIndexes })
     plans.push({
       streamIndex: s,
       stream,
@@ -158,19 +141,12 @@ export const planRelation = (
       },
       // A tombstone deletes a key: a keyless table has none to delete.
       tombstones: stream.tombstones && keyIndexes.length > 0,
-      prefixes,
-      writers: debezium === undefined ? writers : debezium.writers,
-      prefixBytes,
-      byteWriters,
       includeMask,
-      identityMask: relation.columns.map((c, i) => c.isKey && includeMask[i]!),
       keyIndexes,
-      keyPrefixes: keyIndexes.map((i) => prefixes[i]!),
-      keyPrefixBytes: keyIndexes.map((i) => prefixBytes[i]!),
+      keyNames: keyIndexes.map((i) => relation.columns[i]!.name),
+      table: tableName(relation),
       statKeys: statKeysFor(stream.name, tableName(relation)),
-      source: sourcePrefix(database, relation.schema, relation.name),
-      sourceBytes: utf8Bytes(`,"source":${sourcePrefix(database, relation.schema, relation.name)}`),
-      debezium
+      format
     })
   }
   return { relation, qualifiedName: tableName(relation), plans }

@@ -23,10 +23,9 @@ import { Deferred, Duration, Effect, Metric, Queue, type Redacted, type Scope } 
 import * as Metrics from "../observability/metrics.js"
 import type pg from "pg"
 import type { OutboxxSettings } from "../config/model.js"
-import { sourceSuffix } from "../event/formats/outboxx.js"
-import { jsonRecord } from "../deliver/kafka/batching.js"
-import type { ChangeObserver, LogicalMessageHandler, Outbox, Router } from "../route/Router.js"
-import type { TablePlan } from "../route/TablePlan.js"
+import type { Outbox } from "../deliver/Outbox.js"
+import type { ChangeObserver, LogicalMessageHandler, Router } from "../route/Router.js"
+import { streamFormats, type TablePlan } from "../route/TablePlan.js"
 import type { Relation, Tuple } from "../decode/messages.js"
 import { formatLsn } from "../postgres/lsn.js"
 import { connectClient } from "../postgres/Postgres.js"
@@ -37,7 +36,7 @@ import type { StateStoreShape } from "../state/StateStore.js"
 import { queryText, readBlockRange, readKeysetChunk, readKeysetChunkInSnapshot, relationBlocks } from "./chunks.js"
 import { decodeSignal, decodeWatermark, encodeWatermark, signalPrefix, type Watermark, watermarkPrefix } from "./messages.js"
 import { SnapshotProgress } from "./progress.js"
-import { snapshotAfter, snapshotKey, snapshotValue, type TextRow } from "./records.js"
+import type { TextRow, Transaction } from "../event/EventFormat.js"
 import { SnapshotError } from "./SnapshotError.js"
 import { verifySignal } from "./signalKey.js"
 import { reconnectBackoff } from "../pipeline/backoff.js"
@@ -60,7 +59,9 @@ export interface SnapshotterOptions {
 /** A chunk row, ready for every stream that snapshots the table. */
 interface PreparedRow {
   readonly key: string
-  readonly perPlan: ReadonlyArray<{ readonly plan: TablePlan; readonly key: string | null; readonly after: string }>
+  /** The row as read; each stream's format writes its event when the window closes. */
+  readonly row: TextRow
+  readonly plans: ReadonlyArray<TablePlan>
 }
 
 /** A table whose incremental snapshot runs: its changes are remembered by transaction (RecentChanges). */
@@ -89,7 +90,8 @@ const keyOf = (row: PreparedRow) => row.key
 
 const prepareRow = (target: TableTarget, row: TextRow): PreparedRow => ({
   key: chunkKeyText(target.chunkKey.map((i) => row[i])),
-  perPlan: target.plans.map((plan) => ({ plan, key: snapshotKey(plan, row), after: snapshotAfter(plan, row) }))
+  row,
+  plans: target.plans
 })
 
 const asKey = (json: unknown): Array<string> | undefined =>
@@ -125,7 +127,8 @@ export const makeSnapshotter = Effect.fnUntraced(function*(options: SnapshotterO
   const append = (events: ReadonlyArray<JournalEvent>) =>
     journal.append(events).pipe(Effect.catch((e) => Effect.logWarning(`cannot journal snapshot progress: ${e.message}`)))
 
-  const load = (table: string) => loadTableTarget(catalog, settings, registry, database, table)
+  const formats = streamFormats(settings, database)
+  const load = (table: string) => loadTableTarget(catalog, settings, registry, formats, table)
 
   // --- Initial snapshot --------------------------------------------------------------------------
 
@@ -145,9 +148,9 @@ export const makeSnapshotter = Effect.fnUntraced(function*(options: SnapshotterO
     for (const table of tables) startedAt.set(table, at)
     yield* Effect.logInfo("initial snapshot starting", { tables: tables.length, snapshot: snapshotName, consistentPoint: formatLsn(consistentPoint), parallelism, chunkSize })
     const started = Date.now()
-    const lsnText = formatLsn(consistentPoint)
-    // Snapshot rows have no WAL position of their own: they carry the consistent point (docs/snapshots.md).
-    const suffix = sourceSuffix(lsnText, 0, at, true)
+    // Snapshot rows have no WAL position or transaction of their own: they carry the consistent
+    // point, and the snapshot's start as their time (docs/snapshots.md).
+    const snapshotTx: Transaction = { xid: 0, commitLsn: consistentPoint, commitTimeMs: Date.parse(at), commitTs: at }
     const pendingEvents: Array<JournalEvent> = []
     let undelivered = 0
     let readersDone = false
@@ -179,11 +182,8 @@ export const makeSnapshotter = Effect.fnUntraced(function*(options: SnapshotterO
             outbox = { records: [], txs: [], counts: [], commitTimes: [] }
             outboxes.set(plan.streamIndex, outbox)
           }
-          const source = plan.source + lsnText + suffix
           const records = outbox.records
-          for (const row of rows) {
-            records.push(jsonRecord(plan.topic, snapshotKey(plan, row), snapshotValue(plan, snapshotAfter(plan, row), source, ts, consistentPoint)))
-          }
+          for (const row of rows) records.push(plan.format.snapshot(row, "initial", consistentPoint, snapshotTx, ts))
         }
         let remaining = outboxes.size
         outstanding++
@@ -454,9 +454,9 @@ export const makeSnapshotter = Effect.fnUntraced(function*(options: SnapshotterO
     const streams = new Set<number>()
     let emitted = 0
     for (const row of rows) {
-      for (const p of row.perPlan) {
-        router.emitSnapshotRow(lsn, p.plan, p.key, p.after)
-        streams.add(p.plan.streamIndex)
+      for (const plan of row.plans) {
+        router.emitSnapshotRow(lsn, plan, row.row)
+        streams.add(plan.streamIndex)
       }
       emitted++
     }

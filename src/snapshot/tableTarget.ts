@@ -9,6 +9,7 @@
 import { Effect } from "effect"
 import type pg from "pg"
 import type { OutboxxSettings } from "../config/model.js"
+import type { EventFormat } from "../event/EventFormat.js"
 import { planRelation, type TablePlan, TablePlanError } from "../route/TablePlan.js"
 import type { Relation, ReplicaIdentity } from "../decode/messages.js"
 import { queryRows } from "../postgres/Postgres.js"
@@ -70,7 +71,7 @@ export const loadTableTarget = Effect.fnUntraced(function*(
   catalog: pg.Client,
   settings: OutboxxSettings,
   registry: TypeRegistry,
-  database: string,
+  formats: ReadonlyArray<EventFormat>,
   table: string
 ) {
   const [schema, name] = splitName(table)
@@ -121,7 +122,7 @@ export const loadTableTarget = Effect.fnUntraced(function*(
       ),
     catch: (cause) => fail("cannot resolve the column types", true, cause)
   })
-  const entry = planRelation(relation, settings, registry, primaryKey, database)
+  const entry = planRelation(relation, settings, registry, primaryKey, formats)
   if (entry instanceof TablePlanError) return yield* fail(entry.message, false, entry)
   const keyNames = primaryKey.length > 0 ? primaryKey : identityIndex
   return {

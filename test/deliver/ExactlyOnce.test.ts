@@ -6,7 +6,7 @@
 import { describe, expect, it } from "vitest"
 import { parsePosition, positionRecord, positionTopicFor, transactionalIdFor } from "../../src/deliver/kafka/TransactionalProducer.js"
 import { CheckpointTracker } from "../../src/checkpoint/CheckpointTracker.js"
-import { emptyOutbox } from "../../src/route/Router.js"
+import { emptyOutbox } from "../../src/deliver/Outbox.js"
 import { isCommitted, PositionSkipper, splitAtBoundary } from "../../src/deliver/ExactlyOnce.js"
 
 type Msg = { tag: string; finalLsn?: number }

@@ -9,9 +9,10 @@ import { Result } from "effect"
 import { describe, expect, it } from "vitest"
 import { decodeSettings } from "../../src/config/decode.js"
 import { CheckpointTracker } from "../../src/checkpoint/CheckpointTracker.js"
-import { emptyOutbox, type Outbox, Router } from "../../src/route/Router.js"
+import { emptyOutbox, type Outbox } from "../../src/deliver/Outbox.js"
+import { Router } from "../../src/route/Router.js"
 import { releaseSlabs } from "../../src/event/record/SlabPool.js"
-import { planRelation, TablePlanError } from "../../src/route/TablePlan.js"
+import { planRelation, streamFormats, TablePlanError } from "../../src/route/TablePlan.js"
 import { type Relation, type RelationColumn, type TupleValue, Unchanged } from "../../src/decode/messages.js"
 import { Oid } from "../../src/event/values/builtinTypes.js"
 import { TypeRegistry } from "../../src/event/values/TypeRegistry.js"
@@ -62,10 +63,10 @@ interface Setup {
 
 const routerFor = ({ database = "shop", primaryKey = [], relation, stream = "", table }: Setup): Router => {
   const settings = settingsFor(table ?? `public.${relation.name}`, stream)
-  const entry = planRelation(relation, settings, new TypeRegistry(), primaryKey, database)
+  const entry = planRelation(relation, settings, new TypeRegistry(), primaryKey, streamFormats(settings, database))
   if (entry instanceof TablePlanError) throw entry
   expect(entry.plans).toHaveLength(1)
-  expect(entry.plans[0]!.debezium).toBeUndefined()
+  expect(entry.plans[0]!.stream.format).toBe("outboxx")
   const router = new Router(1, new CheckpointTracker(50))
   router.setRelation(entry)
   router.now = NOW

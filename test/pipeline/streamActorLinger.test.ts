@@ -4,9 +4,9 @@
  */
 import { assert, describe, it } from "@effect/vitest"
 import { Duration, Effect, Fiber, Queue } from "effect"
-import { jsonRecord, type OutRecord } from "../../src/deliver/kafka/batching.js"
+import { jsonRecord, type OutRecord } from "../../src/event/record/OutRecord.js"
 import type { RecordSink } from "../../src/deliver/RecordSink.js"
-import type { Outbox } from "../../src/route/Router.js"
+import type { Outbox } from "../../src/deliver/Outbox.js"
 import { CheckpointTracker } from "../../src/checkpoint/CheckpointTracker.js"
 import { type Linger, makeStreamActor } from "../../src/deliver/StreamActor.js"
 

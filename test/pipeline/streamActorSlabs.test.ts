@@ -9,7 +9,7 @@ import type { OutRecord } from "../../src/deliver/kafka/batching.js"
 import { SlabRecord } from "../../src/event/record/SlabRecord.js"
 import { CheckpointTracker } from "../../src/checkpoint/CheckpointTracker.js"
 import { type RecordSink, SinkError } from "../../src/deliver/RecordSink.js"
-import type { Outbox } from "../../src/route/Router.js"
+import type { Outbox } from "../../src/deliver/Outbox.js"
 import { makeStreamActor } from "../../src/deliver/StreamActor.js"
 import { SlabPool } from "../../src/event/record/SlabPool.js"
 

@@ -1,14 +1,27 @@
 /**
- * The "outboxx" event format (INTERFACE.md "Change event"), written as JSON
- * text by concatenation: every part that depends only on the table or the
- * transaction is computed once and reused for each row.
+ * The "outboxx" event format (INTERFACE.md "Change event"):
+ * `{"op","before","after"[,"unchanged"],"source":{db,schema,table,lsn,commitLsn,txId,commitTs,snapshot},"ts_ms"}`,
+ * the key the key columns' JSON object.
+ *
+ * Streamed changes are written as UTF-8 bytes straight into the Router's
+ * slabs, each value copied from the replication message by its ByteWriter:
+ * the hot path allocates one record per event and nothing per column. Every
+ * part that depends only on the table, or on the transaction and the batch,
+ * is encoded once. Snapshot rows (text from a query) are built as strings.
  */
-import { asciiBytes } from "../record/JsonBytes.js"
+import { formatLsn } from "../../postgres/lsn.js"
+import type { Relation } from "../../decode/messages.js"
+import { Cell, cellLength, type Tuple } from "../../decode/tuple.js"
+import type { EventFormat, FormatContext, Op, SnapshotKind, TableFormat, TableShape, TextRow, Transaction } from "../EventFormat.js"
+import { asciiBytes, type JsonBytes, utf8Bytes } from "../record/JsonBytes.js"
+import { jsonRecord, type OutRecord } from "../record/OutRecord.js"
+import { SlabRecord } from "../record/SlabRecord.js"
+import { type ByteWriter, byteWriterFor } from "../values/byteWriters.js"
 import { jsonString } from "../values/jsonString.js"
+import { buildRowJson, keyPrefixBytes, keyPrefixes, textKeyJson, writeRowJson } from "../values/rowJson.js"
+import type { JsonWriter } from "../values/writers.js"
 
-export type Op = "c" | "u" | "d" | "r" | "t"
-
-/** `"source":{"db":..,"schema":..,"table":..,` — once per table. */
+/** `{"db":..,"schema":..,"table":..,"lsn":"` — once per table. */
 export const sourcePrefix = (db: string, schema: string, table: string): string =>
   `{"db":${jsonString(db)},"schema":${jsonString(schema)},"table":${jsonString(table)},"lsn":"`
 
@@ -25,7 +38,7 @@ const opPrefix: Record<Op, string> = {
 }
 
 /**
- * The event value. `before`/`after` are JSON object texts or "null";
+ * The event value as text. `before`/`after` are JSON object texts or "null";
  * `unchanged` is a JSON array text or undefined.
  */
 export const eventValue = (
@@ -40,12 +53,8 @@ export const eventValue = (
   (unchanged === undefined ? "" : `,"unchanged":` + unchanged) +
   `,"source":` + source + `,"ts_ms":` + tsMs + "}"
 
-/**
- * The constant pieces of an event as bytes, for the Router's byte path
- * (same text as `eventValue`): op + `before`, then `after` and `unchanged`
- * (the source and ts_ms pieces are per table and per transaction).
- */
-export const eventBytes = {
+/** The constant pieces of an event as bytes (the same text as `eventValue`). */
+const eventBytes = {
   opBefore: {
     c: asciiBytes(opPrefix.c),
     u: asciiBytes(opPrefix.u),
@@ -57,3 +66,175 @@ export const eventBytes = {
   unchanged: asciiBytes(`,"unchanged":`),
   null: asciiBytes("null")
 }
+
+const NO_BYTES = new Uint8Array(0)
+
+/** The format of one stream: what its tables share (scratch space, the per-transaction text). */
+class OutboxxFormat implements EventFormat {
+  /** Reused per row: columns of `after` left out as unchanged TOAST values. */
+  readonly unchanged: Array<number> = []
+  /** The end of an event after its LSN, for one transaction and one `now` (a batch). */
+  private tail: { tx: Transaction | undefined; now: number; bytes: Uint8Array } = { tx: undefined, now: -1, bytes: NO_BYTES }
+  /** The source suffix of snapshot rows, for one transaction. */
+  private snapshotSuffix: { tx: Transaction | undefined; text: string } = { tx: undefined, text: "" }
+
+  constructor(readonly database: string) {}
+
+  table(shape: TableShape): TableFormat {
+    return new OutboxxTable(this, shape)
+  }
+
+  /** `","commitLsn":..}` + `,"ts_ms":N}` for a streamed change, encoded once per transaction and batch. */
+  tailBytes(tx: Transaction, now: number): Uint8Array {
+    let tail = this.tail
+    if (tail.tx !== tx || tail.now !== now) {
+      const suffix = sourceSuffix(formatLsn(tx.commitLsn), tx.xid, tx.commitTs, false)
+      tail = { tx, now, bytes: utf8Bytes(`${suffix},"ts_ms":${now}}`) }
+      this.tail = tail
+    }
+    return tail.bytes
+  }
+
+  snapshotSourceSuffix(tx: Transaction): string {
+    if (this.snapshotSuffix.tx !== tx) {
+      this.snapshotSuffix = { tx, text: sourceSuffix(formatLsn(tx.commitLsn), tx.xid, tx.commitTs, true) }
+    }
+    return this.snapshotSuffix.text
+  }
+}
+
+const names = (relation: Relation) => relation.columns.map((c) => c.name)
+
+class OutboxxTable implements TableFormat {
+  private readonly topic: string
+  private readonly includeMask: ReadonlyArray<boolean>
+  private readonly identityMask: ReadonlyArray<boolean>
+  private readonly keyIndexes: ReadonlyArray<number>
+  private readonly prefixes: ReadonlyArray<string>
+  private readonly writers: ReadonlyArray<JsonWriter>
+  private readonly prefixBytes: ReadonlyArray<Uint8Array>
+  private readonly byteWriters: ReadonlyArray<ByteWriter>
+  private readonly keyPrefixes: ReadonlyArray<string>
+  private readonly keyPrefixBytes: ReadonlyArray<Uint8Array>
+  /** `{"db":..,"schema":..,"table":..,"lsn":"` */
+  private readonly source: string
+  /** `,"source":` and `source` as UTF-8: what comes before the change's LSN. */
+  private readonly sourceBytes: Uint8Array
+  /** The key `writeKey` wrote last: `keyBytes[keyStart, keyStart + keyLength)`, length -1 for none. */
+  private keyBytes: Uint8Array = NO_BYTES
+  private keyStart = 0
+  private keyLength = -1
+
+  constructor(private readonly format: OutboxxFormat, shape: TableShape) {
+    const { relation } = shape
+    this.topic = shape.topic
+    this.includeMask = shape.includeMask
+    this.identityMask = shape.identityMask
+    this.keyIndexes = shape.keyIndexes
+    this.prefixes = keyPrefixes(names(relation))
+    this.writers = relation.columns.map((c) => shape.types.writerOrString(c.typeOid))
+    this.prefixBytes = keyPrefixBytes(names(relation))
+    this.byteWriters = this.writers.map(byteWriterFor)
+    this.keyPrefixes = shape.keyIndexes.map((i) => this.prefixes[i]!)
+    this.keyPrefixBytes = shape.keyIndexes.map((i) => this.prefixBytes[i]!)
+    this.source = sourcePrefix(format.database, relation.schema, relation.name)
+    this.sourceBytes = utf8Bytes(`,"source":${this.source}`)
+  }
+
+  row(
+    out: JsonBytes,
+    op: "c" | "u",
+    before: Tuple | undefined,
+    beforeIsFull: boolean,
+    after: Tuple,
+    lsn: number,
+    tx: Transaction,
+    now: number
+  ): OutRecord {
+    this.writeKey(out, after)
+    const unchanged = this.format.unchanged
+    unchanged.length = 0
+    out.begin()
+    out.bytes(eventBytes.opBefore[op])
+    if (before === undefined) out.bytes(eventBytes.null)
+    else writeRowJson(out, this.prefixBytes, this.byteWriters, before, beforeIsFull ? this.includeMask : this.identityMask)
+    out.bytes(eventBytes.after)
+    writeRowJson(out, this.prefixBytes, this.byteWriters, after, this.includeMask, unchanged, beforeIsFull ? before : undefined)
+    if (unchanged.length > 0) {
+      out.bytes(eventBytes.unchanged)
+      for (let k = 0; k < unchanged.length; k++) {
+        const prefix = this.prefixBytes[unchanged[k]!]!
+        out.byte(k === 0 ? 0x5b : 0x2c) // '[' or ','
+        out.range(prefix, 0, prefix.length - 1) // `"name":` without the colon
+      }
+      out.byte(0x5d) // ']'
+    }
+    return this.finish(out, lsn, tx, now)
+  }
+
+  delete(out: JsonBytes, before: Tuple, beforeIsFull: boolean, lsn: number, tx: Transaction, now: number): OutRecord {
+    this.writeKey(out, before)
+    out.begin()
+    out.bytes(eventBytes.opBefore.d)
+    writeRowJson(out, this.prefixBytes, this.byteWriters, before, beforeIsFull ? this.includeMask : this.identityMask)
+    out.bytes(eventBytes.after)
+    out.bytes(eventBytes.null)
+    return this.finish(out, lsn, tx, now)
+  }
+
+  truncate(_out: JsonBytes, lsn: number, tx: Transaction, now: number): OutRecord {
+    const source = this.source + formatLsn(lsn) + sourceSuffix(formatLsn(tx.commitLsn), tx.xid, tx.commitTs, false)
+    return jsonRecord(this.topic, null, eventValue("t", "null", "null", undefined, source, now))
+  }
+
+  snapshot(row: TextRow, _kind: SnapshotKind, lsn: number, tx: Transaction, now: number): OutRecord {
+    const after = buildRowJson(this.prefixes, this.writers, row, this.includeMask)
+    const source = this.source + formatLsn(lsn) + this.format.snapshotSourceSuffix(tx)
+    return jsonRecord(this.topic, textKeyJson(this.keyPrefixes, this.writers, this.keyIndexes, row), eventValue("r", "null", after, undefined, source, now))
+  }
+
+  keyText(tuple: Tuple): string | null {
+    return textKeyJson(this.keyPrefixes, this.writers, this.keyIndexes, tuple.values())
+  }
+
+  /** `,"source":{...},"ts_ms":N}`, then the record of the key and the value written since `begin`. */
+  private finish(out: JsonBytes, lsn: number, tx: Transaction, now: number): OutRecord {
+    out.bytes(this.sourceBytes)
+    out.lsn(lsn)
+    out.bytes(this.format.tailBytes(tx, now))
+    out.finishPart()
+    return SlabRecord.make(this.topic, this.keyBytes, this.keyStart, this.keyLength, out.partBuf, out.partStart, out.partLength)
+  }
+
+  /** Writes the key columns' JSON object as a part of `out`, remembered in `keyBytes`/`keyStart`/`keyLength`. */
+  private writeKey(out: JsonBytes, tuple: Tuple): void {
+    const indexes = this.keyIndexes
+    if (indexes.length === 0) {
+      this.keyBytes = NO_BYTES
+      this.keyLength = -1
+      return
+    }
+    out.begin()
+    out.byte(0x7b) // '{'
+    for (let k = 0; k < indexes.length; k++) {
+      const i = indexes[k]!
+      if (k > 0) out.byte(0x2c)
+      out.bytes(this.keyPrefixBytes[k]!)
+      const at = tuple.cellAt(i)
+      const kind = tuple.bytes[at]
+      if (kind === Cell.null) out.bytes(eventBytes.null)
+      else {
+        const end = at + 5 + cellLength(tuple.bytes, at)
+        if (kind === Cell.text) this.byteWriters[i]!(out, tuple.bytes, at + 5, end)
+        else out.utf8(`"${tuple.bytes.toString("base64", at + 5, end)}"`)
+      }
+    }
+    out.byte(0x7d) // '}'
+    out.finishPart()
+    this.keyBytes = out.partBuf
+    this.keyStart = out.partStart
+    this.keyLength = out.partLength
+  }
+}
+
+export const outboxxFormat = (context: FormatContext): EventFormat => new OutboxxFormat(context.database)

@@ -10,7 +10,7 @@
  * estimate read the ranges directly; anything else gets `key`/`value` as
  * Buffers made on demand, so a SlabRecord is an OutRecord like any other.
  */
-import type { OutRecord } from "../../deliver/kafka/batching.js"
+import type { OutRecord } from "./OutRecord.js"
 
 const NO_BYTES = new Uint8Array(0)
 

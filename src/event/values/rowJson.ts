@@ -133,3 +133,28 @@ const fallbackCell = (fallback: Tuple | undefined, i: number): number => {
   const at = fallback.cellAt(i)
   return fallback.bytes[at] === Cell.unchanged ? -1 : at
 }
+
+/**
+ * The Kafka key as text: the key columns' JSON object from a row's values
+ * (a snapshot row's text, or a tuple's values); null without key columns.
+ */
+export const textKeyJson = (
+  keyPrefixes: ReadonlyArray<string>,
+  writers: ReadonlyArray<JsonWriter>,
+  keyIndexes: ReadonlyArray<number>,
+  values: ReadonlyArray<TupleValue | undefined>
+): string | null => {
+  if (keyIndexes.length === 0) return null
+  let out = "{"
+  for (let k = 0; k < keyIndexes.length; k++) {
+    const i = keyIndexes[k]!
+    const value = values[i]
+    const fragment = typeof value === "string"
+      ? writers[i]!(value)
+      : value instanceof Uint8Array
+      ? writeBinary(value)
+      : "null"
+    out += (k === 0 ? "" : ",") + keyPrefixes[k] + fragment
+  }
+  return out + "}"
+}

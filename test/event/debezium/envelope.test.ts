@@ -7,7 +7,7 @@ import { describe, expect, it } from "vitest"
 import { decodeSettings } from "../../../src/config/decode.js"
 import { CheckpointTracker } from "../../../src/checkpoint/CheckpointTracker.js"
 import { Router } from "../../../src/route/Router.js"
-import { planRelation, type RelationEntry } from "../../../src/route/TablePlan.js"
+import { planRelation, type RelationEntry, streamFormats } from "../../../src/route/TablePlan.js"
 import { type Relation, Unchanged } from "../../../src/decode/messages.js"
 import { TypeRegistry } from "../../../src/event/values/TypeRegistry.js"
 import { fromPlain, type PlainMessage } from "../../decode/plain.js"
@@ -52,7 +52,7 @@ const commitMs = 946_684_800_000 + 1000
 
 /** Routes the messages (tuples as arrays of values) inside one transaction. */
 const run = (messages: ReadonlyArray<PlainMessage>) => {
-  const entry = planRelation(relation, settings, new TypeRegistry(), ["id"], "shop") as RelationEntry
+  const entry = planRelation(relation, settings, new TypeRegistry(), ["id"], streamFormats(settings, "shop")) as RelationEntry
   const router = new Router(1, new CheckpointTracker(50))
   router.setRelation(entry)
   router.now = 1_795_464_000_123

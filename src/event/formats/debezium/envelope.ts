@@ -10,7 +10,7 @@ import { jsonString } from "../../values/jsonString.js"
 import type { Relation } from "../../../decode/messages.js"
 import type { TypeRegistry } from "../../values/TypeRegistry.js"
 import type { JsonWriter } from "../../values/writers.js"
-import type { Op } from "../outboxx.js"
+import type { Op } from "../../EventFormat.js"
 import { type ConnectSchema, debeziumColumnType } from "./types.js"
 
 /** `source.version`: which producer wrote the event (Debezium writes its own version here). */

@@ -1,0 +1,106 @@
+/**
+ * The contract between routing and the output formats.
+ *
+ * The Router (route/) is a transaction state machine: it decides which
+ * changes a stream emits, in which order, with which Kafka semantics
+ * (tombstones, key changes as delete + create, oversized changes). What the
+ * bytes of an event look like is the stream's EventFormat's business alone;
+ * no code outside `event/formats/` knows a format. A new format (Avro,
+ * CloudEvents, ...) is one new module under `formats/` and one line in
+ * `formats/index.ts`.
+ *
+ * Formats read changes as the decoder hands them (`Tuple`: cells read in
+ * place from the replication message) and write records (`OutRecord`); they
+ * never see a database connection, the catalog or a Kafka client.
+ */
+import type { Relation } from "../decode/messages.js"
+import type { Tuple } from "../decode/tuple.js"
+import type { JsonBytes } from "./record/JsonBytes.js"
+import type { OutRecord } from "./record/OutRecord.js"
+import type { TypeRegistry } from "./values/TypeRegistry.js"
+
+/** Debezium's operation codes: create, update, delete, read (snapshot), truncate. */
+export type Op = "c" | "u" | "d" | "r" | "t"
+
+/**
+ * The transaction a change belongs to. One object per transaction, so a
+ * format may cache text that depends only on the transaction by identity.
+ */
+export interface Transaction {
+  readonly xid: number
+  /** The commit record's LSN (pgoutput Begin's final LSN). */
+  readonly commitLsn: number
+  readonly commitTimeMs: number
+  /** The commit time as ISO 8601 with microseconds. */
+  readonly commitTs: string
+}
+
+/**
+ * How a snapshot row was read: "initial" under the slot's exported snapshot
+ * (its LSN is the consistent point, its Transaction a stand-in with xid 0
+ * and the snapshot's start as commit time), or "incremental" inside the
+ * watermark window's transaction (docs/snapshots.md).
+ */
+export type SnapshotKind = "initial" | "incremental"
+
+/** One row as PostgreSQL's output functions print it, in the table's column order; null for SQL NULL. */
+export type TextRow = ReadonlyArray<string | null>
+
+/** What one stream takes of one table, computed once per Relation message (route/TablePlan.ts). */
+export interface TableShape {
+  readonly relation: Relation
+  readonly types: TypeRegistry
+  readonly topic: string
+  /** Columns that go into `before`/`after` (include_columns / exclude_columns). */
+  readonly includeMask: ReadonlyArray<boolean>
+  /** Included replica-identity columns: what `before` holds when the server sent only the key. */
+  readonly identityMask: ReadonlyArray<boolean>
+  /** Kafka key columns; the Router has checked a tuple holds them before a format sees it. */
+  readonly keyIndexes: ReadonlyArray<number>
+}
+
+/**
+ * A format for one table of one stream. Every method returns the record of
+ * one event; formats that write bytes write them into `out`, whose slabs the
+ * Router hands to the stream's outbox (event/record/SlabPool.ts).
+ */
+export interface TableFormat {
+  /**
+   * An insert (`op` "c", `before` undefined) or an update ("u"): `before` is
+   * the old row when the server sent it, whole (`beforeIsFull`) or its
+   * replica identity only.
+   */
+  readonly row: (
+    out: JsonBytes,
+    op: "c" | "u",
+    before: Tuple | undefined,
+    beforeIsFull: boolean,
+    after: Tuple,
+    lsn: number,
+    tx: Transaction,
+    nowMs: number
+  ) => OutRecord
+  readonly delete: (
+    out: JsonBytes,
+    before: Tuple,
+    beforeIsFull: boolean,
+    lsn: number,
+    tx: Transaction,
+    nowMs: number
+  ) => OutRecord
+  readonly truncate: (out: JsonBytes, lsn: number, tx: Transaction, nowMs: number) => OutRecord
+  readonly snapshot: (row: TextRow, kind: SnapshotKind, lsn: number, tx: Transaction, nowMs: number) => OutRecord
+  /** The Kafka key of a row as text (a dead letter's key, for one); null when the table has no key columns. */
+  readonly keyText: (tuple: Tuple) => string | null
+}
+
+/** A format for one stream: keeps what it reuses across the stream's tables (scratch arrays, per-transaction text). */
+export interface EventFormat {
+  readonly table: (shape: TableShape) => TableFormat
+}
+
+/** What a format may put in an event about where it comes from. */
+export interface FormatContext {
+  readonly stream: string
+  readonly database: string
+}

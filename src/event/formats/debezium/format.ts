@@ -1,0 +1,110 @@
+/**
+ * The "debezium" event format as an EventFormat: Debezium's PostgreSQL change
+ * event envelope with schemas (envelope.ts), values as its connector writes
+ * them (values.ts, types.ts). Events are built as text from the tuple's
+ * values: the envelope's schemas are long constant strings computed once per
+ * Relation message, so the per-row work is the values and the concatenation.
+ */
+import type { Tuple } from "../../../decode/tuple.js"
+import type { EventFormat, FormatContext, SnapshotKind, TableFormat, TableShape, TextRow, Transaction } from "../../EventFormat.js"
+import type { JsonBytes } from "../../record/JsonBytes.js"
+import { jsonRecord, type OutRecord } from "../../record/OutRecord.js"
+import { buildRowJson, keyPrefixes, textKeyJson } from "../../values/rowJson.js"
+import type { JsonWriter } from "../../values/writers.js"
+import { type DebeziumPlan, debeziumKey, debeziumPlan, debeziumSource, debeziumValue, withPlaceholders } from "./envelope.js"
+
+class DebeziumTable implements TableFormat {
+  private readonly topic: string
+  private readonly includeMask: ReadonlyArray<boolean>
+  private readonly identityMask: ReadonlyArray<boolean>
+  private readonly keyIndexes: ReadonlyArray<number>
+  private readonly prefixes: ReadonlyArray<string>
+  private readonly keyPrefixes: ReadonlyArray<string>
+  private readonly writers: ReadonlyArray<JsonWriter>
+  private readonly plan: DebeziumPlan
+
+  constructor(context: FormatContext, shape: TableShape) {
+    const { relation } = shape
+    this.topic = shape.topic
+    this.includeMask = shape.includeMask
+    this.identityMask = shape.identityMask
+    this.keyIndexes = shape.keyIndexes
+    this.plan = debeziumPlan({
+      relation,
+      registry: shape.types,
+      includeMask: shape.includeMask,
+      keyIndexes: shape.keyIndexes,
+      name: shape.topic,
+      server: context.stream,
+      database: context.database
+    })
+    this.prefixes = keyPrefixes(relation.columns.map((c) => c.name))
+    this.keyPrefixes = shape.keyIndexes.map((i) => this.prefixes[i]!)
+    this.writers = this.plan.writers
+  }
+
+  row(
+    _out: JsonBytes,
+    op: "c" | "u",
+    before: Tuple | undefined,
+    beforeIsFull: boolean,
+    after: Tuple,
+    lsn: number,
+    tx: Transaction,
+    now: number
+  ): OutRecord {
+    const afterValues = after.values()
+    const beforeValues = before?.values()
+    const unchanged: Array<number> = []
+    const afterJson = buildRowJson(
+      this.prefixes,
+      this.writers,
+      afterValues,
+      this.includeMask,
+      unchanged,
+      beforeIsFull ? beforeValues : undefined
+    )
+    const beforeJson = beforeValues === undefined
+      ? "null"
+      : buildRowJson(this.prefixes, this.writers, beforeValues, beforeIsFull ? this.includeMask : this.identityMask)
+    const afterWithPlaceholders = unchanged.length === 0 ? afterJson : withPlaceholders(this.plan, this.prefixes, afterJson, unchanged)
+    const value = debeziumValue(this.plan, op, beforeJson, afterWithPlaceholders, this.source(lsn, tx), now)
+    return jsonRecord(this.topic, this.key(afterValues), value)
+  }
+
+  delete(_out: JsonBytes, before: Tuple, beforeIsFull: boolean, lsn: number, tx: Transaction, now: number): OutRecord {
+    const values = before.values()
+    const beforeJson = buildRowJson(this.prefixes, this.writers, values, beforeIsFull ? this.includeMask : this.identityMask)
+    return jsonRecord(this.topic, this.key(values), debeziumValue(this.plan, "d", beforeJson, "null", this.source(lsn, tx), now))
+  }
+
+  truncate(_out: JsonBytes, lsn: number, tx: Transaction, now: number): OutRecord {
+    return jsonRecord(this.topic, null, debeziumValue(this.plan, "t", "null", "null", this.source(lsn, tx), now))
+  }
+
+  snapshot(row: TextRow, kind: SnapshotKind, lsn: number, tx: Transaction, now: number): OutRecord {
+    const after = buildRowJson(this.prefixes, this.writers, row, this.includeMask)
+    // Debezium's initial snapshot rows have no transaction; incremental ones are read inside the window's.
+    const source = kind === "initial"
+      ? debeziumSource(this.plan, "true", now, null, lsn, lsn)
+      : debeziumSource(this.plan, "incremental", tx.commitTimeMs, tx.xid, tx.commitLsn, lsn)
+    return jsonRecord(this.topic, this.key(row), debeziumValue(this.plan, "r", "null", after, source, now))
+  }
+
+  keyText(tuple: Tuple): string | null {
+    return this.key(tuple.values())
+  }
+
+  private key(values: ReadonlyArray<Parameters<typeof textKeyJson>[3][number]>): string | null {
+    const json = textKeyJson(this.keyPrefixes, this.writers, this.keyIndexes, values)
+    return json === null ? null : debeziumKey(this.plan, json)
+  }
+
+  private source(lsn: number, tx: Transaction): string {
+    return debeziumSource(this.plan, "false", tx.commitTimeMs, tx.xid, tx.commitLsn, lsn)
+  }
+}
+
+export const debeziumFormat = (context: FormatContext): EventFormat => ({
+  table: (shape) => new DebeziumTable(context, shape)
+})
