@@ -187,6 +187,7 @@ export class Pipeline extends Context.Service<Pipeline, {
         let journalFailing = false
         const context = yield* Effect.context<HealthState>()
         const kafkaClient = yield* KafkaClient
+        const topicAdmin = yield* TopicAdmin
         // Without a key every signal is refused, loudly; streaming itself does not need it.
         const signalKey = yield* loadSignalKey(settings, { create: true }).pipe(
           Effect.map((key): Redacted.Redacted<Buffer> | undefined => key),
@@ -202,6 +203,7 @@ export class Pipeline extends Context.Service<Pipeline, {
               exactlyOnce: (slot: string) =>
                 makeTransactionalProducer(slot).pipe(
                   Effect.provideService(KafkaClient, kafkaClient),
+                  Effect.provideService(TopicAdmin, topicAdmin),
                   Effect.mapError((e) => new SinkError({ reason: e.message, retryable: e.retryable, cause: e }))
                 )
             }

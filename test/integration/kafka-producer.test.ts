@@ -14,10 +14,8 @@ import kafkajs from "kafkajs"
 import type { KafkaSettings } from "../../src/config/model.js"
 import type { KafkaSendError } from "../../src/deliver/kafka/errors.js"
 import { KafkaClient } from "../../src/deliver/kafka/KafkaClient.js"
-import { kafkajsTransport } from "../../src/deliver/kafka/kafkajsTransport.js"
 import { KafkaProducer, type OutRecord } from "../../src/deliver/kafka/KafkaProducer.js"
-import { keyPartition } from "../../src/deliver/kafka/murmur2.js"
-import { platformaticTransport } from "../../src/deliver/kafka/platformaticTransport.js"
+import { keyPartition } from "../../src/deliver/kafka/platformatic/murmur2.js"
 import { TopicAdmin } from "../../src/deliver/kafka/TopicAdmin.js"
 import { kafkaSettings } from "../support/kafkaSettings.js"
 import { kafkaBrokers, readTopic, uniqueName } from "../support/servers.js"
@@ -184,7 +182,7 @@ describe.each(["platformatic", "kafkajs"] as const)("KafkaProducer on %s", (clie
       const settings = kafkaSettings(client, { brokers: [`127.0.0.1:${port}`] })
       const started = Date.now()
       const cause = yield* Effect.gen(function*() {
-        const transport = client === "kafkajs" ? yield* kafkajsTransport : yield* platformaticTransport
+        const transport = (yield* KafkaClient).backend.transport()
         const result = yield* Effect.tryPromise({
           try: () => transport.produce([{ topic: "never", key: "k", value: "v" }]),
           catch: (cause) => cause
@@ -204,7 +202,7 @@ describe.each(["platformatic", "kafkajs"] as const)("KafkaProducer on %s", (clie
       })
       const started = Date.now()
       const failure = yield* Effect.gen(function*() {
-        const transport = client === "kafkajs" ? yield* kafkajsTransport : yield* platformaticTransport
+        const transport = (yield* KafkaClient).backend.transport()
         const cause = yield* Effect.tryPromise({
           try: () => transport.produce([{ topic: "never", key: "k", value: "v" }]),
           catch: (cause) => cause

@@ -7,13 +7,18 @@
 import { assert, describe, it } from "@effect/vitest"
 import * as Effect from "effect/Effect"
 import * as Exit from "effect/Exit"
-import type { KafkaClientKind } from "../../src/config/model.js"
+import * as Layer from "effect/Layer"
+import type { KafkaClientKind, KafkaSettings } from "../../src/config/model.js"
 import type { OutRecord } from "../../src/deliver/kafka/batching.js"
 import type { KafkaSendError } from "../../src/deliver/kafka/errors.js"
 import { KafkaClient } from "../../src/deliver/kafka/KafkaClient.js"
 import { makeTransactionalProducer } from "../../src/deliver/kafka/TransactionalProducer.js"
+import { TopicAdmin } from "../../src/deliver/kafka/TopicAdmin.js"
 import { kafkaSettings } from "../support/kafkaSettings.js"
 import { createTopic, readTopic, uniqueName } from "../support/servers.js"
+
+/** The client and the topic admin (the position topic goes through it). */
+const kafkaLayer = (settings: KafkaSettings) => TopicAdmin.layer.pipe(Layer.provideMerge(KafkaClient.layerWith(settings)))
 
 const records = (topic: string, prefix: string, count: number): Array<OutRecord> =>
   Array.from({ length: count }, (_, i) => ({ topic, key: `{"id":"${prefix}${i}"}`, value: `${prefix}${i}` }))
@@ -34,7 +39,7 @@ const positionAfterRestart = (slot: string) =>
   Effect.scoped(Effect.flatMap(makeTransactionalProducer(slot), (restarted) => restarted.readPosition))
 
 const withClient = (client: KafkaClientKind) =>
-  Effect.provide(KafkaClient.layerWith(kafkaSettings(client, { delivery: "exactly-once" })))
+  Effect.provide(kafkaLayer(kafkaSettings(client, { delivery: "exactly-once" })))
 
 describe.each(["platformatic", "kafkajs"] as const)("TransactionalProducer on %s", (client) => {
   it.live("a read_committed consumer sees committed transactions only, and the position is the last commit's", () =>
@@ -58,9 +63,21 @@ describe.each(["platformatic", "kafkajs"] as const)("TransactionalProducer on %s
       const values = yield* committedValues(topic)
       const expected = [...records(topic, "a", 300), ...records(topic, "b", 300), ...records(topic, "c", 10)]
       assert.deepStrictEqual(values, expected.map((r) => r.value as string).sort())
+
+      // The group-less committed read (TopicAdmin.readCommitted, which reads the position topic)
+      // leaves out the aborted transaction's records, as the read_committed consumer does.
+      const admin = yield* TopicAdmin
+      const read: Array<string> = []
+      for (let partition = 0; partition < 3; partition++) {
+        const partitionRecords = yield* admin.readCommitted(topic, partition)
+        const offsets = partitionRecords.map((r) => r.offset)
+        assert.deepStrictEqual(offsets, [...offsets].sort((a, b) => a - b), "in offset order")
+        for (const r of partitionRecords) read.push(r.value!.toString())
+      }
+      assert.deepStrictEqual(read.sort(), expected.map((r) => r.value as string).sort())
     }).pipe(
       Effect.scoped,
-      Effect.provide(KafkaClient.layerWith(kafkaSettings(client, { delivery: "exactly-once", batchMaxBytes: 8 * 1024 })))
+      Effect.provide(kafkaLayer(kafkaSettings(client, { delivery: "exactly-once", batchMaxBytes: 8 * 1024 })))
     ), 90_000)
 
   it.live("a second producer for the same slot aborts what the first left open and fences it", () =>

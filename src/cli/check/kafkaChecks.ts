@@ -11,32 +11,16 @@ import * as Layer from "effect/Layer"
 import * as References from "effect/References"
 import type { OutboxxSettings } from "../../config/model.js"
 import { checkTopicName, configuredTopics } from "../../config/topic.js"
-import { classifyKafkaError } from "../../deliver/kafka/errors.js"
 import { KafkaClient } from "../../deliver/kafka/KafkaClient.js"
 import { TopicAdmin } from "../../deliver/kafka/TopicAdmin.js"
 import { type CheckResult, fail, ok } from "./report.js"
 
 export const kafkaCheckTimeoutMs = 8_000
 
-const listTopics = Effect.gen(function*() {
-  const { kafka } = yield* KafkaClient
-  const admin = yield* Effect.acquireRelease(
-    Effect.tryPromise({
-      try: async () => {
-        const admin = kafka.admin()
-        await admin.connect()
-        return admin
-      },
-      catch: (cause) => cause
-    }),
-    (admin) => Effect.promise(() => admin.disconnect().catch(() => undefined))
-  )
-  return yield* Effect.tryPromise({ try: () => admin.listTopics(), catch: (cause) => cause })
-}).pipe(
-  Effect.scoped,
+const listTopics = Effect.flatMap(TopicAdmin, (admin) => admin.listTopics).pipe(
   Effect.timeoutOrElse({
     duration: kafkaCheckTimeoutMs,
-    orElse: () => Effect.fail(new Error(`no answer within ${kafkaCheckTimeoutMs} ms`))
+    orElse: () => Effect.fail({ reason: `no answer within ${kafkaCheckTimeoutMs} ms` })
   })
 )
 
@@ -51,8 +35,7 @@ const topicChecks = (settings: OutboxxSettings) =>
     if (invalid.length > 0) return invalid
     const listed = yield* Effect.result(listTopics)
     if (listed._tag === "Failure") {
-      const reason = classifyKafkaError(listed.failure, { createTopics: settings.kafka.createTopics }).reason
-      return [fail("kafka topics", `cannot list topics: ${reason}`, "grant DESCRIBE on the topics to the Kafka user")]
+      return [fail("kafka topics", listed.failure.reason, "grant DESCRIBE on the topics to the Kafka user")]
     }
     const existing = new Set(listed.success)
     const missing = [...wanted.keys()].filter((t) => !existing.has(t))

@@ -17,14 +17,12 @@ import * as Semaphore from "effect/Semaphore"
 import type { KafkaSettings } from "../../config/model.js"
 import { type OutRecord, splitByBytes, topicsOf } from "./batching.js"
 import { type KafkaConfigError, KafkaSendError } from "./errors.js"
-import { KafkaClient, resolveClient } from "./KafkaClient.js"
-import { kafkajsTransport } from "./kafkajsTransport.js"
+import { KafkaClient } from "./KafkaClient.js"
 import type { ProduceTransport } from "./ProduceTransport.js"
 import { TopicAdmin } from "./TopicAdmin.js"
 
 export type { OutRecord } from "./batching.js"
 
-export { platformaticSupported, resolveClient } from "./KafkaClient.js"
 
 export class KafkaProducer extends Context.Service<
   KafkaProducer,
@@ -46,13 +44,8 @@ export class KafkaProducer extends Context.Service<
   static readonly layer = Layer.effect(
     KafkaProducer,
     Effect.gen(function*() {
-      const { settings } = yield* KafkaClient
-      const client = yield* resolveClient(settings.client, process.versions.node)
-      const transport = client === "kafkajs"
-        ? yield* kafkajsTransport
-        // Loaded only when used: @platformatic/kafka needs a newer Node than the rest of outboxx.
-        : yield* Effect.flatMap(Effect.promise(() => import("./platformaticTransport.js")), (m) => m.platformaticTransport)
-      return yield* makeProducer(transport)
+      const { backend } = yield* KafkaClient
+      return yield* makeProducer(backend.transport())
     })
   )
 

@@ -13,84 +13,15 @@ import * as Effect from "effect/Effect"
 import * as Layer from "effect/Layer"
 import * as Schedule from "effect/Schedule"
 import * as Semaphore from "effect/Semaphore"
-import type { Admin } from "kafkajs"
-import type { AdminBackend } from "./AdminBackend.js"
-import { classifyKafkaError, KafkaTopicError, KafkaUnreachableError } from "./errors.js"
-import { KafkaClient, kafkaRetry, kafkaTimeouts, resolveClient } from "./KafkaClient.js"
-import { kafkajsModule } from "./kafkajsModule.js"
+import type { AdminBackend, CommittedRecord } from "./AdminBackend.js"
+import { KafkaTopicError, KafkaUnreachableError } from "./errors.js"
+import { KafkaClient, kafkaTimeouts } from "./KafkaClient.js"
 
 /** How long a created topic may take to appear in the metadata, and how often to look. */
 const metadataWaitMs = 30_000
 const metadataWait = Schedule.spaced(Duration.millis(100)).pipe(
   Schedule.upTo({ duration: Duration.millis(metadataWaitMs) })
 )
-
-/** TopicAdmin's calls on kafkajs' admin client (`kafka.client = "kafkajs"`), connecting on first use. */
-const kafkajsAdmin = (admin: Admin): AdminBackend => {
-  let connected = false
-  admin.on(admin.events.DISCONNECT, () => {
-    connected = false
-  })
-  const call = async <A>(f: () => Promise<A>): Promise<A> => {
-    if (!connected) {
-      await admin.connect()
-      connected = true
-    }
-    return await f()
-  }
-  return {
-    listTopics: () => call(() => admin.listTopics()),
-    createTopics: async (topics, numPartitions, replicationFactor) => {
-      await call(() =>
-        admin.createTopics({
-          topics: topics.map((topic) => ({ topic, numPartitions, replicationFactor })),
-          waitForLeaders: true,
-          timeout: kafkaTimeouts.adminTimeoutMs
-        })
-      )
-    },
-    describeCluster: () => call(() => admin.describeCluster()),
-    autoCreateTopics: async (nodeId) => {
-      const result = await call(() =>
-        admin.describeConfigs({
-          includeSynonyms: false,
-          resources: [{
-            type: kafkajsModule().ConfigResourceTypes.BROKER,
-            name: String(nodeId),
-            configNames: ["auto.create.topics.enable"]
-          }]
-        })
-      )
-      const entry = result.resources[0]?.configEntries.find((e) => e.configName === "auto.create.topics.enable")
-      return entry === undefined ? undefined : entry.configValue === "true"
-    },
-    topicConfig: async (topics, name) => {
-      const result = await call(() =>
-        admin.describeConfigs({
-          includeSynonyms: false,
-          resources: topics.map((topic) => ({ type: kafkajsModule().ConfigResourceTypes.TOPIC, name: topic, configNames: [name] }))
-        })
-      )
-      const values = new Map<string, string>()
-      for (const resource of result.resources) {
-        const value = resource.configEntries.find((e) => e.configName === name)?.configValue
-        if (value !== undefined && value !== null) values.set(resource.resourceName, value)
-      }
-      return values
-    },
-    brokerConfig: async (nodeId, name) => {
-      const result = await call(() =>
-        admin.describeConfigs({
-          includeSynonyms: false,
-          resources: [{ type: kafkajsModule().ConfigResourceTypes.BROKER, name: String(nodeId), configNames: [name] }]
-        })
-      )
-      return result.resources[0]?.configEntries.find((e) => e.configName === name)?.configValue ?? undefined
-    },
-    classify: classifyKafkaError,
-    close: () => (connected ? admin.disconnect().catch(() => undefined) : Promise.resolve())
-  }
-}
 
 /** Kafka's default socket.request.max.bytes (100 MiB). */
 const defaultRequestMaxBytes = 104_857_600
@@ -119,6 +50,15 @@ export class TopicAdmin extends Context.Service<
      * ensureTopics has seen the topic; undefined when the broker would not say.
      */
     readonly recordLimit: (topic: string) => number | undefined
+    /** Every topic the cluster shows this client (`outboxx check`). */
+    readonly listTopics: Effect.Effect<ReadonlyArray<string>, KafkaTopicError>
+    /**
+     * Makes sure a compacted single-partition topic exists (the exactly-once
+     * position), creating it when missing and `kafka.createTopics` allows.
+     */
+    readonly ensureCompactedTopic: (topic: string) => Effect.Effect<void, KafkaTopicError>
+    /** The committed records of one partition, from its start to its last stable offset. */
+    readonly readCommitted: (topic: string, partition: number) => Effect.Effect<ReadonlyArray<CommittedRecord>, KafkaTopicError>
     /** Forget that a topic exists (it was deleted under us); the next ensureTopics checks again. */
     readonly forget: (topics: ReadonlyArray<string>) => Effect.Effect<void>
     /** Brokers, controller and auto-create setting; fails within `timeout` when unreachable. */
@@ -134,10 +74,7 @@ export class TopicAdmin extends Context.Service<
       const { settings } = client
       const known = new Set<string>()
       const lock = yield* Semaphore.make(1)
-      // The producer's library; kafkajs is not loaded unless it is the one (kafkajsModule.ts).
-      const backend: AdminBackend = (yield* resolveClient(settings.client, process.versions.node)) === "kafkajs"
-        ? kafkajsAdmin(client.kafka.admin({ retry: kafkaRetry }))
-        : (yield* Effect.promise(() => import("./platformaticAdmin.js"))).platformaticAdmin(settings, client.tls)
+      const backend = client.backend.admin()
       yield* Effect.addFinalizer(() => Effect.promise(() => backend.close()))
 
       /** Runs an admin call (each backend connects when needed: the broker may be down at startup). */
@@ -149,7 +86,7 @@ export class TopicAdmin extends Context.Service<
         return new KafkaTopicError({
           topics,
           retryable: failure.retryable,
-          reason: `${what} ${topics.join(", ")}: ${failure.reason}`,
+          reason: `${what}${topics.length === 0 ? "" : ` ${topics.join(", ")}`}: ${failure.reason}`,
           cause
         })
       }
@@ -290,7 +227,41 @@ export class TopicAdmin extends Context.Service<
         }
       )
 
-      return TopicAdmin.of({ ensureTopics, recordLimit, forget, describeCluster })
+      const listTopics = call((a) => a.listTopics()).pipe(Effect.mapError(topicError([], "cannot list topics")))
+
+      const ensureCompactedTopic = Effect.fn("TopicAdmin.ensureCompactedTopic")(function*(topic: string) {
+        const missing = yield* missingOf([topic])
+        if (missing.length === 0) return
+        if (!settings.createTopics) {
+          return yield* new KafkaTopicError({
+            topics: [topic],
+            retryable: false,
+            reason: `topic ${topic} does not exist and kafka.create_topics = false; ` +
+              `create it with 1 partition and cleanup.policy=compact`
+          })
+        }
+        yield* call((a) =>
+          a.createTopics([topic], 1, settings.topicReplicationFactor, {
+            "cleanup.policy": "compact",
+            // Small segments, so compaction keeps the topic a handful of records long.
+            "segment.ms": String(60 * 60 * 1000),
+            "segment.bytes": String(16 * 1024 * 1024)
+          })
+        ).pipe(
+          // A race with another creator (TOPIC_ALREADY_EXISTS) is fine; the re-check decides.
+          Effect.catch((cause) =>
+            missingOf([topic]).pipe(
+              Effect.flatMap((still) => still.length === 0 ? Effect.void : Effect.fail(topicError([topic], "cannot create topic")(cause)))
+            )
+          )
+        )
+        yield* Effect.logInfo("created Kafka topic", topic)
+      })
+
+      const readCommitted = (topic: string, partition: number) =>
+        call((a) => a.readCommitted(topic, partition)).pipe(Effect.mapError(topicError([topic], "cannot read")))
+
+      return TopicAdmin.of({ ensureTopics, recordLimit, listTopics, ensureCompactedTopic, readCommitted, forget, describeCluster })
     })
   )
 }

@@ -12,18 +12,16 @@
  *   slot, value = {"lsn", "systemId", ...}): the commit end LSN of the last
  *   PostgreSQL transaction it holds. Data and position commit together, so a
  *   restart that reads the position (read_committed) knows exactly what Kafka has.
- * - The position topic is created, and read at startup, with kafkajs (its
- *   admin and a read_committed consumer), whichever library sends.
+ * - The position topic is created, and read at startup, through TopicAdmin
+ *   on the same library (a read_committed read of its one partition).
  */
-import { randomUUID } from "node:crypto"
 import * as Effect from "effect/Effect"
-import type { Kafka } from "kafkajs"
 import { formatLsn, parseLsn } from "../../postgres/lsn.js"
 import { type OutRecord, topicsOf } from "./batching.js"
-import { classifyKafkaError, KafkaSendError } from "./errors.js"
-import { KafkaClient, kafkaRetry, kafkaTimeouts, resolveClient } from "./KafkaClient.js"
-import { kafkajsTransactions } from "./kafkajsTransactions.js"
+import { KafkaSendError, type KafkaTopicError } from "./errors.js"
+import { KafkaClient } from "./KafkaClient.js"
 import type { TransactionBackend } from "./TransactionBackend.js"
+import { TopicAdmin } from "./TopicAdmin.js"
 
 /** The position topic of a slot. */
 export const positionTopicFor = (slot: string): string => `outboxx.offsets.${slot}`
@@ -125,28 +123,20 @@ const sendError = (
  * earlier instance), with the position topic in place. Closed with the scope.
  */
 export const makeTransactionalProducer = Effect.fn("TransactionalProducer.make")(function*(slot: string) {
-  const client = yield* KafkaClient
-  const { compression, kafka, settings, tls } = client
+  const { backend: library, settings } = yield* KafkaClient
+  const admin = yield* TopicAdmin
   const topic = positionTopicFor(slot)
-  const options = {
+  const backend = library.transactions({
     transactionalId: transactionalIdFor(slot),
     transactionTimeoutMs,
     requestMaxBytes: settings.batchMaxBytes > 4096 ? settings.batchMaxBytes - 128 : settings.batchMaxBytes
-  }
-  const library = yield* resolveClient(settings.client, process.versions.node).pipe(
-    Effect.mapError((e) =>
-      new KafkaSendError({ topics: [topic], retryable: false, reason: e.message, code: undefined, acknowledged: 0, cause: e })
-    )
-  )
-  const backend: TransactionBackend = library === "kafkajs"
-    ? kafkajsTransactions(kafka, compression, options)
-    : (yield* Effect.promise(() => import("./platformaticTransactions.js"))).platformaticTransactions(settings, tls, options)
+  })
   const failWith = (what: string, topics: ReadonlyArray<string> = [topic]) =>
     sendError(backend.classify, topics, what, settings.createTopics)
-  // The position topic is handled with kafkajs whichever library sends, so its errors are kafkajs'.
-  const kafkajsFailure = (what: string) => sendError(classifyKafkaError, [topic], what, settings.createTopics)
+  const topicFailure = (what: string) => (e: KafkaTopicError) =>
+    new KafkaSendError({ topics: [topic], retryable: e.retryable, reason: `${what}: ${e.reason}`, code: undefined, acknowledged: 0, cause: e })
 
-  yield* ensurePositionTopic(topic).pipe(Effect.mapError(kafkajsFailure("cannot prepare the position topic")))
+  yield* admin.ensureCompactedTopic(topic).pipe(Effect.mapError(topicFailure("cannot prepare the position topic")))
 
   yield* Effect.acquireRelease(Effect.succeed(backend), (b) => Effect.promise(() => b.close()))
   // InitProducerId now, not at the first send: it fences an earlier instance and
@@ -172,123 +162,17 @@ export const makeTransactionalProducer = Effect.fn("TransactionalProducer.make")
 
   const abort = Effect.promise(() => backend.abort())
 
-  const readPosition = readLastPosition(topic, slot).pipe(
-    Effect.provideService(KafkaClient, client),
-    Effect.mapError(kafkajsFailure("cannot read the stored position"))
+  /** The last committed record of this slot (the topic is compacted with small segments: few records). */
+  const readPosition = admin.readCommitted(topic, 0).pipe(
+    Effect.map((records) => {
+      let last: StoredPosition | undefined
+      for (const record of records) {
+        if (record.key?.toString() === slot) last = parsePosition(record.value) ?? last
+      }
+      return last
+    }),
+    Effect.mapError(topicFailure("cannot read the stored position"))
   )
 
   return { send, commit, abort, readPosition } satisfies TransactionalProducer
 })
-
-/** Creates the position topic (1 partition, compacted) when missing and allowed. */
-const ensurePositionTopic = (topic: string) =>
-  Effect.gen(function*() {
-    const { kafka, settings } = yield* KafkaClient
-    const admin = kafka.admin({ retry: kafkaRetry })
-    yield* Effect.tryPromise({
-      try: async () => {
-        await admin.connect()
-        try {
-          const existing = await admin.listTopics()
-          if (existing.includes(topic)) return
-          if (!settings.createTopics) {
-            throw new Error(
-              `topic ${topic} does not exist and kafka.create_topics is off; create it with 1 partition and cleanup.policy=compact`
-            )
-          }
-          await admin.createTopics({
-            waitForLeaders: true,
-            timeout: kafkaTimeouts.adminTimeoutMs,
-            topics: [{
-              topic,
-              numPartitions: 1,
-              replicationFactor: settings.topicReplicationFactor,
-              configEntries: [
-                { name: "cleanup.policy", value: "compact" },
-                // Small segments, so compaction keeps the topic a handful of records long.
-                { name: "segment.ms", value: String(60 * 60 * 1000) },
-                { name: "segment.bytes", value: String(16 * 1024 * 1024) }
-              ]
-            }]
-          })
-        } finally {
-          await admin.disconnect().catch(() => undefined)
-        }
-      },
-      catch: (cause) => cause
-    })
-  })
-
-/**
- * Reads the position topic from the start up to its last stable offset
- * (read_committed: aborted transactions are invisible) and returns the last
- * record for `slot`. The topic is compacted with small segments, so this reads
- * few records. A throwaway consumer group (kafkajs has no group-less consumer).
- */
-const readLastPosition = (topic: string, slot: string): Effect.Effect<StoredPosition | undefined, unknown, KafkaClient> =>
-  Effect.gen(function*() {
-    const { kafka } = yield* KafkaClient
-    const admin = kafka.admin({ retry: kafkaRetry })
-    // ListOffsets is read_committed by default in kafkajs: `offset` is the last stable offset.
-    const end = yield* Effect.tryPromise({
-      try: async () => {
-        await admin.connect()
-        try {
-          const offsets = await admin.fetchTopicOffsets(topic)
-          return Number(offsets.find((o) => o.partition === 0)?.offset ?? "0")
-        } finally {
-          await admin.disconnect().catch(() => undefined)
-        }
-      },
-      catch: (cause) => cause
-    })
-    if (end <= 0) return undefined
-    return yield* Effect.tryPromise({
-      try: () => consumeUntil(kafka, topic, slot, end),
-      catch: (cause) => cause
-    })
-  })
-
-const consumeUntil = async (
-  kafka: Kafka,
-  topic: string,
-  slot: string,
-  end: number
-): Promise<StoredPosition | undefined> => {
-  const consumer = kafka.consumer({
-    groupId: `outboxx-position-reader-${randomUUID()}`,
-    readUncommitted: false,
-    retry: kafkaRetry,
-    maxWaitTimeInMs: 200
-  })
-  let last: StoredPosition | undefined = undefined
-  try {
-    await consumer.connect()
-    await consumer.subscribe({ topic, fromBeginning: true })
-    await new Promise<void>((resolve, reject) => {
-      const timer = setTimeout(() => reject(new Error(`timed out reading ${topic} up to offset ${end}`)), 30_000)
-      // Fires for every batch, including those of control records only (commit markers).
-      consumer.on(consumer.events.END_BATCH_PROCESS, (event) => {
-        if (Number(event.payload.lastOffset) >= end - 1) {
-          clearTimeout(timer)
-          resolve()
-        }
-      })
-      consumer.on(consumer.events.CRASH, (event) => {
-        clearTimeout(timer)
-        reject(event.payload.error)
-      })
-      consumer.run({
-        autoCommit: false,
-        eachMessage: async ({ message }) => {
-          if (Number(message.offset) >= end) return
-          if (message.key?.toString() !== slot) return
-          last = parsePosition(message.value) ?? last
-        }
-      }).catch(reject)
-    })
-  } finally {
-    await consumer.disconnect().catch(() => undefined)
-  }
-  return last
-}

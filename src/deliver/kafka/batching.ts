@@ -7,7 +7,6 @@
  * gets, it sends as consecutive requests of at most `batchMaxBytes` each, in
  * order, so a per-partition record batch never exceeds what the broker accepts.
  */
-import type { Message } from "kafkajs"
 import type { OutRecord } from "../../event/record/OutRecord.js"
 import { SlabRecord } from "../../event/record/SlabRecord.js"
 
@@ -55,25 +54,6 @@ export const splitByBytes = (
   }
   if (start < records.length) chunks.push(start === 0 ? records : records.slice(start))
   return chunks
-}
-
-/** Topic -> messages, each topic's messages in input order (so per-key order is kept). */
-export const groupByTopic = (
-  records: ReadonlyArray<OutRecord>
-): Array<{ topic: string; messages: Array<Message> }> => {
-  const byTopic = new Map<string, Array<Message>>()
-  for (const record of records) {
-    let messages = byTopic.get(record.topic)
-    if (messages === undefined) {
-      messages = []
-      byTopic.set(record.topic, messages)
-    }
-    // kafkajs reads key/value/headers only, so a plain record serves as the message (no copy).
-    // A SlabRecord's key and value are getters, which kafkajs' request builder
-    // would lose when it spreads the message: it gets them as own properties.
-    messages.push(record instanceof SlabRecord ? { key: record.key, value: record.value } : record as Message)
-  }
-  return Array.from(byTopic, ([topic, messages]) => ({ topic, messages }))
 }
 
 /** The distinct topics of a batch, in first-seen order. */

@@ -1,13 +1,13 @@
 /**
- * Kafka-side errors and the classification of kafkajs failures.
+ * Kafka-side errors, and what a broker's protocol error means for a send.
  *
- * kafkajs wraps the failure that matters (a broker error code, a refused
- * connection) in retry envelopes (`KafkaJSNumberOfRetriesExceeded`,
- * `KafkaJSNonRetriableError`), so classification walks the `cause` chain to the
- * innermost error and decides from its name / protocol error type. "Retryable"
- * here means "sending the same records again later may succeed" — the pipeline
- * retries those with a Schedule and a circuit breaker; everything else stops
- * the pipeline with the human reason.
+ * Each client library wraps failures its own way; its classifier
+ * (kafkajs/errors.ts, platformatic/errors.ts) finds the part that matters (a
+ * broker error code, a refused connection) and maps it to a KafkaFailure with
+ * the same outcome for the same situation. "Retryable" means "sending the
+ * same records again later may succeed": the pipeline retries those with a
+ * Schedule and a circuit breaker; everything else stops the pipeline (or
+ * takes the dead-letter path) with the human reason.
  */
 import * as Schema from "effect/Schema"
 
@@ -67,7 +67,7 @@ export class KafkaUnreachableError extends Schema.TaggedError<KafkaUnreachableEr
   }
 }
 
-/** What classification found out about a kafkajs failure. */
+/** What classification found out about a failure. */
 export interface KafkaFailure {
   readonly retryable: boolean
   readonly reason: string
@@ -76,7 +76,7 @@ export interface KafkaFailure {
   readonly resetProducer: boolean
 }
 
-interface ErrorLike {
+export interface ErrorLike {
   readonly name?: unknown
   readonly message?: unknown
   readonly type?: unknown
@@ -86,38 +86,11 @@ interface ErrorLike {
   readonly errors?: unknown
 }
 
-const asErrorLike = (u: unknown): ErrorLike | undefined =>
+export const asErrorLike = (u: unknown): ErrorLike | undefined =>
   typeof u === "object" && u !== null ? (u as ErrorLike) : undefined
 
-/** The chain outermost -> innermost, following `cause` / `originalError`. */
-export const errorChain = (error: unknown): ReadonlyArray<ErrorLike> => {
-  const chain: Array<ErrorLike> = []
-  let current: unknown = error
-  while (chain.length < 10) {
-    const e = asErrorLike(current)
-    if (e === undefined || chain.includes(e)) break
-    chain.push(e)
-    current = e.cause ?? e.originalError
-  }
-  return chain
-}
-
-/** The first protocol error type (UPPER_SNAKE) found in the chain or in an aggregate's members. */
-const protocolType = (chain: ReadonlyArray<ErrorLike>): string | undefined => {
-  for (const e of chain) {
-    if (typeof e.type === "string") return e.type
-    if (Array.isArray(e.errors)) {
-      for (const member of e.errors) {
-        const t = asErrorLike(member)?.type
-        if (typeof t === "string") return t
-      }
-    }
-  }
-  return undefined
-}
-
-const nameOf = (e: ErrorLike | undefined): string => (typeof e?.name === "string" ? e.name : "Error")
-const messageOf = (e: ErrorLike | undefined): string =>
+export const nameOf = (e: ErrorLike | undefined): string => (typeof e?.name === "string" ? e.name : "Error")
+export const messageOf = (e: ErrorLike | undefined): string =>
   typeof e?.message === "string" ? e.message : String(e)
 
 /** Protocol errors that will not go away by sending the same records again. */
@@ -150,21 +123,8 @@ const resetTypes = new Set([
   "INVALID_PRODUCER_ID_MAPPING"
 ])
 
-/** kafkajs error names that mean "the broker is (temporarily) not there". */
-const transientNames = new Set([
-  "KafkaJSConnectionError",
-  "KafkaJSConnectionClosedError",
-  "KafkaJSRequestTimeoutError",
-  "KafkaJSBrokerNotFound",
-  "KafkaJSMetadataNotLoaded",
-  "KafkaJSTopicMetadataNotLoaded",
-  "KafkaJSStaleTopicMetadataAssignment",
-  "KafkaJSLockTimeout",
-  "KafkaJSTimeout"
-])
-
 /** What a Kafka protocol error type (e.g. "MESSAGE_TOO_LARGE") means for a send. */
-const protocolFailure = (
+export const protocolFailure = (
   type: string,
   brokerSaysRetriable: boolean,
   message: string,
@@ -199,140 +159,3 @@ const protocolFailure = (
   }
 }
 
-/**
- * Classifies a failure thrown by kafkajs.
- * `createTopics` decides UNKNOWN_TOPIC_OR_PARTITION: with creation on the
- * topic is re-created on the next attempt, with it off no retry will help.
- */
-export const classifyKafkaError = (error: unknown, options: { readonly createTopics: boolean }): KafkaFailure => {
-  const chain = errorChain(error)
-  const innermost = chain[chain.length - 1]
-  const type = protocolType(chain)
-
-  if (type !== undefined) {
-    const member = chain.find((e) => e.type === type)
-    return protocolFailure(type, member?.retriable !== false, messageOf(member), options)
-  }
-
-  const names = chain.map(nameOf)
-  if (names.includes("KafkaJSSASLAuthenticationError")) {
-    return {
-      retryable: false,
-      reason: `SASL authentication failed (${messageOf(innermost)}): check kafka.sasl username, password and mechanism`,
-      code: "KafkaJSSASLAuthenticationError",
-      resetProducer: false
-    }
-  }
-  const transient = names.find((n) => transientNames.has(n))
-  if (transient !== undefined) {
-    return {
-      retryable: true,
-      reason: `broker unreachable or not answering (${messageOf(innermost)})`,
-      code: transient,
-      resetProducer: false
-    }
-  }
-  const innerName = nameOf(innermost)
-  // TLS handshake failures surface as plain Node errors from the socket.
-  if (/certificate|self.signed|ssl|tls/i.test(messageOf(innermost))) {
-    return {
-      retryable: false,
-      reason: `TLS connection failed (${messageOf(innermost)}): check kafka.tls ca/cert/key and reject_unauthorized`,
-      code: innerName,
-      resetProducer: false
-    }
-  }
-  // A plain kafkajs error keeps its own retriable flag ("The producer is disconnected" is retriable).
-  if (innerName.startsWith("KafkaJS") && innerName !== "KafkaJSNonRetriableError") {
-    return {
-      retryable: innermost?.retriable !== false,
-      reason: messageOf(innermost),
-      code: innerName,
-      resetProducer: false
-    }
-  }
-  return { retryable: false, reason: messageOf(innermost), code: innerName, resetProducer: false }
-}
-
-interface PlatformaticErrorLike extends ErrorLike {
-  readonly code?: unknown
-  readonly apiId?: unknown
-  readonly canRetry?: unknown
-  readonly serverErrorMessage?: unknown
-}
-
-/**
- * Every error in a @platformatic/kafka failure, depth first: it nests
- * `MultipleErrors` (one per retry attempt, one per broker) around the
- * `ProtocolError` / `NetworkError` that matters, and a socket error as `cause`.
- */
-export const errorTree = (error: unknown): ReadonlyArray<PlatformaticErrorLike> => {
-  const out: Array<PlatformaticErrorLike> = []
-  const visit = (u: unknown, depth: number) => {
-    const e = asErrorLike(u) as PlatformaticErrorLike | undefined
-    if (e === undefined || depth > 8 || out.length >= 100 || out.includes(e)) return
-    out.push(e)
-    if (Array.isArray(e.errors)) for (const member of e.errors) visit(member, depth + 1)
-    visit(e.cause, depth + 1)
-  }
-  visit(error, 0)
-  return out
-}
-
-/**
- * Classifies a failure from the @platformatic/kafka producer, with the same
- * outcomes as `classifyKafkaError` for the same situations.
- */
-export const classifyPlatformaticError = (
-  error: unknown,
-  options: { readonly createTopics: boolean }
-): KafkaFailure => {
-  const tree = errorTree(error)
-  const protocol = tree.find((e) => e.code === "PLT_KFK_PROTOCOL" && typeof e.apiId === "string")
-  if (protocol !== undefined) {
-    const server = typeof protocol.serverErrorMessage === "string" ? ` (${protocol.serverErrorMessage})` : ""
-    return protocolFailure(protocol.apiId as string, protocol.canRetry !== false, messageOf(protocol) + server, options)
-  }
-  // The deepest error says what happened on the wire (ECONNREFUSED, a certificate problem, ...).
-  const innermost = tree[tree.length - 1]
-  const detail = messageOf(innermost)
-  const auth = tree.find((e) => e.code === "PLT_KFK_AUTHENTICATION" || /sasl/i.test(messageOf(e)))
-  if (auth !== undefined) {
-    return {
-      retryable: false,
-      reason: `SASL authentication failed (${messageOf(auth)}${auth === innermost ? "" : `: ${detail}`}): ` +
-        `check kafka.sasl username, password and mechanism, and that the broker's listener has SASL enabled`,
-      code: "PLT_KFK_AUTHENTICATION",
-      resetProducer: false
-    }
-  }
-  if (tree.some((e) => /certificate|self.signed|ssl|tls/i.test(messageOf(e)))) {
-    return {
-      retryable: false,
-      reason: `TLS connection failed (${detail}): check kafka.tls ca/cert/key and reject_unauthorized`,
-      code: typeof innermost?.code === "string" ? innermost.code : nameOf(innermost),
-      resetProducer: false
-    }
-  }
-  const transient = tree.find((e) => e.code === "PLT_KFK_NETWORK" || e.code === "PLT_KFK_TIMEOUT")
-  if (transient !== undefined && transient.canRetry !== false) {
-    return {
-      retryable: true,
-      reason: `broker unreachable or not answering (${detail})`,
-      code: transient.code as string,
-      resetProducer: false
-    }
-  }
-  // The client's metadata lookup turns the broker's UNKNOWN_TOPIC_OR_PARTITION into a plain
-  // "Unknown topic <name>." error: a topic deleted while we run. It is the same condition.
-  if (tree.some((e) => /^Unknown topic .+\.$/.test(messageOf(e)))) {
-    return protocolFailure("UNKNOWN_TOPIC_OR_PARTITION", true, detail, options)
-  }
-  const first = tree[0]
-  return {
-    retryable: false,
-    reason: detail === messageOf(first) ? detail : `${messageOf(first)}: ${detail}`,
-    code: typeof first?.code === "string" ? first.code : nameOf(first),
-    resetProducer: false
-  }
-}

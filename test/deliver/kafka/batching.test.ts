@@ -1,5 +1,6 @@
 import { describe, expect, it } from "vitest"
-import { estimateRecordBytes, groupByTopic, type OutRecord, splitByBytes, topicsOf } from "../../../src/deliver/kafka/batching.js"
+import { estimateRecordBytes, type OutRecord, splitByBytes, topicsOf } from "../../../src/deliver/kafka/batching.js"
+import { groupByTopic } from "../../../src/deliver/kafka/kafkajs/messages.js"
 import { SlabRecord } from "../../../src/event/record/SlabRecord.js"
 
 const record = (topic: string, key: string, valueBytes: number): OutRecord => ({

@@ -2,9 +2,9 @@ import { assert, describe, it } from "@effect/vitest"
 import * as Duration from "effect/Duration"
 import * as Effect from "effect/Effect"
 import type { KafkaSettings } from "../../../src/config/model.js"
-import { KafkaClient, resolveCompression, tlsOptions } from "../../../src/deliver/kafka/KafkaClient.js"
-import { safeExtras } from "../../../src/deliver/kafka/kafkaLog.js"
-import { resolveClient } from "../../../src/deliver/kafka/KafkaProducer.js"
+import { KafkaClient, resolveClient, tlsOptions } from "../../../src/deliver/kafka/KafkaClient.js"
+import { resolveCompression } from "../../../src/deliver/kafka/kafkajs/client.js"
+import { safeExtras } from "../../../src/deliver/kafka/kafkajs/log.js"
 
 const settings = (overrides: Partial<KafkaSettings> = {}): KafkaSettings => ({
   brokers: ["127.0.0.1:9"],

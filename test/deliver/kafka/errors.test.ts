@@ -1,6 +1,6 @@
 import kafkajs from "kafkajs"
 import { describe, expect, it } from "vitest"
-import { classifyKafkaError } from "../../../src/deliver/kafka/errors.js"
+import { classifyKafkaError } from "../../../src/deliver/kafka/kafkajs/errors.js"
 
 // kafkajs' error classes are typed loosely; build them the way kafkajs does internally.
 const K = kafkajs as unknown as Record<string, new(...args: Array<unknown>) => Error>

@@ -5,7 +5,7 @@
  */
 import { createRequire } from "node:module"
 import { afterEach, describe, expect, it } from "vitest"
-import { kafkajsModule } from "../../../src/deliver/kafka/kafkajsModule.js"
+import { kafkajsModule } from "../../../src/deliver/kafka/kafkajs/module.js"
 
 interface Queue {
   pending: Array<unknown>

@@ -7,7 +7,7 @@ import { createRequire } from "node:module"
 import fc from "fast-check"
 import kafkajs from "kafkajs"
 import { describe, expect, it } from "vitest"
-import { keyPartition, murmur2 } from "../../../src/deliver/kafka/murmur2.js"
+import { keyPartition, murmur2 } from "../../../src/deliver/kafka/platformatic/murmur2.js"
 
 const require = createRequire(import.meta.url)
 const kafkajsMurmur2 = require("kafkajs/src/producer/partitioners/default/murmur2.js") as (key: Buffer) => number

@@ -5,7 +5,7 @@
  */
 import { AuthenticationError, MultipleErrors, NetworkError, ProtocolError, UserError } from "@platformatic/kafka"
 import { describe, expect, it } from "vitest"
-import { classifyPlatformaticError } from "../../../src/deliver/kafka/errors.js"
+import { classifyPlatformaticError } from "../../../src/deliver/kafka/platformatic/errors.js"
 
 /** "Producing messages failed." -> "produce failed N times." -> the attempts' errors. */
 const asProduced = (...attempts: Array<Error>) =>

@@ -1,6 +1,6 @@
 import { assert, describe, it } from "@effect/vitest"
 import { createRecordsBatch, NumericMap, produceV11 } from "@platformatic/kafka"
-import { encodeProduceRequest, nextSequence } from "../../../src/deliver/kafka/produceRequest.js"
+import { encodeProduceRequest, nextSequence } from "../../../src/deliver/kafka/platformatic/produceRequest.js"
 
 const message = (topic: string, partition: number, i: number) => ({
   topic,

@@ -1,7 +1,7 @@
 import { assert, describe, it } from "@effect/vitest"
 import { compressionsAlgorithms, createRecordsBatch, jsCRC32C, NumericMap, readRecordsBatch, Reader } from "@platformatic/kafka"
 import type { OutRecord } from "../../../src/deliver/kafka/batching.js"
-import { encodeCompressedRecordBatch, encodeRecordBatch } from "../../../src/deliver/kafka/recordBatch.js"
+import { encodeCompressedRecordBatch, encodeRecordBatch } from "../../../src/deliver/kafka/platformatic/recordBatch.js"
 
 const producer = { producerId: 4242n, producerEpoch: 3, baseSequence: 17 }
 const timestamp = 1_795_490_000_123

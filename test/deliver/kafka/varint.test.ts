@@ -1,6 +1,6 @@
 import { assert, describe, it } from "@effect/vitest"
 import { Reader } from "@platformatic/kafka"
-import { unsignedVarintBytes, varintBytes, writeUnsignedVarint, writeVarint } from "../../../src/deliver/kafka/varint.js"
+import { unsignedVarintBytes, varintBytes, writeUnsignedVarint, writeVarint } from "../../../src/deliver/kafka/platformatic/varint.js"
 
 // The client library's reader decodes lengths correctly, but not zigzag values of 2^30 and beyond;
 // those are checked against the bytes of Kafka's own ByteUtils tests below.

@@ -3,10 +3,11 @@
  * transactional producer, one request in flight.
  */
 import type { Kafka, Producer, Transaction } from "kafkajs"
-import { groupByTopic, type OutRecord, splitByBytes } from "./batching.js"
+import { type OutRecord, splitByBytes } from "../batching.js"
+import { groupByTopic } from "./messages.js"
 import { classifyKafkaError } from "./errors.js"
-import { kafkaRetry, kafkaTimeouts } from "./KafkaClient.js"
-import type { TransactionBackend, TransactionOptions } from "./TransactionBackend.js"
+import { kafkaRetry, kafkaTimeouts } from "../KafkaClient.js"
+import type { TransactionBackend, TransactionOptions } from "../TransactionBackend.js"
 
 export const kafkajsTransactions = (kafka: Kafka, compression: number, options: TransactionOptions): TransactionBackend => {
   const producer: Producer = kafka.producer({

@@ -6,7 +6,7 @@ import * as Context from "effect/Context"
 import * as Effect from "effect/Effect"
 import type { LogLevel as EffectLogLevel } from "effect/LogLevel"
 import type { LogEntry, logCreator } from "kafkajs"
-import { kafkajsLogLevel as logLevel } from "./kafkajsModule.js"
+import { kafkajsLogLevel as logLevel } from "./module.js"
 
 /** kafkajs' own threshold for a given Effect minimum level (kafkajs skips building filtered entries). */
 export const kafkajsLevelFor = (minimum: EffectLogLevel): number => {

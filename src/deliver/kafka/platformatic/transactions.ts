@@ -34,8 +34,8 @@ import {
   UnsupportedApiError
 } from "@platformatic/kafka"
 import type { ConnectionOptions } from "node:tls"
-import type { KafkaSettings } from "../../config/model.js"
-import { type OutRecord, splitByBytes } from "./batching.js"
+import type { KafkaSettings } from "../../../config/model.js"
+import { type OutRecord, splitByBytes } from "../batching.js"
 import { classifyPlatformaticError } from "./errors.js"
 import {
   type BeforeSend,
@@ -46,9 +46,9 @@ import {
   type ProducerSession,
   type ProduceVersion,
   retryDelay
-} from "./platformaticProduce.js"
-import { platformaticClientOptions } from "./platformaticTransport.js"
-import type { TransactionBackend, TransactionOptions } from "./TransactionBackend.js"
+} from "./produce.js"
+import { platformaticClientOptions } from "./transport.js"
+import type { TransactionBackend, TransactionOptions } from "../TransactionBackend.js"
 
 type Transaction = Awaited<ReturnType<PlatformaticProducer["beginTransaction"]>>
 

@@ -24,8 +24,8 @@
  */
 import { createRequire } from "node:module"
 import { crc32c as libraryCrc32c } from "@platformatic/kafka"
-import type { OutRecord } from "./batching.js"
-import { SlabRecord } from "../../event/record/SlabRecord.js"
+import type { OutRecord } from "../batching.js"
+import { SlabRecord } from "../../../event/record/SlabRecord.js"
 import { varintBytes, writeVarint } from "./varint.js"
 
 /** Bytes of the batch header up to and including the record count. */

@@ -1,9 +1,9 @@
 /**
- * kafkajs, loaded on first use. The default backend (@platformatic/kafka)
- * produces and administers topics without it, and a daemon that never loads
- * it is 11 MB smaller (idle: kafkajs' admin alone, measured beside the same
- * core modules). It still serves `kafka.client = "kafkajs"`, exactly-once
- * delivery (its transactional producer) and `outboxx check`.
+ * kafkajs, loaded on first use, and only for `kafka.client = "kafkajs"`:
+ * the default backend (@platformatic/kafka) does everything without it
+ * (produce, topics, transactions, the position topic, `outboxx check`), and a
+ * daemon that never loads it is 11 MB smaller (idle: kafkajs' admin alone,
+ * measured beside the same core modules).
  */
 import { createRequire } from "node:module"
 

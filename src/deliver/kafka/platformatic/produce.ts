@@ -30,13 +30,13 @@ import {
   UnsupportedApiError,
   Writer
 } from "@platformatic/kafka"
-import type { Compression } from "../../config/model.js"
-import { type OutRecord, topicsOf } from "./batching.js"
+import type { Compression } from "../../../config/model.js"
+import { type OutRecord, topicsOf } from "../batching.js"
 import { errorTree } from "./errors.js"
-import { kafkaRetry, kafkaTimeouts } from "./KafkaClient.js"
+import { kafkaRetry, kafkaTimeouts } from "../KafkaClient.js"
 import { murmur2, murmur2Range } from "./murmur2.js"
 import { encodeProduceRequest, nextSequence, type PartitionBatch, produceVersions } from "./produceRequest.js"
-import { SlabRecord } from "../../event/record/SlabRecord.js"
+import { SlabRecord } from "../../../event/record/SlabRecord.js"
 import { type BatchCodec, type BatchProducer, encodeCompressedRecordBatch, encodeRecordBatch } from "./recordBatch.js"
 
 /** Our clients are built for Buffers in and out (we never use the library's serializers). */

@@ -20,10 +20,10 @@ import * as Effect from "effect/Effect"
 import * as Redacted from "effect/Redacted"
 import { type BaseOptions, Producer, type ProducerOptions, type SASLOptions } from "@platformatic/kafka"
 import type { ConnectionOptions } from "node:tls"
-import type { KafkaSaslSettings, KafkaSettings } from "../../config/model.js"
-import type { OutRecord } from "./batching.js"
+import type { KafkaSaslSettings, KafkaSettings } from "../../../config/model.js"
+import type { OutRecord } from "../batching.js"
 import { classifyPlatformaticError } from "./errors.js"
-import { KafkaClient, kafkaTimeouts } from "./KafkaClient.js"
+import { kafkaTimeouts } from "../KafkaClient.js"
 import {
   makePartitionSender,
   negotiateProduceVersion,
@@ -32,8 +32,8 @@ import {
   type ProduceVersion,
   retries,
   retryDelay
-} from "./platformaticProduce.js"
-import type { ProduceTransport } from "./ProduceTransport.js"
+} from "./produce.js"
+import type { ProduceTransport } from "../ProduceTransport.js"
 
 const saslOptions = (sasl: KafkaSaslSettings): SASLOptions => ({
   mechanism: sasl.mechanism === "plain" ? "PLAIN" : sasl.mechanism === "scram-sha-256" ? "SCRAM-SHA-256" : "SCRAM-SHA-512",
@@ -63,9 +63,7 @@ export const platformaticClientOptions = (settings: KafkaSettings, tls: Connecti
   return options
 }
 
-export const platformaticTransport: Effect.Effect<ProduceTransport, never, KafkaClient> = Effect.gen(function*() {
-  const { settings, tls } = yield* KafkaClient
-
+export const platformaticTransport = (settings: KafkaSettings, tls: ConnectionOptions | undefined): ProduceTransport => {
   // The library's client is used for connections, metadata and the producer id; its `send` is not.
   const options: ProducerOptions<Buffer, Buffer, Buffer, Buffer> = {
     ...platformaticClientOptions(settings, tls),
@@ -114,4 +112,4 @@ export const platformaticTransport: Effect.Effect<ProduceTransport, never, Kafka
     reset,
     close: Effect.suspend(() => closeQuietly(client))
   } satisfies ProduceTransport
-})
+}

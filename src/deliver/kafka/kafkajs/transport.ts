@@ -3,14 +3,17 @@
  */
 import * as Effect from "effect/Effect"
 import type { Producer } from "kafkajs"
-import { groupByTopic, type OutRecord } from "./batching.js"
+import { type OutRecord } from "../batching.js"
+import { groupByTopic } from "./messages.js"
+import { kafkaRetry, kafkaTimeouts } from "../KafkaClient.js"
+import type { ProduceTransport } from "../ProduceTransport.js"
+import type { KafkajsClient } from "./client.js"
 import { classifyKafkaError } from "./errors.js"
-import { KafkaClient, kafkaRetry, kafkaTimeouts } from "./KafkaClient.js"
-import { kafkajsModule } from "./kafkajsModule.js"
-import type { ProduceTransport } from "./ProduceTransport.js"
+import { kafkajsModule } from "./module.js"
 
-export const kafkajsTransport: Effect.Effect<ProduceTransport, never, KafkaClient> = Effect.gen(function*() {
-  const { compression, kafka } = yield* KafkaClient
+export const kafkajsTransport = (client: KafkajsClient): ProduceTransport => {
+  const { compression } = client
+  const kafka = client.kafka()
   const { Partitioners } = kafkajsModule()
 
   const newProducer = (): Producer =>
@@ -59,4 +62,4 @@ export const kafkajsTransport: Effect.Effect<ProduceTransport, never, KafkaClien
   const close = Effect.promise(() => (connected ? producer.disconnect() : Promise.resolve()))
 
   return { name: "kafkajs", produce, classify: classifyKafkaError, reset, close } satisfies ProduceTransport
-})
+}
