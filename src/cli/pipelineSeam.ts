@@ -11,4 +11,4 @@ import type { Settings } from "../config/Settings.js"
 import type { HealthState } from "../observability/HealthState.js"
 
 /** What the CLI provides to runDaemon and runTail. */
-export type PipelineServices = Settings | HealthState
+export type PipelineServices = Settings

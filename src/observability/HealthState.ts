@@ -2,11 +2,15 @@
  * What the process knows about its own health, in one place: the pipeline
  * writes it as things happen, the HTTP endpoints (/readyz, /status) and the
  * logs read it. A SubscriptionRef so a watcher can also follow the changes.
+ *
+ * A Context.Reference: code that writes health needs nothing provided. Its
+ * default is detached (writes go nowhere); the CLI and `Outboxx.layer`
+ * provide a real one (`HealthState.layer`) that the endpoints read.
  */
 import * as Context from "effect/Context"
 import * as Effect from "effect/Effect"
 import * as Layer from "effect/Layer"
-import type * as Stream from "effect/Stream"
+import * as Stream from "effect/Stream"
 import * as SubscriptionRef from "effect/SubscriptionRef"
 
 /** "starting" until the pipeline has a slot; "standby" when another instance holds it. */
@@ -69,16 +73,24 @@ export interface HealthStateShape {
   readonly changes: Stream.Stream<Health>
 }
 
-export class HealthState extends Context.Service<HealthState, HealthStateShape>()("outboxx/HealthState") {
+/** Nobody reads this one: updates are dropped. */
+const detached: HealthStateShape = {
+  get: Effect.sync(() => initialHealth("", "")),
+  update: () => Effect.void,
+  changes: Stream.empty
+}
+
+export class HealthState extends Context.Reference<HealthStateShape>("outboxx/HealthState", {
+  defaultValue: () => detached
+}) {
   /** A fresh state for one slot and publication. */
   static readonly make = (slot: string, publication: string): Effect.Effect<HealthStateShape> =>
-    Effect.map(SubscriptionRef.make(initialHealth(slot, publication)), (ref) =>
-      HealthState.of({
-        get: SubscriptionRef.get(ref),
-        update: (f) => SubscriptionRef.update(ref, f),
-        changes: SubscriptionRef.changes(ref)
-      }))
+    Effect.map(SubscriptionRef.make(initialHealth(slot, publication)), (ref) => ({
+      get: SubscriptionRef.get(ref),
+      update: (f) => SubscriptionRef.update(ref, f),
+      changes: SubscriptionRef.changes(ref)
+    }))
 
-  static readonly layer = (slot: string, publication: string): Layer.Layer<HealthState> =>
+  static readonly layer = (slot: string, publication: string): Layer.Layer<never> =>
     Layer.effect(HealthState, HealthState.make(slot, publication))
 }

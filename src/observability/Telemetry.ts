@@ -42,7 +42,7 @@ export class Telemetry extends Context.Service<Telemetry, TelemetryShape>()("out
   static readonly layer = (
     settings: OutboxxSettings,
     options: TelemetryOptions
-  ): Layer.Layer<Telemetry | HealthState | OtlpExporter.Flusher, HttpListenError> => {
+  ): Layer.Layer<Telemetry | OtlpExporter.Flusher, HttpListenError> => {
     const serveHttp = options.http !== false && settings.http.listen !== undefined
     const logsTo = options.logsToStderr === true ? "stderr" : "stdout"
     const logging = loggingLayer(settings.log, { stderr: logsTo === "stderr" })

@@ -30,7 +30,7 @@ const unlabelledSeries: ReadonlyArray<Metric.Metric<number, unknown>> = [
 ]
 
 /** The routes alone, for embedding into a host app's own router. */
-export const routesLayer: Layer.Layer<never, never, HttpRouter.HttpRouter | HealthState> = HttpRouter.use(
+export const routesLayer: Layer.Layer<never, never, HttpRouter.HttpRouter> = HttpRouter.use(
   Effect.fnUntraced(function*(router) {
     const health = yield* HealthState
     // Make the unlabelled series visible from the first scrape (adding 0 changes nothing).
@@ -66,7 +66,7 @@ const reasonOf = (cause: unknown): string =>
     : String(cause)
 
 /** Serves the endpoints on host:port; a no-op layer when listening is disabled. */
-export const httpServerLayer = (http: HttpSettings): Layer.Layer<never, HttpListenError, HealthState> => {
+export const httpServerLayer = (http: HttpSettings): Layer.Layer<never, HttpListenError> => {
   const listen = http.listen
   if (listen === undefined) return Layer.empty
   const address = `${listen.host}:${listen.port}`

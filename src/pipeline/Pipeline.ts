@@ -131,7 +131,7 @@ export const superviseStreaming = (
   // Walsenders this process opened, across reconnects (a leftover one is terminated, see Standby.ts).
   const ownWalsenders = options.ownWalsenders ?? new Set<number>()
   return Effect.gen(function*() {
-    const health = yield* Effect.serviceOption(HealthState)
+    const health = yield* HealthState
     started = false
     return yield* Effect.scoped(runStreaming(settings, sink, {
       ...options,
@@ -149,9 +149,7 @@ export const superviseStreaming = (
       Effect.tapError((error) =>
         Effect.gen(function*() {
           const transient = isTransient(error)
-          if (health._tag === "Some") {
-            yield* health.value.update((h) => ({ ...h, streaming: false, lastError: error.message }))
-          }
+          yield* health.update((h) => ({ ...h, streaming: false, lastError: error.message }))
           if (!transient) return yield* Effect.logError(`stopping: ${error.message}`)
           if (failingSince === error.message) return
           failingSince = error.message
@@ -176,7 +174,7 @@ export class Pipeline extends Context.Service<Pipeline, {
    * Starts streaming in the background for the life of the layer; closing the
    * layer's scope is the graceful shutdown (drain, flush, final status update).
    */
-  static readonly layer: Layer.Layer<Pipeline, never, Settings | KafkaProducer | TopicAdmin | KafkaClient | StateStore | HealthState> =
+  static readonly layer: Layer.Layer<Pipeline, never, Settings | KafkaProducer | TopicAdmin | KafkaClient | StateStore> =
     Layer.effect(
       Pipeline,
       Effect.gen(function*() {
@@ -185,7 +183,7 @@ export class Pipeline extends Context.Service<Pipeline, {
         const sink = yield* withCircuitBreaker(yield* kafkaSink)
         const stopped = yield* Deferred.make<void, StreamingError>()
         let journalFailing = false
-        const context = yield* Effect.context<HealthState>()
+        const context = yield* Effect.context<never>()
         const kafkaClient = yield* KafkaClient
         const topicAdmin = yield* TopicAdmin
         // Without a key every signal is refused, loudly; streaming itself does not need it.

@@ -15,7 +15,7 @@
  * client is us and we know that connection is dead, so it is terminated
  * instead of making us wait for wal_sender_timeout.
  */
-import { Duration, Effect, Metric, Option } from "effect"
+import { Duration, Effect, Metric } from "effect"
 import type pg from "pg"
 import { HealthState } from "../observability/HealthState.js"
 import { slotInfo, type SlotInfo } from "../postgres/catalog.js"
@@ -45,7 +45,7 @@ export const awaitSlotFree = Effect.fn("Standby.awaitSlotFree")(function*(
   options: StandbyOptions = {}
 ): Effect.fn.Return<SlotInfo | undefined, PostgresError> {
   const poll = options.pollInterval ?? Duration.seconds(1)
-  const health = yield* Effect.serviceOption(HealthState)
+  const health = yield* HealthState
   let waitingSince: number | undefined
   let waitingFor: number | null = null
   while (true) {
@@ -72,9 +72,7 @@ export const awaitSlotFree = Effect.fn("Standby.awaitSlotFree")(function*(
           `waiting to take over (checking every ${Duration.format(poll)})`
       )
       yield* Metric.update(activeRole, 0)
-      if (Option.isSome(health)) {
-        yield* health.value.update((h) => ({ ...h, role: "standby", streaming: false, postgres: { connected: true } }))
-      }
+      yield* health.update((h) => ({ ...h, role: "standby", streaming: false, postgres: { connected: true } }))
     }
     yield* Effect.sleep(poll)
   }

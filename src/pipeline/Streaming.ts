@@ -9,7 +9,7 @@
  * slot streams. Shutdown follows rule 8: stop reading, drain the actors,
  * flush the sink, send the final status update, then close connections.
  */
-import { Deferred, Duration, Effect, Fiber, Metric, Option, Queue, type Redacted, Schedule, type Scope } from "effect"
+import { Deferred, Duration, Effect, Fiber, Metric, Queue, type Redacted, Schedule, type Scope } from "effect"
 import { HealthState } from "../observability/HealthState.js"
 import * as Metrics from "../observability/metrics.js"
 import type pg from "pg"
@@ -128,12 +128,7 @@ export const runStreaming = Effect.fn("Pipeline.runStreaming")(function*(
   }
   yield* sink.prepareTopics([...configuredTopics(settings).keys()])
   // Kafka answered; from here the circuit breaker (CircuitBreakerSink) reports its state.
-  yield* Effect.serviceOption(HealthState).pipe(
-    Effect.flatMap(Option.match({
-      onNone: () => Effect.void,
-      onSome: (health) => health.update((h) => ({ ...h, kafka: { connected: true } }))
-    }))
-  )
+  yield* (yield* HealthState).update((h) => ({ ...h, kafka: { connected: true } }))
 
   const { slot, replication, identity, exportedSnapshot, startLsn: slotStartLsn } = yield* openSlot(settings, catalog, {
     temporary: options.temporarySlot,
@@ -168,7 +163,7 @@ export const runStreaming = Effect.fn("Pipeline.runStreaming")(function*(
     transactional = { producer, storedLsn }
   }
 
-  const health = yield* Effect.serviceOption(HealthState)
+  const health = yield* HealthState
   const tracker = new CheckpointTracker(startLsn)
   const registry = new TypeRegistry()
   const formats = streamFormats(settings, database)
@@ -202,9 +197,7 @@ export const runStreaming = Effect.fn("Pipeline.runStreaming")(function*(
     : yield* Effect.forEach(settings.streams, (stream) => makeStreamActor(stream.name, sink, tracker, notifyDelivered, stream.onError === "dead_letter" ? stream.deadLetterTopic : undefined, linger))
   /** Per stream: where its outboxes go (the one transactional sender in exactly-once mode). */
   const mailboxes = settings.streams.map((_, s) => sender !== undefined ? sender.mailbox : actors[s]!.mailbox)
-  if (Option.isSome(health)) {
-    yield* health.value.update((h) => ({ ...h, slot, postgres: { connected: true } }))
-  }
+  yield* health.update((h) => ({ ...h, slot, postgres: { connected: true } }))
   const actorFibers = yield* Effect.forEach(actors, (actor) =>
     actor.run.pipe(
       Effect.tapError((error) => Deferred.fail(failed, error)),
@@ -365,19 +358,17 @@ export const runStreaming = Effect.fn("Pipeline.runStreaming")(function*(
       yield* Metric.update(Metric.withAttributes(Metrics.eventsTotal, { stream, table, op }), count)
     }
     router.stats.events.clear()
-    if (Option.isSome(health)) {
-      yield* health.value.update((h) => ({
-        ...h,
-        role: "active",
-        streaming: true,
-        postgres: { connected: true },
-        slot,
-        confirmedLsn: formatLsn(confirmed),
-        serverLsn: formatLsn(stream.receivedLsn()),
-        lagBytes,
-        lagSeconds
-      }))
-    }
+    yield* health.update((h) => ({
+      ...h,
+      role: "active",
+      streaming: true,
+      postgres: { connected: true },
+      slot,
+      confirmedLsn: formatLsn(confirmed),
+      serverLsn: formatLsn(stream.receivedLsn()),
+      lagBytes,
+      lagSeconds
+    }))
   })
   yield* report.pipe(Effect.repeat(Schedule.spaced(Duration.millis(200))), Effect.forkScoped)
   yield* watchTables(catalog, settings).pipe(Effect.forkScoped)

@@ -8,7 +8,7 @@
  * The readers call `add` per chunk (plain, synchronous); a fiber publishes
  * what accumulated every 250 ms.
  */
-import { Duration, Effect, Metric, Option, Schedule } from "effect"
+import { Duration, Effect, Metric, Schedule } from "effect"
 import { HealthState } from "../observability/HealthState.js"
 import * as Metrics from "../observability/metrics.js"
 
@@ -95,7 +95,7 @@ export class SnapshotProgress {
     const self = this
     return Effect.gen(function*() {
       const now = Date.now()
-      const health = yield* Effect.serviceOption(HealthState)
+      const health = yield* HealthState
       const ended: Array<string> = []
       const running: Array<string> = []
       for (const [table, t] of self.tables) {
@@ -131,11 +131,9 @@ export class SnapshotProgress {
         }
       }
       if (self.tty && (running.length > 0 || ended.length > 0 || self.drawnLines > 0)) self.draw(ended, running)
-      if (Option.isSome(health)) {
-        const snapshots: Record<string, { status: "running" | "done" | "failed"; rows: number }> = {}
-        for (const [table, t] of self.tables) snapshots[table] = { status: t.status, rows: t.rows }
-        yield* health.value.update((h) => ({ ...h, snapshots: { ...h.snapshots, ...snapshots } }))
-      }
+      const snapshots: Record<string, { status: "running" | "done" | "failed"; rows: number }> = {}
+      for (const [table, t] of self.tables) snapshots[table] = { status: t.status, rows: t.rows }
+      yield* health.update((h) => ({ ...h, snapshots: { ...h.snapshots, ...snapshots } }))
     })
   }
 
