@@ -23,6 +23,10 @@ export interface TransactionHandle {
   readonly xid: number
   /** The commit record's LSN as Begin announces it (`source.commitLsn`); 0 when not from a Begin. */
   readonly commitLsn: number
+  /** Whether Commit has been routed (`commit` called). */
+  readonly committed: boolean
+  /** The end LSN Commit gave (what confirming the transaction confirms); 0 until committed. */
+  readonly commitEndLsn: number
 }
 
 class InFlightTransaction implements TransactionHandle {

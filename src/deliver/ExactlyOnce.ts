@@ -21,6 +21,7 @@ import type { StoredPosition, TransactionalProducer } from "./kafka/Transactiona
 import type { CheckpointTracker, TransactionHandle } from "../checkpoint/CheckpointTracker.js"
 import { emptyOutbox, type Outbox } from "./Outbox.js"
 import { SinkError } from "./RecordSink.js"
+import { formatLsn, parseLsn } from "../postgres/lsn.js"
 
 /** Outboxes the sender may hold queued (each at most one route batch of 1,024 messages). */
 export const transactionalMailboxCapacity = 16
@@ -30,8 +31,8 @@ const outboxesPerTurn = 16
 const commitEveryRecords = 20_000
 
 /** The commit end LSN the tracker recorded for a committed transaction. */
-const commitEndOf = (tx: TransactionHandle): number => (tx as unknown as { commitEndLsn: number }).commitEndLsn
-export const isCommitted = (tx: TransactionHandle): boolean => (tx as unknown as { committed: boolean }).committed
+const commitEndOf = (tx: TransactionHandle): number => tx.commitEndLsn
+export const isCommitted = (tx: TransactionHandle): boolean => tx.committed
 
 /**
  * Splits one route batch's outboxes at the last PostgreSQL commit: `complete`
@@ -164,3 +165,42 @@ export class PositionSkipper {
     return false
   }
 }
+
+/** Where exactly-once streaming resumes: from the slot, or past what Kafka already committed. */
+export interface Resume {
+  readonly startLsn: number
+  /** The position stored in Kafka (0 when none or not ours). */
+  readonly storedLsn: number
+  /** Drops the transactions Kafka has that the server sends again; undefined when none can be. */
+  readonly skipper: PositionSkipper | undefined
+}
+
+/**
+ * Reads the position Kafka committed last and decides where to resume: when
+ * it is ahead of the slot (and not past what the server has), streaming
+ * starts there (START_REPLICATION skips earlier commits); either way the
+ * transactions at or below it are skipped here. A position from another
+ * PostgreSQL system is ignored, loudly.
+ */
+export const resumeFromKafka = Effect.fnUntraced(function*(
+  producer: TransactionalProducer,
+  identity: { readonly systemId: string; readonly xlogpos: string },
+  slotStartLsn: number
+): Effect.fn.Return<Resume, SinkError> {
+  const stored = yield* producer.readPosition.pipe(
+    Effect.mapError((e) => new SinkError({ reason: e.message, retryable: e.retryable, cause: e }))
+  )
+  if (stored === undefined) return { startLsn: slotStartLsn, storedLsn: 0, skipper: undefined }
+  if (stored.systemId !== identity.systemId) {
+    yield* Effect.logWarning(
+      `the stored Kafka position belongs to system ${stored.systemId}, not ${identity.systemId}; ignoring it (changes may be sent again)`
+    )
+    return { startLsn: slotStartLsn, storedLsn: 0, skipper: undefined }
+  }
+  let startLsn = slotStartLsn
+  if (stored.lsn > slotStartLsn && stored.lsn <= parseLsn(identity.xlogpos)) {
+    yield* Effect.logInfo(`exactly-once: resuming after the position committed in Kafka, ${formatLsn(stored.lsn)}`)
+    startLsn = stored.lsn
+  }
+  return { startLsn, storedLsn: stored.lsn, skipper: new PositionSkipper(stored.lsn) }
+})

@@ -64,32 +64,90 @@ export interface ChangeObserver {
 }
 
 /** The transaction between Begin and Commit: what formats see of it, and its checkpoint handle. */
+/**
+ * What an incremental snapshot may do inside the stream, and nothing more:
+ * emit the rows a watermark window read (`op: "r"`) inside the open
+ * transaction at the high watermark, and learn when they are delivered.
+ */
+export interface SnapshotRowSink {
+  /**
+   * Emits each row to the streams of its plans, tracked like any change (the
+   * checkpoint never passes them undelivered); `onDelivered` runs once every
+   * one of them is delivered (at once when none was emitted).
+   */
+  readonly emitSnapshotRows: (
+    lsn: number,
+    rows: ReadonlyArray<{ readonly row: TextRow; readonly plans: ReadonlyArray<TablePlan> }>,
+    onDelivered: () => void
+  ) => void
+}
+
+export interface RouterOptions {
+  /** Sees every change before it is routed (incremental snapshot windows). */
+  readonly observer?: ChangeObserver | undefined
+  /** Receives logical decoding messages (pg_logical_emit_message). */
+  readonly onLogicalMessage?: LogicalMessageHandler | undefined
+  /**
+   * The largest record a topic accepts (RecordSink.recordLimit); undefined =
+   * no limit known. A change that cannot fit is never built (see `tooLarge`).
+   */
+  readonly recordLimit?: ((topic: string) => number | undefined) | undefined
+}
+
 interface OpenTransaction extends Transaction {
   readonly handle: TransactionHandle
 }
 
-export class Router {
-  readonly relations = new Map<number, RelationEntry>()
-  readonly outboxes: Array<Outbox>
-  readonly stats: RouterStats = { events: new Map(), transactions: 0 }
+export class Router implements SnapshotRowSink {
+  private readonly relations = new Map<number, RelationEntry>()
+  /** One per stream, filled by `route` and handed over by `takeOutboxes`. */
+  private outboxes: Array<Outbox>
+  private stats: RouterStats = { events: new Map(), transactions: 0 }
   private tx: OpenTransaction | undefined = undefined
-  /** Wall clock for ts_ms, read once per batch rather than once per row. */
-  now = Date.now()
+  /** Wall clock for ts_ms, read once per batch (`startBatch`) rather than once per row. */
+  private now = Date.now()
   /** Where formats that write bytes write events; its slabs go to the outbox of each record (see JsonBytes). */
   private readonly out = new JsonBytes()
-  observer: ChangeObserver | undefined = undefined
+  private readonly observer: ChangeObserver | undefined
+  private readonly onLogicalMessage: LogicalMessageHandler
+  private readonly recordLimit: ((topic: string) => number | undefined) | undefined
 
   constructor(
-    streamCount: number,
+    private readonly streamCount: number,
     private readonly tracker: CheckpointTracker,
-    private readonly onLogicalMessage: LogicalMessageHandler = () => {},
-    /**
-     * The largest record a topic accepts (RecordSink.recordLimit); undefined
-     * = no limit known. A change that cannot fit is never built (see `tooLarge`).
-     */
-    private readonly recordLimit: ((topic: string) => number | undefined) | undefined = undefined
+    options: RouterOptions = {}
   ) {
     this.outboxes = Array.from({ length: streamCount }, emptyOutbox)
+    this.observer = options.observer
+    this.onLogicalMessage = options.onLogicalMessage ?? (() => {})
+    this.recordLimit = options.recordLimit
+  }
+
+  /** Starts a batch of messages: the wall clock its events carry as ts_ms. */
+  startBatch(now: number): void {
+    this.now = now
+  }
+
+  /**
+   * The outboxes filled since the last call, per stream (an empty one where a
+   * stream got nothing); the Router starts new ones.
+   */
+  takeOutboxes(): Array<Outbox> {
+    const taken = this.outboxes
+    this.outboxes = Array.from({ length: this.streamCount }, emptyOutbox)
+    return taken
+  }
+
+  /** The outbox being filled for `stream` (for inspection; `takeOutboxes` hands them over). */
+  outbox(stream: number): Outbox {
+    return this.outboxes[stream]!
+  }
+
+  /** Events per stream, table and op, and committed transactions, since the last call (for the metrics). */
+  takeStats(): RouterStats {
+    const taken = this.stats
+    this.stats = { events: new Map(), transactions: 0 }
+    return taken
   }
 
   /** True while a transaction is open (between Begin and Commit). */
@@ -206,13 +264,28 @@ export class Router {
   }
 
   /**
-   * A snapshot row (`op: "r"`) read by an incremental snapshot, emitted
-   * inside the open transaction (its high watermark's) and tracked like any
-   * change, so the checkpoint never passes it undelivered.
+   * Rows (`op: "r"`) an incremental snapshot read, emitted inside the open
+   * transaction (its high watermark's): see SnapshotRowSink.
    */
-  emitSnapshotRow(lsn: number, plan: TablePlan, row: TextRow): void {
+  emitSnapshotRows(
+    lsn: number,
+    rows: ReadonlyArray<{ readonly row: TextRow; readonly plans: ReadonlyArray<TablePlan> }>,
+    onDelivered: () => void
+  ): void {
     const tx = this.requireTx(lsn, "snapshot row")
-    this.pushRecord(plan, tx, plan.format.snapshot(row, "incremental", lsn, tx, this.now), "r")
+    const streams = new Set<number>()
+    for (const { plans, row } of rows) {
+      for (const plan of plans) {
+        this.pushRecord(plan, tx, plan.format.snapshot(row, "incremental", lsn, tx, this.now), "r")
+        streams.add(plan.streamIndex)
+      }
+    }
+    if (streams.size === 0) return onDelivered()
+    let remaining = streams.size
+    const delivered = () => {
+      if (--remaining === 0) onDelivered()
+    }
+    for (const s of streams) (this.outboxes[s]!.delivered ??= []).push(delivered)
   }
 
   private emitUpdate(

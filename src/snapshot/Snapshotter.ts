@@ -24,7 +24,7 @@ import * as Metrics from "../observability/metrics.js"
 import type pg from "pg"
 import type { OutboxxSettings } from "../config/model.js"
 import type { Outbox } from "../deliver/Outbox.js"
-import type { ChangeObserver, LogicalMessageHandler, Router } from "../route/Router.js"
+import type { ChangeObserver, LogicalMessageHandler, SnapshotRowSink } from "../route/Router.js"
 import { streamFormats, type TablePlan } from "../route/TablePlan.js"
 import type { Relation, Tuple } from "../decode/messages.js"
 import { formatLsn } from "../postgres/lsn.js"
@@ -120,7 +120,8 @@ export const makeSnapshotter = Effect.fnUntraced(function*(options: SnapshotterO
     { readonly tables: ReadonlyArray<string>; readonly requestedAt: string; readonly lsn: number; readonly authentic: boolean }
   >()
   const idle = yield* Deferred.make<void>()
-  let router: Router | undefined
+  /** Where window rows go: the stream's Router, bound by startIncremental. */
+  let router: SnapshotRowSink | undefined
   /** Chunk key column indexes within the stream's Relation (it may differ from ours after ALTER TABLE). */
   const keyIndexCache = new WeakMap<Relation, ReadonlyArray<number>>()
 
@@ -392,7 +393,7 @@ export const makeSnapshotter = Effect.fnUntraced(function*(options: SnapshotterO
    * (tables added to the config, an interrupted snapshot, every table with
    * `always`), then serves requests for as long as the scope lives.
    */
-  const startIncremental = Effect.fnUntraced(function*(boundRouter: Router, initialRan: boolean) {
+  const startIncremental = Effect.fnUntraced(function*(boundRouter: SnapshotRowSink, initialRan: boolean) {
     router = boundRouter
     if (options.disabled) return
     if (pgSettings.snapshot !== "never" && !initialRan) {
@@ -451,24 +452,7 @@ export const makeSnapshotter = Effect.fnUntraced(function*(options: SnapshotterO
     const rows = active.window.closeAtHigh()
     windows.delete(watermark.table)
     if (rows === undefined || router === undefined) return active.resolve(-1)
-    const streams = new Set<number>()
-    let emitted = 0
-    for (const row of rows) {
-      for (const plan of row.plans) {
-        router.emitSnapshotRow(lsn, plan, row.row)
-        streams.add(plan.streamIndex)
-      }
-      emitted++
-    }
-    if (streams.size === 0) return active.resolve(emitted)
-    let remaining = streams.size
-    const onDelivered = () => {
-      if (--remaining === 0) active.resolve(emitted)
-    }
-    for (const s of streams) {
-      const outbox = router.outboxes[s]!
-      ;(outbox.delivered ??= []).push(onDelivered)
-    }
+    router.emitSnapshotRows(lsn, rows, () => active.resolve(rows.length))
   }
 
   /** Handles our prefixes; every other logical message goes to `next`. */

@@ -69,7 +69,7 @@ const routerFor = ({ database = "shop", primaryKey = [], relation, stream = "", 
   expect(entry.plans[0]!.stream.format).toBe("outboxx")
   const router = new Router(1, new CheckpointTracker(50))
   router.setRelation(entry)
-  router.now = NOW
+  router.startBatch(NOW)
   return router
 }
 
@@ -167,7 +167,7 @@ const text = (part: string | Buffer | null): string | null => {
 }
 
 const recordsOf = (router: Router): Array<TextRecord> =>
-  router.outboxes[0]!.records.map((r) => ({ topic: r.topic, key: text(r.key), value: text(r.value) }))
+  router.outbox(0).records.map((r) => ({ topic: r.topic, key: text(r.key), value: text(r.value) }))
 
 type Row = Record<string, unknown>
 
@@ -482,7 +482,7 @@ describe("Router, format outboxx: source", () => {
       event("d", { id: 42 }, null, { lsn: "0/16B3800", tx: TX2 }),
       null
     ])
-    const outbox = router.outboxes[0]!
+    const outbox = router.outbox(0)
     expect(outbox.counts).toEqual([2, 2])
     expect(outbox.txs[0]).not.toBe(outbox.txs[1])
   })
@@ -491,7 +491,7 @@ describe("Router, format outboxx: source", () => {
     const router = orders()
     begin(router, TX1)
     router.route(L1, fromPlain(insert(row42)))
-    router.now = NOW + 5
+    router.startBatch(NOW + 5)
     router.route(L1 + 8, fromPlain(insert(row42)))
     commit(router, TX1)
     transaction(router, TX2, [[0x16B3800, insert(row42)]])
@@ -560,7 +560,7 @@ describe("Router, format outboxx: slabs", () => {
     const tx: Txn = { ...TX1, finalLsn: 0x3_0000_0000, commitLsn: "3/0" }
 
     transaction(router, tx, [[lsnOf(1), insert(rowN(1))]])
-    const first = router.outboxes[0]!.records[0]!
+    const first = router.outbox(0).records[0]!
     const firstKey = text(first.key)
     const firstValue = text(first.value)
     expect(firstKey).toBe(key({ id: 1 }))
@@ -572,7 +572,7 @@ describe("Router, format outboxx: slabs", () => {
     for (let n = 2; n <= 2000; n++) changes.push([lsnOf(n), n === 1000 ? insert(["1000", big, "0", "", ""]) : insert(rowN(n))])
     transaction(router, tx, changes)
 
-    const records = router.outboxes[0]!.records
+    const records = router.outbox(0).records
     expect(records).toHaveLength(2000)
     const total = records.reduce((sum, r) => sum + (r.key as Buffer).length + (r.value as Buffer).length, 0)
     expect(total).toBeGreaterThan(4 * 64 * 1024)
@@ -601,8 +601,7 @@ describe("Router, format outboxx: slabs", () => {
       const changes: Array<Change> = []
       for (let i = 0; i < 100; i++) changes.push([lsnOf(++n), insert(rowN(n))])
       transaction(router, tx, changes)
-      handedOver.push({ outbox: router.outboxes[0]!, first })
-      router.outboxes[0] = emptyOutbox()
+      handedOver.push({ outbox: router.takeOutboxes()[0]!, first })
       // Kafka acknowledges out of step with routing: release every outbox but the last four.
       if (handedOver.length > 4) releaseSlabs(handedOver[handedOver.length - 5]!.outbox.slabs)
     }

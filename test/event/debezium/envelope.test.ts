@@ -55,11 +55,11 @@ const run = (messages: ReadonlyArray<PlainMessage>) => {
   const entry = planRelation(relation, settings, new TypeRegistry(), ["id"], streamFormats(settings, "shop")) as RelationEntry
   const router = new Router(1, new CheckpointTracker(50))
   router.setRelation(entry)
-  router.now = 1_795_464_000_123
+  router.startBatch(1_795_464_000_123)
   router.route(100, { tag: "Begin", finalLsn: 500, commitTime, xid: 735 })
   for (const m of messages) router.route(200, fromPlain(m))
   router.route(500, { tag: "Commit", flags: 0, commitLsn: 500, endLsn: 520, commitTime })
-  return router.outboxes[0]!.records.map((r) => ({
+  return router.outbox(0).records.map((r) => ({
     topic: r.topic,
     key: r.key === null ? null : JSON.parse(String(r.key)),
     value: r.value === null ? null : JSON.parse(String(r.value))
