@@ -5,7 +5,7 @@
  * Steps, each adding to one list of issues so a user sees every problem at once:
  * TOML parse -> `${NAME}` interpolation -> OUTBOXX_POSTGRES_URL override ->
  * unknown keys (with "did you mean") -> Schema decode (types, enums, formats,
- * cross-key rules) -> rename to the camelCase model.
+ * cross-key rules, and the camelCase shape via encodeKeys) -> the file's location.
  */
 import * as Toml from "effect/encoding/Toml"
 import * as Path from "node:path"
@@ -14,7 +14,7 @@ import * as Schema from "effect/Schema"
 import * as SchemaIssue from "effect/SchemaIssue"
 import { ConfigError, ConfigIssue } from "./ConfigError.js"
 import { crossChecks } from "./crossChecks.js"
-import { describeValue, OutboxxFile, parseHostPort } from "./fileSchema.js"
+import { describeValue, OutboxxFile } from "./fileSchema.js"
 import { type Environment, interpolateTree } from "./interpolate.js"
 import { formatKeyPath, type KeyPath } from "./keyPath.js"
 import type { OutboxxSettings } from "./model.js"
@@ -81,69 +81,16 @@ const readableType = (expected: string): string => {
 
 const formatter = SchemaIssue.makeFormatterStandardSchemaV1({ leafHook: leafMessage })
 
-const settingsFromFile = (file: OutboxxFile, configPath: string): OutboxxSettings => {
-  const listen = file.http.listen === "" ? undefined : parseHostPort(file.http.listen, true)
-  const { kafka, postgres } = file
-  return {
-    configPath,
-    postgres: {
-      url: postgres.url,
-      slot: postgres.slot,
-      publication: postgres.publication,
-      publicationMode: postgres.publication_mode,
-      snapshot: postgres.snapshot,
-      snapshotChunkSize: postgres.snapshot_chunk_size,
-      snapshotParallelism: postgres.snapshot_parallelism,
-      heartbeatInterval: postgres.heartbeat_interval,
-      statusInterval: postgres.status_interval,
-      livenessTimeout: postgres.liveness_timeout,
-      connectTimeout: postgres.connect_timeout,
-      onSlotLost: postgres.on_slot_lost
-    },
-    kafka: {
-      brokers: kafka.brokers,
-      clientId: kafka.client_id,
-      client: kafka.client,
-      compression: kafka.compression,
-      delivery: kafka.delivery,
-      batchMaxBytes: kafka.batch_max_bytes,
-      linger: kafka.linger,
-      createTopics: kafka.create_topics,
-      topicPartitions: kafka.topic_partitions,
-      topicReplicationFactor: kafka.topic_replication_factor,
-      sasl: kafka.sasl === undefined ? undefined : {
-        mechanism: kafka.sasl.mechanism,
-        username: kafka.sasl.username,
-        password: kafka.sasl.password
-      },
-      tls: kafka.tls === undefined ? undefined : {
-        enabled: kafka.tls.enabled,
-        ca: kafka.tls.ca,
-        cert: kafka.tls.cert,
-        key: kafka.tls.key,
-        rejectUnauthorized: kafka.tls.reject_unauthorized
-      }
-    },
-    state: { dir: Path.resolve(Path.dirname(configPath), file.state.dir) },
-    http: { listen },
-    tracing: { otlpEndpoint: file.tracing.otlp_endpoint, sampleRatio: file.tracing.sample_ratio },
-    log: { level: file.log.level, format: file.log.format },
-    streams: file.streams.map((stream) => ({
-      name: stream.name,
-      tables: stream.tables,
-      topic: stream.topic,
-      format: stream.format,
-      operations: new Set(stream.operations),
-      key: stream.key,
-      includeColumns: stream.include_columns,
-      excludeColumns: stream.exclude_columns ?? [],
-      tombstones: stream.tombstones,
-      snapshot: stream.snapshot,
-      onError: stream.on_error,
-      deadLetterTopic: stream.dead_letter_topic ?? `outboxx.dead_letter.${stream.name}`
-    }))
-  }
-}
+/** What needs the file's location, and the dead-letter topic's default (it depends on the stream's name). */
+const settingsFromFile = (file: OutboxxFile, configPath: string): OutboxxSettings => ({
+  ...file,
+  configPath,
+  state: { dir: Path.resolve(Path.dirname(configPath), file.state.dir) },
+  streams: file.streams.map((stream) => ({
+    ...stream,
+    deadLetterTopic: stream.deadLetterTopic ?? `outboxx.dead_letter.${stream.name}`
+  }))
+})
 
 // Issues are listed in the order their keys appear in the file (missing keys
 // last within their table), which is the order a user fixes them in.

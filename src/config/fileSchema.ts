@@ -1,7 +1,11 @@
 /**
- * The schema of `outboxx.toml` itself: snake_case keys exactly as written in
- * the file, so that schema issue paths are the user's key paths. Defaults are
- * applied here; `settingsFromFile` then renames to the camelCase model.
+ * The one definition of the configuration: what `outboxx.toml` may hold
+ * (snake_case keys, as the file has them: `Schema.encodeKeys` maps each to
+ * its camelCase field, so issue paths are the user's key paths), its
+ * defaults and rules, and the decoded shape every other module reads
+ * (`typeof OutboxxFile.Type`; model.ts names its parts). decode.ts adds only
+ * what needs the file's location (configPath, state.dir) and the default
+ * dead-letter topic, which depends on the stream's name.
  *
  * Messages returned by filters have the form "expected <what>, found <what>"
  * and are shown to users as they are. Rules spanning several keys live in
@@ -14,7 +18,7 @@ import * as Redacted from "effect/Redacted"
 import * as Schema from "effect/Schema"
 import * as SchemaTransformation from "effect/SchemaTransformation"
 import { durationHint, formatDuration, parseDuration } from "./duration.js"
-import { formatTable, parseTableName, tableNameHint } from "./tableName.js"
+import { formatTable, parseTableName, type TableRef, tableNameHint } from "./tableName.js"
 import { checkTopicTemplate } from "./topic.js"
 
 /** How a value is shown after "found" in messages. Never used for secrets. */
@@ -55,33 +59,32 @@ const nonEmptyList = <S extends Schema.Top>(item: S, what: string) =>
     )
   )
 
-const DurationString = Schema.String.check(expecting(durationHint, (s: string) => parseDuration(s) !== undefined)).pipe(
-  Schema.decodeTo(
-    Schema.Duration,
-    SchemaTransformation.transform({
-      decode: (s: string) => parseDuration(s) ?? Duration.zero,
-      encode: formatDuration
-    })
-  )
-)
+const toDuration = SchemaTransformation.transform({
+  decode: (s: string) => parseDuration(s) ?? Duration.zero,
+  encode: formatDuration
+})
 
 /**
  * A duration within [min, max] (`allowZero`: "0s" too, meaning "off").
  * Zero or absurd values are configuration errors: a zero liveness timeout is a
- * reconnect storm, a linger of years a snapshot never sent.
+ * reconnect storm, a linger of years a snapshot never sent. Checked on the
+ * text, before it becomes a Duration, so an issue names the file's key.
  */
 const BoundedDuration = (min: string, max: string, allowZero = false) => {
   const lo = Duration.toMillis(parseDuration(min)!)
   const hi = Duration.toMillis(parseDuration(max)!)
-  return DurationString.check(
-    Schema.makeFilter((d: Duration.Duration) => {
+  return Schema.String.check(
+    expecting(durationHint, (s: string) => parseDuration(s) !== undefined),
+    Schema.makeFilter((s: string) => {
+      const d = parseDuration(s)
+      if (d === undefined) return undefined // reported by the check above
       const ms = Duration.toMillis(d)
       if (allowZero && ms === 0) return undefined
       return ms >= lo && ms <= hi
         ? undefined
         : `expected a duration from ${min} to ${max}${allowZero ? ` (or "0s" to disable)` : ""}, found "${formatDuration(d)}"`
     })
-  )
+  ).pipe(Schema.decodeTo(Schema.Duration, toDuration))
 }
 
 const Table = Schema.String.check(
@@ -93,7 +96,7 @@ const Table = Schema.String.check(
   Schema.decodeTo(
     Schema.Struct({ schema: Schema.String, name: Schema.String }),
     SchemaTransformation.transform({
-      decode: (s: string) => parseTableName(s) as { schema: string; name: string },
+      decode: (s: string) => parseTableName(s) as TableRef,
       encode: formatTable
     })
   )
@@ -166,16 +169,30 @@ const Postgres = Schema.Struct({
       (s: string) => publicationName.test(s)
     )
   ).pipe(withDefault("outboxx")),
-  publication_mode: oneOf(["filtered", "existing"]).pipe(withDefault("filtered")),
+  publicationMode: oneOf(["filtered", "existing"]).pipe(withDefault("filtered")),
   snapshot: oneOf(["initial", "never", "always", "initial_only"]).pipe(withDefault("initial")),
-  snapshot_chunk_size: SnapshotCount.pipe(withDefault(10000)),
-  snapshot_parallelism: SnapshotCount.pipe(withDefault(4)),
-  heartbeat_interval: BoundedDuration("100ms", "1d", true).pipe(withDefault("30s")),
-  status_interval: BoundedDuration("10ms", "10m").pipe(withDefault("10s")),
-  liveness_timeout: BoundedDuration("1s", "1d").pipe(withDefault("60s")),
-  connect_timeout: BoundedDuration("100ms", "10m").pipe(withDefault("10s")),
-  on_slot_lost: oneOf(["fail", "resnapshot"]).pipe(withDefault("fail"))
-})
+  /** Rows per snapshot chunk (one keyset query, one journal entry). */
+  snapshotChunkSize: SnapshotCount.pipe(withDefault(10000)),
+  /** Tables read at once, each on its own connection. */
+  snapshotParallelism: SnapshotCount.pipe(withDefault(4)),
+  /** "0s" (Duration.zero) disables the heartbeat. */
+  heartbeatInterval: BoundedDuration("100ms", "1d", true).pipe(withDefault("30s")),
+  statusInterval: BoundedDuration("10ms", "10m").pipe(withDefault("10s")),
+  /** No bytes from the server for this long = the connection is lost (frozen peer). */
+  livenessTimeout: BoundedDuration("1s", "1d").pipe(withDefault("60s")),
+  connectTimeout: BoundedDuration("100ms", "10m").pipe(withDefault("10s")),
+  /** What to do when the slot vanished while the journal holds a checkpoint. */
+  onSlotLost: oneOf(["fail", "resnapshot"]).pipe(withDefault("fail"))
+}).pipe(Schema.encodeKeys({
+  publicationMode: "publication_mode",
+  snapshotChunkSize: "snapshot_chunk_size",
+  snapshotParallelism: "snapshot_parallelism",
+  heartbeatInterval: "heartbeat_interval",
+  statusInterval: "status_interval",
+  livenessTimeout: "liveness_timeout",
+  connectTimeout: "connect_timeout",
+  onSlotLost: "on_slot_lost"
+}))
 
 const Sasl = Schema.Struct({
   mechanism: oneOf(["plain", "scram-sha-256", "scram-sha-512"]),
@@ -185,11 +202,11 @@ const Sasl = Schema.Struct({
 
 const Tls = Schema.Struct({
   enabled: Schema.Boolean.pipe(withDefault(true)),
-  ca: Schema.optionalKey(NonEmptyString),
-  cert: Schema.optionalKey(NonEmptyString),
-  key: Schema.optionalKey(NonEmptyString),
-  reject_unauthorized: Schema.Boolean.pipe(withDefault(true))
-})
+  ca: Schema.optional(NonEmptyString),
+  cert: Schema.optional(NonEmptyString),
+  key: Schema.optional(NonEmptyString),
+  rejectUnauthorized: Schema.Boolean.pipe(withDefault(true))
+}).pipe(Schema.encodeKeys({ rejectUnauthorized: "reject_unauthorized" }))
 
 const PositiveInt = Schema.Number.check(
   expecting("a positive integer", (n: number) => Number.isSafeInteger(n) && n > 0)
@@ -197,36 +214,59 @@ const PositiveInt = Schema.Number.check(
 
 const Kafka = Schema.Struct({
   brokers: nonEmptyList(Broker, "broker"),
-  client_id: NonEmptyString.pipe(withDefault("outboxx")),
+  clientId: NonEmptyString.pipe(withDefault("outboxx")),
+  /** The client library (docs/kafka.md). */
   client: oneOf(["auto", "platformatic", "kafkajs"]).pipe(withDefault("auto")),
   compression: oneOf(["none", "gzip", "snappy", "lz4"]).pipe(withDefault("none")),
   delivery: oneOf(["at-least-once", "exactly-once"]).pipe(withDefault("at-least-once")),
-  batch_max_bytes: PositiveInt.pipe(withDefault(1048576)),
+  /** Upper bound of one produce request, in bytes. */
+  batchMaxBytes: PositiveInt.pipe(withDefault(1048576)),
+  /** How long a batch may wait to fill. */
   linger: BoundedDuration("1ms", "1m", true).pipe(withDefault("0ms")),
-  create_topics: Schema.Boolean.pipe(withDefault(true)),
-  topic_partitions: PositiveInt.pipe(withDefault(1)),
-  topic_replication_factor: Schema.Number.check(
+  /** Create missing topics through the admin API (else a missing topic is an error). */
+  createTopics: Schema.Boolean.pipe(withDefault(true)),
+  topicPartitions: PositiveInt.pipe(withDefault(1)),
+  /** -1 = the broker's default. */
+  topicReplicationFactor: Schema.Number.check(
     expecting("a positive integer or -1 (the broker's default)", (n: number) =>
       Number.isSafeInteger(n) && (n > 0 || n === -1))
   ).pipe(withDefault(-1)),
-  sasl: Schema.optionalKey(Sasl),
-  tls: Schema.optionalKey(Tls)
-})
+  sasl: Schema.optional(Sasl),
+  tls: Schema.optional(Tls)
+}).pipe(Schema.encodeKeys({
+  clientId: "client_id",
+  batchMaxBytes: "batch_max_bytes",
+  createTopics: "create_topics",
+  topicPartitions: "topic_partitions",
+  topicReplicationFactor: "topic_replication_factor"
+}))
 
 const State = Schema.Struct({ dir: NonEmptyString.pipe(withDefault(".outboxx")) })
 
-const Http = Schema.Struct({ listen: HttpListen.pipe(withDefault("127.0.0.1:9464")) })
+const Http = Schema.Struct({
+  /** undefined when `listen = ""` (disabled). */
+  listen: HttpListen.pipe(
+    Schema.decodeTo(
+      Schema.UndefinedOr(Schema.Struct({ host: Schema.String, port: Schema.Number })),
+      SchemaTransformation.transform({
+        decode: (s: string) => (s === "" ? undefined : parseHostPort(s, true)),
+        encode: (listen) => (listen === undefined ? "" : `${listen.host.includes(":") ? `[${listen.host}]` : listen.host}:${listen.port}`)
+      })
+    ),
+    withDefault("127.0.0.1:9464")
+  )
+})
 
 const Tracing = Schema.Struct({
-  otlp_endpoint: Schema.optionalKey(
+  otlpEndpoint: Schema.optional(
     Schema.String.check(
       expecting("an http:// or https:// URL", (s: string) => /^https?:\/\//.test(s) && URL.canParse(s))
     )
   ),
-  sample_ratio: Schema.Number.check(
+  sampleRatio: Schema.Number.check(
     expecting("a number between 0 and 1", (n: number) => Number.isFinite(n) && n >= 0 && n <= 1)
   ).pipe(withDefault(1))
-})
+}).pipe(Schema.encodeKeys({ otlpEndpoint: "otlp_endpoint", sampleRatio: "sample_ratio" }))
 
 const Log = Schema.Struct({
   level: oneOf(["debug", "info", "warn", "error"]).pipe(withDefault("info")),
@@ -234,6 +274,9 @@ const Log = Schema.Struct({
 })
 
 const ColumnList = Schema.Array(NonEmptyString)
+
+const operations = ["insert", "update", "delete", "truncate"] as const
+type Operation = (typeof operations)[number]
 
 const Stream = Schema.Struct({
   name: Schema.String.check(
@@ -243,6 +286,7 @@ const Stream = Schema.Struct({
     )
   ),
   tables: nonEmptyList(Table, "table"),
+  /** Template with `{schema}`, `{table}`, `{stream}` placeholders. */
   topic: Schema.String.check(
     Schema.makeFilter((template: string) => {
       const problems = checkTopicTemplate(template)
@@ -254,17 +298,32 @@ const Stream = Schema.Struct({
     })
   ).pipe(withDefault("outboxx.{schema}.{table}")),
   format: oneOf(["outboxx", "debezium"]).pipe(withDefault("outboxx")),
-  operations: nonEmptyList(oneOf(["insert", "update", "delete", "truncate"]), "operation").pipe(
-    withDefault(["insert", "update", "delete", "truncate"])
+  operations: nonEmptyList(oneOf(operations), "operation").pipe(
+    Schema.decodeTo(
+      Schema.ReadonlySet(Schema.Literals(operations)),
+      SchemaTransformation.transform({
+        decode: (list: ReadonlyArray<Operation>): ReadonlySet<Operation> => new Set(list),
+        encode: (set: ReadonlySet<Operation>): ReadonlyArray<Operation> => [...set]
+      })
+    ),
+    withDefault([...operations])
   ),
-  key: Schema.optionalKey(nonEmptyList(NonEmptyString, "key column")),
-  include_columns: Schema.optionalKey(ColumnList),
-  exclude_columns: Schema.optionalKey(ColumnList),
+  /** Kafka key columns; absent = the primary key / replica identity. */
+  key: Schema.optional(nonEmptyList(NonEmptyString, "key column")),
+  includeColumns: Schema.optional(ColumnList),
+  excludeColumns: ColumnList.pipe(withDefault([])),
   tombstones: Schema.Boolean.pipe(withDefault(true)),
   snapshot: Schema.Boolean.pipe(withDefault(true)),
-  on_error: oneOf(["fail", "dead_letter"]).pipe(withDefault("fail")),
-  dead_letter_topic: Schema.optionalKey(NonEmptyString)
-})
+  /** What the stream does with a change Kafka rejects for good (e.g. over the size limit). */
+  onError: oneOf(["fail", "dead_letter"]).pipe(withDefault("fail")),
+  /** Where "dead_letter" sends rejected changes; decode.ts fills in `outboxx.dead_letter.<stream name>`. */
+  deadLetterTopic: Schema.optional(NonEmptyString)
+}).pipe(Schema.encodeKeys({
+  includeColumns: "include_columns",
+  excludeColumns: "exclude_columns",
+  onError: "on_error",
+  deadLetterTopic: "dead_letter_topic"
+}))
 
 export const OutboxxFile = Schema.Struct({
   postgres: Postgres,
@@ -277,3 +336,6 @@ export const OutboxxFile = Schema.Struct({
 })
 
 export type OutboxxFile = typeof OutboxxFile.Type
+export type PostgresFile = typeof Postgres.Type
+export type KafkaFile = typeof Kafka.Type
+export type StreamFile = typeof Stream.Type

@@ -7,7 +7,11 @@
  * - A part containing a dot, a double quote or whitespace is written in double
  *   quotes, with `""` for a quote inside: `"my.schema"."odd ""name"""`.
  */
-import type { TableRef } from "./model.js"
+/** A table a stream captures; a bare name in the config means `public.<name>`. */
+export interface TableRef {
+  readonly schema: string
+  readonly name: string
+}
 
 export const defaultSchema = "public"
 

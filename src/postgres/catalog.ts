@@ -120,6 +120,36 @@ export interface SlotInfo {
   readonly currentWalLsn: string | null
 }
 
+/**
+ * Why an existing slot cannot be ours, with the fix; undefined when it can.
+ * The one judgement of a slot row: `run` refuses with it, `check` reports it.
+ */
+export const unusableSlot = (
+  slot: SlotInfo,
+  database: string
+): { readonly reason: string; readonly fix: string } | undefined => {
+  if (slot.slotType !== "logical" || slot.plugin !== "pgoutput") {
+    return {
+      reason: `exists as ${slot.slotType === "logical" ? `a logical slot with plugin ${slot.plugin ?? "none"}` : `a ${slot.slotType} slot`}; ` +
+        `outboxx needs a logical pgoutput slot`,
+      fix: `use another postgres.slot name, or drop it: SELECT pg_drop_replication_slot(${quoteLiteral(slot.name)})`
+    }
+  }
+  if (slot.database !== database) {
+    return {
+      reason: `belongs to database "${slot.database ?? ""}", not "${database}"`,
+      fix: "use another postgres.slot name (slot names are cluster-wide)"
+    }
+  }
+  if (slot.walStatus === "lost") {
+    return {
+      reason: "has lost WAL it needed (wal_status = lost); changes were missed",
+      fix: "outboxx slot drop --yes, then run again (it re-snapshots)"
+    }
+  }
+  return undefined
+}
+
 export const slotInfo = (client: Queryable, slot: string): Effect.Effect<SlotInfo | undefined, PostgresError> =>
   Effect.map(
     one<{

@@ -9,7 +9,7 @@
 import { Effect, Schema, type Scope } from "effect"
 import type pg from "pg"
 import type { OutboxxSettings } from "../config/model.js"
-import { slotInfo } from "../postgres/catalog.js"
+import { slotInfo, unusableSlot } from "../postgres/catalog.js"
 import { formatLsn, parseLsn } from "../postgres/lsn.js"
 import { connectClient, type PostgresError, queryRows } from "../postgres/Postgres.js"
 import {
@@ -102,11 +102,9 @@ export const openSlot = Effect.fn("Pipeline.openSlot")(function*(
     yield* Effect.logInfo(`created replication slot "${slot}" at ${consistentPoint}`)
   } else {
     const row = existing
-    if (row.slotType !== "logical" || row.plugin !== "pgoutput") {
-      return yield* new SlotError({ slot, reason: `exists but is a ${row.slotType} slot with plugin ${row.plugin ?? "none"}; outboxx needs a logical pgoutput slot (drop it or configure another postgres.slot)`, retryable: false })
-    }
-    if (row.database !== identity.dbname) {
-      return yield* new SlotError({ slot, reason: `belongs to database "${row.database}", not "${identity.dbname}"`, retryable: false })
+    const unusable = unusableSlot(row, identity.dbname)
+    if (unusable !== undefined) {
+      return yield* new SlotError({ slot, reason: `${unusable.reason} (${unusable.fix})`, retryable: false })
     }
     if (row.active) {
       return yield* new SlotError({ slot, reason: `is in use by another process (pid ${row.activePid}); is another outboxx running?`, retryable: true })

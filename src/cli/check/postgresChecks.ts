@@ -17,7 +17,8 @@ import {
   slotInfo,
   type TableInfo,
   tableInfo,
-  tablesLike
+  tablesLike,
+  unusableSlot
 } from "../../postgres/catalog.js"
 import { pgClientConfig } from "../../postgres/connection.js"
 import { connectClient, type PostgresError } from "../../postgres/Postgres.js"
@@ -361,28 +362,9 @@ const slotAndSenderChecks = (client: Queryable, settings: OutboxxSettings, serve
         ))
         return results
       }
-      if (slot.slotType !== "logical" || slot.plugin !== "pgoutput") {
-        results.push(fail(
-          check,
-          `exists with ${slot.slotType === "logical" ? `plugin ${slot.plugin}` : "type physical"}; outboxx needs a pgoutput slot`,
-          `use another postgres.slot name, or drop it: SELECT pg_drop_replication_slot(${quoteLiteral(slotName)})`
-        ))
-        return results
-      }
-      if (slot.database !== server.database) {
-        results.push(fail(
-          check,
-          `belongs to database ${quoteIdent(slot.database ?? "")}, not ${quoteIdent(server.database)}`,
-          "use another postgres.slot name (slot names are cluster-wide)"
-        ))
-        return results
-      }
-      if (slot.walStatus === "lost") {
-        results.push(fail(
-          check,
-          "has lost WAL it needed (wal_status = lost); changes were missed",
-          "outboxx slot drop --yes, then run again (it re-snapshots)"
-        ))
+      const unusable = unusableSlot(slot, server.database)
+      if (unusable !== undefined) {
+        results.push(fail(check, unusable.reason, unusable.fix))
         return results
       }
       const retained = slot.retainedBytes === null ? "" : `, retaining ${formatBytes(slot.retainedBytes)} of WAL`
