@@ -25,7 +25,7 @@ process.on("SIGTERM", onSignal)
 
 // kafkajs 2.2.4 arms timers with negative delays, and Node 24 warns about them on
 // stderr. Its request queue's, an idle 1 ms poll, is switched off where kafkajs is
-// loaded (kafka/kafkajsModule.ts); this keeps any other such warning out of the
+// loaded (deliver/kafka/kafkajs/module.ts); this keeps any other such warning out of the
 // logs (Node clamps the delay to 1 ms). Every other warning is kept.
 process.removeAllListeners("warning")
 process.on("warning", (warning) => {

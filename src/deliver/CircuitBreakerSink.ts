@@ -26,12 +26,12 @@ export const withCircuitBreaker = Effect.fnUntraced(function*(sink: RecordSink) 
     tripPolicy: CircuitBreaker.consecutive(3),
     openDuration: Schedule.min([Schedule.exponential(Duration.seconds(1)), Schedule.spaced(Duration.seconds(30))])
   }).pipe(Effect.provide(CircuitBreaker.layerStoreMemory()))
-  const health = yield* Effect.serviceOption(HealthState)
+  const health = yield* HealthState
 
   const connected = (up: boolean) =>
     Effect.gen(function*() {
       yield* Metric.update(kafkaCircuitOpen, up ? 0 : 1)
-      if (Option.isSome(health)) yield* health.value.update((h) => ({ ...h, kafka: { connected: up } }))
+      yield* health.update((h) => ({ ...h, kafka: { connected: up } }))
     })
 
   // The breaker's state after each send; a change is logged once and shown on /status.

@@ -1,7 +1,7 @@
 /**
  * Kafka transactions for `kafka.delivery = "exactly-once"`, on the library
- * `kafka.client` names (TransactionBackend.ts: platformaticTransactions.ts by
- * default, kafkajsTransactions.ts).
+ * `kafka.client` names (TransactionBackend.ts: platformatic/transactions.ts by
+ * default, kafkajs/transactions.ts).
  *
  * - The transactional id is derived from the slot (`outboxx-<slot>`), so a
  *   second instance of the same pipeline fences the first: its InitProducerId

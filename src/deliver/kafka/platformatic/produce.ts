@@ -1,7 +1,7 @@
 /**
  * The produce path on @platformatic/kafka's connections, shared by the
- * at-least-once transport (platformaticTransport.ts) and Kafka transactions
- * (platformaticTransactions.ts): partitioning (the Java client's murmur2),
+ * at-least-once transport (transport.ts) and Kafka transactions
+ * (transactions.ts): partitioning (the Java client's murmur2),
  * per-partition sequence numbers, record batches (recordBatch.ts) and the
  * Produce request (produceRequest.ts), one request per partition leader,
  * parsed by the library's response parser.

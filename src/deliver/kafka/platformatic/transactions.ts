@@ -1,7 +1,7 @@
 /**
  * Kafka transactions on @platformatic/kafka (`kafka.client = "platformatic"`,
  * the default): the library's transaction protocol (FindCoordinator,
- * InitProducerId, EndTxn) around our own produce path (platformaticProduce.ts:
+ * InitProducerId, EndTxn) around our own produce path (produce.ts:
  * the same record batches and requests as at-least-once, marked transactional
  * and naming the transactional id).
  *

@@ -6,7 +6,7 @@
  * Who does what:
  * - the library (its public client API): connections with TLS and SASL, API
  *   version negotiation, cluster metadata, and the idempotent producer id;
- * - platformaticProduce.ts: partitioning, sequence numbers, record batches and
+ * - produce.ts: partitioning, sequence numbers, record batches and
  *   Produce requests, with re-sends of failed partitions;
  * - this module: the client options every client of ours shares, and the
  *   producer id's life (a new one after any failure that leaves the
