@@ -1,20 +1,17 @@
 /**
- * Plain (non-replication) PostgreSQL access: a small pool for catalog and
- * admin queries, and scoped single connections (including walsender
- * connections) for the code that needs one socket of its own.
+ * Plain PostgreSQL access: scoped single connections (catalog, admin and
+ * walsender connections alike), one statement at a time. Each part of the
+ * pipeline opens the connections it needs for the life of its scope; the
+ * pooled Postgres service the design card drew was never used and is gone.
  *
  * Every URL goes through `pgClientConfig`, so the password is unwrapped only
  * there and never reaches an error message or a log line.
  */
-import * as Context from "effect/Context"
-import * as Duration from "effect/Duration"
 import * as Effect from "effect/Effect"
-import * as Layer from "effect/Layer"
 import * as Schema from "effect/Schema"
 import type * as Scope from "effect/Scope"
 import pg from "pg"
 import type { PostgresSettings } from "../config/model.js"
-import { Settings } from "../config/Settings.js"
 import { type ConnectOptions, pgClientConfig, sslFallback } from "./connection.js"
 
 export class PostgresError extends Schema.TaggedError<PostgresError>()("PostgresError", {
@@ -89,41 +86,3 @@ export const queryRows = <R extends object = Record<string, unknown>>(
     try: async () => (await client.query<R>(sql, params === undefined ? undefined : [...params])).rows,
     catch: toPostgresError(sql.replace(/\s+/g, " ").trim().slice(0, 80))
   })
-
-export interface PostgresShape {
-  readonly query: <R extends object = Record<string, unknown>>(
-    sql: string,
-    params?: ReadonlyArray<unknown>
-  ) => Effect.Effect<ReadonlyArray<R>, PostgresError>
-  /** One connection of its own for the life of the scope (`replication: true` for a walsender). */
-  readonly connect: (options?: Omit<ConnectOptions, "connectTimeoutMs">) => Effect.Effect<pg.Client, PostgresError, Scope.Scope>
-}
-
-export class Postgres extends Context.Service<Postgres, PostgresShape>()("outboxx/Postgres") {
-  /** A pool of up to `max` connections, closed with the layer. */
-  static readonly make = (settings: PostgresSettings, max = 4): Effect.Effect<PostgresShape, never, Scope.Scope> =>
-    Effect.gen(function*() {
-      const connectTimeoutMs = Duration.toMillis(settings.connectTimeout)
-      const pool = yield* Effect.acquireRelease(
-        Effect.sync(() => {
-          const pool = new pg.Pool({ ...pgClientConfig(settings.url, { connectTimeoutMs }), max })
-          pool.on("error", () => {}) // idle client errors are reported by the next query
-          return pool
-        }),
-        (pool) => Effect.promise(() => pool.end().catch(() => {}))
-      )
-      return Postgres.of({
-        query: (sql, params) => queryRows(pool, sql, params),
-        connect: (options = {}) => connectClient(settings.url, { ...options, connectTimeoutMs })
-      })
-    })
-
-  static readonly layerFrom = (settings: PostgresSettings): Layer.Layer<Postgres> =>
-    Layer.effect(Postgres, Postgres.make(settings))
-
-  /** From the Settings service. */
-  static readonly layer: Layer.Layer<Postgres, never, Settings> = Layer.effect(
-    Postgres,
-    Effect.flatMap(Settings, (settings) => Postgres.make(settings.postgres))
-  )
-}
