@@ -47,9 +47,13 @@ const start = Effect.fnUntraced(function*(senders: ReadonlyArray<Sender>) {
     ))
   const drain = Effect.gen(function*() {
     for (const sender of senders) Queue.offerUnsafe(sender.mailbox, null)
+    // A sender's failure is already reported through `failed`; a drain past 8 s is cut short:
+    // what was not acknowledged is not confirmed either, so the next start sends it again.
     yield* Effect.forEach(fibers, (fiber) => Fiber.await(fiber), { discard: true }).pipe(
-      Effect.timeout(Duration.seconds(8)),
-      Effect.ignore
+      Effect.timeoutOrElse({
+        duration: Duration.seconds(8),
+        orElse: () => Effect.logWarning("delivery did not drain within 8 s; unacknowledged changes will be sent again on the next start")
+      })
     )
   })
   return { failed: Deferred.await(failure), drain }
