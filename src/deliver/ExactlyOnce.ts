@@ -17,11 +17,34 @@
  *   kept in memory for a retry, whatever the size of the transaction.
  */
 import { Effect, Queue } from "effect"
-import type { StoredPosition, TransactionalProducer } from "./kafka/TransactionalProducer.js"
+import type { TransactionalProducer } from "./kafka/TransactionalProducer.js"
 import type { CheckpointTracker, TransactionHandle } from "../checkpoint/CheckpointTracker.js"
 import { emptyOutbox, type Outbox } from "./Outbox.js"
 import { SinkError } from "./RecordSink.js"
-import { formatLsn, parseLsn } from "../postgres/lsn.js"
+import { formatLsn, parseLsn, parseLsnOrUndefined } from "../postgres/lsn.js"
+
+/** What the slot's position record says: everything up to this commit end LSN is in Kafka. */
+export interface StoredPosition {
+  readonly lsn: number
+  readonly systemId: string
+}
+
+/** The position record's value (JSON; `slot` and `at` are for people reading the topic). */
+export const encodePosition = (slot: string, position: StoredPosition): string =>
+  JSON.stringify({ lsn: formatLsn(position.lsn), systemId: position.systemId, slot, at: new Date().toISOString() })
+
+/** Parses a position record's value; undefined when it is not one of ours. */
+export const decodePosition = (value: string): StoredPosition | undefined => {
+  let parsed: { lsn?: unknown; systemId?: unknown }
+  try {
+    parsed = JSON.parse(value)
+  } catch {
+    return undefined
+  }
+  if (typeof parsed.lsn !== "string" || typeof parsed.systemId !== "string") return undefined
+  const lsn = parseLsnOrUndefined(parsed.lsn)
+  return lsn === undefined ? undefined : { lsn, systemId: parsed.systemId }
+}
 
 /** Outboxes the sender may hold queued (each at most one route batch of 1,024 messages). */
 export const transactionalMailboxCapacity = 16
@@ -68,6 +91,7 @@ export const splitAtBoundary = (outboxes: ReadonlyArray<Outbox>): { readonly com
 export const makeTransactionalSender = Effect.fnUntraced(function*(
   producer: TransactionalProducer,
   tracker: CheckpointTracker,
+  slot: string,
   systemId: string,
   /** The position stored at start (0 when none): a commit without transactions keeps it. */
   storedLsn: number,
@@ -88,7 +112,7 @@ export const makeTransactionalSender = Effect.fnUntraced(function*(
       for (const outbox of pending) {
         for (const tx of outbox.txs) if (isCommitted(tx)) position = Math.max(position, commitEndOf(tx))
       }
-      yield* producer.commit({ lsn: position, systemId } satisfies StoredPosition)
+      yield* producer.commit(encodePosition(slot, { lsn: position, systemId }))
       for (const outbox of pending) {
         for (let i = 0; i < outbox.txs.length; i++) tracker.ack(outbox.txs[i]!, outbox.counts[i]!)
       }
@@ -187,7 +211,7 @@ export const resumeFromKafka = Effect.fnUntraced(function*(
   identity: { readonly systemId: string; readonly xlogpos: string },
   slotStartLsn: number
 ): Effect.fn.Return<Resume, SinkError> {
-  const stored = yield* producer.readPosition.pipe(
+  const stored = yield* producer.readPosition(decodePosition).pipe(
     Effect.mapError((e) => new SinkError({ reason: e.message, retryable: e.retryable, cause: e }))
   )
   if (stored === undefined) return { startLsn: slotStartLsn, storedLsn: 0, skipper: undefined }

@@ -161,7 +161,7 @@ export const runStreaming = Effect.fn("Pipeline.runStreaming")(function*(
     ? yield* actorDelivery(settings, sink, tracker, notifyDelivered)
     : yield* exactlyOnceDelivery(
       settings,
-      yield* makeTransactionalSender(producer, tracker, identity.systemId, resume.storedLsn, notifyDelivered)
+      yield* makeTransactionalSender(producer, tracker, slot, identity.systemId, resume.storedLsn, notifyDelivered)
     )
   yield* health.update((h) => ({ ...h, slot, postgres: { connected: true } }))
   const failed = yield* Deferred.make<never, StreamingError>()

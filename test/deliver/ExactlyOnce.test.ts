@@ -4,10 +4,10 @@
  * split at the last commit, and the position record's round trip.
  */
 import { describe, expect, it } from "vitest"
-import { parsePosition, positionRecord, positionTopicFor, transactionalIdFor } from "../../src/deliver/kafka/TransactionalProducer.js"
+import { positionTopicFor, transactionalIdFor } from "../../src/deliver/kafka/TransactionalProducer.js"
 import { CheckpointTracker } from "../../src/checkpoint/CheckpointTracker.js"
 import { emptyOutbox } from "../../src/deliver/Outbox.js"
-import { isCommitted, PositionSkipper, splitAtBoundary } from "../../src/deliver/ExactlyOnce.js"
+import { decodePosition, encodePosition, isCommitted, PositionSkipper, splitAtBoundary } from "../../src/deliver/ExactlyOnce.js"
 
 type Msg = { tag: string; finalLsn?: number }
 const tx = (finalLsn: number): Array<Msg> => [{ tag: "Begin", finalLsn }, { tag: "Insert" }, { tag: "Relation" }, { tag: "Insert" }, { tag: "Commit" }]
@@ -62,13 +62,12 @@ describe("splitAtBoundary", () => {
 
 describe("position record", () => {
   it("round-trips the LSN and system id, keyed by slot on the slot's compacted topic", () => {
-    const record = positionRecord(positionTopicFor("s1"), "s1", { lsn: 0x1_6b37_48, systemId: "7300000000000000001" })
-    expect(record.topic).toBe("outboxx.offsets.s1")
-    expect(record.key).toBe("s1")
-    expect(JSON.parse(record.value as string)).toMatchObject({ lsn: "0/16B3748", systemId: "7300000000000000001", slot: "s1" })
-    expect(parsePosition(record.value)).toEqual({ lsn: 0x16b3748, systemId: "7300000000000000001" })
-    expect(parsePosition("not json")).toBeUndefined()
-    expect(parsePosition(null)).toBeUndefined()
+    const value = encodePosition("s1", { lsn: 0x1_6b37_48, systemId: "7300000000000000001" })
+    expect(positionTopicFor("s1")).toBe("outboxx.offsets.s1")
+    expect(JSON.parse(value)).toMatchObject({ lsn: "0/16B3748", systemId: "7300000000000000001", slot: "s1" })
+    expect(decodePosition(value)).toEqual({ lsn: 0x16b3748, systemId: "7300000000000000001" })
+    expect(decodePosition("not json")).toBeUndefined()
+    expect(decodePosition(JSON.stringify({ lsn: "zz", systemId: "1" }))).toBeUndefined()
     expect(transactionalIdFor("s1")).toBe("outboxx-s1")
   })
 })

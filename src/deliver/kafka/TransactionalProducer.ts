@@ -9,14 +9,15 @@
  *   later request of the first fails with a fenced-producer error.
  * - Next to the data, each Kafka transaction writes one record to the slot's
  *   position topic `outboxx.offsets.<slot>` (one partition, compacted, key =
- *   slot, value = {"lsn", "systemId", ...}): the commit end LSN of the last
- *   PostgreSQL transaction it holds. Data and position commit together, so a
- *   restart that reads the position (read_committed) knows exactly what Kafka has.
+ *   slot): the position of the last change it holds, as text the caller
+ *   encodes (ExactlyOnce.ts: the commit end LSN and the system id). Data and
+ *   position commit together, so a restart that reads the position
+ *   (read_committed) knows exactly what Kafka has. This module never reads the
+ *   position's text: Kafka transactions know nothing of PostgreSQL.
  * - The position topic is created, and read at startup, through TopicAdmin
  *   on the same library (a read_committed read of its one partition).
  */
 import * as Effect from "effect/Effect"
-import { formatLsn, parseLsn } from "../../postgres/lsn.js"
 import { type OutRecord, topicsOf } from "./batching.js"
 import { KafkaSendError, type KafkaTopicError } from "./errors.js"
 import { KafkaClient } from "./KafkaClient.js"
@@ -38,50 +39,21 @@ export const transactionalIdFor = (slot: string): string => `outboxx-${slot}`
  */
 export const transactionTimeoutMs = 120_000
 
-/** What a position record says: everything up to this commit end LSN is in Kafka. */
-export interface StoredPosition {
-  readonly lsn: number
-  readonly systemId: string
-}
-
-export const positionRecord = (topic: string, slot: string, position: StoredPosition): OutRecord => ({
-  topic,
-  key: slot,
-  value: JSON.stringify({
-    lsn: formatLsn(position.lsn),
-    systemId: position.systemId,
-    slot,
-    at: new Date().toISOString()
-  })
-})
-
-/** Parses a position record's value; undefined when it is not one of ours. */
-export const parsePosition = (value: Buffer | string | null): StoredPosition | undefined => {
-  if (value === null) return undefined
-  try {
-    const parsed = JSON.parse(value.toString()) as { lsn?: unknown; systemId?: unknown }
-    if (typeof parsed.lsn !== "string" || typeof parsed.systemId !== "string") return undefined
-    return { lsn: parseLsn(parsed.lsn), systemId: parsed.systemId }
-  } catch {
-    return undefined
-  }
-}
-
 export interface TransactionalProducer {
   /** Sends records inside the open transaction (opening one when none is). */
   readonly send: (records: ReadonlyArray<OutRecord>) => Effect.Effect<void, KafkaSendError>
-  /** Writes the position record and commits the open transaction (opening one when none is). */
-  readonly commit: (position: StoredPosition) => Effect.Effect<void, KafkaSendError>
+  /** Writes the position record (`position` is its value) and commits the open transaction (opening one when none is). */
+  readonly commit: (position: string) => Effect.Effect<void, KafkaSendError>
   /** Aborts the open transaction, if any; never fails (an unreachable broker aborts it on timeout). */
   readonly abort: Effect.Effect<void>
   /**
-   * The last committed position of this slot (read_committed), undefined when
-   * none was ever stored. Final when read before this producer's first commit:
+   * The last committed position of this slot (read_committed) that `parse`
+   * accepts, undefined when none was ever stored. Final when read before this producer's first commit:
    * making it fenced earlier instances, which completes their transactions'
    * commit markers. Straight after a commit the markers may still be on their
    * way, and this can return the previous position.
    */
-  readonly readPosition: Effect.Effect<StoredPosition | undefined, KafkaSendError>
+  readonly readPosition: <A>(parse: (value: string) => A | undefined) => Effect.Effect<A | undefined, KafkaSendError>
 }
 
 /** Transaction-state errors a fresh start (new producer, new transaction) heals. */
@@ -151,10 +123,10 @@ export const makeTransactionalProducer = Effect.fn("TransactionalProducer.make")
       ? Effect.void
       : Effect.tryPromise({ try: () => backend.send(records), catch: failWith("transactional send failed", topicsOf(records)) })
 
-  const commit = (position: StoredPosition) =>
+  const commit = (position: string) =>
     Effect.tryPromise({
       try: async () => {
-        await backend.send([positionRecord(topic, slot, position)])
+        await backend.send([{ topic, key: slot, value: position }])
         await backend.commit()
       },
       catch: failWith("transaction commit failed")
@@ -163,16 +135,17 @@ export const makeTransactionalProducer = Effect.fn("TransactionalProducer.make")
   const abort = Effect.promise(() => backend.abort())
 
   /** The last committed record of this slot (the topic is compacted with small segments: few records). */
-  const readPosition = admin.readCommitted(topic, 0).pipe(
-    Effect.map((records) => {
-      let last: StoredPosition | undefined
-      for (const record of records) {
-        if (record.key?.toString() === slot) last = parsePosition(record.value) ?? last
-      }
-      return last
-    }),
-    Effect.mapError(topicFailure("cannot read the stored position"))
-  )
+  const readPosition = <A>(parse: (value: string) => A | undefined) =>
+    admin.readCommitted(topic, 0).pipe(
+      Effect.map((records) => {
+        let last: A | undefined
+        for (const record of records) {
+          if (record.key?.toString() === slot && record.value !== null) last = parse(record.value.toString()) ?? last
+        }
+        return last
+      }),
+      Effect.mapError(topicFailure("cannot read the stored position"))
+    )
 
   return { send, commit, abort, readPosition } satisfies TransactionalProducer
 })
