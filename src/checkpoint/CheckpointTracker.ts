@@ -41,7 +41,9 @@ class InFlightTransaction implements TransactionHandle {
   constructor(
     readonly xid: number,
     public commitEndLsn: number,
-    readonly commitLsn: number
+    readonly commitLsn: number,
+    /** The source commit time (Unix ms), for lag and latency. */
+    readonly commitTimeMs: number
   ) {}
 }
 
@@ -56,7 +58,12 @@ const assertLsn = (lsn: number, what: string): void => {
   }
 }
 
+/** Told of each transaction as it becomes confirmable (latency metrics); `records` may be 0. */
+export type TransactionDone = (commitTimeMs: number, records: number) => void
+
 export class CheckpointTracker {
+  /** Set by the pipeline to observe commit-to-acknowledged latency; called once per transaction. */
+  onDone: TransactionDone | undefined = undefined
   private head: InFlightTransaction | undefined = undefined
   private tail: InFlightTransaction | undefined = undefined
   private openCount = 0
@@ -78,8 +85,8 @@ export class CheckpointTracker {
    * A Begin message was decoded. `commitEndLsn` may be given when already
    * known; `commit` sets the authoritative value.
    */
-  beginTransaction(xid: number, commitEndLsn = 0, commitLsn = 0): TransactionHandle {
-    const tx = new InFlightTransaction(xid, commitEndLsn, commitLsn)
+  beginTransaction(xid: number, commitEndLsn = 0, commitLsn = 0, commitTimeMs = Date.now()): TransactionHandle {
+    const tx = new InFlightTransaction(xid, commitEndLsn, commitLsn, commitTimeMs)
     if (this.tail === undefined) this.head = tx
     else this.tail.next = tx
     this.tail = tx
@@ -162,6 +169,16 @@ export class CheckpointTracker {
     return this.unacked
   }
 
+  /**
+   * The source commit time (Unix ms) of the oldest transaction not yet
+   * confirmable (begun, and not yet fully acknowledged), or undefined when
+   * none is: `now - this` is how far behind the source delivery is, as
+   * Debezium's MilliSecondsBehindSource.
+   */
+  oldestPendingCommitMs(): number | undefined {
+    return this.head?.commitTimeMs
+  }
+
   /** Transactions begun and not yet confirmable. */
   openTransactions(): number {
     return this.openCount
@@ -177,6 +194,7 @@ export class CheckpointTracker {
     while (tx !== undefined && tx.committed && !tx.failed && tx.acked === tx.tracked) {
       if (tx.commitEndLsn > this.confirmed) this.confirmed = tx.commitEndLsn
       this.openCount--
+      if (this.onDone !== undefined) this.onDone(tx.commitTimeMs, tx.tracked)
       tx = tx.next
     }
     this.head = tx

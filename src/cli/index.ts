@@ -12,7 +12,7 @@ import { runCommand, tailCommand } from "./run.js"
 import { slotCommand } from "./slot.js"
 import { snapshotCommand } from "./snapshot.js"
 import { statusCommand } from "./status.js"
-import { version } from "./version.js"
+import { version } from "../version.js"
 
 export { ExitCode, exitCodeOf, exitCodeOfExit, teardown } from "./errors.js"
 

@@ -10,6 +10,7 @@
 import * as NodeRuntime from "@effect/platform-node/NodeRuntime"
 import * as NodeServices from "@effect/platform-node/NodeServices"
 import * as Effect from "effect/Effect"
+import { logProcessWarning } from "../observability/logging.js"
 import { ExitCode, runCli, teardown } from "./index.js"
 
 let signals = 0
@@ -26,10 +27,11 @@ process.on("SIGTERM", onSignal)
 // kafkajs 2.2.4 arms timers with negative delays, and Node 24 warns about them on
 // stderr. Its request queue's, an idle 1 ms poll, is switched off where kafkajs is
 // loaded (deliver/kafka/kafkajs/module.ts); this keeps any other such warning out of the
-// logs (Node clamps the delay to 1 ms). Every other warning is kept.
+// logs (Node clamps the delay to 1 ms). Every other warning is kept, as a log line
+// in the configured format (not a raw stderr line inside the JSON stream).
 process.removeAllListeners("warning")
 process.on("warning", (warning) => {
-  if (warning.name !== "TimeoutNegativeWarning") process.stderr.write(`${warning.name}: ${warning.message}\n`)
+  if (warning.name !== "TimeoutNegativeWarning") logProcessWarning(warning)
 })
 
 runCli(process.argv.slice(2)).pipe(

@@ -11,7 +11,7 @@ import type { OutboxxSettings } from "../config/model.js"
 import { Telemetry } from "../observability/Telemetry.js"
 import { type PipelineServices, runDaemon, runTail } from "./pipelineSeam.js"
 import { configPath, loadConfiguredSettings } from "./root.js"
-import { version } from "./version.js"
+import { version } from "../version.js"
 import { StateStore } from "../state/StateStore.js"
 
 const withServices = <R extends PipelineServices | Telemetry | StateStore>(

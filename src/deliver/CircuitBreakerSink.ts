@@ -15,7 +15,7 @@
  */
 import { Duration, Effect, Exit, Metric, Option, Schedule } from "effect"
 import * as CircuitBreaker from "effect/persistence/CircuitBreaker"
-import { HealthState } from "../observability/HealthState.js"
+import { connected, disconnected, HealthState } from "../observability/HealthState.js"
 import { kafkaCircuitOpen } from "../observability/metrics.js"
 import { type RecordSink, SinkError } from "./RecordSink.js"
 
@@ -28,10 +28,12 @@ export const withCircuitBreaker = Effect.fnUntraced(function*(sink: RecordSink) 
   }).pipe(Effect.provide(CircuitBreaker.layerStoreMemory()))
   const health = yield* HealthState
 
-  const connected = (up: boolean) =>
+  /** The last retryable failure, the reason /status and /readyz give while the circuit is open. */
+  let lastFailure = "Kafka failing"
+  const kafkaState = (up: boolean) =>
     Effect.gen(function*() {
       yield* Metric.update(kafkaCircuitOpen, up ? 0 : 1)
-      yield* health.update((h) => ({ ...h, kafka: { connected: up } }))
+      yield* health.update((h) => ({ ...h, kafka: up ? connected : disconnected(`circuit open: ${lastFailure}`) }))
     })
 
   // The breaker's state after each send; a change is logged once and shown on /status.
@@ -44,12 +46,12 @@ export const withCircuitBreaker = Effect.fnUntraced(function*(sink: RecordSink) 
         case "Open":
           return Effect.logWarning(
             `Kafka circuit open after repeated failures: holding deliveries, next try in ${Duration.format(state.retryAfter)}`
-          ).pipe(Effect.andThen(connected(false)))
+          ).pipe(Effect.andThen(kafkaState(false)))
         case "HalfOpen":
           return Effect.logDebug("Kafka circuit half-open: probing with one batch")
         case "Closed":
           return Effect.logInfo("Kafka circuit closed: the broker answers again, delivery resumes").pipe(
-            Effect.andThen(connected(true))
+            Effect.andThen(kafkaState(true))
           )
       }
     }),
@@ -61,7 +63,11 @@ export const withCircuitBreaker = Effect.fnUntraced(function*(sink: RecordSink) 
       ? CircuitBreaker.success
       : Exit.findErrorOption(exit).pipe(Option.match({
         onNone: () => CircuitBreaker.ignored,
-        onSome: (error) => (error.retryable ? CircuitBreaker.failure() : CircuitBreaker.ignored)
+        onSome: (error) => {
+          if (!error.retryable) return CircuitBreaker.ignored
+          lastFailure = error.reason
+          return CircuitBreaker.failure()
+        }
       }))
 
   return {

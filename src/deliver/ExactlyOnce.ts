@@ -78,7 +78,6 @@ export const splitAtBoundary = (outboxes: ReadonlyArray<Outbox>): { readonly com
       for (let r = start; r < end; r++) target.records.push(o.records[r]!)
       target.txs.push(tx)
       target.counts.push(o.counts[i]!)
-      target.commitTimes.push(o.commitTimes[i]!)
       start = end
     }
     // Records outside transactions (none today) stay with the complete part.

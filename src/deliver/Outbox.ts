@@ -14,8 +14,6 @@ export interface Outbox {
   /** Parallel runs: `txs[i]` has `counts[i]` consecutive records. */
   txs: Array<TransactionHandle>
   counts: Array<number>
-  /** Commit time (Unix ms) of `txs[i]`, for the commit-to-ack latency. */
-  commitTimes: Array<number>
   /** Called once every record of this outbox is delivered (snapshot progress). */
   delivered?: Array<() => void>
   /** Exactly-once: handed over while a PostgreSQL transaction was open (no Kafka commit after it). */
@@ -27,4 +25,4 @@ export interface Outbox {
   slabs?: Array<Slab>
 }
 
-export const emptyOutbox = (): Outbox => ({ records: [], txs: [], counts: [], commitTimes: [] })
+export const emptyOutbox = (): Outbox => ({ records: [], txs: [], counts: [] })

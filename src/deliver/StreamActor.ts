@@ -8,6 +8,7 @@
  * without confirming anything past it.
  */
 import { Duration, Effect, Metric, Queue } from "effect"
+import { HealthState } from "../observability/HealthState.js"
 import * as Metrics from "../observability/metrics.js"
 import { estimateRecordBytes, type OutRecord } from "./kafka/batching.js"
 import type { CheckpointTracker } from "../checkpoint/CheckpointTracker.js"
@@ -65,12 +66,16 @@ export const makeStreamActor = Effect.fnUntraced(function*(
   linger?: Linger
 ) {
   const mailbox = yield* Queue.bounded<Outbox | null>(mailboxCapacity)
+  // Plain counters /status shows per stream (HealthState.StreamStats).
+  const stats = (yield* HealthState).live.stream(name)
 
   /** `records` start at index `first` of the batch's records (for the dead letters' positions). */
   const deliver = (batch: ReadonlyArray<Outbox>, records: ReadonlyArray<OutRecord>, first: number) => {
     let warned = false
     return sink.send(records).pipe(
       Effect.tapError((error) => {
+        stats.lastError = error.message
+        if (error.retryable) stats.state = "retrying"
         if (!error.retryable || warned) return Metric.update(Metrics.kafkaErrorsTotal, 1)
         warned = true
         return Metric.update(Metrics.kafkaErrorsTotal, 1).pipe(Effect.andThen(Effect.logWarning(`stream ${name}: delivery failing, retrying until it works: ${error.message}`)))
@@ -80,6 +85,7 @@ export const makeStreamActor = Effect.fnUntraced(function*(
       Effect.tap(() => warned ? Effect.logInfo(`stream ${name}: delivery recovered`) : Effect.void),
       Effect.tapError(() =>
         Effect.sync(() => {
+          stats.state = "failed"
           for (const outbox of batch) for (const tx of outbox.txs) tracker.fail(tx)
         })
       )
@@ -101,6 +107,7 @@ export const makeStreamActor = Effect.fnUntraced(function*(
             { xid: position?.xid, commitLsn: position?.commitLsn }
           ).pipe(
             Effect.andThen(Metric.update(Metrics.deadLettersTotal, 1)),
+            Effect.tap(() => Effect.sync(() => stats.deadLettered++)),
             Effect.andThen(sink.send([deadLetterRecord(topic, name, record, error.message, position)]).pipe(
               Effect.retry({ schedule: deliveryBackoff, while: (e) => e.retryable })
             ))
@@ -127,18 +134,12 @@ export const makeStreamActor = Effect.fnUntraced(function*(
     return undefined
   }
 
-  /** Metrics of a delivered batch: records per topic, commit-to-ack latency per transaction. */
-  const recordDelivery = (batch: ReadonlyArray<Outbox>, records: ReadonlyArray<OutRecord>) =>
+  /** Metrics of a delivered batch: records per topic (the commit-to-ack latency is the tracker's, Reporter.ts). */
+  const recordDelivery = (records: ReadonlyArray<OutRecord>) =>
     Effect.gen(function*() {
       const perTopic = new Map<string, number>()
       for (const record of records) perTopic.set(record.topic, (perTopic.get(record.topic) ?? 0) + 1)
       for (const [topic, n] of perTopic) yield* Metric.update(Metric.withAttributes(Metrics.kafkaMessagesTotal, { topic }), n)
-      const now = Date.now()
-      for (const outbox of batch) {
-        for (const commitTime of outbox.commitTimes) {
-          yield* Metric.update(Metrics.endToEndLatencySeconds, Math.max(0, now - commitTime) / 1000)
-        }
-      }
     })
 
   /**
@@ -172,6 +173,7 @@ export const makeStreamActor = Effect.fnUntraced(function*(
       let count = 0
       for (const outbox of batch) count += outbox.records.length
       if (count > 0) {
+        stats.state = "delivering"
         records = batch.length === 1 ? batch[0]!.records : batch.flatMap((o) => o.records)
         for (let start = 0; start < records.length; start += maxRecordsPerSend) {
           const slice = records.length <= maxRecordsPerSend ? records : records.slice(start, start + maxRecordsPerSend)
@@ -180,7 +182,10 @@ export const makeStreamActor = Effect.fnUntraced(function*(
         for (const outbox of batch) {
           for (let i = 0; i < outbox.txs.length; i++) tracker.ack(outbox.txs[i]!, outbox.counts[i]!)
         }
-        yield* recordDelivery(batch, records)
+        yield* recordDelivery(records)
+        stats.delivered += count
+        stats.lastDeliveredAt = Date.now()
+        stats.state = "idle"
         onDelivered(batch, count)
         // The sink has every record and keeps none of their bytes: the slabs can be written again.
         if (sink.copiesRecords === true) {

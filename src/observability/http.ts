@@ -1,8 +1,9 @@
 /**
  * The operator endpoints on `http.listen`:
  *   GET /healthz  200 "ok" while the process is live
- *   GET /readyz   200 when streaming (PostgreSQL and Kafka connected), else 503 + JSON reason
- *   GET /status   JSON of the HealthState
+ *   GET /readyz   200 when both servers answer and changes stream (or as a standby: "ready (standby)"),
+ *                 else 503 + JSON reason
+ *   GET /status   JSON of the HealthState, the lag as of now, and each stream's delivery
  *   GET /metrics  Prometheus text (names exactly as in metrics.ts; no prefix added)
  * `listen = ""` in the config (settings.http.listen undefined) disables the server.
  */
@@ -12,43 +13,91 @@ import * as Effect from "effect/Effect"
 import * as Layer from "effect/Layer"
 import * as Metric from "effect/Metric"
 import * as Schema from "effect/Schema"
+import * as HttpMiddleware from "effect/http/HttpMiddleware"
 import * as HttpRouter from "effect/http/HttpRouter"
 import * as HttpServerResponse from "effect/http/HttpServerResponse"
 import * as PrometheusMetrics from "effect/observability/PrometheusMetrics"
 import type { HttpSettings } from "../config/model.js"
-import { HealthState, notReadyReason } from "./HealthState.js"
+import { version } from "../version.js"
+import { HealthState, lagOf, notReadyReason, statusOf } from "./HealthState.js"
 import * as Metrics from "./metrics.js"
+import { refreshProcessMetrics } from "./processMetrics.js"
 
+/** Series present (at 0) from the first scrape: every unlabelled counter and gauge the pipeline sets later. */
 const unlabelledSeries: ReadonlyArray<Metric.Metric<number, unknown>> = [
   Metrics.transactionsTotal,
   Metrics.walBytesTotal,
   Metrics.kafkaErrorsTotal,
-  Metrics.replicationLagBytes,
-  Metrics.replicationLagSeconds,
   Metrics.confirmedLsn,
-  Metrics.inflightMessages
+  Metrics.inflightMessages,
+  Metrics.kafkaCircuitOpen,
+  Metrics.deadLettersTotal,
+  Metrics.signalsRejectedTotal,
+  Metrics.capturedTablesMissing,
+  Metrics.reconnectsTotal,
+  Metrics.activeRole
 ]
+
+const walStatuses = ["reserved", "extended", "unreserved", "lost", "missing"] as const
+
+/**
+ * The gauges that are views of live state, set at the moment of the scrape
+ * (Prometheus's collector pattern): lag, the server's and the slot's
+ * positions, process metrics. A scrape is therefore never staler than the
+ * data behind it: the confirmed LSN is the tracker's, the server's WAL
+ * position is at most one SlotMonitor poll old (2 s).
+ */
+export const refreshScrapeGauges = Effect.gen(function*() {
+  const health = yield* HealthState
+  const state = yield* health.get
+  const live = health.live
+  const lag = lagOf(live, Date.now())
+  yield* Metric.update(Metrics.replicationLagBytes, lag.bytes)
+  yield* Metric.update(Metrics.replicationLagSeconds, lag.seconds)
+  if (lag.confirmedLsn > 0) yield* Metric.update(Metrics.confirmedLsn, lag.confirmedLsn)
+  yield* Metric.update(Metrics.serverWalLsn, lag.serverLsn > 0 ? lag.serverLsn : Number.NaN)
+  yield* Metric.update(Metrics.inflightMessages, live.streaming?.inFlight() ?? 0)
+  const slot = state.slotState
+  yield* Metric.update(Metrics.slotRetainedWalBytes, slot?.retainedBytes ?? Number.NaN)
+  yield* Metric.update(Metrics.slotSafeWalSizeBytes, slot?.safeWalSizeBytes ?? Number.NaN)
+  yield* Metric.update(Metrics.slotActive, slot?.active === true ? 1 : 0)
+  const status = slot === null ? undefined : slot.exists ? slot.walStatus : "missing"
+  for (const s of walStatuses) yield* Metric.update(Metric.withAttributes(Metrics.slotWalStatus, { status: s }), s === status ? 1 : 0)
+  yield* refreshProcessMetrics
+})
 
 /** The routes alone, for embedding into a host app's own router. */
 export const routesLayer: Layer.Layer<never, never, HttpRouter.HttpRouter> = HttpRouter.use(
   Effect.fnUntraced(function*(router) {
     const health = yield* HealthState
-    // Make the unlabelled series visible from the first scrape (adding 0 changes nothing).
     yield* Effect.forEach(unlabelledSeries, (metric) => Metric.modify(metric, 0), { discard: true })
+    yield* Metric.update(Metric.withAttributes(Metrics.buildInfo, { version, node_version: process.version }), 1)
     yield* router.add("GET", "/healthz", HttpServerResponse.text("ok"))
     yield* router.add(
       "GET",
       "/readyz",
       Effect.map(health.get, (state) => {
         const reason = notReadyReason(state)
-        return reason === undefined
-          ? HttpServerResponse.text("ready")
-          : HttpServerResponse.jsonUnsafe({ ready: false, reason }, { status: 503 })
+        if (reason !== undefined) return HttpServerResponse.jsonUnsafe({ ready: false, role: state.role, reason }, { status: 503 })
+        return HttpServerResponse.text(state.role === "standby" ? "ready (standby)" : "ready")
       })
     )
-    yield* router.add("GET", "/status", Effect.map(health.get, (state) => HttpServerResponse.jsonUnsafe(state)))
+    yield* router.add(
+      "GET",
+      "/status",
+      Effect.map(health.get, (state) => HttpServerResponse.jsonUnsafe(statusOf(state, health.live, Date.now())))
+    )
+    yield* router.add(
+      "GET",
+      "/metrics",
+      Effect.gen(function*() {
+        yield* refreshScrapeGauges
+        const body = yield* PrometheusMetrics.format()
+        return HttpServerResponse.text(body, { contentType: "text/plain; version=0.0.4; charset=utf-8" })
+      })
+    )
   })
-).pipe(Layer.merge(PrometheusMetrics.layerHttp({ path: "/metrics" })))
+)
 
 /** The endpoints could not be served (address in use, no permission, ...). */
 export class HttpListenError extends Schema.TaggedError<HttpListenError>()("HttpListenError", {
@@ -71,6 +120,8 @@ export const httpServerLayer = (http: HttpSettings): Layer.Layer<never, HttpList
   if (listen === undefined) return Layer.empty
   const address = `${listen.host}:${listen.port}`
   return HttpRouter.serve(routesLayer, { disableLogger: true, disableListenLog: true }).pipe(
+    // Probes and scrapes every few seconds are not traces anyone wants (a host embedding the routes decides for itself).
+    Layer.provide(Layer.succeed(HttpMiddleware.TracerDisabledWhen)(() => true)),
     Layer.provide(
       NodeHttpServer.layer(createServer, { host: listen.host, port: listen.port, gracefulShutdownTimeout: "2 seconds" })
     ),

@@ -10,14 +10,15 @@
  * in the log. A permanent failure (authentication, a dropped table, a value we
  * cannot convert) stops the pipeline with the error, never confirming past it.
  */
-import { Context, Deferred, Duration, Effect, Layer, type Redacted, Schedule } from "effect"
+import { Context, Deferred, Duration, Effect, Layer, Metric, type Redacted, Schedule } from "effect"
 import { loadSignalKey } from "../snapshot/signalKey.js"
-import { isPermanentPostgresFailure } from "../postgres/failures.js"
+import { isPermanentPostgresFailure, postgresErrorClass } from "../postgres/failures.js"
+import { kafkaErrorsTotal, postgresErrorsTotal, reconnectsTotal } from "../observability/metrics.js"
 import { reconnectBackoff } from "./backoff.js"
 import { Settings } from "../config/Settings.js"
 import { KafkaProducer } from "../deliver/kafka/KafkaProducer.js"
 import { TopicAdmin } from "../deliver/kafka/TopicAdmin.js"
-import { HealthState } from "../observability/HealthState.js"
+import { disconnected, HealthState } from "../observability/HealthState.js"
 import { StateStore } from "../state/StateStore.js"
 import { withCircuitBreaker } from "../deliver/CircuitBreakerSink.js"
 import { type RecordSink, SinkError } from "../deliver/RecordSink.js"
@@ -26,6 +27,8 @@ import { type OutRecord, RejectedRecord } from "../event/record/OutRecord.js"
 import { runStreaming, type StreamingError, type StreamingOptions } from "./Streaming.js"
 import type { OutboxxSettings } from "../config/model.js"
 import { makeSlotGuard } from "../replication/SlotGuard.js"
+import { monitorSlot } from "../replication/SlotMonitor.js"
+import { probeKafkaWhenIdle } from "../deliver/kafka/KafkaProbe.js"
 import { KafkaClient } from "../deliver/kafka/KafkaClient.js"
 import { makeTransactionalProducer } from "../deliver/kafka/TransactionalProducer.js"
 
@@ -111,6 +114,24 @@ export const isTransient = (error: StreamingError): boolean => {
 }
 
 /**
+ * Which server a failure says is unreachable: a lost or refused connection
+ * to PostgreSQL, or Kafka failing to take records; undefined for the rest
+ * (a bad table, a value we cannot convert: the servers are fine).
+ */
+const sideOf = (error: StreamingError): "postgres" | "kafka" | undefined => {
+  switch (error._tag) {
+    case "ReplicationError":
+      return error.retryable ? "postgres" : undefined
+    case "PostgresError":
+      return isPermanentPostgresFailure(error.code, error.message) ? undefined : "postgres"
+    case "SinkError":
+      return error.retryable ? "kafka" : undefined
+    default:
+      return undefined
+  }
+}
+
+/**
  * Streams with `sink` until interrupted, restarting after transient failures.
  * Fails only with a permanent error.
  *
@@ -149,7 +170,21 @@ export const superviseStreaming = (
       Effect.tapError((error) =>
         Effect.gen(function*() {
           const transient = isTransient(error)
-          yield* health.update((h) => ({ ...h, streaming: false, lastError: error.message }))
+          const side = sideOf(error)
+          yield* health.update((h) => ({
+            ...h,
+            streaming: false,
+            lastError: error.message,
+            ...(side === "postgres" ? { postgres: disconnected(error.message) } : {}),
+            ...(side === "kafka" ? { kafka: disconnected(error.message) } : {})
+          }))
+          if (side === "postgres") {
+            const code = error._tag === "PostgresError" ? error.code : undefined
+            yield* Metric.update(Metric.withAttributes(postgresErrorsTotal, { class: postgresErrorClass(code) }), 1)
+          }
+          // A Kafka failure that stopped streaming (unreachable at start, topics not creatable); the actors count their own retries.
+          if (side === "kafka") yield* Metric.update(kafkaErrorsTotal, 1)
+          if (transient) yield* Metric.update(reconnectsTotal, 1)
           if (!transient) return yield* Effect.logError(`stopping: ${error.message}`)
           if (failingSince === error.message) return
           failingSince = error.message
@@ -193,6 +228,16 @@ export class Pipeline extends Context.Service<Pipeline, {
             Effect.as(Effect.logWarning(`${e.message}; snapshot signals (outboxx snapshot) will be refused`), undefined)
           )
         )
+        // What the servers say, whatever streaming does: the slot and WAL position, and a dead broker while idle.
+        yield* monitorSlot(settings.postgres, settings.postgres.slot).pipe(
+          Effect.annotateLogs({ slot: settings.postgres.slot }),
+          Effect.forkScoped
+        )
+        yield* probeKafkaWhenIdle().pipe(
+          Effect.provideService(TopicAdmin, topicAdmin),
+          Effect.annotateLogs({ slot: settings.postgres.slot }),
+          Effect.forkScoped
+        )
         yield* superviseStreaming(settings, sink, {
           temporarySlot: false,
           ...(signalKey === undefined ? {} : { signalKey }),
@@ -225,6 +270,8 @@ export class Pipeline extends Context.Service<Pipeline, {
             )
         }).pipe(
           Effect.provide(context),
+          // Every line of the pipeline names its slot (a host may run several).
+          Effect.annotateLogs({ slot: settings.postgres.slot }),
           Effect.tapError((error) => Deferred.fail(stopped, error)),
           Effect.tap(() => Deferred.succeed(stopped, undefined)),
           Effect.forkScoped

@@ -17,14 +17,10 @@
  */
 import { Duration, Effect, Metric } from "effect"
 import type pg from "pg"
-import { HealthState } from "../observability/HealthState.js"
+import { connected, HealthState } from "../observability/HealthState.js"
+import { activeRole } from "../observability/metrics.js"
 import { slotInfo, type SlotInfo } from "../postgres/catalog.js"
 import { queryRows, type PostgresError } from "../postgres/Postgres.js"
-
-/** 1 when this process holds the slot, 0 while it waits as a standby. */
-export const activeRole = Metric.gauge("outboxx_role_active", {
-  description: "1 while this instance streams from the slot (active), 0 while it waits (standby or starting)"
-})
 
 export interface StandbyOptions {
   /** How often a standby looks at the slot again. */
@@ -72,7 +68,7 @@ export const awaitSlotFree = Effect.fn("Standby.awaitSlotFree")(function*(
           `waiting to take over (checking every ${Duration.format(poll)})`
       )
       yield* Metric.update(activeRole, 0)
-      yield* health.update((h) => ({ ...h, role: "standby", streaming: false, postgres: { connected: true } }))
+      yield* health.update((h) => ({ ...h, role: "standby", streaming: false, postgres: connected }))
     }
     yield* Effect.sleep(poll)
   }

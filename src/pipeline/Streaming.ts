@@ -24,7 +24,7 @@ import { actorDelivery, exactlyOnceDelivery } from "../deliver/Delivery.js"
 import { makeTransactionalSender, resumeFromKafka } from "../deliver/ExactlyOnce.js"
 import type { TransactionalProducer } from "../deliver/kafka/TransactionalProducer.js"
 import type { RecordSink, SinkError } from "../deliver/RecordSink.js"
-import { HealthState } from "../observability/HealthState.js"
+import { connected, HealthState } from "../observability/HealthState.js"
 import { pgoutputProtocolFor } from "../postgres/catalog.js"
 import { databaseOf } from "../postgres/connection.js"
 import { formatLsn } from "../postgres/lsn.js"
@@ -45,7 +45,7 @@ import { makeSnapshotter, notifyDelivered } from "../snapshot/Snapshotter.js"
 import type { SnapshotError } from "../snapshot/SnapshotError.js"
 import { StateStore, type StateStoreShape } from "../state/StateStore.js"
 import { startReporter } from "./Reporter.js"
-import { activeRole } from "./Standby.js"
+import { activeRole } from "../observability/metrics.js"
 
 export { SlotError }
 
@@ -109,6 +109,7 @@ export const runStreaming = Effect.fn("Pipeline.runStreaming")(function*(
   const connectTimeoutMs = Duration.toMillis(pgSettings.connectTimeout)
   const health = yield* HealthState
   const catalog = yield* connectClient(pgSettings.url, { applicationName: "outboxx-catalog", connectTimeoutMs })
+  yield* health.update((h) => ({ ...h, postgres: connected }))
   const versionRows = yield* queryRows<{ server_version_num: string }>(catalog, "SHOW server_version_num")
   const protocolVersion = pgoutputProtocolFor(Number(versionRows[0]!.server_version_num))
 
@@ -125,7 +126,7 @@ export const runStreaming = Effect.fn("Pipeline.runStreaming")(function*(
   }
   yield* sink.prepareTopics([...configuredTopics(settings).keys()])
   // Kafka answered; from here the circuit breaker (CircuitBreakerSink) reports its state.
-  yield* health.update((h) => ({ ...h, kafka: { connected: true } }))
+  yield* health.update((h) => ({ ...h, kafka: connected }))
 
   const { slot, replication, identity, exportedSnapshot, startLsn: slotStartLsn } = yield* openSlot(settings, catalog, {
     temporary: options.temporarySlot,
@@ -163,7 +164,6 @@ export const runStreaming = Effect.fn("Pipeline.runStreaming")(function*(
       settings,
       yield* makeTransactionalSender(producer, tracker, slot, identity.systemId, resume.storedLsn, notifyDelivered)
     )
-  yield* health.update((h) => ({ ...h, slot, postgres: { connected: true } }))
   const failed = yield* Deferred.make<never, StreamingError>()
   yield* delivery.failed.pipe(Effect.catch((error) => Deferred.fail(failed, error)), Effect.forkScoped)
 
@@ -200,7 +200,6 @@ export const runStreaming = Effect.fn("Pipeline.runStreaming")(function*(
   )
   yield* snapshots.startIncremental(router, exportedSnapshot !== undefined)
   const reporter = yield* startReporter({
-    slot,
     startLsn,
     tracker,
     source,
@@ -218,7 +217,7 @@ export const runStreaming = Effect.fn("Pipeline.runStreaming")(function*(
       yield* Fiber.interrupt(routeFiber)
       yield* delivery.drain
       yield* reporter.journalFinal
-      yield* Effect.logInfo(`stopped; confirmed ${formatLsn(tracker.confirmable())}`)
+      yield* Effect.logInfo(`stopped; confirmed ${formatLsn(tracker.confirmable())}`, { lsn: formatLsn(tracker.confirmable()) })
     })
   )
 
@@ -227,7 +226,9 @@ export const runStreaming = Effect.fn("Pipeline.runStreaming")(function*(
     yield* startHeartbeat(pgSettings.url, pgSettings.heartbeatInterval, pgSettings.connectTimeout)
   }
   if (options.onStarted) yield* options.onStarted({ slot, startLsn, protocolVersion })
-  yield* Effect.logInfo(`streaming slot "${slot}" from ${formatLsn(startLsn)} (pgoutput protocol ${protocolVersion})`)
+  yield* Effect.logInfo(`streaming slot "${slot}" from ${formatLsn(startLsn)} (pgoutput protocol ${protocolVersion})`, {
+    lsn: formatLsn(startLsn)
+  })
   if (pgSettings.snapshot === "initial_only" && !options.temporarySlot) {
     // Finishing an interrupted initial snapshot needs the stream (incremental); then stop.
     return yield* Effect.raceFirst(

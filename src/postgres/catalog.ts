@@ -117,6 +117,8 @@ export interface SlotInfo {
   readonly lagBytes: number | null
   /** "reserved" | "extended" | "unreserved" | "lost" (PostgreSQL 13+). */
   readonly walStatus: string | null
+  /** Bytes of WAL that can still be written before the slot is in danger (max_slot_wal_keep_size); null = unlimited. */
+  readonly safeWalSize: number | null
   readonly currentWalLsn: string | null
 }
 
@@ -150,6 +152,16 @@ export const unusableSlot = (
   return undefined
 }
 
+/** The server's WAL position: pg_current_wal_lsn(), or the last replayed LSN on a standby server. */
+export const currentWalLsn = (client: Queryable): Effect.Effect<string | undefined, PostgresError> =>
+  Effect.map(
+    one<{ lsn: string | null }>(
+      client,
+      "SELECT (CASE WHEN pg_is_in_recovery() THEN pg_last_wal_replay_lsn() ELSE pg_current_wal_lsn() END)::text AS lsn"
+    ),
+    (row) => row?.lsn ?? undefined
+  )
+
 export const slotInfo = (client: Queryable, slot: string): Effect.Effect<SlotInfo | undefined, PostgresError> =>
   Effect.map(
     one<{
@@ -164,6 +176,7 @@ export const slotInfo = (client: Queryable, slot: string): Effect.Effect<SlotInf
       retained_bytes: string | null
       lag_bytes: string | null
       wal_status: string | null
+      safe_wal_size: string | null
       current_wal_lsn: string | null
     }>(
       client,
@@ -171,7 +184,7 @@ export const slotInfo = (client: Queryable, slot: string): Effect.Effect<SlotInf
               confirmed_flush_lsn::text AS confirmed_flush_lsn, restart_lsn::text AS restart_lsn,
               pg_wal_lsn_diff(w.lsn, restart_lsn)::text AS retained_bytes,
               pg_wal_lsn_diff(w.lsn, confirmed_flush_lsn)::text AS lag_bytes,
-              wal_status, w.lsn::text AS current_wal_lsn
+              wal_status, safe_wal_size::text AS safe_wal_size, w.lsn::text AS current_wal_lsn
          FROM pg_replication_slots,
               (SELECT CASE WHEN pg_is_in_recovery() THEN pg_last_wal_replay_lsn() ELSE pg_current_wal_lsn() END AS lsn) AS w
         WHERE slot_name = ${quoteLiteral(slot)}`
@@ -189,6 +202,7 @@ export const slotInfo = (client: Queryable, slot: string): Effect.Effect<SlotInf
         retainedBytes: row.retained_bytes === null ? null : Number(row.retained_bytes),
         lagBytes: row.lag_bytes === null ? null : Number(row.lag_bytes),
         walStatus: row.wal_status,
+        safeWalSize: row.safe_wal_size === null ? null : Number(row.safe_wal_size),
         currentWalLsn: row.current_wal_lsn
       }
   )

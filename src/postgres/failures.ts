@@ -30,3 +30,30 @@ export const isPermanentPostgresCause = (cause: unknown): boolean => {
   const { code, message } = (cause ?? {}) as { code?: unknown; message?: unknown }
   return isPermanentPostgresFailure(typeof code === "string" ? code : undefined, typeof message === "string" ? message : "")
 }
+
+const classNames: Record<string, string> = {
+  "08": "connection_exception",
+  "0A": "feature_not_supported",
+  "22": "data_exception",
+  "28": "invalid_authorization",
+  "3D": "invalid_catalog_name",
+  "3F": "invalid_schema_name",
+  "40": "transaction_rollback",
+  "42": "syntax_error_or_access_rule_violation",
+  "53": "insufficient_resources",
+  "54": "program_limit_exceeded",
+  "55": "object_not_in_prerequisite_state",
+  "57": "operator_intervention",
+  "58": "system_error",
+  XX: "internal_error"
+}
+
+/**
+ * The `class` label of `outboxx_postgres_errors_total`: the SQLSTATE class
+ * name (errcodes-appendix), `connection` when no SQLSTATE came back (refused,
+ * reset, timed out, TLS), `other` for classes not listed here.
+ */
+export const postgresErrorClass = (code: string | undefined): string => {
+  if (code === undefined || !/^[0-9A-Z]{5}$/.test(code)) return "connection"
+  return classNames[code.slice(0, 2)] ?? "other"
+}

@@ -170,12 +170,13 @@ export class Router implements SnapshotRowSink {
     switch (message.tag) {
       case "Begin": {
         if (this.tx !== undefined) throw this.error(lsn, "Begin inside an open transaction")
-        const handle = this.tracker.beginTransaction(message.xid, 0, message.finalLsn)
+        const commitTimeMs = pgEpochMicrosToUnixMs(message.commitTime)
+        const handle = this.tracker.beginTransaction(message.xid, 0, message.finalLsn, commitTimeMs)
         this.tx = {
           handle,
           xid: message.xid,
           commitLsn: message.finalLsn,
-          commitTimeMs: pgEpochMicrosToUnixMs(message.commitTime),
+          commitTimeMs,
           commitTs: pgEpochMicrosToIso(message.commitTime)
         }
         return
@@ -408,7 +409,6 @@ export class Router implements SnapshotRowSink {
     else {
       outbox.txs.push(tx.handle)
       outbox.counts.push(1)
-      outbox.commitTimes.push(tx.commitTimeMs)
     }
     this.tracker.track(tx.handle, 1)
     if (op !== undefined) {

@@ -180,7 +180,7 @@ export const makeSnapshotter = Effect.fnUntraced(function*(options: SnapshotterO
         for (const plan of target.plans) {
           let outbox = outboxes.get(plan.streamIndex)
           if (outbox === undefined) {
-            outbox = { records: [], txs: [], counts: [], commitTimes: [] }
+            outbox = { records: [], txs: [], counts: [] }
             outboxes.set(plan.streamIndex, outbox)
           }
           const records = outbox.records

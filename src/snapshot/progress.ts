@@ -2,7 +2,8 @@
  * Snapshot progress, per table: a live bar on a terminal (stderr, redrawn in
  * place: rows done of the estimate, rate, ETA), structured log lines
  * otherwise (every 5 s while a table runs, and when it ends); the
- * `outboxx_snapshot_rows_total{table}` counter; and `snapshots` in HealthState
+ * `outboxx_snapshot_rows_total{table}` counter, the `outboxx_snapshot_rows_remaining{table}`
+ * and `outboxx_snapshot_tables{status}` gauges; and `snapshots` in HealthState
  * (GET /status).
  *
  * The readers call `add` per chunk (plain, synchronous); a fiber publishes
@@ -132,7 +133,18 @@ export class SnapshotProgress {
       }
       if (self.tty && (running.length > 0 || ended.length > 0 || self.drawnLines > 0)) self.draw(ended, running)
       const snapshots: Record<string, { status: "running" | "done" | "failed"; rows: number }> = {}
-      for (const [table, t] of self.tables) snapshots[table] = { status: t.status, rows: t.rows }
+      const byStatus = { running: 0, done: 0, failed: 0 }
+      for (const [table, t] of self.tables) {
+        snapshots[table] = { status: t.status, rows: t.rows }
+        byStatus[t.status]++
+        const remaining = t.status === "running" ? Math.max(0, t.estimated - t.rows) : 0
+        yield* Metric.update(Metric.withAttributes(Metrics.snapshotRowsRemaining, { table }), remaining)
+      }
+      if (self.tables.size > 0) {
+        for (const status of ["running", "done", "failed"] as const) {
+          yield* Metric.update(Metric.withAttributes(Metrics.snapshotTables, { status }), byStatus[status])
+        }
+      }
       yield* health.update((h) => ({ ...h, snapshots: { ...h.snapshots, ...snapshots } }))
     })
   }

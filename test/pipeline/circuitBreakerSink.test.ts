@@ -25,7 +25,7 @@ describe("Kafka circuit breaker", () => {
   it.live("opens after three retryable failures, fails fast while open, closes on a good probe", () =>
     Effect.gen(function*() {
       const health = yield* HealthState
-      yield* health.update((h) => ({ ...h, kafka: { connected: true } }))
+      yield* health.update((h) => ({ ...h, kafka: { connected: true, error: null } }))
       const { state, sink } = scriptedSink()
       const guarded = yield* withCircuitBreaker(sink)
 

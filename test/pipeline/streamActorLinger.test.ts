@@ -10,7 +10,7 @@ import type { Outbox } from "../../src/deliver/Outbox.js"
 import { CheckpointTracker } from "../../src/checkpoint/CheckpointTracker.js"
 import { type Linger, makeStreamActor } from "../../src/deliver/StreamActor.js"
 
-const outboxOf = (value: string): Outbox => ({ records: [jsonRecord("t", null, value)], txs: [], counts: [], commitTimes: [] })
+const outboxOf = (value: string): Outbox => ({ records: [jsonRecord("t", null, value)], txs: [], counts: [] })
 
 /** A running actor over a sink that records each send's values; `offer` queues one record. */
 const runningActor = (linger?: Linger) =>

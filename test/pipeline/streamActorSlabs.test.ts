@@ -23,7 +23,6 @@ const outboxWithSlab = (pool: SlabPool) => {
     records: [SlabRecord.make("t", slab.buf, 0, 8, slab.buf, 8, 10)],
     txs: [],
     counts: [],
-    commitTimes: [],
     slabs: [slab]
   }
   return { slab, outbox }

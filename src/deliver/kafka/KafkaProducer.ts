@@ -13,8 +13,10 @@
 import * as Context from "effect/Context"
 import * as Effect from "effect/Effect"
 import * as Layer from "effect/Layer"
+import * as Metric from "effect/Metric"
 import * as Semaphore from "effect/Semaphore"
 import type { KafkaSettings } from "../../config/model.js"
+import * as Metrics from "../../observability/metrics.js"
 import { type OutRecord, splitByBytes, topicsOf } from "./batching.js"
 import { type KafkaConfigError, KafkaSendError } from "./errors.js"
 import { KafkaClient } from "./KafkaClient.js"
@@ -97,7 +99,9 @@ const makeProducer = Effect.fnUntraced(function*(transport: ProduceTransport) {
         )
       )
       let acknowledged = 0
+      yield* Metric.update(Metrics.kafkaProduceBatchRecords, records.length)
       for (const chunk of splitByBytes(records, requestMaxBytes)) {
+        const startedAt = performance.now()
         yield* Effect.tryPromise({ try: () => request(chunk), catch: (cause) => cause }).pipe(
           Effect.catch((cause) => {
             const failure = transport.classify(cause, { createTopics: settings.createTopics })
@@ -118,6 +122,7 @@ const makeProducer = Effect.fnUntraced(function*(transport: ProduceTransport) {
           })
         )
         acknowledged += chunk.length
+        yield* Metric.update(Metrics.kafkaProduceDurationSeconds, (performance.now() - startedAt) / 1000)
       }
     },
     (effect) => serial.withPermit(effect)

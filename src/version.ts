@@ -1,7 +1,7 @@
 /**
  * The package version, from the nearest package.json named "outboxx" above
- * this module: two levels up from src/cli and dist/cli, one level up from the
- * bundled dist/main.js.
+ * this module: one level up from src/ and dist/ (and the bundled
+ * dist/main.js), two from the bundle's dist/chunks/.
  */
 import { readFileSync } from "node:fs"
 
