@@ -17,6 +17,12 @@ while IFS= read -r line; do
 done <<<"$settings"
 echo "$settings"
 
+# promtool (and prometheus) from Debian's package: the alert-rule checks and
+# the e2e scrape test. Jaeger is built by the one test that needs it (dev/jaeger.sh).
+while IFS= read -r line; do
+  [[ "$line" == *=* ]] && export "${line?}"
+done <<<"$(bash dev/prometheus.sh install)"
+
 # Kafka Connect's jars, for the test where Debezium's own JDBC sink reads our
 # debezium-format topic (that test says why it skipped if they can't be had).
 bash dev/debezium.sh fetch >/dev/null || say "could not fetch the Kafka Connect jars; the debezium-format e2e test will skip"

@@ -31,7 +31,7 @@ const withServices = <R extends PipelineServices | Telemetry | StateStore>(
 export const runCommand = Command.make(
   "run",
   {},
-  Effect.fn("cli.run")(function*() {
+  Effect.fnUntraced(function*() {
     const settings = yield* loadConfiguredSettings
     const path = yield* configPath
     yield* withServices(
@@ -58,7 +58,7 @@ export const runCommand = Command.make(
 export const tailCommand = Command.make(
   "tail",
   {},
-  Effect.fn("cli.tail")(function*() {
+  Effect.fnUntraced(function*() {
     const settings = yield* loadConfiguredSettings
     yield* withServices(settings, { tail: true }, runTail(settings))
   })

@@ -104,13 +104,27 @@ export const exactlyOnceDelivery = Effect.fnUntraced(function*(
     const filled = outboxes.filter((o) => !isEmpty(o))
     if (filled.length === 0 && owesBoundary === undefined) return
     const { complete, open } = splitAtBoundary(filled)
+    // The batch's trace follows its records into the parts (it counted the per-stream outboxes).
+    const trace = filled.find((o) => o.trace !== undefined)?.trace
+    if (trace !== undefined) trace.pending = 0
+    const traced = (part: Outbox) => {
+      if (trace === undefined || part.records.length === 0) return
+      part.trace = trace
+      trace.pending++
+    }
     if (complete.txs.length > 0 || complete.records.length > 0 || owesBoundary?.txs.every(isCommitted) === true) {
+      traced(complete)
       yield* Queue.offer(sender.mailbox, complete)
       owesBoundary = undefined
     }
     if (open.records.length > 0) {
+      traced(open)
       yield* Queue.offer(sender.mailbox, open)
       owesBoundary = open
+    }
+    if (trace !== undefined && trace.pending === 0) {
+      trace.pending = 1
+      trace.delivered()
     }
   })
   return { mailboxes: settings.streams.map(() => sender.mailbox), hand, failed, drain }

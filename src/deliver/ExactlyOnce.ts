@@ -21,6 +21,7 @@ import type { TransactionalProducer } from "./kafka/TransactionalProducer.js"
 import type { CheckpointTracker, TransactionHandle } from "../checkpoint/CheckpointTracker.js"
 import { emptyOutbox, type Outbox } from "./Outbox.js"
 import { SinkError } from "./RecordSink.js"
+import { inTraceOf } from "../observability/BatchTrace.js"
 import { formatLsn, parseLsn, parseLsnOrUndefined } from "../postgres/lsn.js"
 
 /** What the slot's position record says: everything up to this commit end LSN is in Kafka. */
@@ -111,9 +112,18 @@ export const makeTransactionalSender = Effect.fnUntraced(function*(
       for (const outbox of pending) {
         for (const tx of outbox.txs) if (isCommitted(tx)) position = Math.max(position, commitEndOf(tx))
       }
-      yield* producer.commit(encodePosition(slot, { lsn: position, systemId }))
+      yield* inTraceOf(
+        pending,
+        producer.commit(encodePosition(slot, { lsn: position, systemId })).pipe(
+          Effect.withSpan("TransactionalProducer.commit", {
+            kind: "producer",
+            attributes: { "messaging.system": "kafka", "outboxx.position_lsn": formatLsn(position), "outboxx.outboxes": pending.length }
+          })
+        )
+      )
       for (const outbox of pending) {
         for (let i = 0; i < outbox.txs.length; i++) tracker.ack(outbox.txs[i]!, outbox.counts[i]!)
+        if (outbox.trace !== undefined) outbox.trace.delivered()
       }
       onDelivered(pending, pendingRecords)
       pending = []
@@ -129,7 +139,19 @@ export const makeTransactionalSender = Effect.fnUntraced(function*(
           done = true
           break
         }
-        yield* producer.send(item.records)
+        yield* inTraceOf(
+          [item],
+          producer.send(item.records).pipe(
+            Effect.withSpan("TransactionalProducer.send", {
+              kind: "producer",
+              attributes: {
+                "messaging.system": "kafka",
+                "messaging.operation.type": "send",
+                "messaging.batch.message_count": item.records.length
+              }
+            })
+          )
+        )
         open = true
         pending.push(item)
         pendingRecords += item.records.length

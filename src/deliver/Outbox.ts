@@ -8,6 +8,7 @@
 import type { TransactionHandle } from "../checkpoint/CheckpointTracker.js"
 import type { OutRecord } from "../event/record/OutRecord.js"
 import type { Slab } from "../event/record/SlabPool.js"
+import type { BatchTrace } from "../observability/BatchTrace.js"
 
 export interface Outbox {
   records: Array<OutRecord>
@@ -23,6 +24,8 @@ export interface Outbox {
    * (and reused) once every record is delivered (see SlabPool.ts).
    */
   slabs?: Array<Slab>
+  /** The trace of the batch (or snapshot chunk) this outbox came from, when it is traced (observability/BatchTrace.ts). */
+  trace?: BatchTrace
 }
 
 export const emptyOutbox = (): Outbox => ({ records: [], txs: [], counts: [] })

@@ -8,6 +8,7 @@
  * without confirming anything past it.
  */
 import { Duration, Effect, Metric, Queue } from "effect"
+import { inTraceOf } from "../observability/BatchTrace.js"
 import { HealthState } from "../observability/HealthState.js"
 import * as Metrics from "../observability/metrics.js"
 import { estimateRecordBytes, type OutRecord } from "./kafka/batching.js"
@@ -177,10 +178,11 @@ export const makeStreamActor = Effect.fnUntraced(function*(
         records = batch.length === 1 ? batch[0]!.records : batch.flatMap((o) => o.records)
         for (let start = 0; start < records.length; start += maxRecordsPerSend) {
           const slice = records.length <= maxRecordsPerSend ? records : records.slice(start, start + maxRecordsPerSend)
-          yield* deliver(batch, slice, start)
+          yield* inTraceOf(batch, Effect.annotateSpans(deliver(batch, slice, start), { "outboxx.stream": name }))
         }
         for (const outbox of batch) {
           for (let i = 0; i < outbox.txs.length; i++) tracker.ack(outbox.txs[i]!, outbox.counts[i]!)
+          if (outbox.trace !== undefined) outbox.trace.delivered()
         }
         yield* recordDelivery(records)
         stats.delivered += count

@@ -46,7 +46,11 @@ export class Telemetry extends Context.Service<Telemetry, TelemetryShape>()("out
     const serveHttp = options.http !== false && settings.http.listen !== undefined
     const logsTo = options.logsToStderr === true ? "stderr" : "stdout"
     const logging = loggingLayer(settings.log, { stderr: logsTo === "stderr" })
-    const tracing = tracingLayer(settings.tracing, { serviceName: "outboxx", serviceVersion: options.serviceVersion })
+    const tracing = tracingLayer(settings.tracing, {
+      serviceName: "outboxx",
+      serviceVersion: options.serviceVersion,
+      slot: settings.postgres.slot
+    })
     const health = HealthState.layer(settings.postgres.slot, settings.postgres.publication)
     const http = serveHttp ? httpServerLayer(settings.http) : Layer.empty
     const description = Layer.succeed(Telemetry, {

@@ -45,7 +45,7 @@ const walStatuses = ["reserved", "extended", "unreserved", "lost", "missing"] as
  * (Prometheus's collector pattern): lag, the server's and the slot's
  * positions, process metrics. A scrape is therefore never staler than the
  * data behind it: the confirmed LSN is the tracker's, the server's WAL
- * position is at most one SlotMonitor poll old (2 s).
+ * position is at most one SlotMonitor poll old (1 s).
  */
 export const refreshScrapeGauges = Effect.gen(function*() {
   const health = yield* HealthState
@@ -61,6 +61,9 @@ export const refreshScrapeGauges = Effect.gen(function*() {
   yield* Metric.update(Metrics.slotRetainedWalBytes, slot?.retainedBytes ?? Number.NaN)
   yield* Metric.update(Metrics.slotSafeWalSizeBytes, slot?.safeWalSizeBytes ?? Number.NaN)
   yield* Metric.update(Metrics.slotActive, slot?.active === true ? 1 : 0)
+  yield* Metric.update(Metrics.ready, notReadyReason(state) === undefined ? 1 : 0)
+  yield* Metric.update(Metrics.postgresConnected, state.postgres.connected ? 1 : 0)
+  yield* Metric.update(Metrics.kafkaConnected, state.kafka.connected ? 1 : 0)
   const status = slot === null ? undefined : slot.exists ? slot.walStatus : "missing"
   for (const s of walStatuses) yield* Metric.update(Metric.withAttributes(Metrics.slotWalStatus, { status: s }), s === status ? 1 : 0)
   yield* refreshProcessMetrics

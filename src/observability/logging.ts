@@ -28,6 +28,7 @@ import type * as LogLevel from "effect/LogLevel"
 import * as References from "effect/References"
 import * as Tracer from "effect/Tracer"
 import type { LogSettings } from "../config/model.js"
+import { TracingEnabled } from "./tracing.js"
 
 const levels: Record<LogSettings["level"], LogLevel.LogLevel> = {
   debug: "Debug",
@@ -62,7 +63,7 @@ export const jsonLine = Logger.make<unknown, Record<string, unknown>>(({ cause, 
   line.message = texts.join(" ")
   for (const [key, value] of Object.entries(fiber.getRef(References.CurrentLogAnnotations))) setField(line, key, value)
   const span = Context.getOrUndefined(fiber.context, Tracer.ParentSpan)
-  if (span !== undefined && span._tag === "Span" && span.sampled) {
+  if (span !== undefined && span._tag === "Span" && span.sampled && fiber.getRef(TracingEnabled)) {
     line.trace_id = span.traceId
     line.span_id = span.spanId
   }

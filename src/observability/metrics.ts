@@ -52,7 +52,7 @@ export const replicationLagSeconds = Metric.gauge("outboxx_replication_lag_secon
 
 /** The server's WAL position as a number (pg_current_wal_lsn, or the replay LSN on a standby server). */
 export const serverWalLsn = Metric.gauge("outboxx_server_wal_lsn", {
-  description: "The server's current WAL position (pg_current_wal_lsn), as a number, polled every 2 s"
+  description: "The server's current WAL position (pg_current_wal_lsn), as a number, polled every second"
 })
 
 /** WAL the server keeps for the slot: current position minus the slot's restart_lsn. */
@@ -157,6 +157,21 @@ export const postgresErrorsTotal = Metric.counter("outboxx_postgres_errors_total
   incremental: true
 })
 
+/** /readyz as a metric: 1 when ready (an active instance streaming, or a healthy standby), else 0. */
+export const ready = Metric.gauge("outboxx_ready", {
+  description: "1 when /readyz answers 200 (streaming, or a healthy standby), else 0"
+})
+
+/** 1 while PostgreSQL answers (the replication stream, or the slot monitor while nothing streams). */
+export const postgresConnected = Metric.gauge("outboxx_postgres_connected", {
+  description: "1 while PostgreSQL answers, else 0"
+})
+
+/** 1 while Kafka takes records (or answers the idle probe), else 0. */
+export const kafkaConnected = Metric.gauge("outboxx_kafka_connected", {
+  description: "1 while Kafka takes records or answers the idle probe, else 0"
+})
+
 /** 1 when this process holds the slot, 0 while it waits as a standby. */
 export const activeRole = Metric.gauge("outboxx_role_active", {
   description: "1 while this instance streams from the slot (active), 0 while it waits (standby or starting)"
@@ -196,5 +211,8 @@ export const allMetrics = [
   reconnectsTotal,
   postgresErrorsTotal,
   activeRole,
+  ready,
+  postgresConnected,
+  kafkaConnected,
   buildInfo
 ] as const

@@ -4,8 +4,18 @@
  *
  * `sample_ratio` is applied per trace: a root span is kept with that
  * probability and its children follow their parent's decision, so a trace is
- * exported whole or not at all.
+ * exported whole or not at all. The roots are the batches and snapshot
+ * chunks (BatchTrace.ts) and the startup of each streaming run; no span lives
+ * for the whole process, so `sample_ratio = 0` exports nothing at all.
+ *
+ * The resource says which process a span comes from: `service.instance.id`
+ * (a UUID per process start, as OpenTelemetry recommends), `host.name`,
+ * `process.pid` and `outboxx.slot`; whether it was the active instance or a
+ * standby is the spans' `outboxx.role`.
  */
+import { randomUUID } from "node:crypto"
+import { hostname } from "node:os"
+import * as Context from "effect/Context"
 import * as Effect from "effect/Effect"
 import * as Layer from "effect/Layer"
 import * as Option from "effect/Option"
@@ -40,7 +50,20 @@ export const withSampleRatio = (tracer: Tracer.Tracer, ratio: number, random: ()
 export interface TracingInfo {
   readonly serviceName: string
   readonly serviceVersion: string
+  readonly slot: string
 }
+
+/**
+ * Whether spans go anywhere. Off by default (Effect's built-in tracer keeps
+ * spans in memory only): then no batch traces are built, no `traceparent`
+ * header is written and logs carry no trace ids. `tracingLayer` turns it on
+ * with its exporter; a host that installs its own OpenTelemetry tracer
+ * provides `Layer.succeed(TracingEnabled, true)` beside it.
+ */
+export const TracingEnabled = Context.Reference<boolean>("outboxx/TracingEnabled", { defaultValue: () => false })
+
+/** This process's `service.instance.id`. */
+export const serviceInstanceId: string = randomUUID()
 
 /** The tracer (plus the exporter's Flusher, which flushes pending spans at shutdown). */
 export const tracingLayer = (tracing: TracingSettings, info: TracingInfo): Layer.Layer<OtlpExporter.Flusher> => {
@@ -50,11 +73,21 @@ export const tracingLayer = (tracing: TracingSettings, info: TracingInfo): Layer
   const tracer = Effect.map(
     OtlpTracer.make({
       url: tracesUrl(endpoint),
-      resource: { serviceName: info.serviceName, serviceVersion: info.serviceVersion }
+      resource: {
+        serviceName: info.serviceName,
+        serviceVersion: info.serviceVersion,
+        attributes: {
+          "service.instance.id": serviceInstanceId,
+          "host.name": hostname(),
+          "process.pid": process.pid,
+          "outboxx.slot": info.slot
+        }
+      }
     }),
     (otlp) => withSampleRatio(otlp, tracing.sampleRatio)
   )
   return Layer.effect(Tracer.Tracer, tracer).pipe(
+    Layer.merge(Layer.succeed(TracingEnabled, true)),
     Layer.provideMerge(OtlpExporter.layerFlusher),
     Layer.provide(OtlpSerialization.layerJson),
     Layer.provide(FetchHttpClient.layer)

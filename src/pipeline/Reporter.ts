@@ -16,6 +16,7 @@ import { connected, HealthState } from "../observability/HealthState.js"
 import * as Metrics from "../observability/metrics.js"
 import type { ReplicationStream } from "../replication/ReplicationSource.js"
 import type { Router } from "../route/Router.js"
+import type { BatchTracer } from "../observability/BatchTrace.js"
 
 export interface ReporterOptions {
   readonly startLsn: number
@@ -23,6 +24,8 @@ export interface ReporterOptions {
   readonly source: ReplicationStream
   readonly router: Router
   readonly statusInterval: Duration.Duration
+  /** Batch traces end when their checkpoint reaches the server. */
+  readonly traces?: BatchTracer | undefined
   /** Runs when the confirmed LSN advances (the journal). */
   readonly onConfirmed?: ((lsn: number) => Effect.Effect<void>) | undefined
 }
@@ -72,8 +75,10 @@ export const startReporter = Effect.fnUntraced(function*(options: ReporterOption
       yield* Metric.update(Metrics.endToEndLatencySeconds, Math.max(0, latencies[i]!) / 1000)
     }
     latencies.length = 0
+    if (options.traces !== undefined) options.traces.checkpointed(source.sentFlushLsn())
   })
-  yield* report.pipe(Effect.repeat(Schedule.spaced(Duration.millis(200))), Effect.forkScoped)
+  // Untraced: a journal write every status interval is not a trace anyone wants.
+  yield* report.pipe(Effect.repeat(Schedule.spaced(Duration.millis(200))), Effect.withTracerEnabled(false), Effect.forkScoped)
 
   /** The last confirmed LSN to the journal, when it moved since the last write. */
   const journalFinal = Effect.suspend(() => {

@@ -35,7 +35,7 @@ export interface StandbyOptions {
  * "standby" in /status and `outboxx_role_active` 0, logged once on entry and
  * once on takeover.
  */
-export const awaitSlotFree = Effect.fn("Standby.awaitSlotFree")(function*(
+export const awaitSlotFree = Effect.fnUntraced(function*(
   catalog: pg.Client,
   slot: string,
   options: StandbyOptions = {}

@@ -45,6 +45,7 @@ import { makeSnapshotter, notifyDelivered } from "../snapshot/Snapshotter.js"
 import type { SnapshotError } from "../snapshot/SnapshotError.js"
 import { StateStore, type StateStoreShape } from "../state/StateStore.js"
 import { startReporter } from "./Reporter.js"
+import { makeBatchTracer } from "../observability/BatchTrace.js"
 import { activeRole } from "../observability/metrics.js"
 
 export { SlotError }
@@ -99,7 +100,7 @@ export interface StreamingOptions {
  * Streams until interrupted (a clean stop) or a failure. Never confirms an
  * LSN whose changes the sink has not accepted.
  */
-export const runStreaming = Effect.fn("Pipeline.runStreaming")(function*(
+export const runStreaming = Effect.fnUntraced(function*(
   settings: OutboxxSettings,
   sink: RecordSink,
   options: StreamingOptions
@@ -108,41 +109,49 @@ export const runStreaming = Effect.fn("Pipeline.runStreaming")(function*(
   const database = databaseOf(pgSettings.url)
   const connectTimeoutMs = Duration.toMillis(pgSettings.connectTimeout)
   const health = yield* HealthState
-  const catalog = yield* connectClient(pgSettings.url, { applicationName: "outboxx-catalog", connectTimeoutMs })
-  yield* health.update((h) => ({ ...h, postgres: connected }))
-  const versionRows = yield* queryRows<{ server_version_num: string }>(catalog, "SHOW server_version_num")
-  const protocolVersion = pgoutputProtocolFor(Number(versionRows[0]!.server_version_num))
+  // Startup as one trace of its own (a root: nothing that runs later hangs under it).
+  const { catalog, protocolVersion, slot, replication, identity, exportedSnapshot, producer, resume } = yield* Effect.gen(
+    function*() {
+      const catalog = yield* connectClient(pgSettings.url, { applicationName: "outboxx-catalog", connectTimeoutMs })
+      yield* health.update((h) => ({ ...h, postgres: connected }))
+      const versionRows = yield* queryRows<{ server_version_num: string }>(catalog, "SHOW server_version_num")
+      const protocolVersion = pgoutputProtocolFor(Number(versionRows[0]!.server_version_num))
 
-  // Rule 5: the publication before the slot.
-  const publication = yield* ensurePublication(catalog, settings)
-  if (options.temporarySlot && publication === "created") {
-    // `tail` leaves nothing behind: a publication changes what the application may do to its tables.
-    yield* Effect.addFinalizer(() =>
-      queryRows(catalog, `DROP PUBLICATION IF EXISTS ${quoteIdent(pgSettings.publication)}`).pipe(
-        Effect.tap(() => Effect.logInfo(`dropped publication ${quoteIdent(pgSettings.publication)} (created by tail)`)),
-        Effect.catch((e) => Effect.logWarning(`could not drop the publication tail created: ${e.message}`))
-      )
-    )
-  }
-  yield* sink.prepareTopics([...configuredTopics(settings).keys()])
-  // Kafka answered; from here the circuit breaker (CircuitBreakerSink) reports its state.
-  yield* health.update((h) => ({ ...h, kafka: connected }))
+      // Rule 5: the publication before the slot.
+      const publication = yield* ensurePublication(catalog, settings)
+      if (options.temporarySlot && publication === "created") {
+        // `tail` leaves nothing behind: a publication changes what the application may do to its tables.
+        yield* Effect.addFinalizer(() =>
+          queryRows(catalog, `DROP PUBLICATION IF EXISTS ${quoteIdent(pgSettings.publication)}`).pipe(
+            Effect.tap(() => Effect.logInfo(`dropped publication ${quoteIdent(pgSettings.publication)} (created by tail)`)),
+            Effect.catch((e) => Effect.logWarning(`could not drop the publication tail created: ${e.message}`))
+          )
+        )
+      }
+      yield* sink.prepareTopics([...configuredTopics(settings).keys()])
+      // Kafka answered; from here the circuit breaker (CircuitBreakerSink) reports its state.
+      yield* health.update((h) => ({ ...h, kafka: connected }))
 
-  const { slot, replication, identity, exportedSnapshot, startLsn: slotStartLsn } = yield* openSlot(settings, catalog, {
-    temporary: options.temporarySlot,
-    connectTimeoutMs,
-    ...(options.slotGuard !== undefined ? { guard: options.slotGuard } : {}),
-    ...(options.ownWalsenders !== undefined ? { ownWalsenders: options.ownWalsenders } : {})
-  })
+      const { slot, replication, identity, exportedSnapshot, startLsn: slotStartLsn } = yield* openSlot(settings, catalog, {
+        temporary: options.temporarySlot,
+        connectTimeoutMs,
+        ...(options.slotGuard !== undefined ? { guard: options.slotGuard } : {}),
+        ...(options.ownWalsenders !== undefined ? { ownWalsenders: options.ownWalsenders } : {})
+      })
 
-  // Exactly-once: resume past what Kafka has committed (the stored position).
-  const producer = options.exactlyOnce !== undefined && !options.temporarySlot ? yield* options.exactlyOnce(slot) : undefined
-  const resume = producer === undefined
-    ? { startLsn: slotStartLsn, storedLsn: 0, skipper: undefined }
-    : yield* resumeFromKafka(producer, identity, slotStartLsn)
+      // Exactly-once: resume past what Kafka has committed (the stored position).
+      const producer = options.exactlyOnce !== undefined && !options.temporarySlot ? yield* options.exactlyOnce(slot) : undefined
+      const resume = producer === undefined
+        ? { startLsn: slotStartLsn, storedLsn: 0, skipper: undefined }
+        : yield* resumeFromKafka(producer, identity, slotStartLsn)
+      yield* Effect.annotateCurrentSpan({ "outboxx.slot": slot, "outboxx.start_lsn": formatLsn(resume.startLsn) })
+      return { catalog, protocolVersion, slot, replication, identity, exportedSnapshot, producer, resume }
+    }
+  ).pipe(Effect.withSpan("outboxx.start", { root: true, attributes: { "outboxx.publication": pgSettings.publication } }))
   const startLsn = resume.startLsn
 
   const tracker = new CheckpointTracker(startLsn)
+  const traces = yield* makeBatchTracer(slot)
   const snapshots = yield* makeSnapshotter({
     settings,
     catalog,
@@ -150,7 +159,8 @@ export const runStreaming = Effect.fn("Pipeline.runStreaming")(function*(
     slot,
     journal: options.journal ?? (yield* StateStore.makeMemory()),
     disabled: options.temporarySlot,
-    signalKey: options.signalKey
+    signalKey: options.signalKey,
+    traces
   })
   const router = new Router(settings.streams.length, tracker, {
     observer: snapshots.observer,
@@ -185,7 +195,8 @@ export const runStreaming = Effect.fn("Pipeline.runStreaming")(function*(
     protocolVersion,
     statusInterval: pgSettings.statusInterval,
     livenessTimeout: pgSettings.livenessTimeout,
-    confirmedLsn: () => tracker.confirmable()
+    confirmedLsn: () => tracker.confirmable(),
+    measureDecode: traces.enabled
   })
   const routeFiber = yield* runRouteLoop({
     source,
@@ -193,7 +204,8 @@ export const runStreaming = Effect.fn("Pipeline.runStreaming")(function*(
     tracker,
     plan: makeRelationPlanner(catalog, settings, database),
     delivery,
-    skipper: resume.skipper
+    skipper: resume.skipper,
+    traces
   }).pipe(
     Effect.tapError((error) => Deferred.fail(failed, error)),
     Effect.forkScoped
@@ -205,9 +217,10 @@ export const runStreaming = Effect.fn("Pipeline.runStreaming")(function*(
     source,
     router,
     statusInterval: pgSettings.statusInterval,
-    onConfirmed: options.onConfirmed
+    onConfirmed: options.onConfirmed,
+    traces
   })
-  yield* watchTables(catalog, settings).pipe(Effect.forkScoped)
+  yield* watchTables(catalog, settings).pipe(Effect.withTracerEnabled(false), Effect.forkScoped)
 
   // Graceful stop (rule 8). Registered after the senders were forked, so it runs
   // before the scope interrupts them: they get to finish what is queued.
@@ -223,7 +236,9 @@ export const runStreaming = Effect.fn("Pipeline.runStreaming")(function*(
 
   if (!options.temporarySlot) {
     yield* Metric.update(activeRole, 1)
-    yield* startHeartbeat(pgSettings.url, pgSettings.heartbeatInterval, pgSettings.connectTimeout)
+    yield* startHeartbeat(pgSettings.url, pgSettings.heartbeatInterval, pgSettings.connectTimeout).pipe(
+      Effect.withTracerEnabled(false)
+    )
   }
   if (options.onStarted) yield* options.onStarted({ slot, startLsn, protocolVersion })
   yield* Effect.logInfo(`streaming slot "${slot}" from ${formatLsn(startLsn)} (pgoutput protocol ${protocolVersion})`, {

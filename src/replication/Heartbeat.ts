@@ -23,7 +23,7 @@ import { connectClient } from "../postgres/Postgres.js"
 export const heartbeatPrefix = "outboxx-heartbeat"
 export const heartbeatSql = `SELECT pg_logical_emit_message(false, '${heartbeatPrefix}', '')`
 
-export const startHeartbeat = Effect.fn("Heartbeat.start")(function*(
+export const startHeartbeat = Effect.fnUntraced(function*(
   url: Redacted.Redacted<string>,
   interval: Duration.Duration,
   connectTimeout: Duration.Duration

@@ -54,6 +54,8 @@ export interface ReplicationOptions {
   readonly confirmedLsn: () => number
   /** Pause the socket when this many items wait in the queue. */
   readonly highWaterMark?: number
+  /** Time the decoding (two clock reads per message; for batch traces, so only when tracing is on). */
+  readonly measureDecode?: boolean
 }
 
 export interface ReplicationStream {
@@ -70,6 +72,10 @@ export interface ReplicationStream {
   readonly receivedLsn: () => number
   /** XLogData payload bytes received since the last call (for the wal_bytes counter). */
   readonly takeReceivedBytes: () => number
+  /** Milliseconds spent decoding since the last call (0 unless `measureDecode`). */
+  readonly takeDecodeMs: () => number
+  /** The flush LSN of the last status update sent to the server: what it has been told is checkpointed. */
+  readonly sentFlushLsn: () => number
 }
 
 const pgError = (what: string, cause: unknown): ReplicationError => {
@@ -143,6 +149,9 @@ export const startReplication = Effect.fnUntraced(function*(
 
   let received = options.startLsn
   let receivedBytes = 0
+  let decodeMs = 0
+  let sentFlush = options.startLsn
+  const measureDecode = options.measureDecode === true
   let lastWireActivity = Date.now()
   let paused = false
   let reading = true
@@ -158,6 +167,7 @@ export const startReplication = Effect.fnUntraced(function*(
   const sendStatus = (replyRequested = false) => {
     if (ended || socket.destroyed) return
     const flushed = options.confirmedLsn()
+    if (flushed > sentFlush) sentFlush = flushed
     const status = encodeStandbyStatus({
       written: Math.max(received, flushed),
       flushed,
@@ -191,7 +201,9 @@ export const startReplication = Effect.fnUntraced(function*(
     if (!reading) return
     if (frame.walStart > received) received = frame.walStart
     receivedBytes += frame.dataEnd - frame.dataStart
+    const startedAt = measureDecode ? performance.now() : 0
     const decoded = decoder.decode(frame.buffer, frame.dataStart, frame.dataEnd, frame.walStart)
+    if (measureDecode) decodeMs += performance.now() - startedAt
     if (isPgoutputDecodeError(decoded)) return fail(decoded)
     Queue.offerUnsafe(items, { kind: "message", lsn: frame.walStart, message: decoded })
     pauseIfFull()
@@ -283,7 +295,13 @@ export const startReplication = Effect.fnUntraced(function*(
       const bytes = receivedBytes
       receivedBytes = 0
       return bytes
-    }
+    },
+    takeDecodeMs: () => {
+      const ms = decodeMs
+      decodeMs = 0
+      return ms
+    },
+    sentFlushLsn: () => sentFlush
   }
 })
 

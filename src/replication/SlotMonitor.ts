@@ -1,6 +1,6 @@
 /**
  * The slot and the server's WAL position as PostgreSQL itself reports them,
- * polled every 2 s on a connection of its own (application_name
+ * polled every second on a connection of its own (application_name
  * `outboxx-monitor`), for the life of the pipeline: whether this instance
  * streams, waits as a standby, or cannot reach Kafka.
  *
@@ -14,7 +14,7 @@
  * Why a separate connection: the replication connection cannot run SQL
  * while it streams, and the catalog connection belongs to a streaming run
  * that comes and goes with reconnects. One extra idle connection, one cheap
- * query pair every 2 s.
+ * query pair per second.
  */
 import { Duration, Effect, Metric, Schedule } from "effect"
 import type { PostgresSettings } from "../config/model.js"
@@ -25,7 +25,8 @@ import { postgresErrorClass } from "../postgres/failures.js"
 import { parseLsnOrUndefined } from "../postgres/lsn.js"
 import { connectClient, type PostgresError } from "../postgres/Postgres.js"
 
-export const slotMonitorInterval = Duration.seconds(2)
+/** Often enough that lag under writes is a few percent off at worst; a trivial query pair per second. */
+export const slotMonitorInterval = Duration.seconds(1)
 
 /** Polls until the scope closes; never fails (a failure is shown, counted, and retried after the interval). */
 export const monitorSlot = Effect.fnUntraced(function*(postgres: PostgresSettings, slot: string) {
@@ -73,7 +74,7 @@ export const monitorSlot = Effect.fnUntraced(function*(postgres: PostgresSetting
       if (live.streaming === undefined) yield* health.update((h) => ({ ...h, postgres: disconnected(error.message) }))
       if (failing === error.message) return
       failing = error.message
-      yield* Effect.logWarning(`slot monitor: cannot read the slot's state from PostgreSQL (retrying every 2s): ${error.message}`)
+      yield* Effect.logWarning(`slot monitor: cannot read the slot's state from PostgreSQL (retrying every second): ${error.message}`)
     })
 
   return yield* poll.pipe(

@@ -6,6 +6,10 @@
  * stream; with exactly-once, the transactions Kafka already has are skipped.
  */
 import * as Effect from "effect/Effect"
+import { type BatchFacts, type BatchTracer, nowNs } from "../observability/BatchTrace.js"
+import type { Outbox } from "../deliver/Outbox.js"
+import type { TransactionHandle } from "../checkpoint/CheckpointTracker.js"
+import type { TablePlan } from "./TablePlan.js"
 import * as Queue from "effect/Queue"
 import type { CheckpointTracker } from "../checkpoint/CheckpointTracker.js"
 import type { Relation } from "../decode/messages.js"
@@ -27,10 +31,51 @@ export interface RouteLoopOptions {
   readonly delivery: Delivery
   /** Exactly-once after a restart: the transactions Kafka already committed. */
   readonly skipper?: PositionSkipper | undefined
+  /** One trace per batch with records, when tracing is on (observability/BatchTrace.ts). */
+  readonly traces?: BatchTracer | undefined
+}
+
+/** At most this many xids are listed on a batch's trace. */
+const tracedXids = 16
+
+/** What a batch's trace says about it, from its outboxes and the plans it used (only for traced batches). */
+const batchFacts = (outboxes: ReadonlyArray<Outbox>, plans: ReadonlySet<TablePlan>): BatchFacts => {
+  let records = 0
+  const xids: Array<number> = []
+  const seen = new Set<TransactionHandle>()
+  let firstCommitLsn = 0
+  let lastCommitEnd = 0
+  for (const outbox of outboxes) {
+    records += outbox.records.length
+    for (const tx of outbox.txs) {
+      if (seen.has(tx)) continue
+      seen.add(tx)
+      if (xids.length < tracedXids) xids.push(tx.xid)
+      if (tx.commitLsn > 0 && (firstCommitLsn === 0 || tx.commitLsn < firstCommitLsn)) firstCommitLsn = tx.commitLsn
+      if (tx.committed && tx.commitEndLsn > lastCommitEnd) lastCommitEnd = tx.commitEndLsn
+    }
+  }
+  const tables = new Set<string>()
+  const topics = new Set<string>()
+  for (const plan of plans) {
+    tables.add(plan.table)
+    topics.add(plan.topic)
+  }
+  return {
+    records,
+    transactions: seen.size,
+    xids,
+    firstCommitLsn: firstCommitLsn > 0 ? formatLsn(firstCommitLsn) : undefined,
+    lastCommitEndLsn: lastCommitEnd,
+    lastCommitEndText: lastCommitEnd > 0 ? formatLsn(lastCommitEnd) : undefined,
+    tables: [...tables],
+    topics: [...topics]
+  }
 }
 
 export const runRouteLoop = Effect.fnUntraced(function*(options: RouteLoopOptions) {
   const { delivery, router, source, tracker } = options
+  const traces = options.traces?.enabled === true ? options.traces : undefined
   let skipper = options.skipper
 
   /** Routes `items` from `from` on; stops at a Relation message (returns its index) or the end. */
@@ -62,7 +107,8 @@ export const runRouteLoop = Effect.fnUntraced(function*(options: RouteLoopOption
 
   while (true) {
     const items = yield* Queue.takeBetween(source.items, 1, routeBatchSize)
-    router.startBatch(Date.now())
+    const routeStart = traces === undefined ? 0n : nowNs()
+    router.startBatch(Date.now(), traces !== undefined)
     let from = 0
     while (from < items.length) {
       const stoppedAt = routeBatch(items, from)
@@ -77,7 +123,38 @@ export const runRouteLoop = Effect.fnUntraced(function*(options: RouteLoopOption
       yield* Effect.logInfo(`exactly-once: skipped ${skipped} transactions already committed in Kafka`)
       skipped = 0
     }
-    yield* delivery.hand(router.takeOutboxes())
+    const outboxes = router.takeOutboxes()
+    if (traces !== undefined) traceBatch(traces, outboxes, router.batchPlansTaken(), routeStart, source.takeDecodeMs())
+    yield* delivery.hand(outboxes)
     source.onDrained()
   }
 })
+
+/** Starts the batch's trace (when it has records and the sampler keeps it) and marks its outboxes with it. */
+const traceBatch = (
+  traces: BatchTracer,
+  outboxes: ReadonlyArray<Outbox>,
+  plans: ReadonlySet<TablePlan>,
+  routeStart: bigint,
+  decodeMs: number
+): void => {
+  if (plans.size === 0) return
+  const facts = batchFacts(outboxes, plans)
+  const routeEnd = nowNs()
+  const decodeStart = routeStart - BigInt(Math.round(decodeMs * 1_000_000))
+  const trace = traces.startBatch(decodeStart, facts)
+  if (trace === undefined) return
+  // Decoding runs as each message arrives; its time, summed since the previous batch, is shown just before routing.
+  trace.child("outboxx.decode", decodeStart, routeStart, { "outboxx.decode.summed": true })
+  trace.child("outboxx.route", routeStart, routeEnd, { "messaging.batch.message_count": facts.records })
+  for (const outbox of outboxes) {
+    if (outbox.records.length === 0) continue
+    outbox.trace = trace
+    trace.pending++
+  }
+  // Nothing to send in any outbox (cannot happen with plans, kept for safety): the batch ends now.
+  if (trace.pending === 0) {
+    trace.pending = 1
+    trace.delivered()
+  }
+}

@@ -111,6 +111,8 @@ export class Router implements SnapshotRowSink {
   private readonly observer: ChangeObserver | undefined
   private readonly onLogicalMessage: LogicalMessageHandler
   private readonly recordLimit: ((topic: string) => number | undefined) | undefined
+  /** The plans (table x stream) that got records in this batch, only while a batch is traced. */
+  private batchPlans: Set<TablePlan> | undefined = undefined
 
   constructor(
     private readonly streamCount: number,
@@ -123,9 +125,20 @@ export class Router implements SnapshotRowSink {
     this.recordLimit = options.recordLimit
   }
 
-  /** Starts a batch of messages: the wall clock its events carry as ts_ms. */
-  startBatch(now: number): void {
+  /**
+   * Starts a batch of messages: the wall clock its events carry as ts_ms.
+   * `traced`: note which tables and topics the batch touches (`batchPlansTaken`).
+   */
+  startBatch(now: number, traced = false): void {
     this.now = now
+    this.batchPlans = traced ? new Set() : undefined
+  }
+
+  /** The plans that got records since `startBatch(now, true)`. */
+  batchPlansTaken(): ReadonlySet<TablePlan> {
+    const plans = this.batchPlans ?? new Set<TablePlan>()
+    this.batchPlans = undefined
+    return plans
   }
 
   /**
@@ -411,6 +424,7 @@ export class Router implements SnapshotRowSink {
       outbox.counts.push(1)
     }
     this.tracker.track(tx.handle, 1)
+    if (this.batchPlans !== undefined) this.batchPlans.add(plan)
     if (op !== undefined) {
       const stat = plan.statKeys[op]
       this.stats.events.set(stat, (this.stats.events.get(stat) ?? 0) + 1)

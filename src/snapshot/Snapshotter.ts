@@ -36,6 +36,7 @@ import type { StateStoreShape } from "../state/StateStore.js"
 import { queryText, readBlockRange, readKeysetChunk, readKeysetChunkInSnapshot, relationBlocks } from "./chunks.js"
 import { decodeSignal, decodeWatermark, encodeWatermark, signalPrefix, type Watermark, watermarkPrefix } from "./messages.js"
 import { SnapshotProgress } from "./progress.js"
+import { type BatchTracer, nowNs } from "../observability/BatchTrace.js"
 import type { TextRow, Transaction } from "../event/EventFormat.js"
 import { SnapshotError } from "./SnapshotError.js"
 import { verifySignal } from "./signalKey.js"
@@ -54,6 +55,8 @@ export interface SnapshotterOptions {
   readonly disabled: boolean
   /** Authenticates `outboxx snapshot` signals (signalKey.ts); undefined = refuse every signal. */
   readonly signalKey: Redacted.Redacted<Buffer> | undefined
+  /** One trace per initial-snapshot chunk, when tracing is on. */
+  readonly traces?: BatchTracer | undefined
 }
 
 /** A chunk row, ready for every stream that snapshots the table. */
@@ -98,6 +101,7 @@ const asKey = (json: unknown): Array<string> | undefined =>
   Array.isArray(json) && json.length > 0 && json.every((v) => typeof v === "string") ? json as Array<string> : undefined
 
 export const makeSnapshotter = Effect.fnUntraced(function*(options: SnapshotterOptions) {
+  const traces = options.traces?.enabled === true ? options.traces : undefined
   const { settings, catalog, database, journal } = options
   const pgSettings = settings.postgres
   const chunkSize = pgSettings.snapshotChunkSize
@@ -173,9 +177,11 @@ export const makeSnapshotter = Effect.fnUntraced(function*(options: SnapshotterO
         pendingEvents.push({ _tag: "SnapshotTableDone", table, rows: tableRows, at: now() })
         progress.finish(table)
       }
-      const emitChunk = Effect.fnUntraced(function*(rows: ReadonlyArray<TextRow>, lowKey: unknown, highKey: unknown) {
+      const topics = [...new Set(target.plans.map((plan) => plan.topic))]
+      const emitChunk = Effect.fnUntraced(function*(rows: ReadonlyArray<TextRow>, lowKey: unknown, highKey: unknown, readStart: bigint) {
         if (rows.length === 0) return
         const ts = Date.now()
+        const encodeStart = traces === undefined ? 0n : nowNs()
         const outboxes = new Map<number, Outbox>()
         for (const plan of target.plans) {
           let outbox = outboxes.get(plan.streamIndex)
@@ -199,8 +205,17 @@ export const makeSnapshotter = Effect.fnUntraced(function*(options: SnapshotterO
           if (!reading && outstanding === 0) tableDone()
           checkAllDelivered()
         }
+        const trace = traces?.startChunk(readStart, table, rows.length, topics)
+        if (trace !== undefined) {
+          trace.child("outboxx.snapshot.read", readStart, encodeStart, { "outboxx.snapshot.rows": rows.length })
+          trace.child("outboxx.snapshot.encode", encodeStart, nowNs())
+        }
         for (const [streamIndex, outbox] of outboxes) {
           outbox.delivered = [onDelivered]
+          if (trace !== undefined) {
+            outbox.trace = trace
+            trace.pending++
+          }
           yield* Queue.offer(mailboxes[streamIndex]!, outbox)
         }
         progress.add(table, chunkRows)
@@ -210,8 +225,9 @@ export const makeSnapshotter = Effect.fnUntraced(function*(options: SnapshotterO
       if (target.chunkKey.length > 0) {
         let after: Array<string> | undefined
         while (true) {
+          const readStart = traces === undefined ? 0n : nowNs()
           const chunk = yield* readKeysetChunk(client, target, after, chunkSize)
-          yield* emitChunk(chunk.rows, after ?? null, chunk.lastKey ?? null)
+          yield* emitChunk(chunk.rows, after ?? null, chunk.lastKey ?? null, readStart)
           if (chunk.rows.length < chunkSize || chunk.lastKey === undefined) break
           after = chunk.lastKey
         }
@@ -221,8 +237,9 @@ export const makeSnapshotter = Effect.fnUntraced(function*(options: SnapshotterO
         const rowsPerBlock = blocks > 0 ? Math.max(1, target.estimatedRows / blocks) : 1
         const step = Math.max(1, Math.floor(chunkSize / rowsPerBlock))
         for (let from = 0; from < blocks; from += step) {
+          const readStart = traces === undefined ? 0n : nowNs()
           const rows = yield* readBlockRange(client, target, from, from + step)
-          yield* emitChunk(rows, from === 0 ? null : [from], [from + step])
+          yield* emitChunk(rows, from === 0 ? null : [from], [from + step], readStart)
         }
       }
       reading = false

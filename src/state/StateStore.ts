@@ -105,10 +105,10 @@ const makeStore = Effect.fnUntraced(function*(
   return {
     location: backend.location,
     state: Effect.sync(() => state),
-    append: Effect.fn("StateStore.append")(function*(events: ReadonlyArray<JournalEvent>) {
+    append: Effect.fnUntraced(function*(events: ReadonlyArray<JournalEvent>) {
       yield* append(events)
     }),
-    commitCheckpoint: Effect.fn("StateStore.commitCheckpoint")(function*(lsn: number) {
+    commitCheckpoint: Effect.fnUntraced(function*(lsn: number) {
       if (state.checkpoint !== undefined && lsn <= state.checkpoint.lsn) return false
       const at = new Date(yield* Clock.currentTimeMillis).toISOString()
       const before = state.checkpoint?.lsn

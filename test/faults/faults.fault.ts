@@ -181,6 +181,92 @@ describe("fault suite", () => {
     await stop(d)
   })
 
+  it("operator truth: lag metrics match the server during a backlog and a Kafka outage; health names Kafka", async () => {
+    const s = new Scenario("lagtruth")
+    await s.setup()
+    const port = 19473
+    const metric = async (name: string): Promise<number> => {
+      const text = await (await fetch(`http://127.0.0.1:${port}/metrics`)).text()
+      const m = new RegExp(`^${name} (\\S+)$`, "m").exec(text)
+      if (m === null) throw new Error(`${name} missing from /metrics`)
+      return Number(m[1])
+    }
+    const serverLag = async (): Promise<number> => {
+      const c = new pg.Client({ connectionString: pgUrl(s.db) })
+      await c.connect()
+      const rows = (await c.query<{ lag: string }>(
+        "SELECT pg_wal_lsn_diff(pg_current_wal_lsn(), confirmed_flush_lsn)::text AS lag FROM pg_replication_slots WHERE slot_name = $1",
+        [s.db]
+      )).rows
+      await c.end()
+      return Number(rows[0]!.lag)
+    }
+    // The slot exists (first run), then a backlog builds while nothing streams.
+    const first = s.start("a", { http: port })
+    await s.waitStreaming(first)
+    await stop(first)
+    const c = new pg.Client({ connectionString: pgUrl(s.db) })
+    await c.connect()
+    // One transaction: the confirmed LSN cannot move until all of it is in Kafka, so both views hold still meanwhile.
+    await c.query("INSERT INTO t (v) SELECT repeat('x', 300) FROM generate_series(1, 100000)")
+    await c.end()
+    const backlog = await serverLag()
+    expect(backlog).toBeGreaterThan(10_000_000)
+
+    // From the first scrapes on, the lag is the server's (within 2 %, or 64 KB for the moments it moves).
+    const d = s.start("a", { http: port })
+    await waitFor("the first scrape with a known lag", async () => {
+      try { return Number.isFinite(await metric("outboxx_replication_lag_bytes")) } catch { return false }
+    }, 30_000, 50)
+    const seen: Array<[number, number]> = []
+    for (let i = 0; i < 10; i++) {
+      const ours = await metric("outboxx_replication_lag_bytes")
+      const theirs = await serverLag()
+      seen.push([ours, theirs])
+      await sleep(100)
+    }
+    const close = (a: number, b: number) => Math.abs(a - b) <= Math.max(0.02 * Math.max(a, b), 65_536)
+    // The server learns our confirmed LSN within ~200 ms of us: most samples agree, none is wildly off.
+    expect(seen.filter(([a, b]) => close(a, b)).length, JSON.stringify(seen)).toBeGreaterThanOrEqual(7)
+    expect(seen[0]![0], "the first known lag is the backlog, not 0").toBeGreaterThan(backlog * 0.5)
+    await s.waitStreaming(d)
+    await waitFor("the backlog to drain", async () => (await metric("outboxx_replication_lag_bytes")) < 1_000_000, 120_000)
+
+    // Kafka goes down under writes: the server's lag grows and ours follows; lag seconds grows with the outage.
+    s.startWriter(50)
+    await sleep(2000)
+    await kafkaDown()
+    const downAt = Date.now()
+    await sleep(25_000)
+    const [oursBytes, theirsBytes] = [await metric("outboxx_replication_lag_bytes"), await serverLag()]
+    const lagSeconds = await metric("outboxx_replication_lag_seconds")
+    const outageSoFar = (Date.now() - downAt) / 1000
+    const status = await (await fetch(`http://127.0.0.1:${port}/status`)).json() as {
+      kafka: { connected: boolean; error: string | null }
+      postgres: { connected: boolean }
+    }
+    const readyz = await fetch(`http://127.0.0.1:${port}/readyz`)
+    const readyBody = await readyz.json() as { reason: string }
+    console.log(`operator truth: backlog ${backlog} B; first scrapes [ours, server] ${JSON.stringify(seen)}; ` +
+      `Kafka down ${outageSoFar.toFixed(1)} s: lag bytes ours ${oursBytes} vs server ${theirsBytes}, lag seconds ${lagSeconds}`)
+    await kafkaUp()
+    await sleep(3000)
+    await finish(s, "operator truth: backlog, then Kafka down 25 s under writes", "lag metrics matched the server")
+    expect(theirsBytes).toBeGreaterThan(50_000)
+    expect(Math.abs(oursBytes - theirsBytes), `ours ${oursBytes} vs server ${theirsBytes}`).toBeLessThanOrEqual(
+      Math.max(0.05 * theirsBytes, 32_768)
+    )
+    // The oldest undelivered change was committed about when Kafka went down (within the writer's cadence).
+    expect(lagSeconds, `outage ${outageSoFar} s`).toBeGreaterThan(outageSoFar - 5)
+    expect(status.postgres.connected).toBe(true)
+    expect(status.kafka.connected).toBe(false)
+    expect(status.kafka.error).toBeTruthy()
+    expect(readyz.status).toBe(503)
+    expect(readyBody.reason).toMatch(/^kafka not connected/)
+    await waitFor("lag to return to ~0 after Kafka is back", async () => (await metric("outboxx_replication_lag_seconds")) < 5, 60_000)
+    await stop(d)
+  })
+
   it("kill -9 of the active instance with a standby waiting: takeover within 10 s", async () => {
     const s = new Scenario("standby")
     await s.setup()

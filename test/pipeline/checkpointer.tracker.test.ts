@@ -118,4 +118,24 @@ describe("CheckpointTracker", () => {
     expect(t.openTransactions()).toBe(0)
     expect(t.confirmable()).toBe(START + 10_001)
   })
+
+  it("knows the commit time of the oldest transaction not yet confirmable, and tells each one as it is done", () => {
+    const t = new CheckpointTracker(START)
+    const done: Array<[number, number]> = []
+    t.onDone = (commitTimeMs, records) => done.push([commitTimeMs, records])
+    expect(t.oldestPendingCommitMs()).toBeUndefined()
+    const a = t.beginTransaction(1, 0, 0, 1_000)
+    const b = t.beginTransaction(2, 0, 0, 2_000)
+    t.track(a, 2)
+    t.track(b, 1)
+    t.commit(a, START + 10)
+    t.commit(b, START + 20)
+    t.ack(b, 1)
+    // b is acknowledged, but a (older) is not: a's commit time is how far behind delivery is.
+    expect(t.oldestPendingCommitMs()).toBe(1_000)
+    expect(done).toEqual([])
+    t.ack(a, 2)
+    expect(t.oldestPendingCommitMs()).toBeUndefined()
+    expect(done).toEqual([[1_000, 2], [2_000, 1]])
+  })
 })

@@ -18,6 +18,10 @@ export interface RunConfigOptions {
   readonly kafka?: string
   /** The [[streams]] tables; `PREFIX` is replaced by the unique topic prefix. */
   readonly streams: string
+  /** `http.listen` (default "": no server). */
+  readonly http?: string
+  /** More sections, written before the streams (e.g. `[tracing]`). */
+  readonly sections?: string
 }
 
 export interface RunConfig {
@@ -50,9 +54,10 @@ ${options.kafka ?? ""}
 [state]
 dir = "${stateDir}"
 [http]
-listen = ""
+listen = "${options.http ?? ""}"
 [log]
 level = "info"
+${options.sections ?? ""}
 ${streams.replaceAll("PREFIX", prefix)}
 `
     )

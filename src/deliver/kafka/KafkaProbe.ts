@@ -52,5 +52,6 @@ export const probeKafkaWhenIdle = Effect.fnUntraced(function*() {
     yield* Effect.logWarning(`Kafka does not answer (idle probe, retrying every 10s): ${result.failure.message}`)
   })
 
-  return yield* probe.pipe(Effect.repeat(Schedule.spaced(kafkaProbeInterval)), Effect.ignore)
+  // Untraced: a metadata request every 10 s while idle is not a trace anyone wants.
+  return yield* probe.pipe(Effect.repeat(Schedule.spaced(kafkaProbeInterval)), Effect.ignore, Effect.withTracerEnabled(false))
 })

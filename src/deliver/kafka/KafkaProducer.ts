@@ -22,6 +22,8 @@ import { type KafkaConfigError, KafkaSendError } from "./errors.js"
 import { KafkaClient } from "./KafkaClient.js"
 import type { ProduceTransport } from "./ProduceTransport.js"
 import { TopicAdmin } from "./TopicAdmin.js"
+import { SlabRecord } from "../../event/record/SlabRecord.js"
+import { TracingEnabled } from "../../observability/tracing.js"
 
 export type { OutRecord } from "./batching.js"
 
@@ -61,6 +63,35 @@ export class KafkaProducer extends Context.Service<
     )
 }
 
+/** The current span as a W3C `traceparent` header value, when tracing is on and the span sampled. */
+const currentTraceparent: Effect.Effect<string | undefined> = Effect.gen(function*() {
+  if (!(yield* TracingEnabled)) return undefined
+  const span = yield* Effect.option(Effect.currentSpan)
+  if (span._tag === "None" || !span.value.sampled) return undefined
+  return `00-${span.value.traceId}-${span.value.spanId}-01`
+})
+
+/**
+ * The records with one more header. Slab records get it set in place (they
+ * are this send's until acknowledged, and reset when reused); others are
+ * copied, as they may be shared.
+ */
+const withHeader = (records: ReadonlyArray<OutRecord>, name: string, value: string): ReadonlyArray<OutRecord> => {
+  const header = { [name]: value }
+  return records.map((record) => {
+    if (record instanceof SlabRecord) {
+      record.headers = header
+      return record
+    }
+    return {
+      topic: record.topic,
+      key: record.key,
+      value: record.value,
+      headers: record.headers === undefined ? header : { ...record.headers, ...header }
+    }
+  })
+}
+
 /** send/flush over one transport: topic checks, the split into requests, one request at a time. */
 const makeProducer = Effect.fnUntraced(function*(transport: ProduceTransport) {
   const { settings } = yield* KafkaClient
@@ -86,7 +117,16 @@ const makeProducer = Effect.fnUntraced(function*(transport: ProduceTransport) {
     function*(records: ReadonlyArray<OutRecord>) {
       if (records.length === 0) return
       const batchTopics = topicsOf(records)
-      yield* Effect.annotateCurrentSpan({ "messaging.batch.message_count": records.length })
+      yield* Effect.annotateCurrentSpan({
+        "messaging.system": "kafka",
+        "messaging.operation.type": "send",
+        "messaging.operation.name": "send",
+        "messaging.batch.message_count": records.length,
+        ...(batchTopics.length === 1 ? { "messaging.destination.name": batchTopics[0] } : { "outboxx.topics": batchTopics })
+      })
+      // Consumers join the trace: every record carries the send span's W3C traceparent.
+      const traceparent = yield* currentTraceparent
+      if (traceparent !== undefined) records = withHeader(records, "traceparent", traceparent)
       yield* topics.ensureTopics(batchTopics).pipe(
         Effect.mapError((e) =>
           new KafkaSendError({

@@ -10,7 +10,7 @@ export interface OutRecord {
   readonly topic: string
   readonly key: string | Buffer | null
   readonly value: string | Buffer | null
-  readonly headers?: Readonly<Record<string, string>>
+  readonly headers?: Readonly<Record<string, string>> | undefined
 }
 
 /**

@@ -15,8 +15,11 @@ import type { OutRecord } from "./OutRecord.js"
 const NO_BYTES = new Uint8Array(0)
 
 export class SlabRecord implements OutRecord {
-  /** Never set: change events carry no headers (declared only, so no field is stored). */
-  declare readonly headers?: Readonly<Record<string, string>>
+  /**
+   * Set only on a traced send (the W3C `traceparent` of the send span,
+   * deliver/kafka/KafkaProducer.ts); change events themselves carry none.
+   */
+  headers: Readonly<Record<string, string>> | undefined = undefined
 
   /** Use `SlabRecord.make`: records are reused (see `recycleRecords`), so the fields are written again. */
   private constructor(
@@ -50,6 +53,7 @@ export class SlabRecord implements OutRecord {
     record.valueBytes = valueBytes
     record.valueStart = valueStart
     record.valueLength = valueLength
+    record.headers = undefined
     return record
   }
 
