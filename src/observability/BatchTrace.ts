@@ -30,6 +30,12 @@ export const nowNs = (): bigint => BigInt(Math.round((performance.timeOrigin + p
 
 const success: Exit.Exit<unknown, unknown> = Exit.void
 
+/** The transaction whose confirmation checkpoints a batch (the tracker's handle, read live). */
+export interface CheckpointTarget {
+  readonly committed: boolean
+  readonly commitEndLsn: number
+}
+
 export class BatchTrace {
   /** Outboxes handed to delivery and not yet acknowledged. */
   pending = 0
@@ -37,8 +43,12 @@ export class BatchTrace {
   constructor(
     private readonly tracer: Tracer.Tracer,
     readonly root: Tracer.Span,
-    /** The commit end LSN that confirms the batch; 0 when it ended inside a transaction. */
-    readonly checkpointLsn: number,
+    /**
+     * The batch's last transaction: once it is committed and its end LSN was
+     * sent to the server, the batch is checkpointed (it may commit in a later
+     * batch). Undefined for snapshot chunks, which end at their acknowledgement.
+     */
+    readonly checkpointAfter: CheckpointTarget | undefined,
     private readonly onAcked: (trace: BatchTrace) => void
   ) {}
 
@@ -77,7 +87,8 @@ export interface BatchFacts {
   /** Begin's commit LSNs / xids of the transactions in the batch (first few). */
   readonly xids: ReadonlyArray<number>
   readonly firstCommitLsn: string | undefined
-  readonly lastCommitEndLsn: number
+  /** The batch's last transaction (committed in this batch or a later one). */
+  readonly lastTransaction: CheckpointTarget | undefined
   readonly lastCommitEndText: string | undefined
   readonly tables: ReadonlyArray<string>
   readonly topics: ReadonlyArray<string>
@@ -132,7 +143,7 @@ export class BatchTracer {
     root.attribute("outboxx.xids", facts.xids)
     if (facts.firstCommitLsn !== undefined) root.attribute("outboxx.commit_lsn", facts.firstCommitLsn)
     if (facts.lastCommitEndText !== undefined) root.attribute("outboxx.commit_end_lsn", facts.lastCommitEndText)
-    const trace = new BatchTrace(this.tracer, root, facts.lastCommitEndLsn, (t) => this.acked(t))
+    const trace = new BatchTrace(this.tracer, root, facts.lastTransaction, (t) => this.acked(t))
     this.open.add(trace)
     return trace
   }
@@ -148,14 +159,14 @@ export class BatchTracer {
     root.attribute("messaging.system", "kafka")
     root.attribute("messaging.batch.message_count", rows * topics.length)
     if (topics.length === 1) root.attribute("messaging.destination.name", topics[0])
-    const trace = new BatchTrace(this.tracer, root, 0, (t) => this.acked(t))
+    const trace = new BatchTrace(this.tracer, root, undefined, (t) => this.acked(t))
     this.open.add(trace)
     return trace
   }
 
   private acked(trace: BatchTrace): void {
-    if (trace.checkpointLsn === 0) {
-      // Inside a transaction (or a snapshot chunk): confirmed with a later batch, or not by LSN at all.
+    if (trace.checkpointAfter === undefined) {
+      // A snapshot chunk: not confirmed by LSN at all.
       this.open.delete(trace)
       trace.end(trace.ackedAt)
     } else this.awaitingCheckpoint.push(trace)
@@ -167,7 +178,8 @@ export class BatchTracer {
     const now = nowNs()
     let done = 0
     for (const trace of this.awaitingCheckpoint) {
-      if (trace.checkpointLsn > flushed) continue
+      const target = trace.checkpointAfter!
+      if (!target.committed || target.commitEndLsn > flushed) continue
       trace.child("outboxx.checkpoint", trace.ackedAt, now, { "outboxx.confirmed_lsn_number": flushed })
       trace.end(now)
       this.open.delete(trace)

@@ -44,7 +44,7 @@ const batchFacts = (outboxes: ReadonlyArray<Outbox>, plans: ReadonlySet<TablePla
   const xids: Array<number> = []
   const seen = new Set<TransactionHandle>()
   let firstCommitLsn = 0
-  let lastCommitEnd = 0
+  let last: TransactionHandle | undefined
   for (const outbox of outboxes) {
     records += outbox.records.length
     for (const tx of outbox.txs) {
@@ -52,7 +52,8 @@ const batchFacts = (outboxes: ReadonlyArray<Outbox>, plans: ReadonlySet<TablePla
       seen.add(tx)
       if (xids.length < tracedXids) xids.push(tx.xid)
       if (tx.commitLsn > 0 && (firstCommitLsn === 0 || tx.commitLsn < firstCommitLsn)) firstCommitLsn = tx.commitLsn
-      if (tx.committed && tx.commitEndLsn > lastCommitEnd) lastCommitEnd = tx.commitEndLsn
+      // Transactions begin in commit order: the highest commit LSN is the batch's last one.
+      if (last === undefined || tx.commitLsn > last.commitLsn) last = tx
     }
   }
   const tables = new Set<string>()
@@ -66,8 +67,8 @@ const batchFacts = (outboxes: ReadonlyArray<Outbox>, plans: ReadonlySet<TablePla
     transactions: seen.size,
     xids,
     firstCommitLsn: firstCommitLsn > 0 ? formatLsn(firstCommitLsn) : undefined,
-    lastCommitEndLsn: lastCommitEnd,
-    lastCommitEndText: lastCommitEnd > 0 ? formatLsn(lastCommitEnd) : undefined,
+    lastTransaction: last,
+    lastCommitEndText: last !== undefined && last.committed ? formatLsn(last.commitEndLsn) : undefined,
     tables: [...tables],
     topics: [...topics]
   }

@@ -70,6 +70,7 @@ const tag = (tags: ReadonlyArray<{ readonly key: string; readonly value: unknown
 
 let jaeger: { otlp: string; query: string }
 let prometheusBin: string
+let promtoolBin: string
 let db: TestDatabase
 const workDir = mkdtempSync(path.join(tmpdir(), "outboxx-observability-"))
 const children: Array<ChildProcess> = []
@@ -80,6 +81,7 @@ beforeAll(async () => {
   jaeger = { otlp: j.OUTBOXX_TEST_JAEGER_OTLP!, query: j.OUTBOXX_TEST_JAEGER_QUERY! }
   const p = settingsOf(execFileSync("bash", [path.join(repoRoot, "dev/prometheus.sh"), "install"], { encoding: "utf8", stdio: ["ignore", "pipe", "inherit"] }))
   prometheusBin = p.OUTBOXX_TEST_PROMETHEUS!
+  promtoolBin = p.OUTBOXX_TEST_PROMTOOL!
   db = await createTestDatabase("e2e_obs")
   await pgQuery(db.url, "CREATE TABLE orders (id serial PRIMARY KEY, note text NOT NULL)")
 }, 900_000)
@@ -103,6 +105,8 @@ const config = (name: string, port: number, sampleRatio: number) =>
     dir: workDir,
     name,
     url: db.url,
+    // Only the changes made while it runs (the table already has rows from the other runs).
+    postgres: `snapshot = "never"`,
     http: `127.0.0.1:${port}`,
     sections: `
 [tracing]
@@ -144,10 +148,12 @@ describe("operator signals against Jaeger and Prometheus", () => {
     expect(records).toHaveLength(10)
 
     const traces = await waitFor("ten checkpointed batch traces in Jaeger", async () => {
-      const found = (await tracesOf(slot, since)).filter((t) =>
+      const all = await tracesOf(slot, since)
+      const found = all.filter((t) =>
         t.spans.some((s) => s.operationName === "outboxx.batch") && t.spans.some((s) => s.operationName === "outboxx.checkpoint")
       )
-      return found.length >= 10 ? found : undefined
+      if (found.length >= 10) return found
+      throw new Error(`${found.length} of ${all.length} traces so far: ${JSON.stringify(all.map((t) => t.spans.map((s) => s.operationName).sort()))}`)
     }, 60_000)
     expect(traces).toHaveLength(10)
 
@@ -248,6 +254,9 @@ scrape_configs:
       ]
     ) expect(series.has(name), name).toBe(true)
     expect((await query("outboxx_ready"))[0]?.value[1]).toBe("1")
+    // The exposition passes Prometheus's own lint (names, types, help, units).
+    const exposition = await (await fetch(`http://127.0.0.1:${port}/metrics`)).text()
+    expect(execFileSync(promtoolBin, ["check", "metrics"], { input: exposition, encoding: "utf8" })).toBe("")
     expect((await query('outboxx_slot_wal_status{status="reserved"}'))[0]?.value[1]).toBe("1")
 
     // Every shipped rule loaded and evaluated without error; none fires on a healthy pipeline.

@@ -17,12 +17,12 @@ const recording = () => {
   return { spans, tracer }
 }
 
-const facts = (lastCommitEndLsn: number): BatchFacts => ({
+const facts = (lastCommitEndLsn: number, lastTransaction = { committed: lastCommitEndLsn > 0, commitEndLsn: lastCommitEndLsn }): BatchFacts => ({
   records: 3,
   transactions: 1,
   xids: [742],
   firstCommitLsn: "0/16B3700",
-  lastCommitEndLsn,
+  lastTransaction,
   lastCommitEndText: lastCommitEndLsn > 0 ? "0/16B3748" : undefined,
   tables: ["public.orders"],
   topics: ["outboxx.public.orders"]
@@ -57,13 +57,24 @@ describe("BatchTracer", () => {
     expect(spans.filter(ended)).toHaveLength(spans.length)
   })
 
-  it("a batch that ends inside a transaction ends at its acknowledgement; closeAll ends the rest as interrupted", () => {
+  it("a batch that ends inside a transaction is checkpointed once that transaction commits; closeAll ends the rest as interrupted", () => {
     const { spans, tracer } = recording()
     const traces = new BatchTracer(tracer, "orders")
-    const open = traces.startBatch(1n, facts(0))!
+    const tx = { committed: false, commitEndLsn: 0 }
+    const open = traces.startBatch(1n, facts(0, tx))!
     open.pending = 1
     open.delivered()
+    traces.checkpointed(0x9000)
+    expect(ended(spans[0]!)).toBe(false)
+    // Its Commit came in the next batch.
+    tx.committed = true
+    tx.commitEndLsn = 0x1000
+    traces.checkpointed(0x1000)
     expect(ended(spans[0]!)).toBe(true)
+    const chunk = traces.startChunk(2n, "public.orders", 10, ["t"])!
+    chunk.pending = 1
+    chunk.delivered()
+    expect(ended(spans.find((s) => s.name === "outboxx.snapshot.chunk")!)).toBe(true)
     const waiting = traces.startBatch(2n, facts(0x2000))!
     waiting.pending = 1
     traces.closeAll()

@@ -134,10 +134,11 @@ export class TopicAdmin extends Context.Service<
           Effect.andThen(Effect.logInfo("created Kafka topics", topics))
         )
 
-      const ensureTopics = Effect.fn("TopicAdmin.ensureTopics")(function*(topics: ReadonlyArray<string>) {
+      // Called before every send: a span only when there is something to check (not on every send's trace).
+      const ensureTopics = Effect.fnUntraced(function*(topics: ReadonlyArray<string>) {
         const unknown = topics.filter((t) => !known.has(t))
         if (unknown.length === 0) return
-        yield* lock.withPermit(
+        yield* Effect.withSpan(lock.withPermit(
           Effect.gen(function*() {
             const toCheck = unknown.filter((t) => !known.has(t))
             if (toCheck.length === 0) return
@@ -158,7 +159,7 @@ export class TopicAdmin extends Context.Service<
             for (const t of toCheck) known.add(t)
             yield* readLimits(toCheck)
           })
-        )
+        ), "TopicAdmin.ensureTopics", { attributes: { "messaging.system": "kafka", "outboxx.topics": unknown } })
       })
 
       /** The broker's socket.request.max.bytes (Kafka's default when it will not say), read once. */
