@@ -182,6 +182,23 @@ describe("docker-compose.yml", () => {
     expect(endpoint.port).toBe("4318")
   })
 
+  it("Prometheus scrapes outboxx's HTTP port with the shipped alert rules; Grafana loads the dashboard", () => {
+    for (const name of ["prometheus", "grafana"]) {
+      for (const mount of mounts(name)) expect(fs.existsSync(path.join(repoRoot, mount.source)), `${name} mounts ${mount.source}`).toBe(true)
+    }
+    const prometheusConfig = dict(Yaml.parse(readRepoFile("deploy/prometheus/prometheus.compose.yml")), "prometheus config")
+    const listen = str(dict(config().http, "http").listen, "http.listen")
+    const target = str(
+      list(dict(list(prometheusConfig.scrape_configs, "scrape_configs")[0], "scrape_configs[0]").static_configs, "static_configs")
+        .flatMap((c) => list(dict(c, "static_config").targets, "targets"))[0],
+      "target"
+    )
+    expect(target).toBe(`outboxx:${listen.split(":").at(-1)}`)
+    const rulesPath = str(list(prometheusConfig.rule_files, "rule_files")[0], "rule_files[0]")
+    expect(mounts("prometheus").map((m) => m.target)).toContain(rulesPath)
+    expect(mounts("grafana").map((m) => m.target)).toContain("/var/lib/grafana/dashboards/outboxx.json")
+  })
+
   it("publishes outboxx's HTTP listen port", () => {
     const listen = str(dict(config().http, "http").listen, "http.listen")
     const port = Number(listen.split(":").at(-1))

@@ -280,6 +280,52 @@ scrape_configs:
     expect(Math.abs(Number(stored!.value[1]) - Number(lag))).toBeLessThan(64 * 1024)
   }, 120_000)
 
+  it("Kafka unreachable at start: /readyz and /status name Kafka with its error, PostgreSQL is connected, errors are counted", async () => {
+    const closed = await freePort()
+    const httpPort = await freePort()
+    const run = writeRunConfig({
+      dir: workDir,
+      name: "e2e_obs_nokafka",
+      url: db.url,
+      brokers: [`127.0.0.1:${closed}`],
+      http: `127.0.0.1:${httpPort}`,
+      streams: `
+[[streams]]
+name = "orders"
+tables = ["orders"]
+topic = "PREFIX.orders"
+`
+    })
+    const cli = spawnCli(["run", "-c", run.file])
+    children.push(cli.child)
+    const base = `http://127.0.0.1:${httpPort}`
+    const reason = await waitFor("/readyz to name Kafka", async () => {
+      const response = await fetch(`${base}/readyz`)
+      const body = await response.json() as { reason?: string }
+      // Until the first attempt failed it is just "kafka not connected"; then with the broker's error.
+      return response.status === 503 && body.reason?.startsWith("kafka not connected:") === true ? body.reason : undefined
+    }, 30_000)
+    expect(reason).toContain(`127.0.0.1:${closed}`)
+    const status = await (await fetch(`${base}/status`)).json() as {
+      postgres: { connected: boolean }
+      kafka: { connected: boolean; error: string | null }
+      lastError: string | null
+    }
+    expect(status.postgres.connected).toBe(true)
+    expect(status.kafka.connected).toBe(false)
+    expect(status.kafka.error).toContain("ECONNREFUSED")
+    expect(status.lastError).toBeTruthy()
+    const metrics = await (await fetch(`${base}/metrics`)).text()
+    expect(Number(/^outboxx_kafka_errors_total (\d+)$/m.exec(metrics)![1])).toBeGreaterThan(0)
+    expect(metrics).toMatch(/^outboxx_kafka_connected 0$/m)
+    expect(metrics).toMatch(/^outboxx_postgres_connected 1$/m)
+    // Logs: one JSON object per line, message always a string.
+    const lines = cli.stdout().split("\n").filter((l) => l !== "")
+    expect(lines.length).toBeGreaterThan(0)
+    for (const line of lines) expect(typeof (JSON.parse(line) as { message: unknown }).message).toBe("string")
+    await cli.stop()
+  }, 60_000)
+
   it("sample_ratio = 0 exports nothing", async () => {
     const run = config("e2e_obs_unsampled", await freePort(), 0)
     const since = Date.now()

@@ -18,6 +18,8 @@ export interface RunConfigOptions {
   readonly kafka?: string
   /** The [[streams]] tables; `PREFIX` is replaced by the unique topic prefix. */
   readonly streams: string
+  /** Kafka brokers (default: the local test broker). */
+  readonly brokers?: ReadonlyArray<string>
   /** `http.listen` (default "": no server). */
   readonly http?: string
   /** More sections, written before the streams (e.g. `[tracing]`). */
@@ -49,7 +51,7 @@ publication = "${slot}"
 status_interval = "1s"
 ${options.postgres ?? ""}
 [kafka]
-brokers = ["${kafkaBrokers()[0]}"]
+brokers = ${JSON.stringify(options.brokers ?? [kafkaBrokers()[0]])}
 ${options.kafka ?? ""}
 [state]
 dir = "${stateDir}"
