@@ -26,7 +26,7 @@ import type { OutboxxSettings } from "./config/model.js"
 import { loadSettings, Settings } from "./config/Settings.js"
 import type { Environment } from "./config/interpolate.js"
 import type { KafkaConfigError } from "./deliver/kafka/errors.js"
-import { type Health, HealthState, type HealthStateShape } from "./observability/HealthState.js"
+import { HealthState, type HealthStateShape, type Status, statusOf } from "./observability/HealthState.js"
 import { routesLayer } from "./observability/http.js"
 import { pipelineLayer } from "./pipeline/commands.js"
 import { Pipeline } from "./pipeline/Pipeline.js"
@@ -35,8 +35,8 @@ import type { StateStoreError } from "./state/StateStoreError.js"
 
 export class Outboxx extends Context.Service<Outboxx, {
   readonly settings: OutboxxSettings
-  /** The pipeline's health as `/status` shows it. */
-  readonly health: Effect.Effect<Health>
+  /** The pipeline's health as `/status` shows it (lag computed at the moment of asking). */
+  readonly health: Effect.Effect<Status>
   /**
    * Fails when the pipeline stops for good (a permanent error, already
    * logged); succeeds only when it has nothing left to do (`snapshot =
@@ -53,7 +53,8 @@ export class Outboxx extends Context.Service<Outboxx, {
       Effect.gen(function*() {
         const pipeline = yield* Pipeline
         const healthState = yield* HealthState
-        return Outboxx.of({ settings, health: healthState.get, awaitStopped: pipeline.awaitStopped, healthState })
+        const health = Effect.map(healthState.get, (h) => statusOf(h, healthState.live, Date.now()))
+        return Outboxx.of({ settings, health, awaitStopped: pipeline.awaitStopped, healthState })
       })
     ).pipe(
       Layer.provide(pipelineLayer(settings)),

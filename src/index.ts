@@ -6,7 +6,7 @@
  */
 export * from "./config/index.js"
 export { KafkaConfigError } from "./deliver/kafka/errors.js"
-export type { Health } from "./observability/HealthState.js"
+export type { Health, Status, StreamStatus } from "./observability/HealthState.js"
 export * as Metrics from "./observability/metrics.js"
 export { Outboxx } from "./Outboxx.js"
 export type { StreamingError } from "./pipeline/Streaming.js"

@@ -22,6 +22,7 @@ import type { CheckpointTracker, TransactionHandle } from "../checkpoint/Checkpo
 import { emptyOutbox, type Outbox } from "./Outbox.js"
 import { SinkError } from "./RecordSink.js"
 import { inTraceOf } from "../observability/BatchTrace.js"
+import { HealthState } from "../observability/HealthState.js"
 import { formatLsn, parseLsn, parseLsnOrUndefined } from "../postgres/lsn.js"
 
 /** What the slot's position record says: everything up to this commit end LSN is in Kafka. */
@@ -99,6 +100,8 @@ export const makeTransactionalSender = Effect.fnUntraced(function*(
 ) {
   const mailbox = yield* Queue.bounded<Outbox | null>(transactionalMailboxCapacity)
   let position = storedLsn
+  // One sender for every stream: /status shows its delivery as the stream "exactly-once".
+  const stats = (yield* HealthState).live.stream("exactly-once")
 
   const asSinkError = (error: { readonly message: string; readonly retryable: boolean }) =>
     new SinkError({ reason: `exactly-once: ${error.message}`, retryable: error.retryable, cause: error })
@@ -125,6 +128,9 @@ export const makeTransactionalSender = Effect.fnUntraced(function*(
         for (let i = 0; i < outbox.txs.length; i++) tracker.ack(outbox.txs[i]!, outbox.counts[i]!)
         if (outbox.trace !== undefined) outbox.trace.delivered()
       }
+      stats.delivered += pendingRecords
+      stats.lastDeliveredAt = Date.now()
+      stats.state = "idle"
       onDelivered(pending, pendingRecords)
       pending = []
       pendingRecords = 0
@@ -166,6 +172,12 @@ export const makeTransactionalSender = Effect.fnUntraced(function*(
       }
     }
   }).pipe(
+    Effect.tapError((error) =>
+      Effect.sync(() => {
+        stats.state = "failed"
+        stats.lastError = error.message
+      })
+    ),
     Effect.tapError(() => producer.abort),
     Effect.mapError(asSinkError),
     Effect.annotateLogs({ sender: "exactly-once" })

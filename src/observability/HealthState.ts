@@ -186,9 +186,28 @@ export const notReadyReason = (health: Health): string | undefined => {
 }
 
 /** GET /status: the health, the lag as of now, and each stream's delivery. */
-export const statusOf = (health: Health, live: LiveState, nowMs: number) => {
+export interface Status extends Health {
+  readonly ready: boolean
+  readonly confirmedLsn: string | null
+  readonly serverLsn: string | null
+  /** null until both the server's WAL position and the confirmed LSN are known. */
+  readonly lagBytes: number | null
+  readonly lagSeconds: number
+  readonly inFlight: number
+  readonly streams: Readonly<Record<string, StreamStatus>>
+}
+
+export interface StreamStatus {
+  readonly state: StreamStats["state"]
+  readonly delivered: number
+  readonly deadLettered: number
+  readonly lastDeliveredAt: string | null
+  readonly lastError: string | null
+}
+
+export const statusOf = (health: Health, live: LiveState, nowMs: number): Status => {
   const lag = lagOf(live, nowMs)
-  const streams: Record<string, unknown> = {}
+  const streams: Record<string, StreamStatus> = {}
   for (const [name, s] of live.streams) {
     streams[name] = {
       state: s.state,

@@ -144,7 +144,11 @@ export const runStreaming = Effect.fnUntraced(function*(
       const resume = producer === undefined
         ? { startLsn: slotStartLsn, storedLsn: 0, skipper: undefined }
         : yield* resumeFromKafka(producer, identity, slotStartLsn)
-      yield* Effect.annotateCurrentSpan({ "outboxx.slot": slot, "outboxx.start_lsn": formatLsn(resume.startLsn) })
+      yield* Effect.annotateCurrentSpan({
+        "outboxx.slot": slot,
+        "outboxx.role": "active",
+        "outboxx.start_lsn": formatLsn(resume.startLsn)
+      })
       return { catalog, protocolVersion, slot, replication, identity, exportedSnapshot, producer, resume }
     }
   ).pipe(Effect.withSpan("outboxx.start", { root: true, attributes: { "outboxx.publication": pgSettings.publication } }))
