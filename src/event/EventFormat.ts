@@ -31,6 +31,8 @@ export interface Transaction {
   /** The commit record's LSN (pgoutput Begin's final LSN). */
   readonly commitLsn: number
   readonly commitTimeMs: number
+  /** The same in microseconds since the Unix epoch, as the server sent it (absent: commitTimeMs x 1000). */
+  readonly commitTimeUs?: number
   /** The commit time as ISO 8601 with microseconds. */
   readonly commitTs: string
 }

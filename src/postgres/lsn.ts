@@ -118,6 +118,8 @@ export const writeLsn = (buf: Buffer, offset: number, lsn: number): void => {
 
 /** 2000-01-01T00:00:00Z in Unix milliseconds. */
 export const PG_EPOCH_UNIX_MS = 946_684_800_000
+/** The same in microseconds (exact: far below 2^53). */
+export const PG_EPOCH_UNIX_US = PG_EPOCH_UNIX_MS * 1000
 
 /** Microseconds since the PostgreSQL epoch -> Unix milliseconds (floored, for `ts_ms`). */
 export const pgEpochMicrosToUnixMs = (micros: number): number => Math.floor(micros / 1000) + PG_EPOCH_UNIX_MS

@@ -17,7 +17,7 @@ import { emptyOutbox, type Outbox } from "../deliver/Outbox.js"
 import type { Op, TextRow, Transaction } from "../event/EventFormat.js"
 import { JsonBytes } from "../event/record/JsonBytes.js"
 import { type OutRecord, RejectedRecord, tombstoneOf } from "../event/record/OutRecord.js"
-import { formatLsn, pgEpochMicrosToIso, pgEpochMicrosToUnixMs } from "../postgres/lsn.js"
+import { formatLsn, PG_EPOCH_UNIX_US, pgEpochMicrosToIso, pgEpochMicrosToUnixMs } from "../postgres/lsn.js"
 import type { RelationEntry, TablePlan } from "./TablePlan.js"
 
 /** Bytes of the values of `tuple` that the plan's events carry. */
@@ -190,6 +190,7 @@ export class Router implements SnapshotRowSink {
           xid: message.xid,
           commitLsn: message.finalLsn,
           commitTimeMs,
+          commitTimeUs: message.commitTime + PG_EPOCH_UNIX_US,
           commitTs: pgEpochMicrosToIso(message.commitTime)
         }
         return

@@ -13,7 +13,10 @@ import type { JsonWriter } from "../../values/writers.js"
 import type { Op } from "../../EventFormat.js"
 import { type ConnectSchema, debeziumColumnType } from "./types.js"
 
-/** `source.version`: which producer wrote the event (Debezium writes its own version here). */
+/**
+ * `source.version`: which producer wrote the event. Debezium writes its own
+ * release here; consumers that branch on it see Outboxx for what it is.
+ */
 export const SOURCE_VERSION = "outboxx"
 
 export interface DebeziumPlan {
@@ -25,8 +28,10 @@ export interface DebeziumPlan {
   readonly keyPrefix: string
   /** `{"schema":<envelope schema>,"payload":{"before":` */
   readonly valuePrefix: string
-  /** `{"version":..,"connector":"postgresql","name":..,"db":..,"schema":..,"table":..,"snapshot":"` */
+  /** `source` up to `ts_ms`, then `db` and the start of `sequence`, then `schema`, `table` up to `txId`: fields in Debezium's order. */
   readonly sourcePrefix: string
+  readonly sourceMiddle: string
+  readonly sourceTable: string
 }
 
 /** Connect schema names allow letters, digits, `_` and `.` (Avro-compatible): anything else becomes `_`. */
@@ -50,14 +55,19 @@ const sourceSchema = {
     },
     { type: "string", optional: false, field: "db" },
     { type: "string", optional: true, field: "sequence" },
+    { type: "int64", optional: true, field: "ts_us" },
+    { type: "int64", optional: true, field: "ts_ns" },
     { type: "string", optional: false, field: "schema" },
     { type: "string", optional: false, field: "table" },
     { type: "int64", optional: true, field: "txId" },
     { type: "int64", optional: true, field: "lsn" },
-    { type: "int64", optional: true, field: "xmin" }
+    { type: "int64", optional: true, field: "xmin" },
+    { type: "string", optional: true, field: "origin" },
+    { type: "int64", optional: true, field: "origin_lsn" }
   ],
   optional: false,
   name: "io.debezium.connector.postgresql.Source",
+  version: 1,
   field: "source"
 }
 
@@ -111,7 +121,9 @@ export const debeziumPlan = (options: {
       sourceSchema,
       transactionSchema,
       { type: "string", optional: false, field: "op" },
-      { type: "int64", optional: true, field: "ts_ms" }
+      { type: "int64", optional: true, field: "ts_ms" },
+      { type: "int64", optional: true, field: "ts_us" },
+      { type: "int64", optional: true, field: "ts_ns" }
     ],
     optional: false,
     name: `${base}.Envelope`,
@@ -128,8 +140,9 @@ export const debeziumPlan = (options: {
     placeholders: types.map((t) => t.placeholder),
     keyPrefix: `{"schema":${JSON.stringify(keySchema)},"payload":`,
     valuePrefix: `{"schema":${JSON.stringify(envelope)},"payload":{"before":`,
-    sourcePrefix: `{"version":"${SOURCE_VERSION}","connector":"postgresql","name":${jsonString(options.server)},` +
-      `"db":${jsonString(options.database)},"schema":${jsonString(relation.schema)},"table":${jsonString(relation.name)},"snapshot":"`
+    sourcePrefix: `{"version":"${SOURCE_VERSION}","connector":"postgresql","name":${jsonString(options.server)},"ts_ms":`,
+    sourceMiddle: `,"db":${jsonString(options.database)},"sequence":"[\\"`,
+    sourceTable: `,"schema":${jsonString(relation.schema)},"table":${jsonString(relation.name)},"txId":`
   }
 }
 
@@ -137,21 +150,24 @@ export const debeziumPlan = (options: {
 export type SnapshotMarker = "false" | "true" | "incremental"
 
 /**
- * The `source` object. `lsn` is the change's own WAL position, `commitLsn`
- * its transaction's commit position; `sequence` is `["<commitLsn>","<lsn>"]`
- * (Debezium's is the previous commit's LSN and this one: a consumer only
- * compares it, and ours orders the same way). `txId` null for snapshot rows.
+ * The `source` object, fields in the order of Debezium's schema. `lsn` is
+ * the change's own WAL position, `commitLsn` its transaction's commit
+ * position; `sequence` is `["<commitLsn>","<lsn>"]` (Debezium's is the
+ * previous commit's LSN and this one: a consumer only compares it, and ours
+ * orders the same way). `tsUs` is the commit time in microseconds (`ts_ms`,
+ * `ts_us`, `ts_ns` are all derived from it). `txId` null for snapshot rows.
  */
 export const debeziumSource = (
   plan: DebeziumPlan,
   snapshot: SnapshotMarker,
-  tsMs: number,
+  tsUs: number,
   txId: number | null,
   commitLsn: number,
   lsn: number
 ): string =>
-  plan.sourcePrefix + snapshot + "\",\"ts_ms\":" + tsMs + ",\"txId\":" + txId + ",\"lsn\":" + lsn +
-  ",\"sequence\":\"[\\\"" + commitLsn + "\\\",\\\"" + lsn + "\\\"]\",\"xmin\":null}"
+  plan.sourcePrefix + Math.floor(tsUs / 1000) + ",\"snapshot\":\"" + snapshot + "\"" + plan.sourceMiddle + commitLsn +
+  "\\\",\\\"" + lsn + "\\\"]\",\"ts_us\":" + tsUs + ",\"ts_ns\":" + tsUs + "000" + plan.sourceTable + txId +
+  ",\"lsn\":" + lsn + ",\"xmin\":null,\"origin\":null,\"origin_lsn\":null}"
 
 const opSuffix: Record<Op, string> = {
   c: `,"transaction":null,"op":"c","ts_ms":`,
@@ -161,9 +177,10 @@ const opSuffix: Record<Op, string> = {
   t: `,"transaction":null,"op":"t","ts_ms":`
 }
 
-/** The event value; `before`/`after` are the row payload object texts or "null". */
+/** The event value; `before`/`after` are the row payload object texts or "null"; `tsMs` the processing time. */
 export const debeziumValue = (plan: DebeziumPlan, op: Op, before: string, after: string, source: string, tsMs: number): string =>
-  plan.valuePrefix + before + ",\"after\":" + after + ",\"source\":" + source + opSuffix[op] + tsMs + "}}"
+  plan.valuePrefix + before + ",\"after\":" + after + ",\"source\":" + source + opSuffix[op] + tsMs +
+  ",\"ts_us\":" + tsMs + "000,\"ts_ns\":" + tsMs + "000000}}"
 
 /** The Kafka key around the key columns' payload object text. */
 export const debeziumKey = (plan: DebeziumPlan, payload: string): string => plan.keyPrefix + payload + "}"

@@ -13,10 +13,11 @@ import { buildRowJson, keyPrefixes, textKeyJson } from "../../values/rowJson.js"
 import type { JsonWriter } from "../../values/writers.js"
 import { type DebeziumPlan, debeziumKey, debeziumPlan, debeziumSource, debeziumValue, withPlaceholders } from "./envelope.js"
 
+const commitTimeUs = (tx: Transaction): number => tx.commitTimeUs ?? tx.commitTimeMs * 1000
+
 class DebeziumTable implements TableFormat {
   private readonly topic: string
   private readonly includeMask: ReadonlyArray<boolean>
-  private readonly identityMask: ReadonlyArray<boolean>
   private readonly keyIndexes: ReadonlyArray<number>
   private readonly prefixes: ReadonlyArray<string>
   private readonly keyPrefixes: ReadonlyArray<string>
@@ -27,7 +28,6 @@ class DebeziumTable implements TableFormat {
     const { relation } = shape
     this.topic = shape.topic
     this.includeMask = shape.includeMask
-    this.identityMask = shape.identityMask
     this.keyIndexes = shape.keyIndexes
     this.plan = debeziumPlan({
       relation,
@@ -64,9 +64,10 @@ class DebeziumTable implements TableFormat {
       unchanged,
       beforeIsFull ? beforeValues : undefined
     )
-    const beforeJson = beforeValues === undefined
+    // Debezium's `before` is the old row only when the server sent it whole (REPLICA IDENTITY FULL); else null.
+    const beforeJson = beforeValues === undefined || !beforeIsFull
       ? "null"
-      : buildRowJson(this.prefixes, this.writers, beforeValues, beforeIsFull ? this.includeMask : this.identityMask)
+      : buildRowJson(this.prefixes, this.writers, beforeValues, this.includeMask)
     const afterWithPlaceholders = unchanged.length === 0 ? afterJson : withPlaceholders(this.plan, this.prefixes, afterJson, unchanged)
     const value = debeziumValue(this.plan, op, beforeJson, afterWithPlaceholders, this.source(lsn, tx), now)
     return jsonRecord(this.topic, this.key(afterValues), value)
@@ -74,7 +75,8 @@ class DebeziumTable implements TableFormat {
 
   delete(_out: JsonBytes, before: Tuple, beforeIsFull: boolean, lsn: number, tx: Transaction, now: number): OutRecord {
     const values = before.values()
-    const beforeJson = buildRowJson(this.prefixes, this.writers, values, beforeIsFull ? this.includeMask : this.identityMask)
+    // With only the replica identity sent, the other columns are null (every field present, as Debezium writes it).
+    const beforeJson = buildRowJson(this.prefixes, this.writers, values, this.includeMask)
     return jsonRecord(this.topic, this.key(values), debeziumValue(this.plan, "d", beforeJson, "null", this.source(lsn, tx), now))
   }
 
@@ -86,8 +88,8 @@ class DebeziumTable implements TableFormat {
     const after = buildRowJson(this.prefixes, this.writers, row, this.includeMask)
     // Debezium's initial snapshot rows have no transaction; incremental ones are read inside the window's.
     const source = kind === "initial"
-      ? debeziumSource(this.plan, "true", now, null, lsn, lsn)
-      : debeziumSource(this.plan, "incremental", tx.commitTimeMs, tx.xid, tx.commitLsn, lsn)
+      ? debeziumSource(this.plan, "true", now * 1000, null, lsn, lsn)
+      : debeziumSource(this.plan, "incremental", commitTimeUs(tx), tx.xid, tx.commitLsn, lsn)
     return jsonRecord(this.topic, this.key(row), debeziumValue(this.plan, "r", "null", after, source, now))
   }
 
@@ -101,7 +103,7 @@ class DebeziumTable implements TableFormat {
   }
 
   private source(lsn: number, tx: Transaction): string {
-    return debeziumSource(this.plan, "false", tx.commitTimeMs, tx.xid, tx.commitLsn, lsn)
+    return debeziumSource(this.plan, "false", commitTimeUs(tx), tx.xid, tx.commitLsn, lsn)
   }
 }
 
