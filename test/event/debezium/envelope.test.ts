@@ -116,7 +116,11 @@ const source = {
   txId: 735,
   lsn: 200,
   sequence: `["500","200"]`,
-  xmin: null
+  ts_us: commitMs * 1000,
+  ts_ns: commitMs * 1_000_000,
+  xmin: null,
+  origin: null,
+  origin_lsn: null
 }
 
 describe("debezium events", () => {
@@ -139,14 +143,19 @@ describe("debezium events", () => {
       source,
       transaction: null,
       op: "c",
-      ts_ms: 1_795_464_000_123
+      ts_ms: 1_795_464_000_123,
+      ts_us: 1_795_464_000_123_000,
+      ts_ns: 1_795_464_000_123_000_000
     })
+    // Fields in the schema's order, as Debezium writes them.
+    expect(Object.keys(value.payload.source)).toEqual(sourceFields)
   })
 
-  it("writes an update with the key-only before of the default replica identity", () => {
+  it("writes an update of the default replica identity with before = null, as Debezium", () => {
     const [event] = run([{ tag: "Update", xid: undefined, relationId: 16400, oldKind: undefined, oldTuple: undefined, newTuple: row }])
     expect(event!.key).toEqual(keyEnvelope)
     expect(event!.value.payload.op).toBe("u")
+    expect(event!.value.payload.before).toBe(null)
     expect(event!.value.payload.after).toEqual(afterPayload)
   })
 
