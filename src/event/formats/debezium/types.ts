@@ -1,8 +1,8 @@
 /**
  * PostgreSQL column type -> Kafka Connect schema and value writer, following
- * Debezium's PostgreSQL connector with decimal.handling.mode=precise and
- * time.precision.mode=adaptive_time_microseconds (docs/formats.md "Format
- * debezium"). Computed once per column per Relation message.
+ * Debezium's PostgreSQL connector with its defaults: decimal.handling.mode=precise,
+ * time.precision.mode=adaptive, interval.handling.mode=numeric (docs/formats.md
+ * "Format debezium"). Computed once per column per Relation message.
  */
 import { arrayWriter } from "../../values/arrayText.js"
 import { builtinArrayElements, Oid } from "../../values/builtinTypes.js"
@@ -24,7 +24,14 @@ import {
   writeDebeziumMicroTime,
   writeDebeziumMicroTimestamp,
   writeDebeziumZonedTime,
-  writeVariableScaleDecimal
+  writeDebeziumBit1,
+  writeDebeziumBits,
+  writeDebeziumMicroDuration,
+  writeDebeziumMoney,
+  writeDebeziumTime,
+  writeDebeziumTimestamp,
+  writeVariableScaleDecimal,
+  zonedTimestampWriter
 } from "./values.js"
 
 /** A Kafka Connect schema, as JsonConverter writes it (without `field` and `optional`). */
@@ -54,6 +61,9 @@ const column = (schema: ConnectSchema, writer: JsonWriter): DebeziumColumnType =
 })
 
 const plainString = column({ type: "string" }, writeString)
+
+/** Fractional-second digits of a time/timestamp column: its typmod, or 6 without one. */
+const precisionOf = (typeMod: number): number => (typeMod < 0 ? 6 : typeMod)
 
 /** Built-in scalar types with a rule other than "string holding the text form". */
 const scalar = (oid: number, typeMod: number): DebeziumColumnType | undefined => {
@@ -107,14 +117,31 @@ const scalar = (oid: number, typeMod: number): DebeziumColumnType | undefined =>
       return column(named("string", "io.debezium.data.Uuid"), writeString)
     case Oid.date:
       return column(named("int32", "io.debezium.time.Date"), writeDebeziumDate)
+    // time.precision.mode=adaptive: a precision of at most 3 is milliseconds, else microseconds.
     case 1083: // time
-      return column(named("int64", "io.debezium.time.MicroTime"), writeDebeziumMicroTime)
+      return precisionOf(typeMod) <= 3
+        ? column(named("int32", "io.debezium.time.Time"), writeDebeziumTime)
+        : column(named("int64", "io.debezium.time.MicroTime"), writeDebeziumMicroTime)
     case 1266: // timetz
       return column(named("string", "io.debezium.time.ZonedTime"), writeDebeziumZonedTime)
     case Oid.timestamp:
-      return column(named("int64", "io.debezium.time.MicroTimestamp"), writeDebeziumMicroTimestamp)
+      return precisionOf(typeMod) <= 3
+        ? column(named("int64", "io.debezium.time.Timestamp"), writeDebeziumTimestamp)
+        : column(named("int64", "io.debezium.time.MicroTimestamp"), writeDebeziumMicroTimestamp)
     case Oid.timestamptz:
-      return column(named("string", "io.debezium.time.ZonedTimestamp"), writeTimestamptz)
+      return column(named("string", "io.debezium.time.ZonedTimestamp"), zonedTimestampWriter(precisionOf(typeMod), writeTimestamptz))
+    case 1186: // interval (interval.handling.mode=numeric)
+      return column(named("int64", "io.debezium.time.MicroDuration"), writeDebeziumMicroDuration)
+    case 790: // money (decimal.handling.mode=precise)
+      return column(named("bytes", "org.apache.kafka.connect.data.Decimal", { parameters: { scale: "2" } }), writeDebeziumMoney)
+    case 1560: // bit(n): bit(1) is a boolean
+      if (typeMod === 1) return column({ type: "boolean" }, writeDebeziumBit1)
+      return column(named("bytes", "io.debezium.data.Bits", { parameters: { length: String(typeMod < 0 ? 1 : typeMod) } }), writeDebeziumBits)
+    case 1562: // varbit(n)
+      return column(
+        named("bytes", "io.debezium.data.Bits", { parameters: { length: String(typeMod < 0 ? 2147483647 : typeMod) } }),
+        writeDebeziumBits
+      )
     default:
       return undefined
   }

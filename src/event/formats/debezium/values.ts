@@ -84,19 +84,27 @@ const microsText = (seconds: number, micros: number): string => {
   return String(BigInt(seconds) * 1_000_000n + BigInt(micros))
 }
 
-/**
- * Debezium has no int32 for ±infinity dates nor an int64 for ±infinity
- * timestamps that a sink would turn back into infinity; they are written as
- * null (Debezium's connector does the same for dates it cannot represent).
- */
+/** ±infinity: the output functions print "infinity" / "-infinity". */
 const isInfinity = (text: string): boolean => text.charCodeAt(text.length - 1) === 0x79 /* 'y' */
 
+/**
+ * The numbers Debezium's connector writes for ±infinity (measured against
+ * Debezium 3.7): dates get the day numbers its PostgreSQL driver maps
+ * infinity to, timestamps Long.MAX_VALUE / Long.MIN_VALUE.
+ */
+const INFINITY_DAYS = "2146033979"
+const MINUS_INFINITY_DAYS = "-2147472691"
+const INFINITY_LONG = "9223372036854775807"
+const MINUS_INFINITY_LONG = "-9223372036854775808"
+const infinityLong = (text: string): string => (text.charCodeAt(0) === 0x2d ? MINUS_INFINITY_LONG : INFINITY_LONG)
+
 /** date -> int32 io.debezium.time.Date: days since 1970-01-01. */
-export const writeDebeziumDate: JsonWriter = (text) => (isInfinity(text) ? "null" : String(parseDate(text)[0]))
+export const writeDebeziumDate: JsonWriter = (text) =>
+  isInfinity(text) ? (text.charCodeAt(0) === 0x2d ? MINUS_INFINITY_DAYS : INFINITY_DAYS) : String(parseDate(text)[0])
 
 /** timestamp -> int64 io.debezium.time.MicroTimestamp: microseconds since the epoch. */
 export const writeDebeziumMicroTimestamp: JsonWriter = (text) => {
-  if (isInfinity(text)) return "null"
+  if (isInfinity(text)) return infinityLong(text)
   const [days, afterDate] = parseDate(text)
   const [seconds, micros] = parseTime(text, afterDate + 1)
   return microsText(days * 86400 + seconds, micros)
@@ -179,3 +187,127 @@ export const writeVariableScaleDecimal: JsonWriter = (text) => {
 
 /** Placeholder Debezium writes for an unchanged TOASTed value it was not sent. */
 export const UNAVAILABLE_VALUE = "__debezium_unavailable_value"
+
+/** timestamp(p <= 3) -> int64 io.debezium.time.Timestamp: milliseconds since the epoch (time.precision.mode=adaptive). */
+export const writeDebeziumTimestamp: JsonWriter = (text) => {
+  if (isInfinity(text)) return infinityLong(text)
+  const [days, afterDate] = parseDate(text)
+  const [seconds, micros] = parseTime(text, afterDate + 1)
+  const ms = Math.floor(micros / 1000)
+  const s = days * 86400 + seconds
+  if (Math.abs(s) < 9_000_000_000_000) return String(s * 1000 + ms)
+  return String(BigInt(s) * 1000n + BigInt(ms))
+}
+
+/** time(p <= 3) -> int32 io.debezium.time.Time: milliseconds since midnight (time.precision.mode=adaptive). */
+export const writeDebeziumTime: JsonWriter = (text) => {
+  const [seconds, micros] = parseTime(text, 0)
+  return String(seconds * 1000 + Math.floor(micros / 1000))
+}
+
+/**
+ * timestamptz -> string io.debezium.time.ZonedTimestamp with the fraction
+ * padded to the column's precision (6 without a typmod), as Debezium prints
+ * it: "2026-11-23T18:00:00.500000Z". `zoned` is the ISO text the shared
+ * writer made ("...:00.5Z"); infinity stays as it is.
+ */
+export const zonedTimestampWriter = (precision: number, zoned: JsonWriter): JsonWriter => (text) => {
+  const iso = zoned(text)
+  const z = iso.length - 2 // the closing quote follows the Z
+  if (iso.charCodeAt(z) !== 0x5a /* Z */) return iso
+  const dot = iso.lastIndexOf(".", z)
+  const colon = iso.lastIndexOf(":", z)
+  const digits = dot > colon ? z - dot - 1 : 0
+  if (digits === precision) return iso
+  const whole = dot > colon ? iso.substring(0, dot) : iso.substring(0, z)
+  const fraction = dot > colon ? iso.substring(dot + 1, z) : ""
+  if (precision === 0) return whole + "Z\""
+  return whole + "." + (fraction + "000000").substring(0, precision) + "Z\""
+}
+
+/** Debezium's average month: 365.25 / 12 days, in seconds (an exact integer: 2,629,800). */
+const SECONDS_PER_MONTH = 2_629_800
+
+/**
+ * interval -> int64 io.debezium.time.MicroDuration (interval.handling.mode=numeric):
+ * microseconds, a month counted as 365.25 / 12 days as Debezium does.
+ * Reads PostgreSQL's default IntervalStyle: "1 year 2 mons -3 days 04:05:06.789".
+ */
+export const writeDebeziumMicroDuration: JsonWriter = (text) => {
+  let months = 0
+  let days = 0
+  let seconds = 0
+  let micros = 0
+  const parts = text.split(" ")
+  for (let i = 0; i < parts.length; i++) {
+    const part = parts[i]!
+    if (part.includes(":")) {
+      const negative = part.charCodeAt(0) === 0x2d
+      const body = negative || part.charCodeAt(0) === 0x2b ? part.substring(1) : part
+      const [h, m, s] = body.split(":")
+      const [whole, frac] = (s ?? "0").split(".")
+      const sign = negative ? -1 : 1
+      seconds += sign * (Number(h) * 3600 + Number(m) * 60 + Number(whole))
+      micros += sign * (frac === undefined ? 0 : Number((frac + "000000").substring(0, 6)))
+      continue
+    }
+    const n = Number(part)
+    const unit = parts[++i] ?? ""
+    if (Number.isNaN(n)) throw valueTextError("interval is not in the postgres IntervalStyle", text)
+    if (unit.startsWith("year")) months += n * 12
+    else if (unit.startsWith("mon")) months += n
+    else if (unit.startsWith("day")) days += n
+    else throw valueTextError(`interval unit "${unit}" is not in the postgres IntervalStyle`, text)
+  }
+  return microsText(months * SECONDS_PER_MONTH + days * 86400 + seconds, micros)
+}
+
+/**
+ * bit(n > 1) / varbit -> bytes io.debezium.data.Bits: the bit string read as
+ * an unsigned integer, little-endian bytes of minimal length (Java's
+ * BitSet.toByteArray()), in base64.
+ */
+export const writeDebeziumBits: JsonWriter = (text) => {
+  const bytes: Array<number> = []
+  let current = 0
+  let bit = 0
+  for (let i = text.length - 1; i >= 0; i--) {
+    if (text.charCodeAt(i) === 0x31) current |= 1 << bit
+    if (++bit === 8) {
+      bytes.push(current)
+      current = 0
+      bit = 0
+    }
+  }
+  if (bit > 0) bytes.push(current)
+  while (bytes.length > 0 && bytes[bytes.length - 1] === 0) bytes.pop()
+  return "\"" + Buffer.from(bytes).toString("base64") + "\""
+}
+
+/** bit(1) -> boolean, as Debezium maps it. */
+export const writeDebeziumBit1: JsonWriter = (text) => (text === "1" ? "true" : "false")
+
+/**
+ * money -> bytes org.apache.kafka.connect.data.Decimal at scale 2
+ * (decimal.handling.mode=precise): the amount without currency symbol or
+ * group separators; "($1.00)" and "-$1.00" are negative.
+ */
+export const writeDebeziumMoney: JsonWriter = (text) => {
+  let digits = ""
+  let negative = false
+  let scale = -1
+  for (let i = 0; i < text.length; i++) {
+    const c = text.charCodeAt(i)
+    if (c >= 0x30 && c <= 0x39) {
+      digits += text[i]
+      if (scale >= 0) scale++
+    } else if (c === 0x2e /* . */) scale = 0
+    else if (c === 0x2d /* - */ || c === 0x28 /* ( */) negative = true
+  }
+  if (digits === "") throw valueTextError("money has no digits", text)
+  let unscaled = BigInt(digits)
+  if (scale < 0) scale = 0
+  if (scale < 2) unscaled *= 10n ** BigInt(2 - scale)
+  else if (scale > 2) unscaled /= 10n ** BigInt(scale - 2)
+  return "\"" + twosComplementBase64(negative ? -unscaled : unscaled) + "\""
+}
