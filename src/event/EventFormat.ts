@@ -90,6 +90,20 @@ export interface TableFormat {
     tx: Transaction,
     nowMs: number
   ) => OutRecord
+  /**
+   * A primary-key change, as the delete of the old key and the create of the
+   * new one (formats without it get `delete` + `row`): a format that marks
+   * the pair (Debezium's `__debezium.newkey` / `oldkey` headers) builds both.
+   */
+  readonly keyChange?: (
+    out: JsonBytes,
+    before: Tuple,
+    beforeIsFull: boolean,
+    after: Tuple,
+    lsn: number,
+    tx: Transaction,
+    nowMs: number
+  ) => readonly [deleted: OutRecord, created: OutRecord]
   readonly truncate: (out: JsonBytes, lsn: number, tx: Transaction, nowMs: number) => OutRecord
   readonly snapshot: (row: TextRow, kind: SnapshotKind, lsn: number, tx: Transaction, nowMs: number) => OutRecord
   /** The Kafka key of a row as text (a dead letter's key, for one); null when the table has no key columns. */

@@ -313,6 +313,15 @@ export class Router implements SnapshotRowSink {
   ): void {
     if (oldTuple !== undefined && this.keyChanged(plan, oldTuple, newTuple, oldKind !== "full")) {
       // A primary-key change: the old key disappears, the new one appears.
+      if (plan.format.keyChange !== undefined) {
+        this.checkKey(plan, oldTuple, lsn)
+        this.checkKey(plan, newTuple, lsn)
+        const [deleted, created] = plan.format.keyChange(this.out, oldTuple, oldKind === "full", newTuple, lsn, tx, this.now)
+        this.pushRecord(plan, tx, deleted, "d")
+        if (plan.tombstones) this.pushRecord(plan, tx, tombstoneOf(deleted), undefined)
+        this.pushRecord(plan, tx, created, "c")
+        return
+      }
       this.emitDelete(plan, tx, lsn, oldKind ?? "key", oldTuple)
       this.emitRow(plan, tx, lsn, "c", undefined, newTuple, false)
       return

@@ -27,9 +27,13 @@ export const jsonRecord = (topic: string, key: string | null, value: string | nu
   value: value === null ? null : Buffer.from(value, "utf8")
 })
 
-/** The same key with a null value: the tombstone after a delete, which lets compaction drop the key. */
+/** The same key (and headers) with a null value: the tombstone after a delete, which lets compaction drop the key. */
 export const tombstoneOf = (record: OutRecord): OutRecord =>
-  record instanceof SlabRecord ? record.tombstone() : { topic: record.topic, key: record.key, value: null }
+  record instanceof SlabRecord
+    ? record.tombstone()
+    : record.headers === undefined
+    ? { topic: record.topic, key: record.key, value: null }
+    : { topic: record.topic, key: record.key, value: null, headers: record.headers }
 
 /**
  * A change that cannot be delivered as it is (larger than its topic

@@ -62,7 +62,8 @@ const run = (messages: ReadonlyArray<PlainMessage>) => {
   return router.outbox(0).records.map((r) => ({
     topic: r.topic,
     key: r.key === null ? null : JSON.parse(String(r.key)),
-    value: r.value === null ? null : JSON.parse(String(r.value))
+    value: r.value === null ? null : JSON.parse(String(r.value)),
+    headers: r.headers
   }))
 }
 
@@ -186,5 +187,15 @@ describe("debezium events", () => {
     expect(event!.value.payload.op).toBe("t")
     expect(event!.value.payload.before).toBe(null)
     expect(event!.value.payload.after).toBe(null)
+  })
+
+  it("writes a primary-key change as delete + tombstone + create with Debezium's newkey / oldkey headers", () => {
+    const events = run([{ tag: "Update", xid: undefined, relationId: 16400, oldKind: "key", oldTuple: ["42", null, null, null, null], newTuple: ["43", ...row.slice(1)] }])
+    expect(events.map((e) => e.value?.payload.op ?? "tombstone")).toEqual(["d", "tombstone", "c"])
+    expect(events[0]!.key.payload).toEqual({ id: 42 })
+    expect(events[0]!.headers).toEqual({ "__debezium.newkey": `{"id":43}` })
+    expect(events[1]!.headers).toEqual({ "__debezium.newkey": `{"id":43}` })
+    expect(events[2]!.key.payload).toEqual({ id: 43 })
+    expect(events[2]!.headers).toEqual({ "__debezium.oldkey": `{"id":42}` })
   })
 })

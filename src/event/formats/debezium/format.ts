@@ -80,6 +80,30 @@ class DebeziumTable implements TableFormat {
     return jsonRecord(this.topic, this.key(values), debeziumValue(this.plan, "d", beforeJson, "null", this.source(lsn, tx), now))
   }
 
+  /**
+   * Debezium's key change: the delete carries the new key in the
+   * `__debezium.newkey` header, the create the old key in `__debezium.oldkey`
+   * (each the key's payload as JSON text), so consumers can pair them.
+   */
+  keyChange(
+    out: JsonBytes,
+    before: Tuple,
+    beforeIsFull: boolean,
+    after: Tuple,
+    lsn: number,
+    tx: Transaction,
+    now: number
+  ): readonly [OutRecord, OutRecord] {
+    const oldKey = this.keyPayload(before.values())
+    const newKey = this.keyPayload(after.values())
+    const deleted = this.delete(out, before, beforeIsFull, lsn, tx, now)
+    const created = this.row(out, "c", undefined, false, after, lsn, tx, now)
+    return [
+      newKey === null ? deleted : { ...deleted, headers: { "__debezium.newkey": newKey } },
+      oldKey === null ? created : { ...created, headers: { "__debezium.oldkey": oldKey } }
+    ]
+  }
+
   truncate(_out: JsonBytes, lsn: number, tx: Transaction, now: number): OutRecord {
     return jsonRecord(this.topic, null, debeziumValue(this.plan, "t", "null", "null", this.source(lsn, tx), now))
   }
@@ -98,8 +122,12 @@ class DebeziumTable implements TableFormat {
   }
 
   private key(values: ReadonlyArray<Parameters<typeof textKeyJson>[3][number]>): string | null {
-    const json = textKeyJson(this.keyPrefixes, this.writers, this.keyIndexes, values)
+    const json = this.keyPayload(values)
     return json === null ? null : debeziumKey(this.plan, json)
+  }
+
+  private keyPayload(values: ReadonlyArray<Parameters<typeof textKeyJson>[3][number]>): string | null {
+    return textKeyJson(this.keyPrefixes, this.writers, this.keyIndexes, values)
   }
 
   private source(lsn: number, tx: Transaction): string {
