@@ -26,12 +26,16 @@ export interface PgTypeInfo {
   readonly delimiter: string
   /** `A` for arrays. */
   readonly category: string
+  /** Enums: the labels in their sort order (the debezium format's `allowed`); else empty. */
+  readonly labels: ReadonlyArray<string>
 }
 
 const typeSql =
   "SELECT t.oid::text AS oid, t.typname::text AS name, t.typnamespace::regnamespace::text AS schema, " +
   "t.typtype::text AS type, t.typbasetype::text AS base_type, t.typelem::text AS element, " +
-  "t.typdelim::text AS delimiter, t.typcategory::text AS category " +
+  "t.typdelim::text AS delimiter, t.typcategory::text AS category, " +
+  "CASE WHEN t.typtype = 'e' THEN ARRAY(SELECT e.enumlabel::text FROM pg_catalog.pg_enum e " +
+  "WHERE e.enumtypid = t.oid ORDER BY e.enumsortorder) END AS labels " +
   "FROM pg_catalog.pg_type t WHERE t.oid = ANY($1::oid[])"
 
 const toInfo = (row: Record<string, unknown>): PgTypeInfo => ({
@@ -42,7 +46,8 @@ const toInfo = (row: Record<string, unknown>): PgTypeInfo => ({
   baseType: Number(row["base_type"]),
   element: Number(row["element"]),
   delimiter: String(row["delimiter"]),
-  category: String(row["category"])
+  category: String(row["category"]),
+  labels: Array.isArray(row["labels"]) ? (row["labels"] as ReadonlyArray<unknown>).map(String) : []
 })
 
 /** The types an array's element or a domain's base points to. */

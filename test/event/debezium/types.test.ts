@@ -7,15 +7,17 @@ import {
   writeDebeziumDate,
   writeDebeziumMicroTime,
   writeDebeziumMicroTimestamp,
-  writeDebeziumZonedTime
+  writeDebeziumZonedTime,
+  javaHashMapOrder
 } from "../../../src/event/formats/debezium/values.js"
 import { TypeRegistry } from "../../../src/event/values/TypeRegistry.js"
 
 const registry = new TypeRegistry()
 registry.register([
-  { oid: 90001, name: "mood", schema: "public", type: "e", baseType: 0, element: 0, delimiter: ",", category: "E" },
-  { oid: 90002, name: "_mood", schema: "public", type: "b", baseType: 0, element: 90001, delimiter: ",", category: "A" },
-  { oid: 90003, name: "money_amount", schema: "public", type: "d", baseType: 1700, element: 0, delimiter: ",", category: "N" }
+  { oid: 90001, name: "mood", schema: "public", type: "e", baseType: 0, element: 0, delimiter: ",", category: "E", labels: ["sad", "ok", "happy"] },
+  { oid: 90002, name: "_mood", schema: "public", type: "b", baseType: 0, element: 90001, delimiter: ",", category: "A", labels: [] },
+  { oid: 90003, name: "money_amount", schema: "public", type: "d", baseType: 1700, element: 0, delimiter: ",", category: "N", labels: [] },
+  { oid: 90004, name: "hstore", schema: "public", type: "b", baseType: 0, element: 0, delimiter: ",", category: "U", labels: [] }
 ])
 
 const numericMod = (precision: number, scale: number) => ((precision << 16) | scale) + 4
@@ -137,15 +139,29 @@ describe("debezium type mapping", () => {
     expect(convert(1560, "1", 1)).toBe("true")
   })
 
-  it("maps bytea to bytes, arrays to arrays of the element schema, enums to strings", () => {
+  it("writes hstore as a JSON object string in the key order of Debezium's java.util.HashMap", () => {
+    expect(schemaOf(90004)).toEqual({ type: "string", name: "io.debezium.data.Json", version: 1 })
+    // Debezium 3.7's own output for 'k=>v, x=>NULL' (measured side by side).
+    expect(JSON.parse(convert(90004, `"k"=>"v", "x"=>NULL`))).toBe(`{"x":null,"k":"v"}`)
+    expect(JSON.parse(convert(90004, `"a\\"b"=>"c\\\\d"`))).toBe(`{"a\\"b":"c\\\\d"}`)
+    expect(JSON.parse(convert(90004, ""))).toBe("{}")
+    // Past 12 keys the map doubles to 32 buckets, which reorders them.
+    expect(javaHashMapOrder(["b", "a"])).toEqual(["a", "b"])
+    const many = Array.from({ length: 13 }, (_, i) => `k${i}`)
+    expect(javaHashMapOrder(many).sort()).toEqual([...many].sort())
+  })
+
+  it("maps bytea to bytes, arrays to arrays of the element schema, enums to Debezium's Enum", () => {
     expect(schemaOf(17)).toEqual({ type: "bytes" })
     expect(convert(17, "\\x00ff")).toBe(`"AP8="`)
     expect(schemaOf(1007)).toEqual({ type: "array", items: { type: "int32", optional: true } })
     expect(convert(1007, "{1,NULL,3}")).toBe("[1,null,3]")
     expect(schemaOf(1009)).toEqual({ type: "array", items: { type: "string", optional: true } })
     expect(convert(1009, `{a,"b c"}`)).toBe(`["a","b c"]`)
-    expect(schemaOf(90001)).toEqual({ type: "string" })
-    expect(schemaOf(90002)).toEqual({ type: "array", items: { type: "string", optional: true } })
+    const enumSchema = { type: "string", name: "io.debezium.data.Enum", version: 1, parameters: { allowed: "sad,ok,happy" } }
+    expect(schemaOf(90001)).toEqual(enumSchema)
+    expect(convert(90001, "happy")).toBe(`"happy"`)
+    expect(schemaOf(90002)).toEqual({ type: "array", items: { ...enumSchema, optional: true } })
     expect(convert(1182, "{2026-11-23,NULL}")).toBe(`[${Date.UTC(2026, 10, 23) / 86_400_000},null]`)
   })
 })

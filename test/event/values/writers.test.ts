@@ -184,7 +184,7 @@ describe("unknown and user types", () => {
   })
   it("builds domain, enum, composite and array writers from pg_type rows", () => {
     const registry = new TypeRegistry()
-    const base = { schema: "public", baseType: 0, element: 0, delimiter: ",", category: "U" }
+    const base = { schema: "public", baseType: 0, element: 0, delimiter: ",", category: "U", labels: [] as ReadonlyArray<string> }
     registry.register([
       { ...base, oid: 50001, name: "posint", type: "d", baseType: Oid.int4, category: "N" },
       { ...base, oid: 50002, name: "_posint", type: "b", element: 50001, category: "A" },

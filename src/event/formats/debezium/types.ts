@@ -27,6 +27,7 @@ import {
   writeDebeziumBit1,
   writeDebeziumBits,
   writeDebeziumMicroDuration,
+  writeDebeziumHstore,
   writeDebeziumMoney,
   writeDebeziumTime,
   writeDebeziumTimestamp,
@@ -167,6 +168,9 @@ export const debeziumColumnType = (registry: TypeRegistry, oid: number, typeMod:
   if (info.category === "A" && info.element !== 0) {
     return arrayOf(debeziumColumnType(registry, info.element, typeMod, depth + 1), info.delimiter)
   }
+  // Enums: the label, with the labels as `allowed` (as of when the type was first seen).
+  if (info.type === "e") return column(named("string", "io.debezium.data.Enum", { parameters: { allowed: info.labels.join(",") } }), writeString)
+  if (info.name === "hstore") return column(named("string", "io.debezium.data.Json"), writeDebeziumHstore)
   return plainString
 }
 

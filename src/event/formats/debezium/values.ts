@@ -311,3 +311,71 @@ export const writeDebeziumMoney: JsonWriter = (text) => {
   else if (scale > 2) unscaled /= 10n ** BigInt(scale - 2)
   return "\"" + twosComplementBase64(negative ? -unscaled : unscaled) + "\""
 }
+
+/** Java's String.hashCode over UTF-16 code units, spread as HashMap does (h ^ h >>> 16). */
+const javaHash = (s: string): number => {
+  let h = 0
+  for (let i = 0; i < s.length; i++) h = (Math.imul(h, 31) + s.charCodeAt(i)) | 0
+  return h ^ (h >>> 16)
+}
+
+/**
+ * The iteration order of a java.util.HashMap filled with `keys` in this
+ * order (default capacity 16, doubling past 3/4 full): bucket by bucket,
+ * insertion order within a bucket. Debezium serialises hstore values from
+ * such a map, so this is the order of its JSON keys.
+ */
+export const javaHashMapOrder = (keys: ReadonlyArray<string>): Array<string> => {
+  let capacity = 16
+  while (keys.length > capacity * 0.75) capacity *= 2
+  const mask = capacity - 1
+  const buckets = new Map<number, Array<string>>()
+  for (const key of keys) {
+    const index = javaHash(key) & mask
+    const bucket = buckets.get(index)
+    if (bucket === undefined) buckets.set(index, [key])
+    else bucket.push(key)
+  }
+  return [...buckets.entries()].sort((a, b) => a[0] - b[0]).flatMap(([, bucket]) => bucket)
+}
+
+/** Reads hstore's text form (`"k"=>"v", "x"=>NULL`) into pairs, in text order. */
+const parseHstore = (text: string): Array<[string, string | null]> => {
+  const pairs: Array<[string, string | null]> = []
+  let i = 0
+  const quoted = (): string => {
+    if (text.charCodeAt(i) !== 0x22) throw valueTextError("hstore key or value is not quoted", text)
+    let out = ""
+    i++
+    while (i < text.length && text.charCodeAt(i) !== 0x22) {
+      if (text.charCodeAt(i) === 0x5c) i++
+      out += text[i]
+      i++
+    }
+    i++
+    return out
+  }
+  while (i < text.length) {
+    while (text.charCodeAt(i) === 0x20 || text.charCodeAt(i) === 0x2c) i++
+    if (i >= text.length) break
+    const key = quoted()
+    if (text.substr(i, 2) !== "=>") throw valueTextError("hstore pair has no =>", text)
+    i += 2
+    if (text.startsWith("NULL", i)) {
+      pairs.push([key, null])
+      i += 4
+    } else pairs.push([key, quoted()])
+  }
+  return pairs
+}
+
+/** hstore -> string io.debezium.data.Json (hstore.handling.mode=json): a JSON object in Debezium's key order. */
+export const writeDebeziumHstore: JsonWriter = (text) => {
+  const pairs = new Map(parseHstore(text))
+  let json = "{"
+  for (const key of javaHashMapOrder([...pairs.keys()])) {
+    if (json.length > 1) json += ","
+    json += JSON.stringify(key) + ":" + JSON.stringify(pairs.get(key) ?? null)
+  }
+  return jsonString(json + "}")
+}
