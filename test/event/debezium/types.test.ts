@@ -139,6 +139,13 @@ describe("debezium type mapping", () => {
     expect(convert(1560, "1", 1)).toBe("true")
   })
 
+  it("writes point as Debezium's geometry Point struct with its WKB", () => {
+    expect(schemaOf(600)).toMatchObject({ type: "struct", name: "io.debezium.data.geometry.Point", version: 1 })
+    // Debezium 3.7's own value for '(1.5,2)'.
+    expect(JSON.parse(convert(600, "(1.5,2)"))).toEqual({ x: 1.5, y: 2, wkb: "AQEAAAAAAAAAAAD4PwAAAAAAAABA", srid: null })
+    expect(convert(600, "(1.5,2)")).toContain(`"y":2.0`)
+  })
+
   it("writes hstore as a JSON object string in the key order of Debezium's java.util.HashMap", () => {
     expect(schemaOf(90004)).toEqual({ type: "string", name: "io.debezium.data.Json", version: 1 })
     // Debezium 3.7's own output for 'k=>v, x=>NULL' (measured side by side).

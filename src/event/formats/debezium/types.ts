@@ -29,6 +29,7 @@ import {
   writeDebeziumMicroDuration,
   writeDebeziumHstore,
   writeDebeziumMoney,
+  writeDebeziumPoint,
   writeDebeziumTime,
   writeDebeziumTimestamp,
   writeVariableScaleDecimal,
@@ -138,6 +139,22 @@ const scalar = (oid: number, typeMod: number): DebeziumColumnType | undefined =>
     case 1560: // bit(n): bit(1) is a boolean
       if (typeMod === 1) return column({ type: "boolean" }, writeDebeziumBit1)
       return column(named("bytes", "io.debezium.data.Bits", { parameters: { length: String(typeMod < 0 ? 1 : typeMod) } }), writeDebeziumBits)
+    case 600: // point
+      return column(
+        {
+          type: "struct",
+          fields: [
+            { type: "double", optional: false, field: "x" },
+            { type: "double", optional: false, field: "y" },
+            { type: "bytes", optional: true, field: "wkb" },
+            { type: "int32", optional: true, field: "srid" }
+          ],
+          name: "io.debezium.data.geometry.Point",
+          version: 1,
+          doc: "Geometry (POINT)"
+        },
+        writeDebeziumPoint
+      )
     case 1562: // varbit(n)
       return column(
         named("bytes", "io.debezium.data.Bits", { parameters: { length: String(typeMod < 0 ? 2147483647 : typeMod) } }),

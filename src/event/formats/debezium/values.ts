@@ -379,3 +379,23 @@ export const writeDebeziumHstore: JsonWriter = (text) => {
   }
   return jsonString(json + "}")
 }
+
+/**
+ * point "(1.5,2)" -> struct io.debezium.data.geometry.Point
+ * `{"x":1.5,"y":2.0,"wkb":<base64>,"srid":null}`: the coordinates and their
+ * well-known binary (little-endian, type 1), as Debezium writes a point.
+ */
+export const writeDebeziumPoint: JsonWriter = (text) => {
+  const comma = text.indexOf(",")
+  if (text.charCodeAt(0) !== 0x28 || comma < 0) throw valueTextError("point is not (x,y)", text)
+  const x = Number(text.substring(1, comma))
+  const y = Number(text.substring(comma + 1, text.length - 1))
+  const wkb = Buffer.alloc(21)
+  wkb[0] = 1
+  wkb.writeUInt32LE(1, 1)
+  wkb.writeDoubleLE(x, 5)
+  wkb.writeDoubleLE(y, 13)
+  // Java prints a whole double with ".0"; JSON readers take either.
+  const number = (n: number) => (Number.isInteger(n) ? n.toFixed(1) : String(n))
+  return "{\"x\":" + number(x) + ",\"y\":" + number(y) + ",\"wkb\":\"" + wkb.toString("base64") + "\",\"srid\":null}"
+}
