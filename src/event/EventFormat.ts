@@ -49,8 +49,17 @@ export type SnapshotKind = "initial" | "incremental"
 export type TextRow = ReadonlyArray<string | null>
 
 /** What one stream takes of one table, computed once per Relation message (route/TablePlan.ts). */
+/** What the catalog says of a column beyond the Relation message (formats with schemas use it). */
+export interface ColumnFacts {
+  readonly notNull: boolean
+  /** The column default's expression as pg_get_expr prints it (`'a'::text`, `7`, `now()`), null when none. */
+  readonly defaultExpression: string | null
+}
+
 export interface TableShape {
   readonly relation: Relation
+  /** By column name; absent when not loaded (columns then count as nullable without defaults). */
+  readonly columnFacts?: ReadonlyMap<string, ColumnFacts> | undefined
   readonly types: TypeRegistry
   readonly topic: string
   /** Columns that go into `before`/`after` (include_columns / exclude_columns). */

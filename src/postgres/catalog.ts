@@ -513,3 +513,26 @@ export const captureFacts = (
       keyless: c.oid === null ? [] : keylessByRoot.get(c.oid) ?? []
     }))
   })
+
+// ---------------------------------------------------------------------------
+// Column facts (NOT NULL, defaults)
+
+/**
+ * NOT NULL and the default expression of each live column of a table, by
+ * name (generated columns have no default: their expression is not one).
+ */
+export const columnFacts = (
+  client: Queryable,
+  relationId: number
+): Effect.Effect<Map<string, { readonly notNull: boolean; readonly defaultExpression: string | null }>, PostgresError> =>
+  Effect.map(
+    queryRows<{ name: string; not_null: boolean; default_expression: string | null }>(
+      client,
+      `SELECT a.attname::text AS name, a.attnotnull AS not_null,
+              CASE WHEN a.attgenerated = '' THEN pg_get_expr(d.adbin, d.adrelid) END AS default_expression
+         FROM pg_attribute a LEFT JOIN pg_attrdef d ON d.adrelid = a.attrelid AND d.adnum = a.attnum
+        WHERE a.attrelid = $1::oid AND a.attnum > 0 AND NOT a.attisdropped`,
+      [relationId]
+    ),
+    (rows) => new Map(rows.map((r) => [r.name, { notNull: r.not_null, defaultExpression: r.default_expression }]))
+  )

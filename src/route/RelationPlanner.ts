@@ -10,6 +10,7 @@ import type { OutboxxSettings } from "../config/model.js"
 import type { Relation } from "../decode/messages.js"
 import { TypeRegistry } from "../event/values/TypeRegistry.js"
 import { formatLsn } from "../postgres/lsn.js"
+import { columnFacts } from "../postgres/catalog.js"
 import { type PostgresError, queryRows } from "../postgres/Postgres.js"
 import { RoutingError } from "./Router.js"
 import { planRelation, type RelationEntry, streamFormats, TablePlanError } from "./TablePlan.js"
@@ -41,7 +42,8 @@ export const makeRelationPlanner = (catalog: pg.Client, settings: OutboxxSetting
         })
     })
     const pk = yield* queryRows<{ attname: string }>(catalog, primaryKeySql, [relation.relationId])
-    const entry = planRelation(relation, settings, registry, pk.map((r) => r.attname), formats)
+    const facts = yield* columnFacts(catalog, relation.relationId)
+    const entry = planRelation(relation, settings, registry, pk.map((r) => r.attname), formats, facts)
     if (entry instanceof TablePlanError) return yield* entry
     return entry
   })

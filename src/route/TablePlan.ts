@@ -9,7 +9,7 @@ import { Schema } from "effect"
 import { renderTopic } from "../config/topic.js"
 import type { Operation, OutboxxSettings, StreamSettings } from "../config/model.js"
 import type { Relation } from "../decode/messages.js"
-import type { EventFormat, Op, TableFormat } from "../event/EventFormat.js"
+import type { ColumnFacts, EventFormat, Op, TableFormat } from "../event/EventFormat.js"
 import { makeFormat } from "../event/formats/index.js"
 import type { TypeRegistry } from "../event/values/TypeRegistry.js"
 
@@ -98,7 +98,8 @@ export const planRelation = (
   settings: OutboxxSettings,
   registry: TypeRegistry,
   primaryKey: ReadonlyArray<string>,
-  formats: ReadonlyArray<EventFormat>
+  formats: ReadonlyArray<EventFormat>,
+  columnFacts?: ReadonlyMap<string, ColumnFacts>
 ): RelationEntry | TablePlanError => {
   const plans: Array<TablePlan> = []
   for (let s = 0; s < settings.streams.length; s++) {
@@ -128,7 +129,7 @@ export const planRelation = (
     if (keyIndexes instanceof TablePlanError) return keyIndexes
     const topic = renderTopic(stream.topic, { schema: relation.schema, table: relation.name, stream: stream.name })
     const identityMask = relation.columns.map((c, i) => c.isKey && includeMask[i]!)
-    const format = formats[s]!.table({ relation, types: registry, topic, includeMask, identityMask, keyIndexes })
+    const format = formats[s]!.table({ relation, columnFacts, types: registry, topic, includeMask, identityMask, keyIndexes })
     plans.push({
       streamIndex: s,
       stream,

@@ -12,6 +12,7 @@ import type { OutboxxSettings } from "../config/model.js"
 import type { EventFormat } from "../event/EventFormat.js"
 import { planRelation, type TablePlan, TablePlanError } from "../route/TablePlan.js"
 import type { Relation, ReplicaIdentity } from "../decode/messages.js"
+import { columnFacts } from "../postgres/catalog.js"
 import { queryRows } from "../postgres/Postgres.js"
 import { isPermanentPostgresFailure } from "../postgres/failures.js"
 import { quoteIdent } from "../postgres/quote.js"
@@ -122,7 +123,8 @@ export const loadTableTarget = Effect.fnUntraced(function*(
       ),
     catch: (cause) => fail("cannot resolve the column types", true, cause)
   })
-  const entry = planRelation(relation, settings, registry, primaryKey, formats)
+  const facts = yield* columnFacts(catalog, Number(cls.oid)).pipe(asSnapshotError)
+  const entry = planRelation(relation, settings, registry, primaryKey, formats, facts)
   if (entry instanceof TablePlanError) return yield* fail(entry.message, false, entry)
   const keyNames = primaryKey.length > 0 ? primaryKey : identityIndex
   return {

@@ -36,7 +36,9 @@ export const buildRowJson = (
   values: ReadonlyArray<TupleValue>,
   includeMask?: ReadonlyArray<boolean>,
   unchangedOut?: Array<number>,
-  fallback?: ReadonlyArray<TupleValue>
+  fallback?: ReadonlyArray<TupleValue>,
+  /** Per column, the fragment for a null value ("null" when absent). */
+  nulls?: ReadonlyArray<string>
 ): string => {
   let out = "{"
   let first = true
@@ -55,7 +57,7 @@ export const buildRowJson = (
     const fragment = typeof value === "string"
       ? writers[i](value)
       : value === null
-      ? "null"
+      ? (nulls === undefined ? "null" : nulls[i]!)
       : writeBinary(value as Uint8Array)
     out += first ? prefixes[i] + fragment : "," + prefixes[i] + fragment
     first = false

@@ -9,6 +9,7 @@ import { CheckpointTracker } from "../../../src/checkpoint/CheckpointTracker.js"
 import { Router } from "../../../src/route/Router.js"
 import { planRelation, type RelationEntry, streamFormats } from "../../../src/route/TablePlan.js"
 import { type Relation, Unchanged } from "../../../src/decode/messages.js"
+import type { ColumnFacts } from "../../../src/event/EventFormat.js"
 import { TypeRegistry } from "../../../src/event/values/TypeRegistry.js"
 import { fromPlain, type PlainMessage } from "../../decode/plain.js"
 
@@ -51,8 +52,8 @@ const commitTime = 1_000_000 // microseconds after 2000-01-01
 const commitMs = 946_684_800_000 + 1000
 
 /** Routes the messages (tuples as arrays of values) inside one transaction. */
-const run = (messages: ReadonlyArray<PlainMessage>) => {
-  const entry = planRelation(relation, settings, new TypeRegistry(), ["id"], streamFormats(settings, "shop")) as RelationEntry
+const run = (messages: ReadonlyArray<PlainMessage>, facts?: ReadonlyMap<string, ColumnFacts>) => {
+  const entry = planRelation(relation, settings, new TypeRegistry(), ["id"], streamFormats(settings, "shop"), facts) as RelationEntry
   const router = new Router(1, new CheckpointTracker(50))
   router.setRelation(entry)
   router.startBatch(1_795_464_000_123)
@@ -197,5 +198,23 @@ describe("debezium events", () => {
     expect(events[1]!.headers).toEqual({ "__debezium.newkey": `{"id":43}` })
     expect(events[2]!.key.payload).toEqual({ id: 43 })
     expect(events[2]!.headers).toEqual({ "__debezium.oldkey": `{"id":42}` })
+  })
+
+  it("makes NOT NULL columns required and puts constant defaults in the schema, writing a null as its default (as JsonConverter does)", () => {
+    const facts = new Map<string, ColumnFacts>([
+      ["id", { notNull: true, defaultExpression: "nextval('orders_id_seq'::regclass)" }],
+      ["status", { notNull: true, defaultExpression: "'new'::text" }],
+      ["total", { notNull: false, defaultExpression: "0.00" }],
+      ["created", { notNull: false, defaultExpression: "now()" }]
+    ])
+    const [event] = run([{ tag: "Insert", xid: undefined, relationId: 16400, newTuple: ["42", null, null, null, "x"] }], facts)
+    const fields = event!.value.schema.fields[1].fields as Array<Record<string, unknown>>
+    const byName = Object.fromEntries(fields.map((f) => [f.field, f]))
+    expect(byName.id).toEqual({ type: "int64", optional: false, field: "id" })
+    expect(byName.status).toEqual({ type: "string", optional: false, default: "new", field: "status" })
+    expect(byName.total!.default).toBe(Buffer.from([0x00]).toString("base64"))
+    expect(byName.total!.optional).toBe(true)
+    expect(byName.created!.default).toBeUndefined()
+    expect(event!.value.payload.after).toMatchObject({ id: 42, status: "new", total: "AA==", created: null })
   })
 })

@@ -10,8 +10,9 @@ import { jsonString } from "../../values/jsonString.js"
 import type { Relation } from "../../../decode/messages.js"
 import type { TypeRegistry } from "../../values/TypeRegistry.js"
 import type { JsonWriter } from "../../values/writers.js"
-import type { Op } from "../../EventFormat.js"
+import type { ColumnFacts, Op } from "../../EventFormat.js"
 import { type ConnectSchema, debeziumColumnType } from "./types.js"
+import { defaultConstant } from "./values.js"
 
 /**
  * `source.version`: which producer wrote the event. Debezium writes its own
@@ -24,6 +25,12 @@ export interface DebeziumPlan {
   readonly writers: ReadonlyArray<JsonWriter>
   /** Per column: the fragment for an unchanged TOASTed value that cannot be filled in. */
   readonly placeholders: ReadonlyArray<string>
+  /**
+   * Per column: what a null value is written as. A column with a constant
+   * default is written with the default, as Kafka Connect's JsonConverter
+   * does for Debezium (it serialises a null field by its schema's default).
+   */
+  readonly nulls: ReadonlyArray<string>
   /** `{"schema":<key schema>,"payload":` — followed by the key object and `}`. */
   readonly keyPrefix: string
   /** `{"schema":<envelope schema>,"payload":{"before":` */
@@ -104,14 +111,32 @@ export const debeziumPlan = (options: {
   readonly name: string
   readonly server: string
   readonly database: string
+  readonly columnFacts?: ReadonlyMap<string, ColumnFacts> | undefined
 }): DebeziumPlan => {
   const { relation, includeMask, keyIndexes } = options
   const types = relation.columns.map((c) => debeziumColumnType(options.registry, c.typeOid, c.typeMod))
   const base = schemaName(options.name)
   const keySet = new Set(keyIndexes)
-  const rowFields = relation.columns.flatMap((c, i) =>
-    includeMask[i] ? [fieldSchema(types[i]!.schema, c.name, !keySet.has(i))] : []
-  )
+  // NOT NULL columns are required fields; a constant default goes into the schema as its value.
+  const facts = relation.columns.map((c) => options.columnFacts?.get(c.name))
+  const defaults = relation.columns.map((_, i) => {
+    const expression = facts[i]?.defaultExpression
+    const constant = expression === null || expression === undefined ? undefined : defaultConstant(expression)
+    if (constant === undefined) return undefined
+    try {
+      return types[i]!.writer(constant)
+    } catch {
+      return undefined // a constant the column's writer does not read: no default, as Debezium when it cannot parse one
+    }
+  })
+  const rowFields = relation.columns.flatMap((c, i) => {
+    if (!includeMask[i]) return []
+    const field = fieldSchema(types[i]!.schema, c.name, !keySet.has(i) && facts[i]?.notNull !== true)
+    const fragment = defaults[i]
+    if (fragment === undefined) return [field]
+    const { field: fieldName, ...rest } = field
+    return [{ ...rest, default: JSON.parse(fragment) as unknown, field: fieldName }]
+  })
   const rowSchema = { type: "struct", fields: rowFields, optional: true, name: `${base}.Value` }
   const envelope = {
     type: "struct",
@@ -138,6 +163,7 @@ export const debeziumPlan = (options: {
   return {
     writers: types.map((t) => t.writer),
     placeholders: types.map((t) => t.placeholder),
+    nulls: defaults.map((d) => d ?? "null"),
     keyPrefix: `{"schema":${JSON.stringify(keySchema)},"payload":`,
     valuePrefix: `{"schema":${JSON.stringify(envelope)},"payload":{"before":`,
     sourcePrefix: `{"version":"${SOURCE_VERSION}","connector":"postgresql","name":${jsonString(options.server)},"ts_ms":`,

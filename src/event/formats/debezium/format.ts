@@ -35,6 +35,7 @@ class DebeziumTable implements TableFormat {
       includeMask: shape.includeMask,
       keyIndexes: shape.keyIndexes,
       name: shape.topic,
+      columnFacts: shape.columnFacts,
       server: context.stream,
       database: context.database
     })
@@ -62,12 +63,13 @@ class DebeziumTable implements TableFormat {
       afterValues,
       this.includeMask,
       unchanged,
-      beforeIsFull ? beforeValues : undefined
+      beforeIsFull ? beforeValues : undefined,
+      this.plan.nulls
     )
     // Debezium's `before` is the old row only when the server sent it whole (REPLICA IDENTITY FULL); else null.
     const beforeJson = beforeValues === undefined || !beforeIsFull
       ? "null"
-      : buildRowJson(this.prefixes, this.writers, beforeValues, this.includeMask)
+      : buildRowJson(this.prefixes, this.writers, beforeValues, this.includeMask, undefined, undefined, this.plan.nulls)
     const afterWithPlaceholders = unchanged.length === 0 ? afterJson : withPlaceholders(this.plan, this.prefixes, afterJson, unchanged)
     const value = debeziumValue(this.plan, op, beforeJson, afterWithPlaceholders, this.source(lsn, tx), now)
     return jsonRecord(this.topic, this.key(afterValues), value)
@@ -76,7 +78,7 @@ class DebeziumTable implements TableFormat {
   delete(_out: JsonBytes, before: Tuple, beforeIsFull: boolean, lsn: number, tx: Transaction, now: number): OutRecord {
     const values = before.values()
     // With only the replica identity sent, the other columns are null (every field present, as Debezium writes it).
-    const beforeJson = buildRowJson(this.prefixes, this.writers, values, this.includeMask)
+    const beforeJson = buildRowJson(this.prefixes, this.writers, values, this.includeMask, undefined, undefined, this.plan.nulls)
     return jsonRecord(this.topic, this.key(values), debeziumValue(this.plan, "d", beforeJson, "null", this.source(lsn, tx), now))
   }
 
@@ -109,7 +111,7 @@ class DebeziumTable implements TableFormat {
   }
 
   snapshot(row: TextRow, kind: SnapshotKind, lsn: number, tx: Transaction, now: number): OutRecord {
-    const after = buildRowJson(this.prefixes, this.writers, row, this.includeMask)
+    const after = buildRowJson(this.prefixes, this.writers, row, this.includeMask, undefined, undefined, this.plan.nulls)
     // Debezium's initial snapshot rows have no transaction; incremental ones are read inside the window's.
     const source = kind === "initial"
       ? debeziumSource(this.plan, "true", now * 1000, null, lsn, lsn)

@@ -399,3 +399,21 @@ export const writeDebeziumPoint: JsonWriter = (text) => {
   const number = (n: number) => (Number.isInteger(n) ? n.toFixed(1) : String(n))
   return "{\"x\":" + number(x) + ",\"y\":" + number(y) + ",\"wkb\":\"" + wkb.toString("base64") + "\",\"srid\":null}"
 }
+
+/**
+ * The constant a column default stands for, in the type's text form, or
+ * undefined when the default is not a plain constant (a function such as
+ * now() or nextval(), an expression): Debezium puts only constants in the
+ * schema. Reads what pg_get_expr prints: `7`, `(-1)`, `1.5`, `true`,
+ * `'abc'::text`, `'2026-01-01'::date`, `'-1'::integer`.
+ */
+export const defaultConstant = (expression: string): string | undefined => {
+  let e = expression.trim()
+  if (e.startsWith("(") && e.endsWith(")")) e = e.slice(1, -1)
+  if (/^-?\d+(\.\d+)?(e[+-]?\d+)?$/i.test(e)) return e
+  if (e === "true") return "t"
+  if (e === "false") return "f"
+  const quoted = /^'((?:[^']|'')*)'(::[\w\s."[\]()]+)?$/.exec(e)
+  if (quoted !== null) return quoted[1]!.replaceAll("''", "'")
+  return undefined
+}
