@@ -31,6 +31,12 @@ export interface Transaction {
   /** The commit record's LSN (pgoutput Begin's final LSN). */
   readonly commitLsn: number
   readonly commitTimeMs: number
+  /**
+   * The end LSN of the previous transaction's commit in this stream, 0 for
+   * the first one since streaming started (Debezium's `sequence` starts with
+   * it, null then); absent for snapshot rows.
+   */
+  readonly previousCommitEndLsn?: number
   /** The same in microseconds since the Unix epoch, as the server sent it (absent: commitTimeMs x 1000). */
   readonly commitTimeUs?: number
   /** The commit time as ISO 8601 with microseconds. */

@@ -104,6 +104,8 @@ export class Router implements SnapshotRowSink {
   private outboxes: Array<Outbox>
   private stats: RouterStats = { events: new Map(), transactions: 0 }
   private tx: OpenTransaction | undefined = undefined
+  /** The end LSN of the last Commit routed (0 before the first): Debezium's `sequence` names it. */
+  private lastCommitEnd = 0
   /** Wall clock for ts_ms, read once per batch (`startBatch`) rather than once per row. */
   private now = Date.now()
   /** Where formats that write bytes write events; its slabs go to the outbox of each record (see JsonBytes). */
@@ -191,6 +193,7 @@ export class Router implements SnapshotRowSink {
           commitLsn: message.finalLsn,
           commitTimeMs,
           commitTimeUs: message.commitTime + PG_EPOCH_UNIX_US,
+          previousCommitEndLsn: this.lastCommitEnd,
           commitTs: pgEpochMicrosToIso(message.commitTime)
         }
         return
@@ -198,6 +201,7 @@ export class Router implements SnapshotRowSink {
       case "Commit": {
         const tx = this.requireTx(lsn, "Commit")
         this.tracker.commit(tx.handle, message.endLsn)
+        this.lastCommitEnd = message.endLsn
         this.tx = undefined
         this.stats.transactions++
         return

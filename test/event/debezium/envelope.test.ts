@@ -117,7 +117,7 @@ const source = {
   ts_ms: commitMs,
   txId: 735,
   lsn: 200,
-  sequence: `["500","200"]`,
+  sequence: `[null,"200"]`, // no commit before it since streaming started, then the change's LSN
   ts_us: commitMs * 1000,
   ts_ns: commitMs * 1_000_000,
   xmin: null,

@@ -167,7 +167,7 @@ export const debeziumPlan = (options: {
     keyPrefix: `{"schema":${JSON.stringify(keySchema)},"payload":`,
     valuePrefix: `{"schema":${JSON.stringify(envelope)},"payload":{"before":`,
     sourcePrefix: `{"version":"${SOURCE_VERSION}","connector":"postgresql","name":${jsonString(options.server)},"ts_ms":`,
-    sourceMiddle: `,"db":${jsonString(options.database)},"sequence":"[\\"`,
+    sourceMiddle: `,"db":${jsonString(options.database)},"sequence":"[`,
     sourceTable: `,"schema":${jsonString(relation.schema)},"table":${jsonString(relation.name)},"txId":`
   }
 }
@@ -177,10 +177,10 @@ export type SnapshotMarker = "false" | "true" | "incremental"
 
 /**
  * The `source` object, fields in the order of Debezium's schema. `lsn` is
- * the change's own WAL position, `commitLsn` its transaction's commit
- * position; `sequence` is `["<commitLsn>","<lsn>"]` (Debezium's is the
- * previous commit's LSN and this one: a consumer only compares it, and ours
- * orders the same way). `tsUs` is the commit time in microseconds (`ts_ms`,
+ * the change's own WAL position; `sequence` is `["<previous>","<lsn>"]`
+ * where `previous` is the end of the previous transaction's commit, null for
+ * the first transaction after streaming started (`previous` 0), as
+ * Debezium's (measured side by side). `tsUs` is the commit time in microseconds (`ts_ms`,
  * `ts_us`, `ts_ns` are all derived from it). `txId` null for snapshot rows.
  */
 export const debeziumSource = (
@@ -188,11 +188,11 @@ export const debeziumSource = (
   snapshot: SnapshotMarker,
   tsUs: number,
   txId: number | null,
-  commitLsn: number,
+  previous: number,
   lsn: number
 ): string =>
-  plan.sourcePrefix + Math.floor(tsUs / 1000) + ",\"snapshot\":\"" + snapshot + "\"" + plan.sourceMiddle + commitLsn +
-  "\\\",\\\"" + lsn + "\\\"]\",\"ts_us\":" + tsUs + ",\"ts_ns\":" + tsUs + "000" + plan.sourceTable + txId +
+  plan.sourcePrefix + Math.floor(tsUs / 1000) + ",\"snapshot\":\"" + snapshot + "\"" + plan.sourceMiddle +
+  (previous === 0 ? "null,\\\"" : "\\\"" + previous + "\\\",\\\"") + lsn + "\\\"]\",\"ts_us\":" + tsUs + ",\"ts_ns\":" + tsUs + "000" + plan.sourceTable + txId +
   ",\"lsn\":" + lsn + ",\"xmin\":null,\"origin\":null,\"origin_lsn\":null}"
 
 const opSuffix: Record<Op, string> = {

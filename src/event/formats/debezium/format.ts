@@ -115,7 +115,7 @@ class DebeziumTable implements TableFormat {
     // Debezium's initial snapshot rows have no transaction; incremental ones are read inside the window's.
     const source = kind === "initial"
       ? debeziumSource(this.plan, "true", now * 1000, null, lsn, lsn)
-      : debeziumSource(this.plan, "incremental", commitTimeUs(tx), tx.xid, tx.commitLsn, lsn)
+      : debeziumSource(this.plan, "incremental", commitTimeUs(tx), tx.xid, tx.previousCommitEndLsn ?? tx.commitLsn, lsn)
     return jsonRecord(this.topic, this.key(row), debeziumValue(this.plan, "r", "null", after, source, now))
   }
 
@@ -133,7 +133,7 @@ class DebeziumTable implements TableFormat {
   }
 
   private source(lsn: number, tx: Transaction): string {
-    return debeziumSource(this.plan, "false", commitTimeUs(tx), tx.xid, tx.commitLsn, lsn)
+    return debeziumSource(this.plan, "false", commitTimeUs(tx), tx.xid, tx.previousCommitEndLsn ?? tx.commitLsn, lsn)
   }
 }
 
