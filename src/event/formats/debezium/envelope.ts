@@ -91,9 +91,17 @@ const transactionSchema = {
   field: "transaction"
 }
 
+/** A field's schema in JsonConverter's key order: type, fields / items, optional, the rest, field. */
 const fieldSchema = (schema: ConnectSchema, name: string, optional: boolean) => {
-  const { type, ...rest } = schema
-  return { type, optional, ...rest, field: name }
+  const { type, fields, items, ...rest } = schema
+  return {
+    type,
+    ...(fields === undefined ? {} : { fields }),
+    ...(items === undefined ? {} : { items }),
+    optional,
+    ...rest,
+    field: name
+  }
 }
 
 /**
