@@ -137,6 +137,15 @@ export const makeTransactionalProducer = Effect.fn("TransactionalProducer.make")
   /** The last committed record of this slot (the topic is compacted with small segments: few records). */
   const readPosition = <A>(parse: (value: string) => A | undefined) =>
     admin.readCommitted(topic, 0).pipe(
+      Effect.tap((records) =>
+        // Which record the resume rests on, for the log: a wrong position here means changes sent twice.
+        Effect.logInfo("exactly-once: read the position topic", {
+          topic,
+          records: records.length,
+          lastOffset: records.length === 0 ? null : records[records.length - 1]!.offset,
+          lastValue: records.length === 0 ? null : records[records.length - 1]!.value?.toString() ?? null
+        })
+      ),
       Effect.map((records) => {
         let last: A | undefined
         for (const record of records) {
