@@ -77,6 +77,7 @@ export const monitorSlot = Effect.fnUntraced(function*(postgres: PostgresSetting
       yield* Effect.logWarning(`slot monitor: cannot read the slot's state from PostgreSQL (retrying every second): ${error.message}`)
     })
 
+  // Every failure is counted, shown and logged by onFailure, and retried for ever: none reaches here.
   return yield* poll.pipe(
     Effect.tapError(onFailure),
     Effect.retry(Schedule.spaced(slotMonitorInterval)),

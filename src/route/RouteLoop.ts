@@ -148,14 +148,10 @@ const traceBatch = (
   // Decoding runs as each message arrives; its time, summed since the previous batch, is shown just before routing.
   trace.child("outboxx.decode", decodeStart, routeStart, { "outboxx.decode.summed": true })
   trace.child("outboxx.route", routeStart, routeEnd, { "messaging.batch.message_count": facts.records })
+  // A plan is noted only when a record is pushed, so at least one outbox has records.
   for (const outbox of outboxes) {
     if (outbox.records.length === 0) continue
     outbox.trace = trace
     trace.pending++
-  }
-  // Nothing to send in any outbox (cannot happen with plans, kept for safety): the batch ends now.
-  if (trace.pending === 0) {
-    trace.pending = 1
-    trace.delivered()
   }
 }

@@ -22,11 +22,20 @@
  */
 import { type ChildProcess, execFileSync, spawn } from "node:child_process"
 import { existsSync, mkdtempSync, openSync, readdirSync, readFileSync, writeFileSync } from "node:fs"
-import net from "node:net"
 import { tmpdir } from "node:os"
 import path from "node:path"
 import { afterAll, beforeAll, describe, expect, it } from "vitest"
-import { createTestDatabase, pgQuery, readTopic, spawnCli, type TestDatabase, type TopicMessage, uniqueName } from "../support/servers.js"
+import {
+  createTestDatabase,
+  freePort,
+  javaProperties,
+  pgQuery,
+  readTopic,
+  spawnCli,
+  type TestDatabase,
+  type TopicMessage,
+  uniqueName
+} from "../support/servers.js"
 
 const repoRoot = path.resolve(import.meta.dirname, "../..")
 const connectLib = path.join(repoRoot, ".dev/debezium/lib")
@@ -47,17 +56,7 @@ const unavailable = (): string | undefined => {
 const skipReason = unavailable()
 if (skipReason !== undefined) console.warn(`debezium-equivalence e2e skipped: ${skipReason}`)
 
-const freePort = (): Promise<number> =>
-  new Promise((resolve, reject) => {
-    const server = net.createServer()
-    server.listen(0, "127.0.0.1", () => {
-      const address = server.address()
-      server.close(() => (typeof address === "object" && address ? resolve(address.port) : reject(new Error("no port"))))
-    })
-  })
 
-const properties = (entries: Record<string, string>): string =>
-  Object.entries(entries).map(([key, value]) => `${key}=${value}`).join("\n") + "\n"
 
 const columns = `
   id int8 PRIMARY KEY,
@@ -187,7 +186,7 @@ describe.skipIf(skipReason !== undefined)("format debezium = Debezium 3.7's own 
     const connectLog = path.join(workDir, "connect.log")
     writeFileSync(
       path.join(workDir, "worker.properties"),
-      properties({
+      javaProperties({
         "bootstrap.servers": kafkaBroker,
         "key.converter": "org.apache.kafka.connect.json.JsonConverter",
         "value.converter": "org.apache.kafka.connect.json.JsonConverter",
@@ -201,7 +200,7 @@ describe.skipIf(skipReason !== undefined)("format debezium = Debezium 3.7's own 
     )
     writeFileSync(
       path.join(workDir, "connector.properties"),
-      properties({
+      javaProperties({
         name: dbzSlot,
         "connector.class": "io.debezium.connector.postgresql.PostgresConnector",
         "tasks.max": "1",

@@ -13,11 +13,10 @@
  */
 import { type ChildProcess, execFileSync, spawn } from "node:child_process"
 import { existsSync, mkdirSync, mkdtempSync, openSync, readdirSync, writeFileSync } from "node:fs"
-import net from "node:net"
 import { tmpdir } from "node:os"
 import path from "node:path"
 import { afterAll, beforeAll, describe, expect, it } from "vitest"
-import { createTestDatabase, pgQuery, spawnCli, type TestDatabase, uniqueName } from "../support/servers.js"
+import { createTestDatabase, freePort, javaProperties, pgQuery, spawnCli, type TestDatabase, uniqueName } from "../support/servers.js"
 
 const repoRoot = path.resolve(import.meta.dirname, "../..")
 const connectLib = path.join(repoRoot, ".dev/debezium/lib")
@@ -90,24 +89,14 @@ const classpath = (): string => {
   return [...connect.map((f) => path.join(connectLib, f)), ...sink.map((f) => path.join(jdbcLib, f))].join(path.delimiter)
 }
 
-const freePort = (): Promise<number> =>
-  new Promise((resolve, reject) => {
-    const server = net.createServer()
-    server.listen(0, "127.0.0.1", () => {
-      const address = server.address()
-      server.close(() => (typeof address === "object" && address ? resolve(address.port) : reject(new Error("no port"))))
-    })
-  })
 
-const properties = (entries: Record<string, string>): string =>
-  Object.entries(entries).map(([key, value]) => `${key}=${value}`).join("\n") + "\n"
 
 const startSink = async (workDir: string, topic: string, target: string, table: string): Promise<ChildProcess> => {
   const worker = path.join(workDir, "worker.properties")
   const connector = path.join(workDir, "sink.properties")
   writeFileSync(
     worker,
-    properties({
+    javaProperties({
       "bootstrap.servers": kafkaBroker,
       "key.converter": "org.apache.kafka.connect.json.JsonConverter",
       "value.converter": "org.apache.kafka.connect.json.JsonConverter",
@@ -121,7 +110,7 @@ const startSink = async (workDir: string, topic: string, target: string, table: 
   )
   writeFileSync(
     connector,
-    properties({
+    javaProperties({
       name: uniqueName("dbz_sink"),
       "connector.class": "io.debezium.connector.jdbc.JdbcSinkConnector",
       "tasks.max": "1",

@@ -6,24 +6,15 @@
  */
 import { execFileSync } from "node:child_process"
 import { mkdtempSync } from "node:fs"
-import net from "node:net"
 import { tmpdir } from "node:os"
 import path from "node:path"
 import { afterAll, beforeAll, describe, expect, it } from "vitest"
 import { writeRunConfig } from "../support/runConfig.js"
-import { createTestDatabase, pgQuery, readTopic, repoRoot, spawnCli, type TestDatabase } from "../support/servers.js"
+import { createTestDatabase, freePort, pgQuery, readTopic, repoRoot, spawnCli, type TestDatabase } from "../support/servers.js"
 
 let db: TestDatabase
 const workDir = mkdtempSync(path.join(tmpdir(), "outboxx-embedded-"))
 
-const freePort = (): Promise<number> =>
-  new Promise((resolve, reject) => {
-    const server = net.createServer().listen(0, "127.0.0.1", () => {
-      const address = server.address() as net.AddressInfo
-      server.close(() => resolve(address.port))
-    })
-    server.on("error", reject)
-  })
 
 beforeAll(async () => {
   db = await createTestDatabase("e2e_embedded")

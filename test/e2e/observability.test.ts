@@ -15,25 +15,15 @@
  */
 import { execFileSync, spawn, type ChildProcess } from "node:child_process"
 import { mkdtempSync, writeFileSync } from "node:fs"
-import { createServer } from "node:net"
 import { tmpdir } from "node:os"
 import path from "node:path"
 import { afterAll, beforeAll, describe, expect, it } from "vitest"
 import { writeRunConfig } from "../support/runConfig.js"
-import { createTestDatabase, pgQuery, readTopic, repoRoot, spawnCli, type TestDatabase } from "../support/servers.js"
+import { createTestDatabase, freePort, pgQuery, readTopic, repoRoot, spawnCli, type TestDatabase } from "../support/servers.js"
 
 const settingsOf = (output: string): Record<string, string> =>
   Object.fromEntries(output.split("\n").filter((l) => l.includes("=")).map((l) => [l.slice(0, l.indexOf("=")), l.slice(l.indexOf("=") + 1)]))
 
-const freePort = (): Promise<number> =>
-  new Promise((resolve, reject) => {
-    const server = createServer()
-    server.once("error", reject)
-    server.listen(0, "127.0.0.1", () => {
-      const port = (server.address() as { port: number }).port
-      server.close(() => resolve(port))
-    })
-  })
 
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms))
 

@@ -5,6 +5,7 @@
  * parallel without seeing each other's databases, slots or topics.
  */
 import { spawn, type ChildProcess } from "node:child_process"
+import * as net from "node:net"
 import * as path from "node:path"
 import { fileURLToPath } from "node:url"
 import { Kafka, logLevel, type Admin, type IHeaders } from "kafkajs"
@@ -456,3 +457,21 @@ export const spawnCli = (args: ReadonlyArray<string>, options: CliOptions = {}):
 
   return { child, stdout: () => stdout, stderr: () => stderr, exited, waitForLine, signal, stop }
 }
+
+// ---------------------------------------------------------------------------
+// Small helpers for the tests that start other processes
+
+/** A TCP port free on 127.0.0.1 right now (for a child's listener). */
+export const freePort = (): Promise<number> =>
+  new Promise((resolve, reject) => {
+    const server = net.createServer()
+    server.once("error", reject)
+    server.listen(0, "127.0.0.1", () => {
+      const address = server.address() as net.AddressInfo
+      server.close(() => resolve(address.port))
+    })
+  })
+
+/** A Java .properties file's text (Kafka Connect worker and connector configs). */
+export const javaProperties = (entries: Record<string, string>): string =>
+  Object.entries(entries).map(([key, value]) => `${key}=${value}`).join("\n") + "\n"

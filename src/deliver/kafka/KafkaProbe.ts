@@ -53,5 +53,5 @@ export const probeKafkaWhenIdle = Effect.fnUntraced(function*() {
   })
 
   // Untraced: a metadata request every 10 s while idle is not a trace anyone wants.
-  return yield* probe.pipe(Effect.repeat(Schedule.spaced(kafkaProbeInterval)), Effect.ignore, Effect.withTracerEnabled(false))
+  return yield* probe.pipe(Effect.repeat(Schedule.spaced(kafkaProbeInterval)), Effect.withTracerEnabled(false))
 })
