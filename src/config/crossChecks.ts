@@ -73,6 +73,12 @@ export const crossChecks = (root: unknown): Array<CrossCheckIssue> => {
   root.streams.forEach((stream: unknown, index) => {
     if (!isTable(stream)) return
     checkStream(stream, index, issues)
+    if (stream.format === "avro" && !(isTable(root.kafka) && root.kafka.schema_registry !== undefined)) {
+      issues.push({
+        path: ["streams", index, "format"],
+        message: `format "avro" needs a [kafka.schema_registry] section with the registry's url (its schemas are registered there)`
+      })
+    }
     if (typeof stream.name !== "string") return
     const first = firstIndexOfName.get(stream.name)
     if (first === undefined) firstIndexOfName.set(stream.name, index)

@@ -33,6 +33,14 @@ export const checkFiles = (settings: OutboxxSettings): Array<ConfigIssue> => {
       if (problem !== undefined) issues.push(new ConfigIssue({ path: `kafka.tls.${key}`, message: problem }))
     }
   }
+  const registryTls = settings.kafka.schemaRegistry?.tls
+  if (registryTls !== undefined) {
+    for (const key of ["ca", "cert", "key"] as const) {
+      const path = registryTls[key]
+      const problem = path === undefined ? undefined : problemOf(path)
+      if (problem !== undefined) issues.push(new ConfigIssue({ path: `kafka.schema_registry.tls.${key}`, message: problem }))
+    }
+  }
   // libpq's file parameters in the URL; the URL itself (it may hold a password) is never shown.
   const params = new URL(Redacted.value(settings.postgres.url)).searchParams
   for (const name of ["sslrootcert", "sslcert", "sslkey"]) {

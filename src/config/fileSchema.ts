@@ -212,6 +212,28 @@ const PositiveInt = Schema.Number.check(
   expecting("a positive integer", (n: number) => Number.isSafeInteger(n) && n > 0)
 )
 
+const RegistryTls = Schema.Struct({
+  ca: Schema.optional(NonEmptyString),
+  cert: Schema.optional(NonEmptyString),
+  key: Schema.optional(NonEmptyString),
+  rejectUnauthorized: Schema.Boolean.pipe(withDefault(true))
+}).pipe(Schema.encodeKeys({ rejectUnauthorized: "reject_unauthorized" }))
+
+/** A Confluent-compatible schema registry (format "avro"; docs/formats.md). */
+const SchemaRegistry = Schema.Struct({
+  /** The API root: Confluent's, or Apicurio's `/apis/ccompat/v7`. May carry no credentials. */
+  url: Schema.String.check(
+    expecting("an http:// or https:// URL without credentials (use username and password)", (s: string) =>
+      /^https?:\/\//.test(s) && URL.canParse(s) && new URL(s).username === "" && new URL(s).password === "")
+  ),
+  username: Schema.optional(NonEmptyString),
+  password: Schema.optional(secret(Schema.String)),
+  /** How subjects are named, as Confluent's serializers: TopicNameStrategy, RecordNameStrategy, TopicRecordNameStrategy. */
+  subjectNameStrategy: oneOf(["topic", "record", "topic_record"]).pipe(withDefault("topic")),
+  requestTimeout: BoundedDuration("100ms", "10m").pipe(withDefault("30s")),
+  tls: Schema.optional(RegistryTls)
+}).pipe(Schema.encodeKeys({ subjectNameStrategy: "subject_name_strategy", requestTimeout: "request_timeout" }))
+
 const Kafka = Schema.Struct({
   brokers: nonEmptyList(Broker, "broker"),
   clientId: NonEmptyString.pipe(withDefault("outboxx")),
@@ -232,8 +254,11 @@ const Kafka = Schema.Struct({
       Number.isSafeInteger(n) && (n > 0 || n === -1))
   ).pipe(withDefault(-1)),
   sasl: Schema.optional(Sasl),
-  tls: Schema.optional(Tls)
+  tls: Schema.optional(Tls),
+  /** Where format "avro" registers its schemas. */
+  schemaRegistry: Schema.optional(SchemaRegistry)
 }).pipe(Schema.encodeKeys({
+  schemaRegistry: "schema_registry",
   clientId: "client_id",
   batchMaxBytes: "batch_max_bytes",
   createTopics: "create_topics",
@@ -297,7 +322,7 @@ const Stream = Schema.Struct({
         }`
     })
   ).pipe(withDefault("outboxx.{schema}.{table}")),
-  format: oneOf(["outboxx", "debezium"]).pipe(withDefault("outboxx")),
+  format: oneOf(["outboxx", "debezium", "avro"]).pipe(withDefault("outboxx")),
   operations: nonEmptyList(oneOf(operations), "operation").pipe(
     Schema.decodeTo(
       Schema.ReadonlySet(Schema.Literals(operations)),
@@ -339,3 +364,4 @@ export type OutboxxFile = typeof OutboxxFile.Type
 export type PostgresFile = typeof Postgres.Type
 export type KafkaFile = typeof Kafka.Type
 export type StreamFile = typeof Stream.Type
+export type SchemaRegistryFile = typeof SchemaRegistry.Type

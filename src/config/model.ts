@@ -3,13 +3,14 @@
  * environment into this shape; every other module reads only this.
  * TOML keys are snake_case; fields here are their camelCase names.
  */
-import type { KafkaFile, OutboxxFile, PostgresFile, StreamFile } from "./fileSchema.js"
+import type { KafkaFile, OutboxxFile, PostgresFile, SchemaRegistryFile, StreamFile } from "./fileSchema.js"
 
 // The shapes are those the schema decodes to (fileSchema.ts, the one definition); these names are for readers.
 export type PostgresSettings = PostgresFile
 export type KafkaSettings = KafkaFile
 export type KafkaSaslSettings = NonNullable<KafkaFile["sasl"]>
 export type KafkaTlsSettings = NonNullable<KafkaFile["tls"]>
+export type SchemaRegistrySettings = SchemaRegistryFile
 export type StateSettings = OutboxxFile["state"]
 export type HttpSettings = OutboxxFile["http"]
 export type TracingSettings = OutboxxFile["tracing"]

@@ -13,6 +13,8 @@
  * place from the replication message) and write records (`OutRecord`); they
  * never see a database connection, the catalog or a Kafka client.
  */
+import { Schema } from "effect"
+import type { SchemaRegistrySettings } from "../config/model.js"
 import type { Relation } from "../decode/messages.js"
 import type { Tuple } from "../decode/tuple.js"
 import type { JsonBytes } from "./record/JsonBytes.js"
@@ -123,6 +125,24 @@ export interface TableFormat {
   readonly snapshot: (row: TextRow, kind: SnapshotKind, lsn: number, tx: Transaction, nowMs: number) => OutRecord
   /** The Kafka key of a row as text (a dead letter's key, for one); null when the table has no key columns. */
   readonly keyText: (tuple: Tuple) => string | null
+  /**
+   * Work to do once per plan before the first event (the avro format
+   * registers its schemas); a rejection is a FormatFailure-shaped error
+   * (`retryable` says whether trying again later can succeed).
+   */
+  readonly prepare?: () => Promise<void>
+}
+
+/** A format could not get ready for a table (its schema registry refused or did not answer). */
+export class FormatError extends Schema.TaggedError<FormatError>()("FormatError", {
+  stream: Schema.String,
+  table: Schema.String,
+  reason: Schema.String,
+  retryable: Schema.Boolean
+}) {
+  override get message(): string {
+    return `stream "${this.stream}", table ${this.table}: ${this.reason}`
+  }
 }
 
 /** A format for one stream: keeps what it reuses across the stream's tables (scratch arrays, per-transaction text). */
@@ -134,4 +154,6 @@ export interface EventFormat {
 export interface FormatContext {
   readonly stream: string
   readonly database: string
+  /** Where formats with registered schemas (avro) register them. */
+  readonly schemaRegistry?: SchemaRegistrySettings | undefined
 }

@@ -101,6 +101,7 @@ export const isTransient = (error: StreamingError): boolean => {
     case "SlotError":
     case "SinkError":
     case "SnapshotError":
+    case "FormatError":
       return error.retryable
     case "PostgresError":
       return !isPermanentPostgresFailure(error.code, error.message)

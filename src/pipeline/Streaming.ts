@@ -40,6 +40,7 @@ import { makeRelationPlanner } from "../route/RelationPlanner.js"
 import { runRouteLoop } from "../route/RouteLoop.js"
 import { type LogicalMessageHandler, Router, type RoutingError } from "../route/Router.js"
 import type { TablePlanError } from "../route/TablePlan.js"
+import type { FormatError } from "../event/EventFormat.js"
 import { watchTables } from "../route/TableWatch.js"
 import { makeSnapshotter, notifyDelivered } from "../snapshot/Snapshotter.js"
 import type { SnapshotError } from "../snapshot/SnapshotError.js"
@@ -58,6 +59,7 @@ export type StreamingError =
   | SlotError
   | RoutingError
   | TablePlanError
+  | FormatError
   | SinkError
   | PgoutputDecodeError
   | ReplicationProtocolError

@@ -13,7 +13,8 @@ import { formatLsn } from "../postgres/lsn.js"
 import { columnFacts } from "../postgres/catalog.js"
 import { type PostgresError, queryRows } from "../postgres/Postgres.js"
 import { RoutingError } from "./Router.js"
-import { planRelation, type RelationEntry, streamFormats, TablePlanError } from "./TablePlan.js"
+import type { FormatError } from "../event/EventFormat.js"
+import { planRelation, prepareFormats, type RelationEntry, streamFormats, TablePlanError } from "./TablePlan.js"
 
 const primaryKeySql = `SELECT a.attname FROM pg_index i
   JOIN pg_attribute a ON a.attrelid = i.indrelid AND a.attnum = ANY(i.indkey)
@@ -23,7 +24,7 @@ const primaryKeySql = `SELECT a.attname FROM pg_index i
 export type RelationPlanner = (
   lsn: number,
   relation: Relation
-) => Effect.Effect<RelationEntry, RoutingError | TablePlanError | PostgresError>
+) => Effect.Effect<RelationEntry, RoutingError | TablePlanError | FormatError | PostgresError>
 
 export const makeRelationPlanner = (catalog: pg.Client, settings: OutboxxSettings, database: string): RelationPlanner => {
   const registry = new TypeRegistry()
@@ -45,6 +46,7 @@ export const makeRelationPlanner = (catalog: pg.Client, settings: OutboxxSetting
     const facts = yield* columnFacts(catalog, relation.relationId)
     const entry = planRelation(relation, settings, registry, pk.map((r) => r.attname), formats, facts)
     if (entry instanceof TablePlanError) return yield* entry
+    yield* prepareFormats(entry)
     return entry
   })
 }

@@ -5,11 +5,11 @@
  * knows what the events look like). A new Relation message (after ALTER
  * TABLE) replaces the plan, so events carry the new shape from then on.
  */
-import { Schema } from "effect"
+import { Effect, Schema } from "effect"
 import { renderTopic } from "../config/topic.js"
 import type { Operation, OutboxxSettings, StreamSettings } from "../config/model.js"
 import type { Relation } from "../decode/messages.js"
-import type { ColumnFacts, EventFormat, Op, TableFormat } from "../event/EventFormat.js"
+import { type ColumnFacts, type EventFormat, FormatError, type Op, type TableFormat } from "../event/EventFormat.js"
 import { makeFormat } from "../event/formats/index.js"
 import type { TypeRegistry } from "../event/values/TypeRegistry.js"
 
@@ -85,7 +85,26 @@ const columnIndexes = (
 
 /** One format instance per stream, shared by the stream's tables (`planRelation`'s `formats`). */
 export const streamFormats = (settings: OutboxxSettings, database: string): ReadonlyArray<EventFormat> =>
-  settings.streams.map((stream) => makeFormat(stream.format, { stream: stream.name, database }))
+  settings.streams.map((stream) =>
+    makeFormat(stream.format, { stream: stream.name, database, schemaRegistry: settings.kafka.schemaRegistry })
+  )
+
+/**
+ * Runs each plan's format preparation (schema registration) before the first
+ * event of the plan is built; a failure names the stream and table.
+ */
+export const prepareFormats = (entry: RelationEntry): Effect.Effect<void, FormatError> =>
+  Effect.forEach(entry.plans, (plan) =>
+    plan.format.prepare === undefined ? Effect.void : Effect.tryPromise({
+      try: () => plan.format.prepare!(),
+      catch: (cause) =>
+        new FormatError({
+          stream: plan.stream.name,
+          table: plan.table,
+          reason: cause instanceof Error ? cause.message : String(cause),
+          retryable: typeof cause === "object" && cause !== null && (cause as { retryable?: unknown }).retryable === true
+        })
+    }), { discard: true })
 
 /**
  * Plans every stream that captures `relation`. `primaryKey` is the table's

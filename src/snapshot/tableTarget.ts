@@ -10,7 +10,7 @@ import { Effect } from "effect"
 import type pg from "pg"
 import type { OutboxxSettings } from "../config/model.js"
 import type { EventFormat } from "../event/EventFormat.js"
-import { planRelation, type TablePlan, TablePlanError } from "../route/TablePlan.js"
+import { planRelation, prepareFormats, type TablePlan, TablePlanError } from "../route/TablePlan.js"
 import type { Relation, ReplicaIdentity } from "../decode/messages.js"
 import { columnFacts } from "../postgres/catalog.js"
 import { queryRows } from "../postgres/Postgres.js"
@@ -126,6 +126,7 @@ export const loadTableTarget = Effect.fnUntraced(function*(
   const facts = yield* columnFacts(catalog, Number(cls.oid)).pipe(asSnapshotError)
   const entry = planRelation(relation, settings, registry, primaryKey, formats, facts)
   if (entry instanceof TablePlanError) return yield* fail(entry.message, false, entry)
+  yield* prepareFormats(entry).pipe(Effect.mapError((error) => fail(error.message, error.retryable, error)))
   const keyNames = primaryKey.length > 0 ? primaryKey : identityIndex
   return {
     table,

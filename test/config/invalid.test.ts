@@ -16,6 +16,18 @@ const twoStreams = (second: string) => `${minimal()}[[streams]]\n${second}\n`
 
 const cases: ReadonlyArray<BadCase> = [
   {
+    name: "format avro without a schema registry",
+    text: withStream(`format = "avro"`),
+    path: "streams[0].format",
+    message: "needs a [kafka.schema_registry] section"
+  },
+  {
+    name: "a schema registry URL with credentials in it",
+    text: withKafka(`[kafka.schema_registry]\nurl = "https://user:secret@registry.example:8081"`),
+    path: "kafka.schema_registry.url",
+    message: "without credentials"
+  },
+  {
     name: "unknown key in [postgres] with a hint",
     text: withPostgres(`statu_interval = "10s"`),
     path: "postgres.statu_interval",

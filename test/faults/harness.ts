@@ -140,9 +140,9 @@ topic = "${this.topic}"
   }
 
   /** Every record's row id in the topic (values are outboxx change events). */
-  async topicIds(expected: number, timeoutMs = 90_000): Promise<Array<string>> {
+  async topicIds(expected: number, timeoutMs = 90_000, readUncommitted = false): Promise<Array<string>> {
     const kafka = new Kafka({ clientId: "faults-reader", brokers: kafkaBrokersFaults(), logLevel: logLevel.NOTHING })
-    const consumer = kafka.consumer({ groupId: `faults-${this.db}-${Date.now()}` })
+    const consumer = kafka.consumer({ groupId: `faults-${this.db}-${Date.now()}`, readUncommitted })
     await consumer.connect()
     await consumer.subscribe({ topic: this.topic, fromBeginning: true })
     const ids: Array<string> = []
@@ -168,9 +168,14 @@ topic = "${this.topic}"
     const source = await this.sourceIds()
     const ids = await this.topicIds(source.size)
     const distinct = new Set(ids)
-    let missing = 0
-    for (const id of source) if (!distinct.has(id)) missing++
-    return { source: source.size, delivered: ids.length, missing, duplicates: ids.length - distinct.size }
+    const missingIds = [...source].filter((id) => !distinct.has(id))
+    if (missingIds.length > 0) {
+      // Evidence for the report: are the missing rows in the topic at all, outside committed transactions?
+      const uncommitted = new Set(await this.topicIds(source.size, 30_000, true))
+      const present = missingIds.filter((id) => uncommitted.has(id))
+      console.log(`${this.name}: missing ids ${missingIds.slice(0, 20).join(", ")}; ${present.length} of them in the topic read uncommitted`)
+    }
+    return { source: source.size, delivered: ids.length, missing: missingIds.length, duplicates: ids.length - distinct.size }
   }
 
   async slotActivePid(): Promise<number | null> {

@@ -5,13 +5,15 @@
  */
 import type { FormatName } from "../../config/model.js"
 import type { EventFormat, FormatContext } from "../EventFormat.js"
+import { avroFormat } from "./avro/format.js"
 import { debeziumFormat } from "./debezium/format.js"
 import { outboxxFormat } from "./outboxx.js"
 
 /** Every configurable name has a format (the compiler holds the config's list and this one together). */
 export const formats: Readonly<Record<FormatName, (context: FormatContext) => EventFormat>> = {
   outboxx: outboxxFormat,
-  debezium: debeziumFormat
+  debezium: debeziumFormat,
+  avro: avroFormat
 }
 
 /** A new instance of the named format for one stream (instances keep per-stream scratch state). */

@@ -31,10 +31,15 @@ export interface DebeziumPlan {
    * does for Debezium (it serialises a null field by its schema's default).
    */
   readonly nulls: ReadonlyArray<string>
-  /** `{"schema":<key schema>,"payload":` — followed by the key object and `}`. */
+  /** `{"schema":<key schema>,"payload":` — followed by the key object and `keySuffix`; "" without schemas. */
   readonly keyPrefix: string
-  /** `{"schema":<envelope schema>,"payload":{"before":` */
+  readonly keySuffix: string
+  /** `{"schema":<envelope schema>,"payload":{"before":`, or `{"before":` without schemas; the value ends with `valueSuffix`. */
   readonly valuePrefix: string
+  readonly valueSuffix: string
+  /** The Connect schemas of the key and the envelope (what JsonConverter writes; the avro format converts them). */
+  readonly keySchema: ConnectSchema
+  readonly valueSchema: ConnectSchema
   /** `source` up to `ts_ms`, then `db` and the start of `sequence`, then `schema`, `table` up to `txId`: fields in Debezium's order. */
   readonly sourcePrefix: string
   readonly sourceMiddle: string
@@ -120,7 +125,10 @@ export const debeziumPlan = (options: {
   readonly server: string
   readonly database: string
   readonly columnFacts?: ReadonlyMap<string, ColumnFacts> | undefined
+  /** false: payloads only, as JsonConverter with schemas.enable=false (the avro format reads them so). */
+  readonly schemas?: boolean
 }): DebeziumPlan => {
+  const schemas = options.schemas ?? true
   const { relation, includeMask, keyIndexes } = options
   const types = relation.columns.map((c) => debeziumColumnType(options.registry, c.typeOid, c.typeMod))
   const base = schemaName(options.name)
@@ -172,8 +180,12 @@ export const debeziumPlan = (options: {
     writers: types.map((t) => t.writer),
     placeholders: types.map((t) => t.placeholder),
     nulls: defaults.map((d) => d ?? "null"),
-    keyPrefix: `{"schema":${JSON.stringify(keySchema)},"payload":`,
-    valuePrefix: `{"schema":${JSON.stringify(envelope)},"payload":{"before":`,
+    keyPrefix: schemas ? `{"schema":${JSON.stringify(keySchema)},"payload":` : "",
+    keySuffix: schemas ? "}" : "",
+    valuePrefix: schemas ? `{"schema":${JSON.stringify(envelope)},"payload":{"before":` : `{"before":`,
+    valueSuffix: schemas ? "}}" : "}",
+    keySchema,
+    valueSchema: envelope,
     sourcePrefix: `{"version":"${SOURCE_VERSION}","connector":"postgresql","name":${jsonString(options.server)},"ts_ms":`,
     sourceMiddle: `,"db":${jsonString(options.database)},"sequence":"[`,
     sourceTable: `,"schema":${jsonString(relation.schema)},"table":${jsonString(relation.name)},"txId":`
@@ -214,10 +226,10 @@ const opSuffix: Record<Op, string> = {
 /** The event value; `before`/`after` are the row payload object texts or "null"; `tsMs` the processing time. */
 export const debeziumValue = (plan: DebeziumPlan, op: Op, before: string, after: string, source: string, tsMs: number): string =>
   plan.valuePrefix + before + ",\"after\":" + after + ",\"source\":" + source + opSuffix[op] + tsMs +
-  ",\"ts_us\":" + tsMs + "000,\"ts_ns\":" + tsMs + "000000}}"
+  ",\"ts_us\":" + tsMs + "000,\"ts_ns\":" + tsMs + "000000" + plan.valueSuffix
 
 /** The Kafka key around the key columns' payload object text. */
-export const debeziumKey = (plan: DebeziumPlan, payload: string): string => plan.keyPrefix + payload + "}"
+export const debeziumKey = (plan: DebeziumPlan, payload: string): string => plan.keyPrefix + payload + plan.keySuffix
 
 /**
  * Adds Debezium's placeholder for each unchanged TOASTed column (indexes in

@@ -15,16 +15,17 @@ import { type DebeziumPlan, debeziumKey, debeziumPlan, debeziumSource, debeziumV
 
 const commitTimeUs = (tx: Transaction): number => tx.commitTimeUs ?? tx.commitTimeMs * 1000
 
-class DebeziumTable implements TableFormat {
-  private readonly topic: string
+export class DebeziumTable implements TableFormat {
+  protected readonly topic: string
   private readonly includeMask: ReadonlyArray<boolean>
   private readonly keyIndexes: ReadonlyArray<number>
   private readonly prefixes: ReadonlyArray<string>
   private readonly keyPrefixes: ReadonlyArray<string>
   private readonly writers: ReadonlyArray<JsonWriter>
-  private readonly plan: DebeziumPlan
+  protected readonly plan: DebeziumPlan
 
-  constructor(context: FormatContext, shape: TableShape) {
+  /** `schemas` false: payloads only, as JsonConverter with schemas.enable=false (the avro format's input). */
+  constructor(context: FormatContext, shape: TableShape, schemas = true) {
     const { relation } = shape
     this.topic = shape.topic
     this.includeMask = shape.includeMask
@@ -37,7 +38,8 @@ class DebeziumTable implements TableFormat {
       name: shape.topic,
       columnFacts: shape.columnFacts,
       server: context.stream,
-      database: context.database
+      database: context.database,
+      schemas
     })
     this.prefixes = keyPrefixes(relation.columns.map((c) => c.name))
     this.keyPrefixes = shape.keyIndexes.map((i) => this.prefixes[i]!)
@@ -72,14 +74,14 @@ class DebeziumTable implements TableFormat {
       : buildRowJson(this.prefixes, this.writers, beforeValues, this.includeMask, undefined, undefined, this.plan.nulls)
     const afterWithPlaceholders = unchanged.length === 0 ? afterJson : withPlaceholders(this.plan, this.prefixes, afterJson, unchanged)
     const value = debeziumValue(this.plan, op, beforeJson, afterWithPlaceholders, this.source(lsn, tx), now)
-    return jsonRecord(this.topic, this.key(afterValues), value)
+    return this.record(this.key(afterValues), value)
   }
 
   delete(_out: JsonBytes, before: Tuple, beforeIsFull: boolean, lsn: number, tx: Transaction, now: number): OutRecord {
     const values = before.values()
     // With only the replica identity sent, the other columns are null (every field present, as Debezium writes it).
     const beforeJson = buildRowJson(this.prefixes, this.writers, values, this.includeMask, undefined, undefined, this.plan.nulls)
-    return jsonRecord(this.topic, this.key(values), debeziumValue(this.plan, "d", beforeJson, "null", this.source(lsn, tx), now))
+    return this.record(this.key(values), debeziumValue(this.plan, "d", beforeJson, "null", this.source(lsn, tx), now))
   }
 
   /**
@@ -107,7 +109,7 @@ class DebeziumTable implements TableFormat {
   }
 
   truncate(_out: JsonBytes, lsn: number, tx: Transaction, now: number): OutRecord {
-    return jsonRecord(this.topic, null, debeziumValue(this.plan, "t", "null", "null", this.source(lsn, tx), now))
+    return this.record(null, debeziumValue(this.plan, "t", "null", "null", this.source(lsn, tx), now))
   }
 
   snapshot(row: TextRow, kind: SnapshotKind, lsn: number, tx: Transaction, now: number): OutRecord {
@@ -116,7 +118,12 @@ class DebeziumTable implements TableFormat {
     const source = kind === "initial"
       ? debeziumSource(this.plan, "true", now * 1000, null, lsn, lsn)
       : debeziumSource(this.plan, "incremental", commitTimeUs(tx), tx.xid, tx.previousCommitEndLsn ?? tx.commitLsn, lsn)
-    return jsonRecord(this.topic, this.key(row), debeziumValue(this.plan, "r", "null", after, source, now))
+    return this.record(this.key(row), debeziumValue(this.plan, "r", "null", after, source, now))
+  }
+
+  /** The Kafka record of one event's key and value texts: JSON as it is here, Avro in the avro format. */
+  protected record(key: string | null, value: string): OutRecord {
+    return jsonRecord(this.topic, key, value)
   }
 
   keyText(tuple: Tuple): string | null {
