@@ -5,12 +5,14 @@
 # 127.0.0.1:${OUTBOXX_DEV_REGISTRY_PORT:-58081}. Its Confluent-compatible API
 # (what Outboxx and Confluent's clients speak) is at /apis/ccompat/v7.
 #
-#   bash dev/registry.sh up|down|status|fetch|converter
+#   bash dev/registry.sh up|down|status|fetch|converter|jar
 #
 # `up` prints OUTBOXX_TEST_REGISTRY_URL=...; `converter` fetches Apicurio's
 # Kafka Connect AvroConverter (io.apicurio:apicurio-registry-utils-converter
 # 2.6.13.Final) with Kafka Connect's API and prints its classpath, for the
-# tests that decode our records the way a Connect sink does. Only the tests
+# tests that decode our records the way a Connect sink does; `jar` prints the
+# registry's jar (OUTBOXX_TEST_REGISTRY_JAR=...) for a test that runs its own
+# instance (with TLS and basic authentication). Only the tests
 # that need a registry (and the demo's avro step) call this.
 source "$(dirname "${BASH_SOURCE[0]}")/lib.sh"
 source "$OUTBOXX_ROOT/dev/kafka.sh"
@@ -134,6 +136,7 @@ case "${1:-up}" in
   down) down ;;
   fetch) fetch ;;
   converter) converter ;;
+  jar) fetch && echo "OUTBOXX_TEST_REGISTRY_JAR=$REGISTRY_JAR" ;;
   status) if live_pid "$REGISTRY_PIDFILE" "$REGISTRY_JAR" >/dev/null; then say "Apicurio Registry running"; else say "Apicurio Registry not running"; exit 1; fi ;;
-  *) die "usage: dev/registry.sh up|down|status|fetch|converter" ;;
+  *) die "usage: dev/registry.sh up|down|status|fetch|converter|jar" ;;
 esac

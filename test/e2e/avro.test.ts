@@ -18,14 +18,15 @@
  * Needs Java 17 (the registry, the converter) and python3; skipped, saying
  * why, without them.
  */
-import { execFileSync, spawnSync } from "node:child_process"
+import { type ChildProcess, execFileSync, spawn, spawnSync } from "node:child_process"
 import { mkdtempSync } from "node:fs"
 import { tmpdir } from "node:os"
 import path from "node:path"
 import { afterAll, beforeAll, describe, expect, it } from "vitest"
 import { everyTypeChanges, everyTypeSetup } from "../support/everyType.js"
 import { writeRunConfig } from "../support/runConfig.js"
-import { createTestDatabase, kafkaBrokers, pgQuery, readTopic, repoRoot, spawnCli, type TestDatabase } from "../support/servers.js"
+import { createTestDatabase, freePort, kafkaBrokers, pgQuery, readTopic, repoRoot, spawnCli, type TestDatabase } from "../support/servers.js"
+import { makeCertificate } from "../support/tlsProxy.js"
 
 const unavailable = (): string | undefined => {
   for (const [tool, args] of [["java", ["-version"]], ["python3", ["--version"]]] as const) {
@@ -60,8 +61,13 @@ const readThroughConverter = (topic: string, count: number): Array<{ key: unknow
 }
 
 /** Records as Confluent's Python AvroDeserializer decodes them. */
-const readThroughPython = (topic: string, count: number): Array<{ key: Record<string, unknown> | null; value: Record<string, unknown> | null }> => {
-  const out = execFileSync(python, [path.join(repoRoot, "test/support/python/avro_read.py"), kafkaBrokers()[0]!, topic, String(count), registryUrl, "60"], {
+const readThroughPython = (
+  topic: string,
+  count: number,
+  registry: { url: string; auth?: string; ca?: string } = { url: registryUrl }
+): Array<{ key: Record<string, unknown> | null; value: Record<string, unknown> | null }> => {
+  const secure = registry.auth === undefined ? [] : [registry.auth, registry.ca!]
+  const out = execFileSync(python, [path.join(repoRoot, "test/support/python/avro_read.py"), kafkaBrokers()[0]!, topic, String(count), registry.url, "60", ...secure], {
     encoding: "utf8",
     stdio: ["ignore", "pipe", "inherit"],
     timeout: 120_000
@@ -223,6 +229,60 @@ format = "avro"
       expect(await versions()).toHaveLength(3)
     } finally {
       expect((await cli.stop("SIGTERM", 20_000)).code).toBe(0)
+    }
+  }, 300_000)
+
+  it("registers over TLS with basic authentication (password from the environment, never logged), and says so when the registry refuses the credentials", async () => {
+    // A registry of its own: Apicurio with HTTPS only and Quarkus's embedded users.
+    const { certFile, keyFile } = makeCertificate("registry")
+    const [httpPort, managementPort, tlsPort] = [await freePort(), await freePort(), await freePort()]
+    const jar = devScript("registry.sh", "jar").OUTBOXX_TEST_REGISTRY_JAR!
+    const registry: ChildProcess = spawn("java", [
+      "-Xmx384m",
+      "-Dquarkus.http.host=127.0.0.1", `-Dquarkus.http.port=${httpPort}`, "-Dquarkus.http.insecure-requests=disabled",
+      "-Dquarkus.management.host=127.0.0.1", `-Dquarkus.management.port=${managementPort}`,
+      `-Dquarkus.http.ssl-port=${tlsPort}`, `-Dquarkus.http.ssl.certificate.files=${certFile}`, `-Dquarkus.http.ssl.certificate.key-files=${keyFile}`,
+      "-Dquarkus.http.auth.basic=true", "-Dquarkus.security.users.embedded.enabled=true", "-Dquarkus.security.users.embedded.plain-text=true",
+      "-Dquarkus.security.users.embedded.users.outboxx=s3cret-pw", "-Dquarkus.security.users.embedded.roles.outboxx=sr-admin",
+      "-Dapicurio.authn.enabled=true", "-Dquarkus.oidc.tenant-enabled=false",
+      "-jar", jar
+    ], { stdio: "ignore" })
+    try {
+      const url = `https://127.0.0.1:${tlsPort}/apis/ccompat/v7`
+      const deadline = Date.now() + 120_000
+      while (spawnSync("curl", ["-fs", "-o", "/dev/null", "--cacert", certFile, "-u", "outboxx:s3cret-pw", `${url}/subjects`]).status !== 0) {
+        if (Date.now() > deadline) throw new Error("the TLS registry did not start within 120 s")
+        await new Promise((resolve) => setTimeout(resolve, 500))
+      }
+      await pgQuery(db.url, "CREATE TABLE secured (id int PRIMARY KEY, name text)")
+      const section = (password: string) =>
+        `[kafka.schema_registry]\nurl = "${url}"\nusername = "outboxx"\npassword = "${password}"\n[kafka.schema_registry.tls]\nca = "${certFile}"\n`
+      const streams = `
+[[streams]]
+name = "sec"
+tables = ["secured"]
+topic = "PREFIX.{table}"
+format = "avro"
+`
+      const wrong = writeRunConfig({ dir: workDir, name: "avro_badpw", url: db.url, kafka: section("${REGISTRY_PASSWORD}"), streams })
+      await pgQuery(db.url, "INSERT INTO secured VALUES (1, 'one')")
+      const refused = spawnCli(["run", "-c", wrong.file], { env: { REGISTRY_PASSWORD: "not-the-password" } })
+      const result = await refused.exited
+      expect(result.code).toBe(1)
+      expect(result.stderr).toMatch(/the schema registry at https:\/\/127\.0\.0\.1:\d+\/apis\/ccompat\/v7\/ refused our credentials \(HTTP 401\)/)
+      expect(result.stdout + result.stderr).not.toContain("not-the-password")
+
+      const right = writeRunConfig({ dir: workDir, name: "avro_tls", url: db.url, kafka: section("${REGISTRY_PASSWORD}"), streams })
+      const cli = spawnCli(["run", "-c", right.file], { env: { REGISTRY_PASSWORD: "s3cret-pw" } })
+      try {
+        await cli.waitForLine(/streaming slot/, 60_000)
+        const decoded = readThroughPython(`${right.prefix}.secured`, 1, { url, auth: "outboxx:s3cret-pw", ca: certFile })
+        expect(decoded[0]!.value).toMatchObject({ op: "r", after: { id: 1, name: "one" } })
+      } finally {
+        expect((await cli.stop("SIGTERM", 20_000)).code).toBe(0)
+      }
+    } finally {
+      registry.kill("SIGTERM")
     }
   }, 300_000)
 })

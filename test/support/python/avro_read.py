@@ -4,7 +4,7 @@ and value is fetched from the registry by the id in the record. Prints one
 JSON line per record: {"key": ..., "value": ...} with bytes as base64 and
 decimals as their text, integers exact.
 
-    python avro_read.py <brokers> <topic> <count> <registry url> <timeout s>
+    python avro_read.py <brokers> <topic> <count> <registry url> <timeout s> [<user:password> <ca file>]
 """
 import base64
 import decimal
@@ -18,7 +18,11 @@ from confluent_kafka.schema_registry.avro import AvroDeserializer
 from confluent_kafka.serialization import MessageField, SerializationContext
 
 brokers, topic, count, registry, timeout = sys.argv[1], sys.argv[2], int(sys.argv[3]), sys.argv[4], float(sys.argv[5])
-deserialize = AvroDeserializer(SchemaRegistryClient({"url": registry}))
+registry_config = {"url": registry}
+if len(sys.argv) > 6:
+    registry_config["basic.auth.user.info"] = sys.argv[6]
+    registry_config["ssl.ca.location"] = sys.argv[7]
+deserialize = AvroDeserializer(SchemaRegistryClient(registry_config))
 consumer = Consumer({
     "bootstrap.servers": brokers,
     "group.id": f"outboxx-python-{topic}-{time.time()}",
