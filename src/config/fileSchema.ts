@@ -322,7 +322,9 @@ const Stream = Schema.Struct({
         }`
     })
   ).pipe(withDefault("outboxx.{schema}.{table}")),
-  format: oneOf(["outboxx", "debezium", "avro"]).pipe(withDefault("outboxx")),
+  format: oneOf(["outboxx", "debezium", "avro", "cloudevents"]).pipe(withDefault("outboxx")),
+  /** CloudEvents Kafka binding content mode (format "cloudevents"). */
+  cloudeventsMode: oneOf(["structured", "binary"]).pipe(withDefault("structured")),
   operations: nonEmptyList(oneOf(operations), "operation").pipe(
     Schema.decodeTo(
       Schema.ReadonlySet(Schema.Literals(operations)),
@@ -347,7 +349,8 @@ const Stream = Schema.Struct({
   includeColumns: "include_columns",
   excludeColumns: "exclude_columns",
   onError: "on_error",
-  deadLetterTopic: "dead_letter_topic"
+  deadLetterTopic: "dead_letter_topic",
+  cloudeventsMode: "cloudevents_mode"
 }))
 
 export const OutboxxFile = Schema.Struct({

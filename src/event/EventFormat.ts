@@ -14,7 +14,7 @@
  * never see a database connection, the catalog or a Kafka client.
  */
 import { Schema } from "effect"
-import type { SchemaRegistrySettings } from "../config/model.js"
+import type { CloudEventsMode, SchemaRegistrySettings } from "../config/model.js"
 import type { Relation } from "../decode/messages.js"
 import type { Tuple } from "../decode/tuple.js"
 import type { JsonBytes } from "./record/JsonBytes.js"
@@ -156,4 +156,6 @@ export interface FormatContext {
   readonly database: string
   /** Where formats with registered schemas (avro) register them. */
   readonly schemaRegistry?: SchemaRegistrySettings | undefined
+  /** CloudEvents' content mode (format "cloudevents"). */
+  readonly cloudEventsMode?: CloudEventsMode | undefined
 }

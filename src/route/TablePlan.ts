@@ -86,7 +86,12 @@ const columnIndexes = (
 /** One format instance per stream, shared by the stream's tables (`planRelation`'s `formats`). */
 export const streamFormats = (settings: OutboxxSettings, database: string): ReadonlyArray<EventFormat> =>
   settings.streams.map((stream) =>
-    makeFormat(stream.format, { stream: stream.name, database, schemaRegistry: settings.kafka.schemaRegistry })
+    makeFormat(stream.format, {
+      stream: stream.name,
+      database,
+      schemaRegistry: settings.kafka.schemaRegistry,
+      cloudEventsMode: stream.cloudeventsMode
+    })
   )
 
 /**

@@ -80,7 +80,8 @@ const withHeader = (records: ReadonlyArray<OutRecord>, name: string, value: stri
   const header = { [name]: value }
   return records.map((record) => {
     if (record instanceof SlabRecord) {
-      record.headers = header
+      // A format's own headers (CloudEvents' attributes) stay.
+      record.headers = record.headers === undefined ? header : { ...record.headers, ...header }
       return record
     }
     return {

@@ -6,6 +6,7 @@
 import type { FormatName } from "../../config/model.js"
 import type { EventFormat, FormatContext } from "../EventFormat.js"
 import { avroFormat } from "./avro/format.js"
+import { cloudeventsFormat } from "./cloudevents.js"
 import { debeziumFormat } from "./debezium/format.js"
 import { outboxxFormat } from "./outboxx.js"
 
@@ -13,7 +14,8 @@ import { outboxxFormat } from "./outboxx.js"
 export const formats: Readonly<Record<FormatName, (context: FormatContext) => EventFormat>> = {
   outboxx: outboxxFormat,
   debezium: debeziumFormat,
-  avro: avroFormat
+  avro: avroFormat,
+  cloudevents: cloudeventsFormat
 }
 
 /** A new instance of the named format for one stream (instances keep per-stream scratch state). */

@@ -69,8 +69,21 @@ const eventBytes = {
 
 const NO_BYTES = new Uint8Array(0)
 
+/**
+ * What wraps each event of the format (CloudEvents, formats/cloudevents.ts):
+ * bytes around the value in the same part, headers, or both. `table` is
+ * `schema.table`; `key` the row's key text where the caller has it (snapshot
+ * rows), else null.
+ */
+export interface EventWrap {
+  readonly open: (out: JsonBytes, op: Op, lsn: number, tx: Transaction, table: string, key: string | null) => void
+  readonly close: (out: JsonBytes) => void
+  readonly headers: (op: Op, lsn: number, tx: Transaction, table: string, key: string | null) => Readonly<Record<string, string>> | undefined
+  readonly wrapText: (value: string, op: Op, lsn: number, tx: Transaction, table: string, key: string | null) => string
+}
+
 /** The format of one stream: what its tables share (scratch space, the per-transaction text). */
-class OutboxxFormat implements EventFormat {
+export class OutboxxFormat implements EventFormat {
   /** Reused per row: columns of `after` left out as unchanged TOAST values. */
   readonly unchanged: Array<number> = []
   /** The end of an event after its LSN, for one transaction and one `now` (a batch). */
@@ -78,7 +91,7 @@ class OutboxxFormat implements EventFormat {
   /** The source suffix of snapshot rows, for one transaction. */
   private snapshotSuffix: { tx: Transaction | undefined; text: string } = { tx: undefined, text: "" }
 
-  constructor(readonly database: string) {}
+  constructor(readonly database: string, readonly wrap?: EventWrap) {}
 
   table(shape: TableShape): TableFormat {
     return new OutboxxTable(this, shape)
@@ -120,6 +133,9 @@ class OutboxxTable implements TableFormat {
   private readonly source: string
   /** `,"source":` and `source` as UTF-8: what comes before the change's LSN. */
   private readonly sourceBytes: Uint8Array
+  /** `schema.table` (a wrap's subject). */
+  private readonly table: string
+  private readonly wrap: EventWrap | undefined
   /** The key `writeKey` wrote last: `keyBytes[keyStart, keyStart + keyLength)`, length -1 for none. */
   private keyBytes: Uint8Array = NO_BYTES
   private keyStart = 0
@@ -139,6 +155,8 @@ class OutboxxTable implements TableFormat {
     this.keyPrefixBytes = shape.keyIndexes.map((i) => this.prefixBytes[i]!)
     this.source = sourcePrefix(format.database, relation.schema, relation.name)
     this.sourceBytes = utf8Bytes(`,"source":${this.source}`)
+    this.table = `${relation.schema}.${relation.name}`
+    this.wrap = format.wrap
   }
 
   row(
@@ -155,6 +173,7 @@ class OutboxxTable implements TableFormat {
     const unchanged = this.format.unchanged
     unchanged.length = 0
     out.begin()
+    if (this.wrap !== undefined) this.wrap.open(out, op, lsn, tx, this.table, null)
     out.bytes(eventBytes.opBefore[op])
     if (before === undefined) out.bytes(eventBytes.null)
     else writeRowJson(out, this.prefixBytes, this.byteWriters, before, beforeIsFull ? this.includeMask : this.identityMask)
@@ -169,28 +188,38 @@ class OutboxxTable implements TableFormat {
       }
       out.byte(0x5d) // ']'
     }
-    return this.finish(out, lsn, tx, now)
+    return this.finish(out, op, lsn, tx, now)
   }
 
   delete(out: JsonBytes, before: Tuple, beforeIsFull: boolean, lsn: number, tx: Transaction, now: number): OutRecord {
     this.writeKey(out, before)
     out.begin()
+    if (this.wrap !== undefined) this.wrap.open(out, "d", lsn, tx, this.table, null)
     out.bytes(eventBytes.opBefore.d)
     writeRowJson(out, this.prefixBytes, this.byteWriters, before, beforeIsFull ? this.includeMask : this.identityMask)
     out.bytes(eventBytes.after)
     out.bytes(eventBytes.null)
-    return this.finish(out, lsn, tx, now)
+    return this.finish(out, "d", lsn, tx, now)
   }
 
   truncate(_out: JsonBytes, lsn: number, tx: Transaction, now: number): OutRecord {
     const source = this.source + formatLsn(lsn) + sourceSuffix(formatLsn(tx.commitLsn), tx.xid, tx.commitTs, false)
-    return jsonRecord(this.topic, null, eventValue("t", "null", "null", undefined, source, now))
+    return this.textRecord(null, eventValue("t", "null", "null", undefined, source, now), "t", lsn, tx)
   }
 
   snapshot(row: TextRow, _kind: SnapshotKind, lsn: number, tx: Transaction, now: number): OutRecord {
     const after = buildRowJson(this.prefixes, this.writers, row, this.includeMask)
     const source = this.source + formatLsn(lsn) + this.format.snapshotSourceSuffix(tx)
-    return jsonRecord(this.topic, textKeyJson(this.keyPrefixes, this.writers, this.keyIndexes, row), eventValue("r", "null", after, undefined, source, now))
+    return this.textRecord(textKeyJson(this.keyPrefixes, this.writers, this.keyIndexes, row), eventValue("r", "null", after, undefined, source, now), "r", lsn, tx)
+  }
+
+  /** A record built as text (truncates, snapshot rows), wrapped when the format wraps. */
+  private textRecord(key: string | null, value: string, op: Op, lsn: number, tx: Transaction): OutRecord {
+    const wrap = this.wrap
+    if (wrap === undefined) return jsonRecord(this.topic, key, value)
+    const record = jsonRecord(this.topic, key, wrap.wrapText(value, op, lsn, tx, this.table, key))
+    const headers = wrap.headers(op, lsn, tx, this.table, key)
+    return headers === undefined ? record : { ...record, headers }
   }
 
   keyText(tuple: Tuple): string | null {
@@ -198,12 +227,16 @@ class OutboxxTable implements TableFormat {
   }
 
   /** `,"source":{...},"ts_ms":N}`, then the record of the key and the value written since `begin`. */
-  private finish(out: JsonBytes, lsn: number, tx: Transaction, now: number): OutRecord {
+  private finish(out: JsonBytes, op: Op, lsn: number, tx: Transaction, now: number): OutRecord {
     out.bytes(this.sourceBytes)
     out.lsn(lsn)
     out.bytes(this.format.tailBytes(tx, now))
+    const wrap = this.wrap
+    if (wrap !== undefined) wrap.close(out)
     out.finishPart()
-    return SlabRecord.make(this.topic, this.keyBytes, this.keyStart, this.keyLength, out.partBuf, out.partStart, out.partLength)
+    const record = SlabRecord.make(this.topic, this.keyBytes, this.keyStart, this.keyLength, out.partBuf, out.partStart, out.partLength)
+    if (wrap !== undefined) record.headers = wrap.headers(op, lsn, tx, this.table, null)
+    return record
   }
 
   /** Writes the key columns' JSON object as a part of `out`, remembered in `keyBytes`/`keyStart`/`keyLength`. */
