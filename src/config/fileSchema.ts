@@ -300,6 +300,21 @@ const Log = Schema.Struct({
 
 const ColumnList = Schema.Array(NonEmptyString)
 
+/** Debezium's value-handling modes, named as its connector properties (formats "debezium" and "avro"). */
+const DebeziumModes = Schema.Struct({
+  decimalHandlingMode: oneOf(["precise", "double", "string"]).pipe(withDefault("precise")),
+  timePrecisionMode: oneOf(["adaptive", "adaptive_time_microseconds", "connect"]).pipe(withDefault("adaptive")),
+  intervalHandlingMode: oneOf(["numeric", "string"]).pipe(withDefault("numeric")),
+  hstoreHandlingMode: oneOf(["json", "map"]).pipe(withDefault("json")),
+  binaryHandlingMode: oneOf(["bytes", "base64", "base64-url-safe", "hex"]).pipe(withDefault("bytes"))
+}).pipe(Schema.encodeKeys({
+  decimalHandlingMode: "decimal_handling_mode",
+  timePrecisionMode: "time_precision_mode",
+  intervalHandlingMode: "interval_handling_mode",
+  hstoreHandlingMode: "hstore_handling_mode",
+  binaryHandlingMode: "binary_handling_mode"
+}))
+
 const operations = ["insert", "update", "delete", "truncate"] as const
 type Operation = (typeof operations)[number]
 
@@ -325,6 +340,8 @@ const Stream = Schema.Struct({
   format: oneOf(["outboxx", "debezium", "avro", "cloudevents"]).pipe(withDefault("outboxx")),
   /** CloudEvents Kafka binding content mode (format "cloudevents"). */
   cloudeventsMode: oneOf(["structured", "binary"]).pipe(withDefault("structured")),
+  /** `[streams.debezium]`: Debezium's value-handling modes (formats "debezium" and "avro"). */
+  debezium: DebeziumModes.pipe(withDefault({})),
   operations: nonEmptyList(oneOf(operations), "operation").pipe(
     Schema.decodeTo(
       Schema.ReadonlySet(Schema.Literals(operations)),

@@ -29,6 +29,8 @@ export type KafkaClientKind = KafkaSettings["client"]
 export type Operation = StreamSettings["operations"] extends ReadonlySet<infer O> ? O : never
 /** The `format` a stream names; each is a module in src/event/formats/. */
 export type FormatName = StreamSettings["format"]
+/** Debezium's value-handling modes of a stream (formats "debezium" and "avro"). */
+export type DebeziumSettings = StreamSettings["debezium"]
 /** CloudEvents' content mode in Kafka (format "cloudevents"). */
 export type CloudEventsMode = StreamSettings["cloudeventsMode"]
 /** What a stream does with a change Kafka rejects for good (e.g. over the size limit). */

@@ -14,7 +14,7 @@
  * never see a database connection, the catalog or a Kafka client.
  */
 import { Schema } from "effect"
-import type { CloudEventsMode, SchemaRegistrySettings } from "../config/model.js"
+import type { CloudEventsMode, DebeziumSettings, SchemaRegistrySettings } from "../config/model.js"
 import type { Relation } from "../decode/messages.js"
 import type { Tuple } from "../decode/tuple.js"
 import type { JsonBytes } from "./record/JsonBytes.js"
@@ -158,4 +158,6 @@ export interface FormatContext {
   readonly schemaRegistry?: SchemaRegistrySettings | undefined
   /** CloudEvents' content mode (format "cloudevents"). */
   readonly cloudEventsMode?: CloudEventsMode | undefined
+  /** Debezium's value-handling modes (formats "debezium" and "avro"). */
+  readonly debezium?: DebeziumSettings | undefined
 }

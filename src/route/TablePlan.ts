@@ -90,7 +90,8 @@ export const streamFormats = (settings: OutboxxSettings, database: string): Read
       stream: stream.name,
       database,
       schemaRegistry: settings.kafka.schemaRegistry,
-      cloudEventsMode: stream.cloudeventsMode
+      cloudEventsMode: stream.cloudeventsMode,
+      debezium: stream.debezium
     })
   )
 

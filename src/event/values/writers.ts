@@ -38,19 +38,21 @@ export const writeBool: JsonWriter = (text) => {
 /** json/jsonb: the server's text is valid JSON (jsonb's is canonical), embedded as is. */
 export const writeJson: JsonWriter = (text) => text
 
-/** bytea: base64 of the bytes. `\x` hex is what bytea_output=hex gives; the escape format is accepted too. */
-export const writeBytea: JsonWriter = (text) => {
+/** bytea's text form as bytes: `\x` hex is what bytea_output=hex gives; the escape format is accepted too. */
+export const byteaBytes = (text: string): Buffer => {
   if (text.charCodeAt(0) === 0x5c && text.charCodeAt(1) === 0x78) {
     const hex = text.substring(2)
     if ((hex.length & 1) !== 0) throw valueTextError("bytea hex text has an odd number of digits", text)
     const bytes = Buffer.from(hex, "hex")
     if (bytes.length * 2 !== hex.length) throw valueTextError("bytea hex text has a non-hex digit", text)
-    return "\"" + bytes.toString("base64") + "\""
+    return bytes
   }
-  return "\"" + decodeByteaEscape(text).toString("base64") + "\""
+  return decodeByteaEscape(text)
 }
 
-/** bytea_output=escape: printable bytes as themselves, `\\` and `\ooo` octal otherwise. */
+/** bytea: base64 of the bytes. */
+export const writeBytea: JsonWriter = (text) => "\"" + byteaBytes(text).toString("base64") + "\""
+
 const decodeByteaEscape = (text: string): Buffer => {
   const out = Buffer.allocUnsafe(text.length)
   let n = 0

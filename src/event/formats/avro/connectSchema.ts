@@ -95,6 +95,20 @@ const convertType = (schema: ConnectSchema, scope: NameScope): Converted => {
       fix: fixItem === undefined ? undefined : (value) => Array.isArray(value) ? value.map(fixItem) : value
     }
   }
+  if (type === "map") {
+    // Connect maps with string keys are Avro maps (hstore.handling.mode=map); values keep their optionality.
+    const values = convertField(schema["values"] as ConnectSchema, scope)
+    const fixValue = values.fix
+    return {
+      avro: { type: "map", values: values.avro, ...connectProperties(schema) },
+      fix: fixValue === undefined ? undefined : (value) => {
+        if (value === null || typeof value !== "object") return value
+        const record = value as Record<string, unknown>
+        for (const key of Object.keys(record)) if (record[key] !== null) record[key] = fixValue(record[key])
+        return record
+      }
+    }
+  }
   const base = primitive[type]
   if (base === undefined) throw new Error(`no Avro type for the Connect type ${type}`)
   const fix = type === "bytes" ? fromBase64 : type === "float" || type === "double" ? toNumber : undefined

@@ -1,6 +1,6 @@
 /**
  * Avro binary encoding (Avro 1.11 specification, "Binary Encoding") of the
- * schemas connectSchema.ts produces: records, arrays, nullable unions and the
+ * schemas connectSchema.ts produces: records, arrays, maps, nullable unions and the
  * primitives. Each schema is compiled once per Relation message into a tree
  * of small writer functions; encoding a value is one walk that appends to a
  * reused growable buffer.
@@ -171,6 +171,21 @@ export const compile = (schema: AvroSchema, named: Map<string, Encode> = new Map
       if (v.length > 0) {
         w.long(v.length)
         for (const element of v) item(w, element)
+      }
+      w.long(0)
+    }
+  }
+  if (type === "map") {
+    const value = compile(object["values"] as AvroSchema, named, namespace)
+    return (w, v) => {
+      if (v === null || typeof v !== "object") return fail("map", v)
+      const entries = Object.entries(v as Record<string, unknown>)
+      if (entries.length > 0) {
+        w.long(entries.length)
+        for (const [key, element] of entries) {
+          w.string(key)
+          value(w, element)
+        }
       }
       w.long(0)
     }

@@ -11,7 +11,7 @@ import type { Relation } from "../../../decode/messages.js"
 import type { TypeRegistry } from "../../values/TypeRegistry.js"
 import type { JsonWriter } from "../../values/writers.js"
 import type { ColumnFacts, Op } from "../../EventFormat.js"
-import { type ConnectSchema, debeziumColumnType } from "./types.js"
+import { type ConnectSchema, debeziumColumnType, type DebeziumModes, defaultModes } from "./types.js"
 import { defaultConstant } from "./values.js"
 
 /**
@@ -96,13 +96,14 @@ const transactionSchema = {
   field: "transaction"
 }
 
-/** A field's schema in JsonConverter's key order: type, fields / items, optional, the rest, field. */
+/** A field's schema in JsonConverter's key order: type, fields / items / keys and values, optional, the rest, field. */
 const fieldSchema = (schema: ConnectSchema, name: string, optional: boolean) => {
-  const { type, fields, items, ...rest } = schema
+  const { type, fields, items, keys, values, ...rest } = schema
   return {
     type,
     ...(fields === undefined ? {} : { fields }),
     ...(items === undefined ? {} : { items }),
+    ...(keys === undefined ? {} : { keys, values }),
     optional,
     ...rest,
     field: name
@@ -127,10 +128,11 @@ export const debeziumPlan = (options: {
   readonly columnFacts?: ReadonlyMap<string, ColumnFacts> | undefined
   /** false: payloads only, as JsonConverter with schemas.enable=false (the avro format reads them so). */
   readonly schemas?: boolean
+  readonly modes?: DebeziumModes | undefined
 }): DebeziumPlan => {
   const schemas = options.schemas ?? true
   const { relation, includeMask, keyIndexes } = options
-  const types = relation.columns.map((c) => debeziumColumnType(options.registry, c.typeOid, c.typeMod))
+  const types = relation.columns.map((c) => debeziumColumnType(options.registry, c.typeOid, c.typeMod, options.modes ?? defaultModes))
   const base = schemaName(options.name)
   const keySet = new Set(keyIndexes)
   // NOT NULL columns are required fields; a constant default goes into the schema as its value.

@@ -39,7 +39,8 @@ export class DebeziumTable implements TableFormat {
       columnFacts: shape.columnFacts,
       server: context.stream,
       database: context.database,
-      schemas
+      schemas,
+      modes: context.debezium
     })
     this.prefixes = keyPrefixes(relation.columns.map((c) => c.name))
     this.keyPrefixes = shape.keyIndexes.map((i) => this.prefixes[i]!)

@@ -1,13 +1,16 @@
 /**
  * PostgreSQL column type -> Kafka Connect schema and value writer, following
- * Debezium's PostgreSQL connector with its defaults: decimal.handling.mode=precise,
- * time.precision.mode=adaptive, interval.handling.mode=numeric (docs/formats.md
+ * Debezium's PostgreSQL connector, under its value-handling modes
+ * (`DebeziumModes`; Debezium's defaults: decimal.handling.mode=precise,
+ * time.precision.mode=adaptive, interval.handling.mode=numeric,
+ * hstore.handling.mode=json, binary.handling.mode=bytes; docs/formats.md
  * "Format debezium"). Computed once per column per Relation message.
  */
 import { arrayWriter } from "../../values/arrayText.js"
 import { builtinArrayElements, Oid } from "../../values/builtinTypes.js"
 import type { TypeRegistry } from "../../values/TypeRegistry.js"
 import {
+  byteaBytes,
   type JsonWriter,
   writeBool,
   writeBytea,
@@ -17,7 +20,12 @@ import {
   writeVerbatim
 } from "../../values/writers.js"
 import {
+  byteaStringWriter,
   decimalWriter,
+  moneyAmount,
+  writeDebeziumHstoreMap,
+  writeDebeziumIntervalString,
+  writeConnectTimestamp,
   UNAVAILABLE_VALUE,
   writeDebeziumDate,
   writeDebeziumJson,
@@ -35,6 +43,24 @@ import {
   writeVariableScaleDecimal,
   zonedTimestampWriter
 } from "./values.js"
+
+/** Debezium's value-handling modes (connector properties of the same names, dots as underscores). */
+export interface DebeziumModes {
+  readonly decimalHandlingMode: "precise" | "double" | "string"
+  readonly timePrecisionMode: "adaptive" | "adaptive_time_microseconds" | "connect"
+  readonly intervalHandlingMode: "numeric" | "string"
+  readonly hstoreHandlingMode: "json" | "map"
+  readonly binaryHandlingMode: "bytes" | "base64" | "base64-url-safe" | "hex"
+}
+
+/** Debezium's defaults. */
+export const defaultModes: DebeziumModes = {
+  decimalHandlingMode: "precise",
+  timePrecisionMode: "adaptive",
+  intervalHandlingMode: "numeric",
+  hstoreHandlingMode: "json",
+  binaryHandlingMode: "bytes"
+}
 
 /** A Kafka Connect schema, as JsonConverter writes it (without `field` and `optional`). */
 export type ConnectSchema = Readonly<Record<string, unknown>>
@@ -64,11 +90,13 @@ const column = (schema: ConnectSchema, writer: JsonWriter): DebeziumColumnType =
 
 const plainString = column({ type: "string" }, writeString)
 
+const jsonStringOf = (text: string): string => "\"" + text + "\""
+
 /** Fractional-second digits of a time/timestamp column: its typmod, or 6 without one. */
 const precisionOf = (typeMod: number): number => (typeMod < 0 ? 6 : typeMod)
 
 /** Built-in scalar types with a rule other than "string holding the text form". */
-const scalar = (oid: number, typeMod: number): DebeziumColumnType | undefined => {
+const scalar = (oid: number, typeMod: number, modes: DebeziumModes): DebeziumColumnType | undefined => {
   switch (oid) {
     case Oid.bool:
       return column({ type: "boolean" }, writeBool)
@@ -84,6 +112,8 @@ const scalar = (oid: number, typeMod: number): DebeziumColumnType | undefined =>
     case Oid.float8:
       return column({ type: "double" }, writeFloat)
     case Oid.numeric: {
+      if (modes.decimalHandlingMode === "double") return column({ type: "double" }, writeFloat)
+      if (modes.decimalHandlingMode === "string") return column({ type: "string" }, writeString)
       if (typeMod < 4) {
         return column(
           {
@@ -109,7 +139,9 @@ const scalar = (oid: number, typeMod: number): DebeziumColumnType | undefined =>
       )
     }
     case Oid.bytea:
-      return column({ type: "bytes" }, writeBytea)
+      return modes.binaryHandlingMode === "bytes"
+        ? column({ type: "bytes" }, writeBytea)
+        : column({ type: "string" }, byteaStringWriter(byteaBytes, modes.binaryHandlingMode))
     case Oid.json:
     case Oid.jsonb:
       return column(named("string", "io.debezium.data.Json"), writeDebeziumJson)
@@ -118,23 +150,30 @@ const scalar = (oid: number, typeMod: number): DebeziumColumnType | undefined =>
     case 2950: // uuid
       return column(named("string", "io.debezium.data.Uuid"), writeString)
     case Oid.date:
-      return column(named("int32", "io.debezium.time.Date"), writeDebeziumDate)
-    // time.precision.mode=adaptive: a precision of at most 3 is milliseconds, else microseconds.
+      return column(named("int32", modes.timePrecisionMode === "connect" ? "org.apache.kafka.connect.data.Date" : "io.debezium.time.Date"), writeDebeziumDate)
+    // adaptive: a precision of at most 3 is milliseconds, else microseconds; adaptive_time_microseconds:
+    // time always in microseconds; connect: Kafka Connect's logical types, in milliseconds.
     case 1083: // time
-      return precisionOf(typeMod) <= 3
+      if (modes.timePrecisionMode === "connect") return column(named("int32", "org.apache.kafka.connect.data.Time"), writeDebeziumTime)
+      return precisionOf(typeMod) <= 3 && modes.timePrecisionMode === "adaptive"
         ? column(named("int32", "io.debezium.time.Time"), writeDebeziumTime)
         : column(named("int64", "io.debezium.time.MicroTime"), writeDebeziumMicroTime)
     case 1266: // timetz
       return column(named("string", "io.debezium.time.ZonedTime"), writeDebeziumZonedTime)
     case Oid.timestamp:
+      if (modes.timePrecisionMode === "connect") return column(named("int64", "org.apache.kafka.connect.data.Timestamp"), writeConnectTimestamp)
       return precisionOf(typeMod) <= 3
         ? column(named("int64", "io.debezium.time.Timestamp"), writeDebeziumTimestamp)
         : column(named("int64", "io.debezium.time.MicroTimestamp"), writeDebeziumMicroTimestamp)
     case Oid.timestamptz:
       return column(named("string", "io.debezium.time.ZonedTimestamp"), zonedTimestampWriter(precisionOf(typeMod), writeTimestamptz))
-    case 1186: // interval (interval.handling.mode=numeric)
-      return column(named("int64", "io.debezium.time.MicroDuration"), writeDebeziumMicroDuration)
-    case 790: // money (decimal.handling.mode=precise)
+    case 1186: // interval
+      return modes.intervalHandlingMode === "string"
+        ? column(named("string", "io.debezium.time.Interval"), writeDebeziumIntervalString)
+        : column(named("int64", "io.debezium.time.MicroDuration"), writeDebeziumMicroDuration)
+    case 790: // money
+      if (modes.decimalHandlingMode === "double") return column({ type: "double" }, (text) => moneyAmount(text))
+      if (modes.decimalHandlingMode === "string") return column({ type: "string" }, (text) => jsonStringOf(moneyAmount(text)))
       return column(named("bytes", "org.apache.kafka.connect.data.Decimal", { parameters: { scale: "2" } }), writeDebeziumMoney)
     case 1560: // bit(n): bit(1) is a boolean
       if (typeMod === 1) return column({ type: "boolean" }, writeDebeziumBit1)
@@ -173,21 +212,33 @@ const builtinElement = new Map<number, number>(builtinArrayElements)
  * must already be resolved in `registry`: domains follow their base type,
  * arrays their element type, enums and everything else are strings.
  */
-export const debeziumColumnType = (registry: TypeRegistry, oid: number, typeMod: number, depth = 0): DebeziumColumnType => {
-  const builtin = scalar(oid, typeMod)
+export const debeziumColumnType = (
+  registry: TypeRegistry,
+  oid: number,
+  typeMod: number,
+  modes: DebeziumModes = defaultModes,
+  depth = 0
+): DebeziumColumnType => {
+  const builtin = scalar(oid, typeMod, modes)
   if (builtin !== undefined) return builtin
   if (depth > 8) return plainString
   const builtinArray = builtinElement.get(oid)
-  if (builtinArray !== undefined) return arrayOf(debeziumColumnType(registry, builtinArray, typeMod, depth + 1), builtinArray === Oid.box ? ";" : ",")
+  if (builtinArray !== undefined) {
+    return arrayOf(debeziumColumnType(registry, builtinArray, typeMod, modes, depth + 1), builtinArray === Oid.box ? ";" : ",")
+  }
   const info = registry.typeInfo(oid)
   if (info === undefined) return plainString
-  if (info.type === "d") return debeziumColumnType(registry, info.baseType, typeMod, depth + 1)
+  if (info.type === "d") return debeziumColumnType(registry, info.baseType, typeMod, modes, depth + 1)
   if (info.category === "A" && info.element !== 0) {
-    return arrayOf(debeziumColumnType(registry, info.element, typeMod, depth + 1), info.delimiter)
+    return arrayOf(debeziumColumnType(registry, info.element, typeMod, modes, depth + 1), info.delimiter)
   }
   // Enums: the label, with the labels as `allowed` (as of when the type was first seen).
   if (info.type === "e") return column(named("string", "io.debezium.data.Enum", { parameters: { allowed: info.labels.join(",") } }), writeString)
-  if (info.name === "hstore") return column(named("string", "io.debezium.data.Json"), writeDebeziumHstore)
+  if (info.name === "hstore") {
+    return modes.hstoreHandlingMode === "map"
+      ? column({ type: "map", keys: { type: "string", optional: false }, values: { type: "string", optional: true } }, writeDebeziumHstoreMap)
+      : column(named("string", "io.debezium.data.Json"), writeDebeziumHstore)
+  }
   return plainString
 }
 

@@ -199,6 +199,14 @@ export const writeDebeziumTimestamp: JsonWriter = (text) => {
   return String(BigInt(s) * 1000n + BigInt(ms))
 }
 
+/**
+ * timestamp -> int64 org.apache.kafka.connect.data.Timestamp (time.precision.mode=connect):
+ * milliseconds since the epoch; ±infinity are the numbers Debezium writes in
+ * this mode (measured side by side), not Long.MAX / Long.MIN.
+ */
+export const writeConnectTimestamp: JsonWriter = (text) =>
+  isInfinity(text) ? (text.charCodeAt(0) === 0x2d ? "-9223372036832400000" : "9223372036825200000") : writeDebeziumTimestamp(text)
+
 /** time(p <= 3) -> int32 io.debezium.time.Time: milliseconds since midnight (time.precision.mode=adaptive). */
 export const writeDebeziumTime: JsonWriter = (text) => {
   const [seconds, micros] = parseTime(text, 0)
@@ -282,6 +290,70 @@ export const writeDebeziumBits: JsonWriter = (text) => {
   if (bit > 0) bytes.push(current)
   while (bytes.length > 0 && bytes[bytes.length - 1] === 0) bytes.pop()
   return "\"" + Buffer.from(bytes).toString("base64") + "\""
+}
+
+/**
+ * interval -> string io.debezium.time.Interval (interval.handling.mode=string):
+ * ISO 8601 with every component, `P<y>Y<m>M<d>DT<h>H<m>M<s>S`, as Debezium's
+ * Interval.toIsoString writes it (seconds with their fraction, trailing
+ * zeros dropped).
+ */
+export const writeDebeziumIntervalString: JsonWriter = (text) => {
+  let months = 0
+  let days = 0
+  let micros = 0n
+  const parts = text.split(" ")
+  for (let i = 0; i < parts.length; i++) {
+    const part = parts[i]!
+    if (part.includes(":")) {
+      const negative = part.charCodeAt(0) === 0x2d
+      const body = negative || part.charCodeAt(0) === 0x2b ? part.substring(1) : part
+      const [h, m, sec] = body.split(":")
+      const [whole, frac] = (sec ?? "0").split(".")
+      const total = (BigInt(Number(h) * 3600 + Number(m) * 60 + Number(whole)) * 1_000_000n) +
+        BigInt(frac === undefined ? 0 : Number((frac + "000000").substring(0, 6)))
+      micros += negative ? -total : total
+      continue
+    }
+    const n = Number(part)
+    const unit = parts[++i] ?? ""
+    if (Number.isNaN(n)) throw valueTextError("interval is not in the postgres IntervalStyle", text)
+    if (unit.startsWith("year")) months += n * 12
+    else if (unit.startsWith("mon")) months += n
+    else if (unit.startsWith("day")) days += n
+    else throw valueTextError(`interval unit "${unit}" is not in the postgres IntervalStyle`, text)
+  }
+  const years = Math.trunc(months / 12)
+  const negative = micros < 0n
+  const abs = negative ? -micros : micros
+  const hours = abs / 3_600_000_000n
+  const minutes = (abs / 60_000_000n) % 60n
+  const secondMicros = abs % 60_000_000n
+  const sign = negative ? "-" : ""
+  let seconds = String(secondMicros / 1_000_000n)
+  const fraction = String(secondMicros % 1_000_000n).padStart(6, "0").replace(/0+$/, "")
+  if (fraction !== "") seconds += "." + fraction
+  return "\"P" + years + "Y" + (months - years * 12) + "M" + days + "DT" + sign + hours + "H" + sign + minutes + "M" + sign + seconds + "S\""
+}
+
+/** money -> the amount as a plain decimal text ("-1234.50"), for decimal.handling.mode double and string. */
+export const moneyAmount = (text: string): string => {
+  const base64 = writeDebeziumMoney(text)
+  const bytes = Buffer.from(base64.slice(1, -1), "base64")
+  let n = 0n
+  for (const b of bytes) n = (n << 8n) | BigInt(b)
+  if (bytes.length > 0 && bytes[0]! >= 0x80) n -= 1n << BigInt(bytes.length * 8)
+  const negative = n < 0n
+  const digits = String(negative ? -n : n).padStart(3, "0")
+  return (negative ? "-" : "") + digits.slice(0, -2) + "." + digits.slice(-2)
+}
+
+/** bytea in binary.handling.mode base64 / base64-url-safe / hex: a string. */
+export const byteaStringWriter = (bytes: (text: string) => Buffer, mode: "base64" | "base64-url-safe" | "hex"): JsonWriter => (text) => {
+  const buffer = bytes(text)
+  const base64 = mode === "hex" ? "" : buffer.toString("base64")
+  // Java's URL-safe encoder keeps the padding that Node's "base64url" drops.
+  return "\"" + (mode === "hex" ? buffer.toString("hex") : mode === "base64" ? base64 : base64.replace(/\+/g, "-").replace(/\//g, "_")) + "\""
 }
 
 /** bit(1) -> boolean, as Debezium maps it. */
@@ -370,14 +442,17 @@ const parseHstore = (text: string): Array<[string, string | null]> => {
 }
 
 /** hstore -> string io.debezium.data.Json (hstore.handling.mode=json): a JSON object in Debezium's key order. */
-export const writeDebeziumHstore: JsonWriter = (text) => {
+export const writeDebeziumHstore: JsonWriter = (text) => jsonString(writeDebeziumHstoreMap(text))
+
+/** hstore -> map<string, string> (hstore.handling.mode=map): the object itself, in the same order. */
+export const writeDebeziumHstoreMap: JsonWriter = (text) => {
   const pairs = new Map(parseHstore(text))
   let json = "{"
   for (const key of javaHashMapOrder([...pairs.keys()])) {
     if (json.length > 1) json += ","
     json += JSON.stringify(key) + ":" + JSON.stringify(pairs.get(key) ?? null)
   }
-  return jsonString(json + "}")
+  return json + "}"
 }
 
 /**
