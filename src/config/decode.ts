@@ -81,15 +81,29 @@ const readableType = (expected: string): string => {
 
 const formatter = SchemaIssue.makeFormatterStandardSchemaV1({ leafHook: leafMessage })
 
-/** What needs the file's location, and the dead-letter topic's default (it depends on the stream's name). */
-const settingsFromFile = (file: OutboxxFile, configPath: string): OutboxxSettings => ({
+/** Formats that follow Debezium, whose connector skips truncates unless told not to (`skipped.operations=t`). */
+const debeziumFormats: ReadonlySet<string> = new Set(["debezium", "avro"])
+
+/**
+ * What needs the file's location, and the defaults that depend on other keys:
+ * the dead-letter topic's (the stream's name) and `operations` of a Debezium
+ * format left unset (no truncate, as Debezium's default).
+ */
+const settingsFromFile = (file: OutboxxFile, configPath: string, raw: unknown): OutboxxSettings => ({
   ...file,
   configPath,
   state: { dir: Path.resolve(Path.dirname(configPath), file.state.dir) },
-  streams: file.streams.map((stream) => ({
-    ...stream,
-    deadLetterTopic: stream.deadLetterTopic ?? `outboxx.dead_letter.${stream.name}`
-  }))
+  streams: file.streams.map((stream, index) => {
+    const rawStream = isTable(raw) && Array.isArray(raw.streams) ? raw.streams[index] : undefined
+    const operationsGiven = isTable(rawStream) && rawStream.operations !== undefined
+    return {
+      ...stream,
+      deadLetterTopic: stream.deadLetterTopic ?? `outboxx.dead_letter.${stream.name}`,
+      operations: !operationsGiven && debeziumFormats.has(stream.format)
+        ? new Set([...stream.operations].filter((op) => op !== "truncate"))
+        : stream.operations
+    }
+  })
 })
 
 // Issues are listed in the order their keys appear in the file (missing keys
@@ -169,5 +183,5 @@ export const decodeSettings = (text: string, options: DecodeOptions): Result.Res
     ranked.sort((a, b) => compareRanks(a.rank, b.rank))
     return fail(ranked.map((p) => issueAt(p.path, p.message)))
   }
-  return Result.succeed(settingsFromFile(decoded.success, Path.resolve(options.path)))
+  return Result.succeed(settingsFromFile(decoded.success, Path.resolve(options.path), raw))
 }

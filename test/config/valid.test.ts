@@ -50,6 +50,22 @@ describe("valid configurations", () => {
     expect(stream.snapshot).toBe(true)
   })
 
+  it("leaves truncates out of a Debezium format's default operations, as Debezium does, and keeps them when asked", () => {
+    const stream = (lines: string) => decodeOk(minimal(lines)).streams[1]!
+    const extra = (format: string, more = "") => `[[streams]]\nname = "x"\ntables = ["t"]\nformat = "${format}"\n${more}`
+    expect([...stream(extra("debezium")).operations]).toEqual(["insert", "update", "delete"])
+    expect([...stream(`[kafka.schema_registry]\nurl = "http://127.0.0.1:8081"\n` + extra("avro")).operations]).toEqual(["insert", "update", "delete"])
+    expect([...stream(extra("debezium", `operations = ["insert", "truncate"]`)).operations]).toEqual(["insert", "truncate"])
+    expect([...stream(extra("outboxx")).operations]).toEqual(["insert", "update", "delete", "truncate"])
+    expect(stream(extra("debezium")).debezium).toEqual({
+      decimalHandlingMode: "precise",
+      timePrecisionMode: "adaptive",
+      intervalHandlingMode: "numeric",
+      hstoreHandlingMode: "json",
+      binaryHandlingMode: "bytes"
+    })
+  })
+
   it("decodes the root outboxx.toml cleanly", () => {
     const file = Path.resolve(import.meta.dirname, "../../outboxx.toml")
     const settings = decodeOk(readFileSync(file, "utf8"), {}, file)
