@@ -306,8 +306,11 @@ const DebeziumModes = Schema.Struct({
   timePrecisionMode: oneOf(["adaptive", "adaptive_time_microseconds", "connect"]).pipe(withDefault("adaptive")),
   intervalHandlingMode: oneOf(["numeric", "string"]).pipe(withDefault("numeric")),
   hstoreHandlingMode: oneOf(["json", "map"]).pipe(withDefault("json")),
-  binaryHandlingMode: oneOf(["bytes", "base64", "base64-url-safe", "hex"]).pipe(withDefault("bytes"))
+  binaryHandlingMode: oneOf(["bytes", "base64", "base64-url-safe", "hex"]).pipe(withDefault("bytes")),
+  /** A value of more than one dimension under Debezium's one-dimensional array schema: "null" per sub-array (Debezium) or "fail". */
+  multidimensionalArrays: oneOf(["null", "fail"]).pipe(withDefault("null"))
 }).pipe(Schema.encodeKeys({
+  multidimensionalArrays: "multidimensional_arrays",
   decimalHandlingMode: "decimal_handling_mode",
   timePrecisionMode: "time_precision_mode",
   intervalHandlingMode: "interval_handling_mode",

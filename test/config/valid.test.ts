@@ -62,7 +62,8 @@ describe("valid configurations", () => {
       timePrecisionMode: "adaptive",
       intervalHandlingMode: "numeric",
       hstoreHandlingMode: "json",
-      binaryHandlingMode: "bytes"
+      binaryHandlingMode: "bytes",
+      multidimensionalArrays: "null"
     })
   })
 

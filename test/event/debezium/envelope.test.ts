@@ -25,6 +25,8 @@ name = "orders"
 tables = ["public.orders"]
 format = "debezium"
 exclude_columns = ["secret"]
+# Truncates asked for: Debezium's default leaves them out.
+operations = ["insert", "update", "delete", "truncate"]
 `,
     { path: "test.toml", env: {} }
   )

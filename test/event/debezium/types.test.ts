@@ -1,6 +1,6 @@
 /** Debezium's PostgreSQL type mapping: schemas and values from PostgreSQL's text form. */
 import { describe, expect, it } from "vitest"
-import { debeziumColumnType } from "../../../src/event/formats/debezium/types.js"
+import { debeziumColumnType, defaultModes } from "../../../src/event/formats/debezium/types.js"
 import {
   daysFromCivil,
   twosComplementBase64,
@@ -163,6 +163,12 @@ describe("debezium type mapping", () => {
     expect(convert(17, "\\x00ff")).toBe(`"AP8="`)
     expect(schemaOf(1007)).toEqual({ type: "array", items: { type: "int32", optional: true } })
     expect(convert(1007, "{1,NULL,3}")).toBe("[1,null,3]")
+    // More dimensions than the schema's one: Debezium's one null per sub-array, or a stop when asked.
+    expect(convert(1007, "{{1,2},{3,NULL}}")).toBe("[null,null]")
+    expect(convert(1007, "[0:1][1:2]={{1,2},{3,4}}")).toBe("[null,null]")
+    const failing = debeziumColumnType(registry, 1007, -1, { ...defaultModes, multidimensionalArrays: "fail" }).writer
+    expect(() => failing("{{1,2},{3,4}}")).toThrow(/multi-dimensional array/)
+    expect(failing("{1,2}")).toBe("[1,2]")
     expect(schemaOf(1009)).toEqual({ type: "array", items: { type: "string", optional: true } })
     expect(convert(1009, `{a,"b c"}`)).toBe(`["a","b c"]`)
     const enumSchema = { type: "string", name: "io.debezium.data.Enum", version: 1, parameters: { allowed: "sad,ok,happy" } }

@@ -7,6 +7,7 @@
  * "Format debezium"). Computed once per column per Relation message.
  */
 import { arrayWriter } from "../../values/arrayText.js"
+import { valueTextError } from "../../values/ValueTextError.js"
 import { builtinArrayElements, Oid } from "../../values/builtinTypes.js"
 import type { TypeRegistry } from "../../values/TypeRegistry.js"
 import {
@@ -51,6 +52,8 @@ export interface DebeziumModes {
   readonly intervalHandlingMode: "numeric" | "string"
   readonly hstoreHandlingMode: "json" | "map"
   readonly binaryHandlingMode: "bytes" | "base64" | "base64-url-safe" | "hex"
+  /** A value of more than one dimension: Debezium's one null per sub-array, or a stop. */
+  readonly multidimensionalArrays: "null" | "fail"
 }
 
 /** Debezium's defaults. */
@@ -59,7 +62,8 @@ export const defaultModes: DebeziumModes = {
   timePrecisionMode: "adaptive",
   intervalHandlingMode: "numeric",
   hstoreHandlingMode: "json",
-  binaryHandlingMode: "bytes"
+  binaryHandlingMode: "bytes",
+  multidimensionalArrays: "null"
 }
 
 /** A Kafka Connect schema, as JsonConverter writes it (without `field` and `optional`). */
@@ -224,13 +228,13 @@ export const debeziumColumnType = (
   if (depth > 8) return plainString
   const builtinArray = builtinElement.get(oid)
   if (builtinArray !== undefined) {
-    return arrayOf(debeziumColumnType(registry, builtinArray, typeMod, modes, depth + 1), builtinArray === Oid.box ? ";" : ",")
+    return arrayOf(debeziumColumnType(registry, builtinArray, typeMod, modes, depth + 1), builtinArray === Oid.box ? ";" : ",", modes)
   }
   const info = registry.typeInfo(oid)
   if (info === undefined) return plainString
   if (info.type === "d") return debeziumColumnType(registry, info.baseType, typeMod, modes, depth + 1)
   if (info.category === "A" && info.element !== 0) {
-    return arrayOf(debeziumColumnType(registry, info.element, typeMod, modes, depth + 1), info.delimiter)
+    return arrayOf(debeziumColumnType(registry, info.element, typeMod, modes, depth + 1), info.delimiter, modes)
   }
   // Enums: the label, with the labels as `allowed` (as of when the type was first seen).
   if (info.type === "e") return column(named("string", "io.debezium.data.Enum", { parameters: { allowed: info.labels.join(",") } }), writeString)
@@ -242,8 +246,37 @@ export const debeziumColumnType = (
   return plainString
 }
 
-const arrayOf = (element: DebeziumColumnType, delimiter: string): DebeziumColumnType => ({
-  schema: { type: "array", items: { ...element.schema, optional: true } },
-  writer: arrayWriter(element.writer, delimiter.length === 1 ? delimiter : ","),
-  placeholder: "null"
-})
+/**
+ * Whether an array's text has more than one dimension (`{{1,2},{3,4}}`,
+ * possibly after a `[1:2][1:2]=` decoration): its first element is an array.
+ */
+const isMultiDimensional = (text: string): boolean => {
+  let i = text.charCodeAt(0) === 0x5b /* [ */ ? text.indexOf("=") + 1 : 0
+  if (text.charCodeAt(i) !== 0x7b) return false
+  i++
+  while (i < text.length && text.charCodeAt(i) === 0x20) i++
+  return text.charCodeAt(i) === 0x7b
+}
+
+/**
+ * Debezium's schema for an array is one-dimensional; a value with more
+ * dimensions is written as Debezium's connector writes it, one null per
+ * sub-array (`multidimensional_arrays = "null"`, the default), or stops the
+ * stream naming the value (`"fail"`), rather than nested arrays a consumer's
+ * converter would misread under the schema.
+ */
+const arrayOf = (element: DebeziumColumnType, delimiter: string, modes: DebeziumModes): DebeziumColumnType => {
+  const write = arrayWriter(element.writer, delimiter.length === 1 ? delimiter : ",")
+  return {
+    schema: { type: "array", items: { ...element.schema, optional: true } },
+    writer: (text) => {
+      if (!isMultiDimensional(text)) return write(text)
+      if (modes.multidimensionalArrays === "fail") {
+        throw valueTextError("a multi-dimensional array has no form under Debezium's one-dimensional array schema (multidimensional_arrays = \"fail\")", text)
+      }
+      const outer = JSON.parse(write(text)) as Array<unknown>
+      return "[" + outer.map(() => "null").join(",") + "]"
+    },
+    placeholder: "null"
+  }
+}
