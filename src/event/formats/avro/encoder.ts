@@ -35,14 +35,27 @@ export class AvroWriter {
     this.buffer[this.length++] = b
   }
 
-  /** A zigzag varint of an integer (int and long); past 31 bits through BigInt, which 32-bit operators would truncate. */
+  /**
+   * A zigzag varint of an integer (int and long): 32-bit operators within
+   * ±2^30, double arithmetic (exact below 2^53 after the doubling) up to
+   * ±2^52, BigInt beyond.
+   */
   long(n: number): void {
-    if (n < -0x40000000 || n >= 0x40000000) return this.bigLong(BigInt(n))
-    this.ensure(5)
-    let z = (n << 1) ^ (n >> 31)
+    this.ensure(10)
+    if (n >= -0x40000000 && n < 0x40000000) {
+      let z = (n << 1) ^ (n >> 31)
+      while (z >= 0x80) {
+        this.buffer[this.length++] = (z & 0x7f) | 0x80
+        z >>>= 7
+      }
+      this.buffer[this.length++] = z
+      return
+    }
+    if (n < -0x10000000000000 || n > 0x10000000000000) return this.bigLong(BigInt(n))
+    let z = n >= 0 ? n * 2 : -n * 2 - 1
     while (z >= 0x80) {
-      this.buffer[this.length++] = (z & 0x7f) | 0x80
-      z >>>= 7
+      this.buffer[this.length++] = (z % 0x80) | 0x80
+      z = Math.floor(z / 0x80)
     }
     this.buffer[this.length++] = z
   }
