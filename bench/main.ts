@@ -14,7 +14,7 @@ import { waitForQuietMachine } from "./lib/proc.js"
 import { BENCH_DB, repoRoot, runName, withClient } from "./lib/servers.js"
 import { debezium } from "./readers/debezium.js"
 import { kafkaProducerPerf } from "./readers/kafkaProducerPerf.js"
-import { outboxx } from "./readers/outboxx.js"
+import { outboxx, outboxxWithFormat } from "./readers/outboxx.js"
 import { pgRecvlogical } from "./readers/pgRecvlogical.js"
 import { serverDecode } from "./readers/serverDecode.js"
 import { READERS, type ReaderContext, type ReaderName, type ReaderResult } from "./readers/types.js"
@@ -92,12 +92,24 @@ const RUNNERS: Record<ReaderName, (context: ReaderContext) => Promise<ReaderResu
   server_decode: serverDecode,
   pg_recvlogical: pgRecvlogical,
   outboxx,
+  outboxx_debezium: outboxxWithFormat("debezium"),
+  outboxx_avro: outboxxWithFormat("avro"),
+  outboxx_cloudevents: outboxxWithFormat("cloudevents"),
   debezium,
   kafka_producer_perf: kafkaProducerPerf
 }
 // kafka_producer_perf last: it copies the record size outboxx produced.
-const ORDER: ReadonlyArray<ReaderName> = ["server_decode", "pg_recvlogical", "outboxx", "debezium", "kafka_producer_perf"]
-const USES_SLOT = new Set<ReaderName>(["server_decode", "pg_recvlogical", "outboxx", "debezium"])
+const ORDER: ReadonlyArray<ReaderName> = [
+  "server_decode",
+  "pg_recvlogical",
+  "outboxx",
+  "outboxx_debezium",
+  "outboxx_avro",
+  "outboxx_cloudevents",
+  "debezium",
+  "kafka_producer_perf"
+]
+const USES_SLOT = new Set<ReaderName>(["server_decode", "pg_recvlogical", "outboxx", "outboxx_debezium", "outboxx_avro", "outboxx_cloudevents", "debezium"])
 
 /** Copies left by an interrupted earlier run would pin WAL forever. */
 const dropStaleCopies = async (): Promise<void> => {

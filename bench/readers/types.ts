@@ -1,6 +1,15 @@
 import type { Backlog } from "../backlog.js"
 
-export const READERS = ["server_decode", "pg_recvlogical", "kafka_producer_perf", "outboxx", "debezium"] as const
+export const READERS = [
+  "server_decode",
+  "pg_recvlogical",
+  "kafka_producer_perf",
+  "outboxx",
+  "outboxx_debezium",
+  "outboxx_avro",
+  "outboxx_cloudevents",
+  "debezium"
+] as const
 export type ReaderName = (typeof READERS)[number]
 
 /** One reader run: what it moved, in how long, at what cost. */
