@@ -136,7 +136,9 @@ const primitives: Readonly<Record<string, Encode>> = {
 
 /**
  * Compiles `schema` into an encoder. Named records are looked up in `named`
- * when referred to by name (the envelope's `after` reuses `before`'s record).
+ * when referred to by name (the envelope's `after` reuses `before`'s record);
+ * a record whose full name is already in `named` when it is defined keeps
+ * that encoder (the avro format's row records are written by its own).
  */
 export const compile = (schema: AvroSchema, named: Map<string, Encode> = new Map(), namespace?: string): Encode => {
   if (typeof schema === "string") {
@@ -165,6 +167,8 @@ export const compile = (schema: AvroSchema, named: Map<string, Encode> = new Map
   if (type === "record") {
     const ns = typeof object["namespace"] === "string" ? object["namespace"] : namespace
     const fullName = ns === undefined ? String(object["name"]) : `${ns}.${String(object["name"])}`
+    const given = named.get(fullName)
+    if (given !== undefined) return given
     const fields: Array<{ name: string; encode: Encode }> = []
     const encode: Encode = (w, v) => {
       if (v === null || typeof v !== "object") return fail(`record ${fullName}`, v)
