@@ -97,6 +97,13 @@ export class AvroWriter {
     this.length += this.buffer.write(s, this.length, "utf8")
   }
 
+  /** Bytes encoded earlier, as they are. */
+  raw(bytes: Uint8Array): void {
+    this.ensure(bytes.length)
+    this.buffer.set(bytes, this.length)
+    this.length += bytes.length
+  }
+
   /** A copy of the bytes written, after `header`. */
   take(header: Uint8Array): Buffer {
     const out = Buffer.allocUnsafe(header.length + this.length)

@@ -24,7 +24,9 @@ import type { Tuple } from "../../../decode/tuple.js"
 import type { EventFormat, FormatContext, Op, SnapshotKind, TableFormat, TableShape, TextRow, Transaction } from "../../EventFormat.js"
 import type { JsonBytes } from "../../record/JsonBytes.js"
 import type { OutRecord } from "../../record/OutRecord.js"
+import { jsonString } from "../../values/jsonString.js"
 import { keyPrefixes, textKeyJson } from "../../values/rowJson.js"
+import type { JsonWriter } from "../../values/writers.js"
 import { type DebeziumPlan, debeziumPlan, SOURCE_VERSION } from "../debezium/envelope.js"
 import type { ConnectSchema } from "../debezium/types.js"
 import { avroOf, type Fix } from "./connectSchema.js"
@@ -60,6 +62,56 @@ interface FieldCodec {
   readonly valueIndex: number
   readonly structured: Encode | undefined
   readonly fix: Fix | undefined
+}
+
+/** Bytes of values encoded once (constant strings, per-transaction longs). */
+const encoded = (write: (w: AvroWriter) => void): Buffer => {
+  const w = new AvroWriter()
+  write(w)
+  return w.take(Buffer.alloc(0))
+}
+
+/**
+ * The Avro layout of Debezium's `source` block and envelope that
+ * `AvroTable.writeEnvelope` writes by hand (checked against the schema
+ * converted from the debezium format's Connect schema when a table is
+ * planned): each field's name and Avro type.
+ */
+const sourceLayout = [
+  ["version", "string"],
+  ["connector", "string"],
+  ["name", "string"],
+  ["ts_ms", "long"],
+  ["snapshot", "[string,null]"],
+  ["db", "string"],
+  ["sequence", "[null,string]"],
+  ["ts_us", "[null,long]"],
+  ["ts_ns", "[null,long]"],
+  ["schema", "string"],
+  ["table", "string"],
+  ["txId", "[null,long]"],
+  ["lsn", "[null,long]"],
+  ["xmin", "[null,long]"],
+  ["origin", "[null,string]"],
+  ["origin_lsn", "[null,long]"]
+] as const
+const envelopeLayout = ["before", "after", "source", "transaction", "op", "ts_ms", "ts_us", "ts_ns"] as const
+
+const typeName = (type: unknown): string =>
+  typeof type === "string"
+    ? type
+    : Array.isArray(type)
+    ? `[${type.map(typeName).join(",")}]`
+    : String((type as Record<string, unknown>)["type"])
+
+/** Fails at plan time when the converted schema is not the layout written by hand (a change in envelope.ts without one here). */
+const checkLayout = (envelope: { fields: ReadonlyArray<{ name: string; type: unknown }> }): void => {
+  const names = envelope.fields.map((f) => f.name)
+  const source = envelope.fields[2]!.type as { fields: ReadonlyArray<{ name: string; type: unknown }> }
+  const sourceTypes = source.fields.map((f) => [f.name, typeName(f.type)])
+  if (JSON.stringify(names) !== JSON.stringify(envelopeLayout) || JSON.stringify(sourceTypes) !== JSON.stringify(sourceLayout)) {
+    throw new Error(`the avro format's envelope layout is out of date: ${JSON.stringify(names)} / ${JSON.stringify(sourceTypes)}`)
+  }
 }
 
 const kindOf = (type: unknown): Kind => {
@@ -160,9 +212,19 @@ const subjectOf = (strategy: SchemaRegistrySettings["subjectNameStrategy"], topi
 
 const commitTimeUs = (tx: Transaction): number => tx.commitTimeUs ?? tx.commitTimeMs * 1000
 
-/** `source.sequence`: `["<previous commit end>","<lsn>"]`, null first after a start (as the debezium format). */
-const sequenceOf = (previous: number, lsn: number): string =>
-  previous === 0 ? `[null,"${lsn}"]` : `["${previous}","${lsn}"]`
+/**
+ * What varies in the `source` block: the snapshot marker, the commit time
+ * (microseconds), the xid (null for initial snapshot rows), the previous
+ * commit's end LSN (0 after a start: `sequence` starts with null then) and
+ * the change's LSN.
+ */
+interface Source {
+  readonly snapshot: string
+  readonly tsUs: number
+  readonly txId: number | null
+  readonly previous: number
+  readonly lsn: number
+}
 
 /** One half of a record (key or value): its schema text for the registry and, once registered, its 5-byte header. */
 interface Half {
@@ -186,13 +248,18 @@ class AvroTable implements TableFormat {
   /** Per column: its codec when the column is in the rows, else undefined. */
   private readonly rowCodecs: ReadonlyArray<FieldCodec | undefined>
   private readonly keyCodecs: ReadonlyArray<FieldCodec>
-  private readonly envelope: Encode
+  /** Per column: whether its writer is plain JSON string quoting (text, uuid, json...): the text itself goes into Avro. */
+  private readonly plainText: ReadonlyArray<boolean>
+  /** `version`, `connector`, `name` of the source block, encoded. */
+  private readonly sourceHead: Buffer
+  private readonly dbBytes: Buffer
+  /** `schema` and `table`, encoded. */
+  private readonly tableBytes: Buffer
+  /** The source's `ts_ms` ... `ts_ns` for the last commit time written, and the envelope's `ts_*` for the last `now`. */
+  private sourceTimes: { tsUs: number; ms: Buffer; usNs: Buffer } = { tsUs: -1, ms: Buffer.alloc(0), usNs: Buffer.alloc(0) }
+  private envelopeTimes: { now: number; bytes: Buffer } = { now: -1, bytes: Buffer.alloc(0) }
   private readonly keyHalf: Half | undefined
   private readonly valueHalf: Half
-  private readonly server: string
-  private readonly database: string
-  private readonly schema: string
-  private readonly table: string
 
   constructor(
     context: FormatContext,
@@ -205,10 +272,6 @@ class AvroTable implements TableFormat {
     this.topic = shape.topic
     this.includeMask = shape.includeMask
     this.keyIndexes = shape.keyIndexes
-    this.server = context.stream
-    this.database = context.database
-    this.schema = relation.schema
-    this.table = relation.name
     this.plan = debeziumPlan({
       relation,
       registry: shape.types,
@@ -227,11 +290,18 @@ class AvroTable implements TableFormat {
     this.rowCodecs = relation.columns.map((c, i) => (shape.includeMask[i] ? byName.get(c.name) : undefined))
     this.keyCodecs = (this.plan.keySchema["fields"] as ReadonlyArray<ConnectSchema>).map(fieldCodec)
     this.keyPrefixes = keyPrefixes(shape.keyIndexes.map((i) => relation.columns[i]!.name))
-    // The envelope's encoder, with the row record written by writeRow from the tuple's values.
-    const avroEnvelope = avroOf(this.plan.valueSchema).avro as { fields: Array<{ type: Array<Record<string, unknown>> }> }
-    const rowRecord = avroEnvelope.fields[0]!.type[1]!
-    const rowName = `${String(rowRecord["namespace"])}.${String(rowRecord["name"])}`
-    this.envelope = compile(avroEnvelope, new Map([[rowName, (w, task) => this.writeRow(w, task as RowTask)]]))
+    checkLayout(avroOf(this.plan.valueSchema).avro as { fields: ReadonlyArray<{ name: string; type: unknown }> })
+    this.plainText = this.plan.writers.map((writer: JsonWriter) => writer === jsonString)
+    this.sourceHead = encoded((w) => {
+      w.string(SOURCE_VERSION)
+      w.string("postgresql")
+      w.string(context.stream)
+    })
+    this.dbBytes = encoded((w) => w.string(context.database))
+    this.tableBytes = encoded((w) => {
+      w.string(relation.schema)
+      w.string(relation.name)
+    })
     this.keyHalf = shape.keyIndexes.length === 0 ? undefined : half(this.plan.keySchema)
     this.valueHalf = half(this.plan.valueSchema)
   }
@@ -331,7 +401,7 @@ class AvroTable implements TableFormat {
     op: Op,
     before: RowTask | null,
     after: RowTask | null,
-    source: Record<string, unknown>,
+    source: Source,
     now: number
   ): OutRecord {
     const w = this.writer
@@ -339,45 +409,89 @@ class AvroTable implements TableFormat {
     if (keyValues !== undefined && this.keyHalf !== undefined) {
       w.reset()
       for (let k = 0; k < this.keyIndexes.length; k++) {
-        const value = keyValues[this.keyIndexes[k]!]
+        const i = this.keyIndexes[k]!
+        const value = keyValues[i]
         if (typeof value !== "string") throw new AvroValueError(`key column "${this.keyCodecs[k]!.name}" has no value`)
-        writeFragment(w, this.keyCodecs[k]!, this.plan.writers[this.keyIndexes[k]!]!(value))
+        if (this.plainText[i]) w.string(value)
+        else writeFragment(w, this.keyCodecs[k]!, this.plan.writers[i]!(value))
       }
       key = w.take(this.keyHalf.header!)
     }
     w.reset()
-    this.envelope(w, {
-      before,
-      after,
-      source,
-      transaction: null,
-      op,
-      ts_ms: now,
-      ts_us: now * 1000,
-      ts_ns: BigInt(now) * 1_000_000n
-    })
+    this.writeEnvelope(w, op, before, after, source, now)
     return { topic: this.topic, key, value: w.take(this.valueHalf.header!) }
   }
 
-  private source(snapshot: string, tsUs: number, txId: number | null, previous: number, lsn: number): Record<string, unknown> {
-    return {
-      version: SOURCE_VERSION,
-      connector: "postgresql",
-      name: this.server,
-      ts_ms: Math.floor(tsUs / 1000),
-      snapshot,
-      db: this.database,
-      sequence: sequenceOf(previous, lsn),
-      ts_us: tsUs,
-      ts_ns: BigInt(tsUs) * 1000n,
-      schema: this.schema,
-      table: this.table,
-      txId,
-      lsn,
-      xmin: null,
-      origin: null,
-      origin_lsn: null
+  /** The envelope in the layout of `envelopeLayout` and `sourceLayout` (checked when the table was planned). */
+  private writeEnvelope(w: AvroWriter, op: Op, before: RowTask | null, after: RowTask | null, source: Source, now: number): void {
+    // before, after: ["null", Value]
+    if (before === null) w.long(0)
+    else {
+      w.long(1)
+      this.writeRow(w, before)
     }
+    if (after === null) w.long(0)
+    else {
+      w.long(1)
+      this.writeRow(w, after)
+    }
+    // source
+    w.raw(this.sourceHead)
+    let times = this.sourceTimes
+    if (times.tsUs !== source.tsUs) {
+      const tsUs = source.tsUs
+      times = {
+        tsUs,
+        ms: encoded((e) => e.long(Math.floor(tsUs / 1000))),
+        usNs: encoded((e) => {
+          e.long(1)
+          e.long(tsUs)
+          e.long(1)
+          e.bigLong(BigInt(tsUs) * 1000n)
+        })
+      }
+      this.sourceTimes = times
+    }
+    w.raw(times.ms)
+    w.long(0) // snapshot: [string, null]
+    w.string(source.snapshot)
+    w.raw(this.dbBytes)
+    w.long(1) // sequence: [null, string]
+    w.string(source.previous === 0 ? `[null,"${source.lsn}"]` : `["${source.previous}","${source.lsn}"]`)
+    w.raw(times.usNs)
+    w.raw(this.tableBytes)
+    if (source.txId === null) w.long(0)
+    else {
+      w.long(1)
+      w.long(source.txId)
+    }
+    w.long(1)
+    w.long(source.lsn)
+    w.long(0) // xmin
+    w.long(0) // origin
+    w.long(0) // origin_lsn
+    w.long(0) // transaction: null
+    w.string(op)
+    let tail = this.envelopeTimes
+    if (tail.now !== now) {
+      tail = {
+        now,
+        bytes: encoded((e) => {
+          e.long(1)
+          e.long(now)
+          e.long(1)
+          e.long(now * 1000)
+          e.long(1)
+          e.bigLong(BigInt(now) * 1_000_000n)
+        })
+      }
+      this.envelopeTimes = tail
+    }
+    w.raw(tail.bytes)
+  }
+
+  private source(snapshot: string, tsUs: number, txId: number | null, previous: number, lsn: number): Source {
+    return { snapshot, tsUs, txId, previous, lsn }
   }
 
   /** The row record's fields, in column order: each included column's fragment written by its codec. */
@@ -397,6 +511,11 @@ class AvroTable implements TableFormat {
           continue
         }
         value = old
+      }
+      if (typeof value === "string" && this.plainText[i]) {
+        if (codec.valueIndex >= 0) w.long(codec.valueIndex)
+        w.string(value)
+        continue
       }
       fragment = typeof value === "string"
         ? writers[i]!(value)
