@@ -134,6 +134,10 @@ format = "avro"
       expect(json).toHaveLength(count)
       const avro = readThroughConverter(`${config.prefix}.avro.t`, count)
       expect(avro).toHaveLength(count)
+      // The key change carries Debezium's headers, as in format debezium (the delete and its tombstone, then the create).
+      const raw = await readTopic(`${config.prefix}.avro.t`, { count, timeoutMs: 30_000 })
+      expect(raw.map((m) => Object.keys(m.headers)).flat()).toEqual(json.map((m) => Object.keys(m.headers)).flat())
+      expect(raw.map((m) => Object.keys(m.headers)).flat()).toEqual(["__debezium.newkey", "__debezium.newkey", "__debezium.oldkey"])
 
       for (let i = 0; i < count; i++) {
         const fromJson = {

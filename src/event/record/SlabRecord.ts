@@ -54,6 +54,7 @@ export class SlabRecord implements OutRecord {
     record.valueStart = valueStart
     record.valueLength = valueLength
     record.headers = undefined
+    record.tombstoneHeaders = undefined
     return record
   }
 
@@ -65,9 +66,18 @@ export class SlabRecord implements OutRecord {
     return this.valueLength < 0 ? null : view(this.valueBytes, this.valueStart, this.valueLength)
   }
 
+  /**
+   * Headers the tombstone after this record carries too (a key change's
+   * `__debezium.newkey`, as Debezium writes it); others (CloudEvents'
+   * attributes) describe this event only.
+   */
+  tombstoneHeaders: Readonly<Record<string, string>> | undefined = undefined
+
   /** The same key, a null value: the tombstone after a delete. */
   tombstone(): SlabRecord {
-    return SlabRecord.make(this.topic, this.keyBytes, this.keyStart, this.keyLength, NO_BYTES, 0, -1)
+    const tombstone = SlabRecord.make(this.topic, this.keyBytes, this.keyStart, this.keyLength, NO_BYTES, 0, -1)
+    tombstone.headers = this.tombstoneHeaders
+    return tombstone
   }
 }
 

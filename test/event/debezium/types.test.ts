@@ -178,3 +178,18 @@ describe("debezium type mapping", () => {
     expect(convert(1182, "{2026-11-23,NULL}")).toBe(`[${Date.UTC(2026, 10, 23) / 86_400_000},null]`)
   })
 })
+
+describe("Decimal bytes for formats that write bytes", () => {
+  it("are the bytes of the base64 the debezium format writes, for short and long values", async () => {
+    const { decimalBytes, decimalWriter } = await import("../../../src/event/formats/debezium/values.js")
+    for (const [scale, texts] of [
+      [2, ["0.00", "0.01", "-0.01", "1.28", "-1.28", "-1.29", "12.34", "-1234.50", "99999999999999.99", "-92233720368547758.08", "123456789012345678901234.56"]],
+      [0, ["0", "127", "128", "-128", "-129", "255", "256", "9007199254740993"]]
+    ] as const) {
+      for (const text of texts) {
+        expect(decimalBytes(scale)(text)!.toString("base64"), text).toBe(JSON.parse(decimalWriter(scale)(text)))
+      }
+    }
+    expect(decimalBytes(2)("NaN")).toBeNull()
+  })
+})

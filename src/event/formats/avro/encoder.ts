@@ -10,6 +10,7 @@
  * BigInt stand-in its (unwrapped) nullable unions cannot place; here a long
  * is a number or a BigInt and is written as a zigzag varint either way.
  */
+import type { JsonBytes } from "../../record/JsonBytes.js"
 import type { AvroSchema } from "./connectSchema.js"
 
 /** A growable byte buffer, reused from one event to the next. */
@@ -102,6 +103,14 @@ export class AvroWriter {
     this.ensure(bytes.length)
     this.buffer.set(bytes, this.length)
     this.length += bytes.length
+  }
+
+  /** Appends `header` and the bytes written as one part of `out` (a record's key or value in the Router's slabs). */
+  copyInto(out: JsonBytes, header: Uint8Array): void {
+    out.begin()
+    out.bytes(header)
+    out.range(this.buffer, 0, this.length)
+    out.finishPart()
   }
 
   /** A copy of the bytes written, after `header`. */

@@ -24,6 +24,7 @@ import type { Tuple } from "../../../decode/tuple.js"
 import type { EventFormat, FormatContext, Op, SnapshotKind, TableFormat, TableShape, TextRow, Transaction } from "../../EventFormat.js"
 import type { JsonBytes } from "../../record/JsonBytes.js"
 import type { OutRecord } from "../../record/OutRecord.js"
+import { SlabRecord } from "../../record/SlabRecord.js"
 import { jsonString } from "../../values/jsonString.js"
 import { keyPrefixes, textKeyJson } from "../../values/rowJson.js"
 import type { JsonWriter } from "../../values/writers.js"
@@ -34,6 +35,7 @@ import { AvroValueError, AvroWriter, compile, type Encode } from "./encoder.js"
 import { RegistryClient } from "./RegistryClient.js"
 
 const isDigits = /^-?\d+$/
+const NO_BYTES = new Uint8Array(0)
 
 /** JSON.parse keeping integers past 2^53 exact (as BigInt): for the structured values only. */
 const parseExact = (text: string): unknown =>
@@ -239,6 +241,18 @@ const half = (schema: ConnectSchema): Half => ({
   header: undefined
 })
 
+/** The record with one more header (a slab record in place: its key and value are getters a spread would lose). */
+const withHeader = (record: OutRecord, name: string, value: string | null): OutRecord => {
+  if (value === null) return record
+  if (record instanceof SlabRecord) {
+    record.headers = { ...record.headers, [name]: value }
+    // Debezium's key-change headers go on the delete's tombstone too.
+    record.tombstoneHeaders = record.headers
+    return record
+  }
+  return { ...record, headers: { ...record.headers, [name]: value } }
+}
+
 class AvroTable implements TableFormat {
   private readonly topic: string
   private readonly plan: DebeziumPlan
@@ -318,7 +332,7 @@ class AvroTable implements TableFormat {
   }
 
   row(
-    _out: JsonBytes,
+    out: JsonBytes,
     op: "c" | "u",
     before: Tuple | undefined,
     beforeIsFull: boolean,
@@ -332,6 +346,7 @@ class AvroTable implements TableFormat {
     // Debezium's `before` is the old row only when the server sent it whole (REPLICA IDENTITY FULL); else null.
     const oldRow = beforeValues !== undefined && beforeIsFull ? beforeValues : undefined
     return this.record(
+      out,
       afterValues,
       op,
       oldRow === undefined ? null : { values: oldRow, fallback: undefined },
@@ -341,10 +356,11 @@ class AvroTable implements TableFormat {
     )
   }
 
-  delete(_out: JsonBytes, before: Tuple, _beforeIsFull: boolean, lsn: number, tx: Transaction, now: number): OutRecord {
+  delete(out: JsonBytes, before: Tuple, _beforeIsFull: boolean, lsn: number, tx: Transaction, now: number): OutRecord {
     const values = before.values()
     // With only the replica identity sent, the other columns are null (every field present, as Debezium writes it).
     return this.record(
+      out,
       values,
       "d",
       { values, fallback: undefined },
@@ -368,15 +384,12 @@ class AvroTable implements TableFormat {
     const newKey = this.keyPayload(after.values())
     const deleted = this.delete(out, before, beforeIsFull, lsn, tx, now)
     const created = this.row(out, "c", undefined, false, after, lsn, tx, now)
-    return [
-      newKey === null ? deleted : { ...deleted, headers: { "__debezium.newkey": newKey } },
-      oldKey === null ? created : { ...created, headers: { "__debezium.oldkey": oldKey } }
-    ]
+    return [withHeader(deleted, "__debezium.newkey", newKey), withHeader(created, "__debezium.oldkey", oldKey)]
   }
 
-  truncate(_out: JsonBytes, lsn: number, tx: Transaction, now: number): OutRecord {
+  truncate(out: JsonBytes, lsn: number, tx: Transaction, now: number): OutRecord {
     const source = this.source("false", commitTimeUs(tx), tx.xid, tx.previousCommitEndLsn ?? tx.commitLsn, lsn)
-    return this.record(undefined, "t", null, null, source, now)
+    return this.record(out, undefined, "t", null, null, source, now)
   }
 
   snapshot(row: TextRow, kind: SnapshotKind, lsn: number, tx: Transaction, now: number): OutRecord {
@@ -384,7 +397,7 @@ class AvroTable implements TableFormat {
     const source = kind === "initial"
       ? this.source("true", now * 1000, null, lsn, lsn)
       : this.source("incremental", commitTimeUs(tx), tx.xid, tx.previousCommitEndLsn ?? tx.commitLsn, lsn)
-    return this.record(row, "r", null, { values: row, fallback: undefined }, source, now)
+    return this.record(undefined, row, "r", null, { values: row, fallback: undefined }, source, now)
   }
 
   keyText(tuple: Tuple): string | null {
@@ -395,8 +408,13 @@ class AvroTable implements TableFormat {
     return textKeyJson(this.keyPrefixes, this.plan.writers, this.keyIndexes, values)
   }
 
-  /** The record of one event: the key from `keyValues` (none for a truncate), the envelope around the rows. */
+  /**
+   * The record of one event: the key from `keyValues` (none for a truncate),
+   * the envelope around the rows. Streamed changes are copied into the
+   * Router's slabs (`out`: no Buffer per record); snapshot rows get Buffers.
+   */
   private record(
+    out: JsonBytes | undefined,
     keyValues: ReadonlyArray<TupleValue> | undefined,
     op: Op,
     before: RowTask | null,
@@ -406,6 +424,9 @@ class AvroTable implements TableFormat {
   ): OutRecord {
     const w = this.writer
     let key: Buffer | null = null
+    let keyBytes: Uint8Array = NO_BYTES
+    let keyStart = 0
+    let keyLength = -1
     if (keyValues !== undefined && this.keyHalf !== undefined) {
       w.reset()
       for (let k = 0; k < this.keyIndexes.length; k++) {
@@ -415,11 +436,19 @@ class AvroTable implements TableFormat {
         if (this.plainText[i]) w.string(value)
         else writeFragment(w, this.keyCodecs[k]!, this.plan.writers[i]!(value))
       }
-      key = w.take(this.keyHalf.header!)
+      if (out === undefined) key = w.take(this.keyHalf.header!)
+      else {
+        w.copyInto(out, this.keyHalf.header!)
+        keyBytes = out.partBuf
+        keyStart = out.partStart
+        keyLength = out.partLength
+      }
     }
     w.reset()
     this.writeEnvelope(w, op, before, after, source, now)
-    return { topic: this.topic, key, value: w.take(this.valueHalf.header!) }
+    if (out === undefined) return { topic: this.topic, key, value: w.take(this.valueHalf.header!) }
+    w.copyInto(out, this.valueHalf.header!)
+    return SlabRecord.make(this.topic, keyBytes, keyStart, keyLength, out.partBuf, out.partStart, out.partLength)
   }
 
   /** The envelope in the layout of `envelopeLayout` and `sourceLayout` (checked when the table was planned). */
@@ -512,10 +541,21 @@ class AvroTable implements TableFormat {
         }
         value = old
       }
-      if (typeof value === "string" && this.plainText[i]) {
-        if (codec.valueIndex >= 0) w.long(codec.valueIndex)
-        w.string(value)
-        continue
+      if (typeof value === "string") {
+        if (this.plainText[i]) {
+          if (codec.valueIndex >= 0) w.long(codec.valueIndex)
+          w.string(value)
+          continue
+        }
+        const bytesOf = this.plan.bytes[i]
+        if (bytesOf !== undefined) {
+          const bytes = bytesOf(value)
+          if (bytes !== null) {
+            if (codec.valueIndex >= 0) w.long(codec.valueIndex)
+            w.bytes(bytes)
+            continue
+          }
+        }
       }
       fragment = typeof value === "string"
         ? writers[i]!(value)

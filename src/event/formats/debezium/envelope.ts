@@ -23,6 +23,8 @@ export const SOURCE_VERSION = "outboxx"
 export interface DebeziumPlan {
   /** Per column of the relation: the Debezium value writer. */
   readonly writers: ReadonlyArray<JsonWriter>
+  /** Per column: its bytes straight from the text, for `bytes` columns that have it (DebeziumColumnType.bytes). */
+  readonly bytes: ReadonlyArray<((text: string) => Buffer | null) | undefined>
   /** Per column: the fragment for an unchanged TOASTed value that cannot be filled in. */
   readonly placeholders: ReadonlyArray<string>
   /**
@@ -180,6 +182,7 @@ export const debeziumPlan = (options: {
   }
   return {
     writers: types.map((t) => t.writer),
+    bytes: types.map((t) => t.bytes),
     placeholders: types.map((t) => t.placeholder),
     nulls: defaults.map((d) => d ?? "null"),
     keyPrefix: schemas ? `{"schema":${JSON.stringify(keySchema)},"payload":` : "",

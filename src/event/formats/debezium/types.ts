@@ -22,6 +22,7 @@ import {
 } from "../../values/writers.js"
 import {
   byteaStringWriter,
+  decimalBytes,
   decimalWriter,
   moneyAmount,
   writeDebeziumHstoreMap,
@@ -72,6 +73,8 @@ export type ConnectSchema = Readonly<Record<string, unknown>>
 export interface DebeziumColumnType {
   readonly schema: ConnectSchema
   readonly writer: JsonWriter
+  /** For `bytes` columns that have it: the value's bytes straight from the text (formats that write bytes skip the base64). */
+  readonly bytes?: ((text: string) => Buffer | null) | undefined
   /** What stands for an unchanged TOASTed value the server did not send. */
   readonly placeholder: string
 }
@@ -135,16 +138,19 @@ const scalar = (oid: number, typeMod: number, modes: DebeziumModes): DebeziumCol
       }
       const scale = (typeMod - 4) & 0xffff
       const precision = ((typeMod - 4) >> 16) & 0xffff
-      return column(
-        named("bytes", "org.apache.kafka.connect.data.Decimal", {
-          parameters: { scale: String(scale), "connect.decimal.precision": String(precision) }
-        }),
-        decimalWriter(scale)
-      )
+      return {
+        ...column(
+          named("bytes", "org.apache.kafka.connect.data.Decimal", {
+            parameters: { scale: String(scale), "connect.decimal.precision": String(precision) }
+          }),
+          decimalWriter(scale)
+        ),
+        bytes: decimalBytes(scale)
+      }
     }
     case Oid.bytea:
       return modes.binaryHandlingMode === "bytes"
-        ? column({ type: "bytes" }, writeBytea)
+        ? { ...column({ type: "bytes" }, writeBytea), bytes: byteaBytes }
         : column({ type: "string" }, byteaStringWriter(byteaBytes, modes.binaryHandlingMode))
     case Oid.json:
     case Oid.jsonb:

@@ -176,6 +176,32 @@ export const decimalWriter = (scale: number): JsonWriter => (text) => {
 }
 
 /**
+ * The same Decimal as bytes (what the base64 of `decimalWriter` holds), for
+ * formats that write bytes (avro); null for NaN and ±Infinity. Values of up
+ * to 15 digits take double arithmetic, longer ones BigInt.
+ */
+export const decimalBytes = (scale: number): ((text: string) => Buffer | null) => (text) => {
+  const negative = text.charCodeAt(0) === 0x2d
+  const c = text.charCodeAt(negative ? 1 : 0)
+  if (c < 0x30 || c > 0x39) return null
+  const dot = text.indexOf(".")
+  const textScale = dot < 0 ? 0 : text.length - dot - 1
+  const digits = dot < 0 ? text : text.substring(0, dot) + text.substring(dot + 1)
+  if (textScale === scale && digits.length - (negative ? 1 : 0) <= 15) {
+    let n = Number(digits)
+    // Minimal big-endian two's complement, as Java's BigInteger.toByteArray().
+    const bytes: Array<number> = []
+    do {
+      const low = ((n % 256) + 256) % 256
+      bytes.push(low)
+      n = (n - low) / 256
+    } while (!(n === 0 && (bytes[bytes.length - 1]! & 0x80) === 0) && !(n === -1 && (bytes[bytes.length - 1]! & 0x80) !== 0))
+    return Buffer.from(bytes.reverse())
+  }
+  return Buffer.from(decimalWriter(scale)(text).slice(1, -1), "base64")
+}
+
+/**
  * Unconstrained numeric -> struct io.debezium.data.VariableScaleDecimal
  * `{"scale": s, "value": unscaled bytes}`: each value keeps its own scale.
  */
