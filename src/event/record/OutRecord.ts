@@ -27,6 +27,21 @@ export const jsonRecord = (topic: string, key: string | null, value: string | nu
   value: value === null ? null : Buffer.from(value, "utf8")
 })
 
+/**
+ * The record with one more header; `onTombstone`: the tombstone after it
+ * carries the header too (Debezium's key-change headers). A slab record is
+ * changed in place: its key and value are getters a spread would lose.
+ */
+export const withHeader = (record: OutRecord, name: string, value: string | null, onTombstone: boolean): OutRecord => {
+  if (value === null) return record
+  if (record instanceof SlabRecord) {
+    record.headers = { ...record.headers, [name]: value }
+    if (onTombstone) record.tombstoneHeaders = record.headers
+    return record
+  }
+  return { ...record, headers: { ...record.headers, [name]: value } }
+}
+
 /** The same key (and headers) with a null value: the tombstone after a delete, which lets compaction drop the key. */
 export const tombstoneOf = (record: OutRecord): OutRecord =>
   record instanceof SlabRecord

@@ -23,7 +23,7 @@ import { type TupleValue, Unchanged } from "../../../decode/messages.js"
 import type { Tuple } from "../../../decode/tuple.js"
 import type { EventFormat, FormatContext, Op, SnapshotKind, TableFormat, TableShape, TextRow, Transaction } from "../../EventFormat.js"
 import type { JsonBytes } from "../../record/JsonBytes.js"
-import type { OutRecord } from "../../record/OutRecord.js"
+import { type OutRecord, withHeader } from "../../record/OutRecord.js"
 import { SlabRecord } from "../../record/SlabRecord.js"
 import { jsonString } from "../../values/jsonString.js"
 import { keyPrefixes, textKeyJson } from "../../values/rowJson.js"
@@ -241,18 +241,6 @@ const half = (schema: ConnectSchema): Half => ({
   header: undefined
 })
 
-/** The record with one more header (a slab record in place: its key and value are getters a spread would lose). */
-const withHeader = (record: OutRecord, name: string, value: string | null): OutRecord => {
-  if (value === null) return record
-  if (record instanceof SlabRecord) {
-    record.headers = { ...record.headers, [name]: value }
-    // Debezium's key-change headers go on the delete's tombstone too.
-    record.tombstoneHeaders = record.headers
-    return record
-  }
-  return { ...record, headers: { ...record.headers, [name]: value } }
-}
-
 class AvroTable implements TableFormat {
   private readonly topic: string
   private readonly plan: DebeziumPlan
@@ -384,7 +372,7 @@ class AvroTable implements TableFormat {
     const newKey = this.keyPayload(after.values())
     const deleted = this.delete(out, before, beforeIsFull, lsn, tx, now)
     const created = this.row(out, "c", undefined, false, after, lsn, tx, now)
-    return [withHeader(deleted, "__debezium.newkey", newKey), withHeader(created, "__debezium.oldkey", oldKey)]
+    return [withHeader(deleted, "__debezium.newkey", newKey, true), withHeader(created, "__debezium.oldkey", oldKey, false)]
   }
 
   truncate(out: JsonBytes, lsn: number, tx: Transaction, now: number): OutRecord {

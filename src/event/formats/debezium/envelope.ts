@@ -39,6 +39,9 @@ export interface DebeziumPlan {
   /** `{"schema":<envelope schema>,"payload":{"before":`, or `{"before":` without schemas; the value ends with `valueSuffix`. */
   readonly valuePrefix: string
   readonly valueSuffix: string
+  /** `keyPrefix` and `valuePrefix` as UTF-8, for events written into the Router's slabs. */
+  readonly keyPrefixBytes: Uint8Array
+  readonly valuePrefixBytes: Uint8Array
   /** The Connect schemas of the key and the envelope (what JsonConverter writes; the avro format converts them). */
   readonly keySchema: ConnectSchema
   readonly valueSchema: ConnectSchema
@@ -186,6 +189,8 @@ export const debeziumPlan = (options: {
     placeholders: types.map((t) => t.placeholder),
     nulls: defaults.map((d) => d ?? "null"),
     keyPrefix: schemas ? `{"schema":${JSON.stringify(keySchema)},"payload":` : "",
+    keyPrefixBytes: Buffer.from(schemas ? `{"schema":${JSON.stringify(keySchema)},"payload":` : "", "utf8"),
+    valuePrefixBytes: Buffer.from(schemas ? `{"schema":${JSON.stringify(envelope)},"payload":{"before":` : `{"before":`, "utf8"),
     keySuffix: schemas ? "}" : "",
     valuePrefix: schemas ? `{"schema":${JSON.stringify(envelope)},"payload":{"before":` : `{"before":`,
     valueSuffix: schemas ? "}}" : "}",
@@ -230,7 +235,11 @@ const opSuffix: Record<Op, string> = {
 
 /** The event value; `before`/`after` are the row payload object texts or "null"; `tsMs` the processing time. */
 export const debeziumValue = (plan: DebeziumPlan, op: Op, before: string, after: string, source: string, tsMs: number): string =>
-  plan.valuePrefix + before + ",\"after\":" + after + ",\"source\":" + source + opSuffix[op] + tsMs +
+  plan.valuePrefix + debeziumValueRest(plan, op, before, after, source, tsMs)
+
+/** The event value after `valuePrefix` (what is written after `valuePrefixBytes` into a slab). */
+export const debeziumValueRest = (plan: DebeziumPlan, op: Op, before: string, after: string, source: string, tsMs: number): string =>
+  before + ",\"after\":" + after + ",\"source\":" + source + opSuffix[op] + tsMs +
   ",\"ts_us\":" + tsMs + "000,\"ts_ns\":" + tsMs + "000000" + plan.valueSuffix
 
 /** The Kafka key around the key columns' payload object text. */

@@ -8,21 +8,32 @@
 import type { Tuple } from "../../../decode/tuple.js"
 import type { EventFormat, FormatContext, SnapshotKind, TableFormat, TableShape, TextRow, Transaction } from "../../EventFormat.js"
 import type { JsonBytes } from "../../record/JsonBytes.js"
-import { jsonRecord, type OutRecord } from "../../record/OutRecord.js"
+import { jsonRecord, type OutRecord, withHeader } from "../../record/OutRecord.js"
+import { SlabRecord } from "../../record/SlabRecord.js"
 import { buildRowJson, keyPrefixes, textKeyJson } from "../../values/rowJson.js"
 import type { JsonWriter } from "../../values/writers.js"
-import { type DebeziumPlan, debeziumKey, debeziumPlan, debeziumSource, debeziumValue, withPlaceholders } from "./envelope.js"
+import {
+  type DebeziumPlan,
+  debeziumKey,
+  debeziumPlan,
+  debeziumSource,
+  debeziumValue,
+  debeziumValueRest,
+  withPlaceholders
+} from "./envelope.js"
+
+const NO_BYTES = new Uint8Array(0)
 
 const commitTimeUs = (tx: Transaction): number => tx.commitTimeUs ?? tx.commitTimeMs * 1000
 
 export class DebeziumTable implements TableFormat {
-  protected readonly topic: string
+  private readonly topic: string
   private readonly includeMask: ReadonlyArray<boolean>
   private readonly keyIndexes: ReadonlyArray<number>
   private readonly prefixes: ReadonlyArray<string>
   private readonly keyPrefixes: ReadonlyArray<string>
   private readonly writers: ReadonlyArray<JsonWriter>
-  protected readonly plan: DebeziumPlan
+  private readonly plan: DebeziumPlan
 
   /** `schemas` false: payloads only, as JsonConverter with schemas.enable=false (the avro format's input). */
   constructor(context: FormatContext, shape: TableShape, schemas = true) {
@@ -48,7 +59,7 @@ export class DebeziumTable implements TableFormat {
   }
 
   row(
-    _out: JsonBytes,
+    out: JsonBytes,
     op: "c" | "u",
     before: Tuple | undefined,
     beforeIsFull: boolean,
@@ -74,15 +85,14 @@ export class DebeziumTable implements TableFormat {
       ? "null"
       : buildRowJson(this.prefixes, this.writers, beforeValues, this.includeMask, undefined, undefined, this.plan.nulls)
     const afterWithPlaceholders = unchanged.length === 0 ? afterJson : withPlaceholders(this.plan, this.prefixes, afterJson, unchanged)
-    const value = debeziumValue(this.plan, op, beforeJson, afterWithPlaceholders, this.source(lsn, tx), now)
-    return this.record(this.key(afterValues), value)
+    return this.slabRecord(out, afterValues, debeziumValueRest(this.plan, op, beforeJson, afterWithPlaceholders, this.source(lsn, tx), now))
   }
 
-  delete(_out: JsonBytes, before: Tuple, beforeIsFull: boolean, lsn: number, tx: Transaction, now: number): OutRecord {
+  delete(out: JsonBytes, before: Tuple, beforeIsFull: boolean, lsn: number, tx: Transaction, now: number): OutRecord {
     const values = before.values()
     // With only the replica identity sent, the other columns are null (every field present, as Debezium writes it).
     const beforeJson = buildRowJson(this.prefixes, this.writers, values, this.includeMask, undefined, undefined, this.plan.nulls)
-    return this.record(this.key(values), debeziumValue(this.plan, "d", beforeJson, "null", this.source(lsn, tx), now))
+    return this.slabRecord(out, values, debeziumValueRest(this.plan, "d", beforeJson, "null", this.source(lsn, tx), now))
   }
 
   /**
@@ -103,14 +113,11 @@ export class DebeziumTable implements TableFormat {
     const newKey = this.keyPayload(after.values())
     const deleted = this.delete(out, before, beforeIsFull, lsn, tx, now)
     const created = this.row(out, "c", undefined, false, after, lsn, tx, now)
-    return [
-      newKey === null ? deleted : { ...deleted, headers: { "__debezium.newkey": newKey } },
-      oldKey === null ? created : { ...created, headers: { "__debezium.oldkey": oldKey } }
-    ]
+    return [withHeader(deleted, "__debezium.newkey", newKey, true), withHeader(created, "__debezium.oldkey", oldKey, false)]
   }
 
-  truncate(_out: JsonBytes, lsn: number, tx: Transaction, now: number): OutRecord {
-    return this.record(null, debeziumValue(this.plan, "t", "null", "null", this.source(lsn, tx), now))
+  truncate(out: JsonBytes, lsn: number, tx: Transaction, now: number): OutRecord {
+    return this.slabRecord(out, undefined, debeziumValueRest(this.plan, "t", "null", "null", this.source(lsn, tx), now))
   }
 
   snapshot(row: TextRow, kind: SnapshotKind, lsn: number, tx: Transaction, now: number): OutRecord {
@@ -122,9 +129,37 @@ export class DebeziumTable implements TableFormat {
     return this.record(this.key(row), debeziumValue(this.plan, "r", "null", after, source, now))
   }
 
-  /** The Kafka record of one event's key and value texts: JSON as it is here, Avro in the avro format. */
-  protected record(key: string | null, value: string): OutRecord {
+  /** A snapshot row's record (snapshot rows are built as text, away from the Router's slabs). */
+  private record(key: string | null, value: string): OutRecord {
     return jsonRecord(this.topic, key, value)
+  }
+
+  /**
+   * A streamed change's record, written into the Router's slabs: the
+   * schemas are constant bytes per table (most of an event's size), copied
+   * rather than concatenated into a string and encoded for every event.
+   */
+  private slabRecord(out: JsonBytes, keyValues: ReadonlyArray<Parameters<typeof textKeyJson>[3][number]> | undefined, valueRest: string): OutRecord {
+    const plan = this.plan
+    const keyPayload = keyValues === undefined ? null : this.keyPayload(keyValues)
+    let keyBytes: Uint8Array = NO_BYTES
+    let keyStart = 0
+    let keyLength = -1
+    if (keyPayload !== null) {
+      out.begin()
+      out.bytes(plan.keyPrefixBytes)
+      out.utf8(keyPayload)
+      if (plan.keySuffix !== "") out.byte(0x7d) // '}'
+      out.finishPart()
+      keyBytes = out.partBuf
+      keyStart = out.partStart
+      keyLength = out.partLength
+    }
+    out.begin()
+    out.bytes(plan.valuePrefixBytes)
+    out.utf8(valueRest)
+    out.finishPart()
+    return SlabRecord.make(this.topic, keyBytes, keyStart, keyLength, out.partBuf, out.partStart, out.partLength)
   }
 
   keyText(tuple: Tuple): string | null {
