@@ -34,6 +34,7 @@ snapshot = "never"
 [kafka]
 brokers = ["${kafkaBroker}"]
 client_id = "outboxx-bench"
+compression = "${benchCompression}"
 ${benchDelivery === "exactly-once"
   // The slot's position topic (outboxx.offsets.<slot>) is created by outboxx itself.
   ? `delivery = "exactly-once"\ncreate_topics = true`
@@ -60,6 +61,9 @@ export type BenchFormat = "outboxx" | "debezium" | "avro" | "cloudevents"
 
 /** OUTBOXX_BENCH_DELIVERY=exactly-once measures Kafka transactions (default at-least-once). */
 const benchDelivery = process.env.OUTBOXX_BENCH_DELIVERY ?? "at-least-once"
+
+/** OUTBOXX_BENCH_COMPRESSION=lz4 (or gzip, snappy) compresses the outboxx readers' batches (default none). */
+const benchCompression = process.env.OUTBOXX_BENCH_COMPRESSION ?? "none"
 
 export const outboxxMain = path.join(repoRoot, "dist", "main.js")
 
