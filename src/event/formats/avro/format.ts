@@ -23,12 +23,13 @@ import { type TupleValue, Unchanged } from "../../../decode/messages.js"
 import type { Tuple } from "../../../decode/tuple.js"
 import type { EventFormat, FormatContext, Op, SnapshotKind, TableFormat, TableShape, TextRow, Transaction } from "../../EventFormat.js"
 import type { JsonBytes } from "../../record/JsonBytes.js"
-import { type OutRecord, withHeader } from "../../record/OutRecord.js"
+import type { OutRecord } from "../../record/OutRecord.js"
 import { SlabRecord } from "../../record/SlabRecord.js"
 import { jsonString } from "../../values/jsonString.js"
 import { keyPrefixes, textKeyJson } from "../../values/rowJson.js"
 import type { JsonWriter } from "../../values/writers.js"
 import { type DebeziumPlan, debeziumPlan, SOURCE_VERSION } from "../debezium/envelope.js"
+import { debeziumKeyChange } from "../debezium/format.js"
 import type { ConnectSchema } from "../debezium/types.js"
 import { avroOf, type Fix } from "./connectSchema.js"
 import { AvroValueError, AvroWriter, compile, type Encode } from "./encoder.js"
@@ -358,7 +359,6 @@ class AvroTable implements TableFormat {
     )
   }
 
-  /** Debezium's key change: the delete carries the new key in `__debezium.newkey`, the create the old key in `__debezium.oldkey`. */
   keyChange(
     out: JsonBytes,
     before: Tuple,
@@ -368,11 +368,7 @@ class AvroTable implements TableFormat {
     tx: Transaction,
     now: number
   ): readonly [OutRecord, OutRecord] {
-    const oldKey = this.keyPayload(before.values())
-    const newKey = this.keyPayload(after.values())
-    const deleted = this.delete(out, before, beforeIsFull, lsn, tx, now)
-    const created = this.row(out, "c", undefined, false, after, lsn, tx, now)
-    return [withHeader(deleted, "__debezium.newkey", newKey, true), withHeader(created, "__debezium.oldkey", oldKey, false)]
+    return debeziumKeyChange(this, (t) => this.keyPayload(t.values()), out, before, beforeIsFull, after, lsn, tx, now)
   }
 
   truncate(out: JsonBytes, lsn: number, tx: Transaction, now: number): OutRecord {

@@ -26,6 +26,30 @@ const NO_BYTES = new Uint8Array(0)
 
 const commitTimeUs = (tx: Transaction): number => tx.commitTimeUs ?? tx.commitTimeMs * 1000
 
+/**
+ * Debezium's key change, for the formats that write its events: the delete
+ * carries the new key in the `__debezium.newkey` header (its tombstone too),
+ * the create the old key in `__debezium.oldkey` (each the key's payload as
+ * JSON text), so consumers can pair them.
+ */
+export const debeziumKeyChange = (
+  table: Pick<TableFormat, "row" | "delete">,
+  keyPayload: (tuple: Tuple) => string | null,
+  out: JsonBytes,
+  before: Tuple,
+  beforeIsFull: boolean,
+  after: Tuple,
+  lsn: number,
+  tx: Transaction,
+  now: number
+): readonly [OutRecord, OutRecord] => {
+  const oldKey = keyPayload(before)
+  const newKey = keyPayload(after)
+  const deleted = table.delete(out, before, beforeIsFull, lsn, tx, now)
+  const created = table.row(out, "c", undefined, false, after, lsn, tx, now)
+  return [withHeader(deleted, "__debezium.newkey", newKey, true), withHeader(created, "__debezium.oldkey", oldKey, false)]
+}
+
 export class DebeziumTable implements TableFormat {
   private readonly topic: string
   private readonly includeMask: ReadonlyArray<boolean>
@@ -95,11 +119,6 @@ export class DebeziumTable implements TableFormat {
     return this.slabRecord(out, values, debeziumValueRest(this.plan, "d", beforeJson, "null", this.source(lsn, tx), now))
   }
 
-  /**
-   * Debezium's key change: the delete carries the new key in the
-   * `__debezium.newkey` header, the create the old key in `__debezium.oldkey`
-   * (each the key's payload as JSON text), so consumers can pair them.
-   */
   keyChange(
     out: JsonBytes,
     before: Tuple,
@@ -109,11 +128,7 @@ export class DebeziumTable implements TableFormat {
     tx: Transaction,
     now: number
   ): readonly [OutRecord, OutRecord] {
-    const oldKey = this.keyPayload(before.values())
-    const newKey = this.keyPayload(after.values())
-    const deleted = this.delete(out, before, beforeIsFull, lsn, tx, now)
-    const created = this.row(out, "c", undefined, false, after, lsn, tx, now)
-    return [withHeader(deleted, "__debezium.newkey", newKey, true), withHeader(created, "__debezium.oldkey", oldKey, false)]
+    return debeziumKeyChange(this, (t) => this.keyPayload(t.values()), out, before, beforeIsFull, after, lsn, tx, now)
   }
 
   truncate(out: JsonBytes, lsn: number, tx: Transaction, now: number): OutRecord {

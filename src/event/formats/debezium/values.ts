@@ -263,26 +263,24 @@ export const zonedTimestampWriter = (precision: number, zoned: JsonWriter): Json
 const SECONDS_PER_MONTH = 2_629_800
 
 /**
- * interval -> int64 io.debezium.time.MicroDuration (interval.handling.mode=numeric):
- * microseconds, a month counted as 365.25 / 12 days as Debezium does.
- * Reads PostgreSQL's default IntervalStyle: "1 year 2 mons -3 days 04:05:06.789".
+ * An interval in PostgreSQL's default IntervalStyle ("1 year 2 mons -3 days
+ * 04:05:06.789") as months, days and microseconds, as the server keeps it.
  */
-export const writeDebeziumMicroDuration: JsonWriter = (text) => {
+const parseInterval = (text: string): { months: number; days: number; micros: bigint } => {
   let months = 0
   let days = 0
-  let seconds = 0
-  let micros = 0
+  let micros = 0n
   const parts = text.split(" ")
   for (let i = 0; i < parts.length; i++) {
     const part = parts[i]!
     if (part.includes(":")) {
       const negative = part.charCodeAt(0) === 0x2d
       const body = negative || part.charCodeAt(0) === 0x2b ? part.substring(1) : part
-      const [h, m, s] = body.split(":")
-      const [whole, frac] = (s ?? "0").split(".")
-      const sign = negative ? -1 : 1
-      seconds += sign * (Number(h) * 3600 + Number(m) * 60 + Number(whole))
-      micros += sign * (frac === undefined ? 0 : Number((frac + "000000").substring(0, 6)))
+      const [h, m, sec] = body.split(":")
+      const [whole, frac] = (sec ?? "0").split(".")
+      const total = BigInt(Number(h) * 3600 + Number(m) * 60 + Number(whole)) * 1_000_000n +
+        BigInt(frac === undefined ? 0 : Number((frac + "000000").substring(0, 6)))
+      micros += negative ? -total : total
       continue
     }
     const n = Number(part)
@@ -293,7 +291,16 @@ export const writeDebeziumMicroDuration: JsonWriter = (text) => {
     else if (unit.startsWith("day")) days += n
     else throw valueTextError(`interval unit "${unit}" is not in the postgres IntervalStyle`, text)
   }
-  return microsText(months * SECONDS_PER_MONTH + days * 86400 + seconds, micros)
+  return { months, days, micros }
+}
+
+/**
+ * interval -> int64 io.debezium.time.MicroDuration (interval.handling.mode=numeric):
+ * microseconds, a month counted as 365.25 / 12 days as Debezium does.
+ */
+export const writeDebeziumMicroDuration: JsonWriter = (text) => {
+  const { months, days, micros } = parseInterval(text)
+  return String(BigInt(months * SECONDS_PER_MONTH + days * 86400) * 1_000_000n + micros)
 }
 
 /**
@@ -325,30 +332,7 @@ export const writeDebeziumBits: JsonWriter = (text) => {
  * zeros dropped).
  */
 export const writeDebeziumIntervalString: JsonWriter = (text) => {
-  let months = 0
-  let days = 0
-  let micros = 0n
-  const parts = text.split(" ")
-  for (let i = 0; i < parts.length; i++) {
-    const part = parts[i]!
-    if (part.includes(":")) {
-      const negative = part.charCodeAt(0) === 0x2d
-      const body = negative || part.charCodeAt(0) === 0x2b ? part.substring(1) : part
-      const [h, m, sec] = body.split(":")
-      const [whole, frac] = (sec ?? "0").split(".")
-      const total = (BigInt(Number(h) * 3600 + Number(m) * 60 + Number(whole)) * 1_000_000n) +
-        BigInt(frac === undefined ? 0 : Number((frac + "000000").substring(0, 6)))
-      micros += negative ? -total : total
-      continue
-    }
-    const n = Number(part)
-    const unit = parts[++i] ?? ""
-    if (Number.isNaN(n)) throw valueTextError("interval is not in the postgres IntervalStyle", text)
-    if (unit.startsWith("year")) months += n * 12
-    else if (unit.startsWith("mon")) months += n
-    else if (unit.startsWith("day")) days += n
-    else throw valueTextError(`interval unit "${unit}" is not in the postgres IntervalStyle`, text)
-  }
+  const { months, days, micros } = parseInterval(text)
   const years = Math.trunc(months / 12)
   const negative = micros < 0n
   const abs = negative ? -micros : micros
