@@ -28,7 +28,7 @@ import { SlabRecord } from "../../record/SlabRecord.js"
 import { jsonString } from "../../values/jsonString.js"
 import { keyPrefixes, textKeyJson } from "../../values/rowJson.js"
 import type { JsonWriter } from "../../values/writers.js"
-import { type DebeziumPlan, debeziumPlan, SOURCE_VERSION } from "../debezium/envelope.js"
+import { type DebeziumPlan, debeziumPlanFor, SOURCE_VERSION } from "../debezium/envelope.js"
 import { debeziumKeyChange } from "../debezium/format.js"
 import type { ConnectSchema } from "../debezium/types.js"
 import { avroOf, type Fix } from "./connectSchema.js"
@@ -275,18 +275,8 @@ class AvroTable implements TableFormat {
     this.topic = shape.topic
     this.includeMask = shape.includeMask
     this.keyIndexes = shape.keyIndexes
-    this.plan = debeziumPlan({
-      relation,
-      registry: shape.types,
-      includeMask: shape.includeMask,
-      keyIndexes: shape.keyIndexes,
-      name: shape.topic,
-      columnFacts: shape.columnFacts,
-      server: context.stream,
-      database: context.database,
-      schemas: false,
-      modes: context.debezium
-    })
+    // Payloads only: the schemas go to the registry, not into the records.
+    this.plan = debeziumPlanFor(context, shape, false)
     const envelopeFields = this.plan.valueSchema["fields"] as ReadonlyArray<ConnectSchema>
     const rowFields = envelopeFields[0]!["fields"] as ReadonlyArray<ConnectSchema>
     const byName = new Map(rowFields.map((f) => [f["field"] as string, fieldCodec(f)]))

@@ -10,7 +10,7 @@ import { jsonString } from "../../values/jsonString.js"
 import type { Relation } from "../../../decode/messages.js"
 import type { TypeRegistry } from "../../values/TypeRegistry.js"
 import type { JsonWriter } from "../../values/writers.js"
-import type { ColumnFacts, Op } from "../../EventFormat.js"
+import type { ColumnFacts, FormatContext, Op, TableShape } from "../../EventFormat.js"
 import { type ConnectSchema, debeziumColumnType, type DebeziumModes, defaultModes } from "./types.js"
 import { defaultConstant } from "./values.js"
 
@@ -201,6 +201,21 @@ export const debeziumPlan = (options: {
     sourceTable: `,"schema":${jsonString(relation.schema)},"table":${jsonString(relation.name)},"txId":`
   }
 }
+
+/** The plan of one table of one stream, from what the format layer knows of them (formats debezium and avro). */
+export const debeziumPlanFor = (context: FormatContext, shape: TableShape, schemas: boolean): DebeziumPlan =>
+  debeziumPlan({
+    relation: shape.relation,
+    registry: shape.types,
+    includeMask: shape.includeMask,
+    keyIndexes: shape.keyIndexes,
+    name: shape.topic,
+    columnFacts: shape.columnFacts,
+    server: context.stream,
+    database: context.database,
+    schemas,
+    modes: context.debezium
+  })
 
 /** `snapshot` values Debezium uses: "false" for streamed changes, "true" (or "incremental") for snapshot reads. */
 export type SnapshotMarker = "false" | "true" | "incremental"

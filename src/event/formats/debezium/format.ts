@@ -15,7 +15,7 @@ import type { JsonWriter } from "../../values/writers.js"
 import {
   type DebeziumPlan,
   debeziumKey,
-  debeziumPlan,
+  debeziumPlanFor,
   debeziumSource,
   debeziumValue,
   debeziumValueRest,
@@ -50,7 +50,7 @@ export const debeziumKeyChange = (
   return [withHeader(deleted, "__debezium.newkey", newKey, true), withHeader(created, "__debezium.oldkey", oldKey, false)]
 }
 
-export class DebeziumTable implements TableFormat {
+class DebeziumTable implements TableFormat {
   private readonly topic: string
   private readonly includeMask: ReadonlyArray<boolean>
   private readonly keyIndexes: ReadonlyArray<number>
@@ -59,24 +59,12 @@ export class DebeziumTable implements TableFormat {
   private readonly writers: ReadonlyArray<JsonWriter>
   private readonly plan: DebeziumPlan
 
-  /** `schemas` false: payloads only, as JsonConverter with schemas.enable=false (the avro format's input). */
-  constructor(context: FormatContext, shape: TableShape, schemas = true) {
+  constructor(context: FormatContext, shape: TableShape) {
     const { relation } = shape
     this.topic = shape.topic
     this.includeMask = shape.includeMask
     this.keyIndexes = shape.keyIndexes
-    this.plan = debeziumPlan({
-      relation,
-      registry: shape.types,
-      includeMask: shape.includeMask,
-      keyIndexes: shape.keyIndexes,
-      name: shape.topic,
-      columnFacts: shape.columnFacts,
-      server: context.stream,
-      database: context.database,
-      schemas,
-      modes: context.debezium
-    })
+    this.plan = debeziumPlanFor(context, shape, true)
     this.prefixes = keyPrefixes(relation.columns.map((c) => c.name))
     this.keyPrefixes = shape.keyIndexes.map((i) => this.prefixes[i]!)
     this.writers = this.plan.writers
