@@ -11,14 +11,14 @@
  */
 import { formatLsn } from "../../postgres/lsn.js"
 import type { Relation } from "../../decode/messages.js"
-import { Cell, cellLength, type Tuple } from "../../decode/tuple.js"
+import type { Tuple } from "../../decode/tuple.js"
 import type { EventFormat, FormatContext, Op, SnapshotKind, TableFormat, TableShape, TextRow, Transaction } from "../EventFormat.js"
 import { asciiBytes, type JsonBytes, utf8Bytes } from "../record/JsonBytes.js"
 import { jsonRecord, type OutRecord } from "../record/OutRecord.js"
 import { SlabRecord } from "../record/SlabRecord.js"
 import { type ByteWriter, byteWriterFor } from "../values/byteWriters.js"
 import { jsonString } from "../values/jsonString.js"
-import { buildRowJson, keyPrefixBytes, keyPrefixes, textKeyJson, writeRowJson } from "../values/rowJson.js"
+import { buildRowJson, keyPrefixBytes, keyPrefixes, textKeyJson, writeKeyJson, writeRowJson } from "../values/rowJson.js"
 import type { JsonWriter } from "../values/writers.js"
 
 /** `{"db":..,"schema":..,"table":..,"lsn":"` — once per table. */
@@ -248,21 +248,7 @@ class OutboxxTable implements TableFormat {
       return
     }
     out.begin()
-    out.byte(0x7b) // '{'
-    for (let k = 0; k < indexes.length; k++) {
-      const i = indexes[k]!
-      if (k > 0) out.byte(0x2c)
-      out.bytes(this.keyPrefixBytes[k]!)
-      const at = tuple.cellAt(i)
-      const kind = tuple.bytes[at]
-      if (kind === Cell.null) out.bytes(eventBytes.null)
-      else {
-        const end = at + 5 + cellLength(tuple.bytes, at)
-        if (kind === Cell.text) this.byteWriters[i]!(out, tuple.bytes, at + 5, end)
-        else out.utf8(`"${tuple.bytes.toString("base64", at + 5, end)}"`)
-      }
-    }
-    out.byte(0x7d) // '}'
+    writeKeyJson(out, this.keyPrefixBytes, this.byteWriters, indexes, tuple)
     out.finishPart()
     this.keyBytes = out.partBuf
     this.keyStart = out.partStart

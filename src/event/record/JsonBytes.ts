@@ -28,6 +28,8 @@ export const asciiBytes = (text: string): Uint8Array => Buffer.from(text, "latin
 export const utf8Bytes = (text: string): Uint8Array => Buffer.from(text, "utf8")
 
 const HEX = asciiBytes("0123456789ABCDEF")
+/** JSON's \u escapes, as JSON.stringify writes them. */
+const HEX_LOWER = asciiBytes("0123456789abcdef")
 
 export class JsonBytes {
   private slab: Slab
@@ -155,27 +157,6 @@ export class JsonBytes {
   }
 
   /**
-   * Writes `src[start, end)` as a JSON string (in quotes) when it is ASCII
-   * with nothing JSON must escape, and returns true; otherwise writes nothing
-   * and returns false. One pass for the common case of a text column.
-   */
-  quotedPlainAscii(src: Uint8Array, start: number, end: number): boolean {
-    const n = end - start
-    if (this.pos + n + 2 > this.buf.length) this.moveToNewSlab(n + 2)
-    const buf = this.buf
-    let p = this.pos
-    buf[p++] = 0x22
-    for (let i = start; i < end; i++) {
-      const c = src[i]!
-      if (c < 0x20 || c >= 0x80 || c === 0x22 || c === 0x5c) return false
-      buf[p++] = c
-    }
-    buf[p++] = 0x22
-    this.pos = p
-    return true
-  }
-
-  /**
    * Copies `src[start, end)` when it is all ASCII and returns true; otherwise
    * writes nothing and returns false. One pass for json/jsonb text.
    */
@@ -191,6 +172,68 @@ export class JsonBytes {
     }
     this.pos = p
     return true
+  }
+
+  /**
+   * Writes `src[start, end)` as a JSON string (in quotes), escaping what JSON
+   * must (`"`, `\\`, control characters), when it is ASCII, and returns true;
+   * otherwise writes nothing and returns false (non-ASCII takes the text path,
+   * which replaces invalid UTF-8). One pass; json/jsonb text as a string.
+   */
+  quotedAscii(src: Uint8Array, start: number, end: number): boolean {
+    if (this.pos + end - start + 2 > this.buf.length) this.moveToNewSlab(end - start + 2)
+    // Where this value starts in the part: the part may move to a fresh slab on the way.
+    const offset = this.pos - this.mark
+    let buf = this.buf
+    let p = this.pos
+    buf[p++] = 0x22
+    for (let i = start; i < end; i++) {
+      const c = src[i]!
+      if (c >= 0x80) {
+        this.pos = this.mark + offset
+        return false
+      }
+      if (c >= 0x20 && c !== 0x22 && c !== 0x5c) {
+        buf[p++] = c
+        continue
+      }
+      // An escape: room for its 6 bytes and the rest (the part may move to a fresh slab).
+      if (p + 6 + (end - i) > buf.length) {
+        this.pos = p
+        this.moveToNewSlab(6 + (end - i))
+        buf = this.buf
+        p = this.pos
+      }
+      buf[p++] = 0x5c
+      const short = c === 0x22 ? 0x22 : c === 0x5c ? 0x5c : c === 0x0a ? 0x6e : c === 0x0d ? 0x72 : c === 0x09 ? 0x74 : c === 0x08 ? 0x62 : c === 0x0c ? 0x66 : 0
+      if (short !== 0) buf[p++] = short
+      else {
+        buf[p++] = 0x75 // \u00XX
+        buf[p++] = 0x30
+        buf[p++] = 0x30
+        buf[p++] = HEX_LOWER[c >> 4]!
+        buf[p++] = HEX_LOWER[c & 15]!
+      }
+    }
+    buf[p++] = 0x22
+    this.pos = p
+    return true
+  }
+
+  /** A non-negative integer below 2^53 in decimal (positions, timestamps). */
+  digits(n: number): void {
+    this.ensure(16)
+    let count = 1
+    for (let m = n; m >= 10; m = Math.floor(m / 10)) count++
+    const buf = this.buf
+    const end = this.pos + count
+    let p = end
+    let m = n
+    do {
+      buf[--p] = 0x30 + (m % 10)
+      m = Math.floor(m / 10)
+    } while (m > 0)
+    this.pos = end
   }
 
   /** A string of any content, encoded as UTF-8. */

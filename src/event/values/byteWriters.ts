@@ -42,12 +42,12 @@ const quoted = (out: JsonBytes, src: Buffer, start: number, end: number): void =
 }
 
 /**
- * Text as a JSON string. Non-ASCII goes the text way too: decoding replaces
+ * Text as a JSON string, escaped in place when ASCII. Non-ASCII goes the text way: decoding replaces
  * invalid UTF-8 (possible from a SQL_ASCII database) as it always did, rather
  * than passing it through to Kafka.
  */
 const stringBytes: ByteWriter = (out, src, start, end) => {
-  if (!out.quotedPlainAscii(src, start, end)) out.utf8(jsonString((src as FastBuffer).utf8Slice(start, end)))
+  if (!out.quotedAscii(src, start, end)) out.utf8(jsonString((src as FastBuffer).utf8Slice(start, end)))
 }
 
 const verbatimBytes: ByteWriter = (out, src, start, end) => out.range(src, start, end)

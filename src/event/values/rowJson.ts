@@ -91,7 +91,11 @@ export const writeRowJson = (
   tuple: Tuple,
   includeMask?: ReadonlyArray<boolean>,
   unchangedOut?: Array<number>,
-  fallback?: Tuple
+  fallback?: Tuple,
+  /** Per column, the bytes of a null value ("null" when absent). */
+  nulls?: ReadonlyArray<Uint8Array>,
+  /** Per column, what stands for an unchanged TOAST value with no old value: written in place instead of listed in `unchangedOut`. */
+  placeholders?: ReadonlyArray<Uint8Array>
 ): void => {
   out.byte(0x7b) // '{'
   let first = true
@@ -111,7 +115,12 @@ export const writeRowJson = (
       cell = fallbackCell(fallback, i)
       if (cell < 0) {
         // An unchanged TOAST value with no old value to take it from.
-        if (unchangedOut !== undefined) unchangedOut.push(i)
+        if (placeholders !== undefined) {
+          if (!first) out.byte(COMMA)
+          first = false
+          out.bytes(prefixes[i]!)
+          out.bytes(placeholders[i]!)
+        } else if (unchangedOut !== undefined) unchangedOut.push(i)
         at = next
         continue
       }
@@ -122,9 +131,35 @@ export const writeRowJson = (
     out.bytes(prefixes[i]!)
     const cellKind = src[cell]
     if (cellKind === Cell.text) writers[i]!(out, src, cell + 5, cell + 5 + cellLength(src, cell))
-    else if (cellKind === Cell.null) out.bytes(NULL)
+    else if (cellKind === Cell.null) out.bytes(nulls === undefined ? NULL : nulls[i]!)
     else writeBinaryCell(out, src, cell + 5, cell + 5 + cellLength(src, cell))
     at = next
+  }
+  out.byte(0x7d) // '}'
+}
+
+/**
+ * The key columns' JSON object of a tuple (`keyIndexes` in key order, with
+ * their `keyPrefixes`), written into `out` as `writeRowJson` writes values.
+ */
+export const writeKeyJson = (
+  out: JsonBytes,
+  keyPrefixes: ReadonlyArray<Uint8Array>,
+  writers: ReadonlyArray<ByteWriter>,
+  keyIndexes: ReadonlyArray<number>,
+  tuple: Tuple
+): void => {
+  out.byte(0x7b) // '{'
+  const bytes = tuple.bytes
+  for (let k = 0; k < keyIndexes.length; k++) {
+    const i = keyIndexes[k]!
+    if (k > 0) out.byte(COMMA)
+    out.bytes(keyPrefixes[k]!)
+    const at = tuple.cellAt(i)
+    const kind = bytes[at]
+    if (kind === Cell.text) writers[i]!(out, bytes, at + 5, at + 5 + cellLength(bytes, at))
+    else if (kind === Cell.binary) writeBinaryCell(out, bytes, at + 5, at + 5 + cellLength(bytes, at))
+    else out.bytes(NULL)
   }
   out.byte(0x7d) // '}'
 }

@@ -28,6 +28,7 @@ import {
   writeVerbatim
 } from "../../../src/event/values/index.js"
 import { JsonBytes } from "../../../src/event/record/JsonBytes.js"
+import { SlabPool } from "../../../src/event/record/SlabPool.js"
 import { buildRowJson, keyPrefixBytes, keyPrefixes, writeRowJson } from "../../../src/event/values/rowJson.js"
 import { encodePgoutput } from "../../decode/encode.js"
 
@@ -446,6 +447,35 @@ describe("JsonBytes", () => {
     expect(part((out) => out.lsn(2 ** 32))).toBe("1/0")
     expect(part((out) => out.lsn(Number.MAX_SAFE_INTEGER))).toBe("1FFFFF/FFFFFFFF")
     fc.assert(fc.property(fc.integer({ min: 0, max: Number.MAX_SAFE_INTEGER }), (n) => part((out) => out.lsn(n)) === formatLsn(n)))
+  })
+
+  it("digits, for non-negative integers below 2^53", () => {
+    expect(part((out) => out.digits(0))).toBe("0")
+    fc.assert(fc.property(fc.integer({ min: 0, max: Number.MAX_SAFE_INTEGER }), (n) => part((out) => out.digits(n)) === String(n)))
+  })
+
+  it("quotedAscii escapes as JSON.stringify does, across slab changes, and leaves non-ASCII to the caller, writing nothing", () => {
+    const ascii = fc.string({ unit: fc.integer({ min: 0, max: 0x7f }).map((c) => String.fromCharCode(c)), maxLength: 200 })
+    fc.assert(
+      fc.property(ascii, fc.integer({ min: 0, max: 300 }), (text, fill) => {
+        // A small pool's slabs, filled to just short of their end, make escapes move the part mid-value.
+        const out = new JsonBytes(new SlabPool(256, 2))
+        out.begin()
+        for (let i = 0; i < fill % 250; i++) out.byte(0x2e)
+        const written = out.quotedAscii(Buffer.from(text, "latin1"), 0, text.length)
+        expect(written).toBe(true)
+        expect(out.finish().toString("latin1")).toBe(".".repeat(fill % 250) + JSON.stringify(text))
+      }),
+      { numRuns: 2000 }
+    )
+    const out = new JsonBytes(new SlabPool(64, 2))
+    out.begin()
+    out.bytes(Buffer.from("x".repeat(40)))
+    // The escapes move the part to a new slab before the non-ASCII byte is met: what came before it stays, nothing of the value does.
+    const value = Buffer.from("\n".repeat(17) + "é", "utf8")
+    expect(out.quotedAscii(value, 0, value.length)).toBe(false)
+    out.byte(0x21)
+    expect(out.finish().toString("utf8")).toBe("x".repeat(40) + "!")
   })
 
   it("asciiRange copies ASCII and leaves non-ASCII to the caller, writing nothing", () => {

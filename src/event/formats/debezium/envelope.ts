@@ -6,6 +6,8 @@
  * so they are rendered once per Relation message (a DebeziumPlan on the
  * TablePlan) and every event is concatenation.
  */
+import { utf8Bytes } from "../../record/JsonBytes.js"
+import { type ByteWriter, byteWriterFor } from "../../values/byteWriters.js"
 import { jsonString } from "../../values/jsonString.js"
 import type { Relation } from "../../../decode/messages.js"
 import type { TypeRegistry } from "../../values/TypeRegistry.js"
@@ -23,6 +25,11 @@ export const SOURCE_VERSION = "outboxx"
 export interface DebeziumPlan {
   /** Per column of the relation: the Debezium value writer. */
   readonly writers: ReadonlyArray<JsonWriter>
+  /** Per column: the writer on bytes, for events written into the Router's slabs. */
+  readonly byteWriters: ReadonlyArray<ByteWriter>
+  /** `placeholders` and `nulls` as UTF-8. */
+  readonly placeholderBytes: ReadonlyArray<Uint8Array>
+  readonly nullBytes: ReadonlyArray<Uint8Array>
   /** Per column: its bytes straight from the text, for `bytes` columns that have it (DebeziumColumnType.bytes). */
   readonly bytes: ReadonlyArray<((text: string) => Buffer | null) | undefined>
   /** Per column: the fragment for an unchanged TOASTed value that cannot be filled in. */
@@ -185,6 +192,9 @@ export const debeziumPlan = (options: {
   }
   return {
     writers: types.map((t) => t.writer),
+    byteWriters: types.map((t) => t.byteWriter ?? byteWriterFor(t.writer)),
+    placeholderBytes: types.map((t) => utf8Bytes(t.placeholder)),
+    nullBytes: defaults.map((d) => utf8Bytes(d ?? "null")),
     bytes: types.map((t) => t.bytes),
     placeholders: types.map((t) => t.placeholder),
     nulls: defaults.map((d) => d ?? "null"),
@@ -235,10 +245,28 @@ export const debeziumSource = (
   txId: number | null,
   previous: number,
   lsn: number
-): string =>
+): string => {
+  const [head, middle, tail] = debeziumSourceParts(plan, snapshot, tsUs, txId, previous)
+  return head + lsn + middle + lsn + tail
+}
+
+/**
+ * `source` around the change's LSN, which it holds twice (in `sequence` and
+ * `lsn`): everything else depends on the table and the transaction, so
+ * events written as bytes encode these parts once per transaction.
+ */
+export const debeziumSourceParts = (
+  plan: DebeziumPlan,
+  snapshot: SnapshotMarker,
+  tsUs: number,
+  txId: number | null,
+  previous: number
+): readonly [string, string, string] => [
   plan.sourcePrefix + Math.floor(tsUs / 1000) + ",\"snapshot\":\"" + snapshot + "\"" + plan.sourceMiddle +
-  (previous === 0 ? "null,\\\"" : "\\\"" + previous + "\\\",\\\"") + lsn + "\\\"]\",\"ts_us\":" + tsUs + ",\"ts_ns\":" + tsUs + "000" + plan.sourceTable + txId +
-  ",\"lsn\":" + lsn + ",\"xmin\":null,\"origin\":null,\"origin_lsn\":null}"
+  (previous === 0 ? "null,\\\"" : "\\\"" + previous + "\\\",\\\""),
+  "\\\"]\",\"ts_us\":" + tsUs + ",\"ts_ns\":" + tsUs + "000" + plan.sourceTable + txId + ",\"lsn\":",
+  ",\"xmin\":null,\"origin\":null,\"origin_lsn\":null}"
+]
 
 const opSuffix: Record<Op, string> = {
   c: `,"transaction":null,"op":"c","ts_ms":`,
@@ -250,33 +278,11 @@ const opSuffix: Record<Op, string> = {
 
 /** The event value; `before`/`after` are the row payload object texts or "null"; `tsMs` the processing time. */
 export const debeziumValue = (plan: DebeziumPlan, op: Op, before: string, after: string, source: string, tsMs: number): string =>
-  plan.valuePrefix + debeziumValueRest(plan, op, before, after, source, tsMs)
+  plan.valuePrefix + before + ",\"after\":" + after + ",\"source\":" + source + debeziumValueTail(plan, op, tsMs)
 
-/** The event value after `valuePrefix` (what is written after `valuePrefixBytes` into a slab). */
-export const debeziumValueRest = (plan: DebeziumPlan, op: Op, before: string, after: string, source: string, tsMs: number): string =>
-  before + ",\"after\":" + after + ",\"source\":" + source + opSuffix[op] + tsMs +
-  ",\"ts_us\":" + tsMs + "000,\"ts_ns\":" + tsMs + "000000" + plan.valueSuffix
+/** The event value after `source`: the op and the processing time (`tsMs`). */
+export const debeziumValueTail = (plan: DebeziumPlan, op: Op, tsMs: number): string =>
+  opSuffix[op] + tsMs + ",\"ts_us\":" + tsMs + "000,\"ts_ns\":" + tsMs + "000000" + plan.valueSuffix
 
 /** The Kafka key around the key columns' payload object text. */
 export const debeziumKey = (plan: DebeziumPlan, payload: string): string => plan.keyPrefix + payload + plan.keySuffix
-
-/**
- * Adds Debezium's placeholder for each unchanged TOASTed column (indexes in
- * `unchanged`) the row text had to leave out: Debezium sends
- * `__debezium_unavailable_value` (base64 of it for bytes, null for others)
- * rather than leaving the field out, which JsonConverter would read as null.
- */
-export const withPlaceholders = (
-  plan: DebeziumPlan,
-  prefixes: ReadonlyArray<string>,
-  row: string,
-  unchanged: ReadonlyArray<number>
-): string => {
-  let out = row.slice(0, -1)
-  let first = row.length === 2
-  for (const i of unchanged) {
-    out += (first ? "" : ",") + prefixes[i]! + plan.placeholders[i]!
-    first = false
-  }
-  return out + "}"
-}

@@ -1,25 +1,27 @@
 /**
  * The "debezium" event format as an EventFormat: Debezium's PostgreSQL change
  * event envelope with schemas (envelope.ts), values as its connector writes
- * them (values.ts, types.ts). Events are built as text from the tuple's
- * values: the envelope's schemas are long constant strings computed once per
- * Relation message, so the per-row work is the values and the concatenation.
+ * them (values.ts, types.ts). Streamed changes are written as bytes into
+ * the Router's slabs like the outboxx format's: the envelope's schemas are
+ * constant bytes computed once per Relation message, each value is written
+ * from its text in the replication message (byteWriters.ts), and `source`
+ * is encoded once per transaction. Snapshot rows are built as text.
  */
 import type { Tuple } from "../../../decode/tuple.js"
-import type { EventFormat, FormatContext, SnapshotKind, TableFormat, TableShape, TextRow, Transaction } from "../../EventFormat.js"
-import type { JsonBytes } from "../../record/JsonBytes.js"
+import type { EventFormat, FormatContext, Op, SnapshotKind, TableFormat, TableShape, TextRow, Transaction } from "../../EventFormat.js"
+import { asciiBytes, type JsonBytes, utf8Bytes } from "../../record/JsonBytes.js"
 import { jsonRecord, type OutRecord, withHeader } from "../../record/OutRecord.js"
 import { SlabRecord } from "../../record/SlabRecord.js"
-import { buildRowJson, keyPrefixes, textKeyJson } from "../../values/rowJson.js"
+import { buildRowJson, keyPrefixBytes, keyPrefixes, textKeyJson, writeKeyJson, writeRowJson } from "../../values/rowJson.js"
 import type { JsonWriter } from "../../values/writers.js"
 import {
   type DebeziumPlan,
   debeziumKey,
   debeziumPlanFor,
   debeziumSource,
+  debeziumSourceParts,
   debeziumValue,
-  debeziumValueRest,
-  withPlaceholders
+  debeziumValueTail
 } from "./envelope.js"
 
 const NO_BYTES = new Uint8Array(0)
@@ -50,14 +52,32 @@ export const debeziumKeyChange = (
   return [withHeader(deleted, "__debezium.newkey", newKey, true), withHeader(created, "__debezium.oldkey", oldKey, false)]
 }
 
+/** `,"after":` and `null`, the constant pieces between an event's rows. */
+const AFTER = asciiBytes(`,"after":`)
+const NULL = asciiBytes("null")
+
 class DebeziumTable implements TableFormat {
   private readonly topic: string
   private readonly includeMask: ReadonlyArray<boolean>
   private readonly keyIndexes: ReadonlyArray<number>
   private readonly prefixes: ReadonlyArray<string>
   private readonly keyPrefixes: ReadonlyArray<string>
+  private readonly prefixBytes: ReadonlyArray<Uint8Array>
+  private readonly keyPrefixBytes: ReadonlyArray<Uint8Array>
   private readonly writers: ReadonlyArray<JsonWriter>
   private readonly plan: DebeziumPlan
+  /** `,"source":` up to the change's LSN, and between its two LSNs: encoded once per transaction. */
+  private sourceTx: Transaction | undefined = undefined
+  private sourceHead: Uint8Array = NO_BYTES
+  private sourceMiddle: Uint8Array = NO_BYTES
+  private sourceTail = ""
+  /** Per op, the event after its second LSN: encoded once per batch (`now`). */
+  private tailNow = -1
+  private tails: Partial<Record<Op, Uint8Array>> = {}
+  /** The key `writeKey` wrote last: `keyBytes[keyStart, keyStart + keyLength)`, length -1 for none. */
+  private keyBytes: Uint8Array = NO_BYTES
+  private keyStart = 0
+  private keyLength = -1
 
   constructor(context: FormatContext, shape: TableShape) {
     const { relation } = shape
@@ -65,11 +85,20 @@ class DebeziumTable implements TableFormat {
     this.includeMask = shape.includeMask
     this.keyIndexes = shape.keyIndexes
     this.plan = debeziumPlanFor(context, shape, true)
-    this.prefixes = keyPrefixes(relation.columns.map((c) => c.name))
+    const names = relation.columns.map((c) => c.name)
+    this.prefixes = keyPrefixes(names)
     this.keyPrefixes = shape.keyIndexes.map((i) => this.prefixes[i]!)
+    this.prefixBytes = keyPrefixBytes(names)
+    this.keyPrefixBytes = shape.keyIndexes.map((i) => this.prefixBytes[i]!)
     this.writers = this.plan.writers
   }
 
+  /**
+   * A streamed change is written as bytes into the Router's slabs: the
+   * schemas (most of an event's size) are constant bytes per table, each
+   * value is written from its text in the replication message, and the rest
+   * is encoded once per transaction or batch.
+   */
   row(
     out: JsonBytes,
     op: "c" | "u",
@@ -80,31 +109,29 @@ class DebeziumTable implements TableFormat {
     tx: Transaction,
     now: number
   ): OutRecord {
-    const afterValues = after.values()
-    const beforeValues = before?.values()
-    const unchanged: Array<number> = []
-    const afterJson = buildRowJson(
-      this.prefixes,
-      this.writers,
-      afterValues,
-      this.includeMask,
-      unchanged,
-      beforeIsFull ? beforeValues : undefined,
-      this.plan.nulls
-    )
+    const plan = this.plan
+    this.writeKey(out, after)
+    out.begin()
+    out.bytes(plan.valuePrefixBytes)
     // Debezium's `before` is the old row only when the server sent it whole (REPLICA IDENTITY FULL); else null.
-    const beforeJson = beforeValues === undefined || !beforeIsFull
-      ? "null"
-      : buildRowJson(this.prefixes, this.writers, beforeValues, this.includeMask, undefined, undefined, this.plan.nulls)
-    const afterWithPlaceholders = unchanged.length === 0 ? afterJson : withPlaceholders(this.plan, this.prefixes, afterJson, unchanged)
-    return this.slabRecord(out, afterValues, debeziumValueRest(this.plan, op, beforeJson, afterWithPlaceholders, this.source(lsn, tx), now))
+    if (before === undefined || !beforeIsFull) out.bytes(NULL)
+    else writeRowJson(out, this.prefixBytes, plan.byteWriters, before, this.includeMask, undefined, undefined, plan.nullBytes)
+    out.bytes(AFTER)
+    // An unchanged TOASTed value is taken from a whole old row, else Debezium's placeholder stands in its place.
+    writeRowJson(out, this.prefixBytes, plan.byteWriters, after, this.includeMask, undefined, beforeIsFull ? before : undefined, plan.nullBytes, plan.placeholderBytes)
+    return this.finish(out, op, lsn, tx, now)
   }
 
   delete(out: JsonBytes, before: Tuple, beforeIsFull: boolean, lsn: number, tx: Transaction, now: number): OutRecord {
-    const values = before.values()
+    const plan = this.plan
+    this.writeKey(out, before)
+    out.begin()
+    out.bytes(plan.valuePrefixBytes)
     // With only the replica identity sent, the other columns are null (every field present, as Debezium writes it).
-    const beforeJson = buildRowJson(this.prefixes, this.writers, values, this.includeMask, undefined, undefined, this.plan.nulls)
-    return this.slabRecord(out, values, debeziumValueRest(this.plan, "d", beforeJson, "null", this.source(lsn, tx), now))
+    writeRowJson(out, this.prefixBytes, plan.byteWriters, before, this.includeMask, undefined, undefined, plan.nullBytes)
+    out.bytes(AFTER)
+    out.bytes(NULL)
+    return this.finish(out, "d", lsn, tx, now)
   }
 
   keyChange(
@@ -120,7 +147,13 @@ class DebeziumTable implements TableFormat {
   }
 
   truncate(out: JsonBytes, lsn: number, tx: Transaction, now: number): OutRecord {
-    return this.slabRecord(out, undefined, debeziumValueRest(this.plan, "t", "null", "null", this.source(lsn, tx), now))
+    this.keyLength = -1
+    out.begin()
+    out.bytes(this.plan.valuePrefixBytes)
+    out.bytes(NULL)
+    out.bytes(AFTER)
+    out.bytes(NULL)
+    return this.finish(out, "t", lsn, tx, now)
   }
 
   snapshot(row: TextRow, kind: SnapshotKind, lsn: number, tx: Transaction, now: number): OutRecord {
@@ -129,40 +162,46 @@ class DebeziumTable implements TableFormat {
     const source = kind === "initial"
       ? debeziumSource(this.plan, "true", now * 1000, null, lsn, lsn)
       : debeziumSource(this.plan, "incremental", commitTimeUs(tx), tx.xid, tx.previousCommitEndLsn ?? tx.commitLsn, lsn)
-    return this.record(this.key(row), debeziumValue(this.plan, "r", "null", after, source, now))
+    return jsonRecord(this.topic, this.key(row), debeziumValue(this.plan, "r", "null", after, source, now))
   }
 
-  /** A snapshot row's record (snapshot rows are built as text, away from the Router's slabs). */
-  private record(key: string | null, value: string): OutRecord {
-    return jsonRecord(this.topic, key, value)
-  }
-
-  /**
-   * A streamed change's record, written into the Router's slabs: the
-   * schemas are constant bytes per table (most of an event's size), copied
-   * rather than concatenated into a string and encoded for every event.
-   */
-  private slabRecord(out: JsonBytes, keyValues: ReadonlyArray<Parameters<typeof textKeyJson>[3][number]> | undefined, valueRest: string): OutRecord {
-    const plan = this.plan
-    const keyPayload = keyValues === undefined ? null : this.keyPayload(keyValues)
-    let keyBytes: Uint8Array = NO_BYTES
-    let keyStart = 0
-    let keyLength = -1
-    if (keyPayload !== null) {
-      out.begin()
-      out.bytes(plan.keyPrefixBytes)
-      out.utf8(keyPayload)
-      if (plan.keySuffix !== "") out.byte(0x7d) // '}'
-      out.finishPart()
-      keyBytes = out.partBuf
-      keyStart = out.partStart
-      keyLength = out.partLength
+  /** `,"source":{...}` around the change's LSN, the op and the times: the value part ends, and the record is made. */
+  private finish(out: JsonBytes, op: Op, lsn: number, tx: Transaction, now: number): OutRecord {
+    if (this.sourceTx !== tx) {
+      const [head, middle, tail] = debeziumSourceParts(this.plan, "false", commitTimeUs(tx), tx.xid, tx.previousCommitEndLsn ?? tx.commitLsn)
+      this.sourceHead = utf8Bytes(",\"source\":" + head)
+      this.sourceMiddle = utf8Bytes(middle)
+      this.sourceTail = tail
+      this.sourceTx = tx
     }
-    out.begin()
-    out.bytes(plan.valuePrefixBytes)
-    out.utf8(valueRest)
+    if (this.tailNow !== now) {
+      this.tailNow = now
+      this.tails = {}
+    }
+    out.bytes(this.sourceHead)
+    out.digits(lsn)
+    out.bytes(this.sourceMiddle)
+    out.digits(lsn)
+    out.bytes(this.tails[op] ??= utf8Bytes(this.sourceTail + debeziumValueTail(this.plan, op, now)))
     out.finishPart()
-    return SlabRecord.make(this.topic, keyBytes, keyStart, keyLength, out.partBuf, out.partStart, out.partLength)
+    return SlabRecord.make(this.topic, this.keyBytes, this.keyStart, this.keyLength, out.partBuf, out.partStart, out.partLength)
+  }
+
+  /** Writes the Kafka key as a part of `out` (remembered in `keyBytes`/`keyStart`/`keyLength`); none without key columns. */
+  private writeKey(out: JsonBytes, tuple: Tuple): void {
+    if (this.keyIndexes.length === 0) {
+      this.keyLength = -1
+      return
+    }
+    const plan = this.plan
+    out.begin()
+    out.bytes(plan.keyPrefixBytes)
+    writeKeyJson(out, this.keyPrefixBytes, plan.byteWriters, this.keyIndexes, tuple)
+    if (plan.keySuffix !== "") out.byte(0x7d) // '}'
+    out.finishPart()
+    this.keyBytes = out.partBuf
+    this.keyStart = out.partStart
+    this.keyLength = out.partLength
   }
 
   keyText(tuple: Tuple): string | null {
@@ -176,10 +215,6 @@ class DebeziumTable implements TableFormat {
 
   private keyPayload(values: ReadonlyArray<Parameters<typeof textKeyJson>[3][number]>): string | null {
     return textKeyJson(this.keyPrefixes, this.writers, this.keyIndexes, values)
-  }
-
-  private source(lsn: number, tx: Transaction): string {
-    return debeziumSource(this.plan, "false", commitTimeUs(tx), tx.xid, tx.previousCommitEndLsn ?? tx.commitLsn, lsn)
   }
 }
 

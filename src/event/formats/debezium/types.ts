@@ -7,6 +7,8 @@
  * "Format debezium"). Computed once per column per Relation message.
  */
 import { arrayWriter } from "../../values/arrayText.js"
+import type { ByteWriter } from "../../values/byteWriters.js"
+import { decimalByteWriter, zonedTimestampByteWriter } from "./byteWriters.js"
 import { valueTextError } from "../../values/ValueTextError.js"
 import { builtinArrayElements, Oid } from "../../values/builtinTypes.js"
 import type { TypeRegistry } from "../../values/TypeRegistry.js"
@@ -73,6 +75,8 @@ export type ConnectSchema = Readonly<Record<string, unknown>>
 export interface DebeziumColumnType {
   readonly schema: ConnectSchema
   readonly writer: JsonWriter
+  /** The writer on bytes, for types with a fast path of their own (byteWriters.ts); else the generic one for `writer`. */
+  readonly byteWriter?: ByteWriter | undefined
   /** For `bytes` columns that have it: the value's bytes straight from the text (formats that write bytes skip the base64). */
   readonly bytes?: ((text: string) => Buffer | null) | undefined
   /** What stands for an unchanged TOASTed value the server did not send. */
@@ -145,6 +149,7 @@ const scalar = (oid: number, typeMod: number, modes: DebeziumModes): DebeziumCol
           }),
           decimalWriter(scale)
         ),
+        byteWriter: decimalByteWriter(scale, decimalWriter(scale)),
         bytes: decimalBytes(scale)
       }
     }
@@ -175,8 +180,10 @@ const scalar = (oid: number, typeMod: number, modes: DebeziumModes): DebeziumCol
       return precisionOf(typeMod) <= 3
         ? column(named("int64", "io.debezium.time.Timestamp"), writeDebeziumTimestamp)
         : column(named("int64", "io.debezium.time.MicroTimestamp"), writeDebeziumMicroTimestamp)
-    case Oid.timestamptz:
-      return column(named("string", "io.debezium.time.ZonedTimestamp"), zonedTimestampWriter(precisionOf(typeMod), writeTimestamptz))
+    case Oid.timestamptz: {
+      const writer = zonedTimestampWriter(precisionOf(typeMod), writeTimestamptz)
+      return { ...column(named("string", "io.debezium.time.ZonedTimestamp"), writer), byteWriter: zonedTimestampByteWriter(precisionOf(typeMod), writer) }
+    }
     case 1186: // interval
       return modes.intervalHandlingMode === "string"
         ? column(named("string", "io.debezium.time.Interval"), writeDebeziumIntervalString)
