@@ -9,6 +9,7 @@ import { checkCommand } from "./check/command.js"
 import { reportFailure } from "./errors.js"
 import { root } from "./root.js"
 import { runCommand, tailCommand } from "./run.js"
+import { outboxCommand } from "./outbox.js"
 import { slotCommand } from "./slot.js"
 import { snapshotCommand } from "./snapshot.js"
 import { statusCommand } from "./status.js"
@@ -17,7 +18,7 @@ import { version } from "../version.js"
 export { ExitCode, exitCodeOf, exitCodeOfExit, teardown } from "./errors.js"
 
 export const outboxx = root.pipe(
-  Command.withSubcommands([runCommand, checkCommand, statusCommand, snapshotCommand, slotCommand, tailCommand])
+  Command.withSubcommands([runCommand, checkCommand, statusCommand, snapshotCommand, slotCommand, tailCommand, outboxCommand])
 )
 
 /**

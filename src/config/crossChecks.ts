@@ -7,7 +7,7 @@
 import type { KeyPath } from "./keyPath.js"
 import type { TableRef } from "./model.js"
 import { formatTable, parseTableName, sameTable } from "./tableName.js"
-import { checkTopicName, checkTopicTemplate, renderTopic } from "./topic.js"
+import { checkTopicName, checkTopicTemplate, OUTBOX_LANE, renderTopic } from "./topic.js"
 
 export interface CrossCheckIssue {
   readonly path: KeyPath
@@ -80,6 +80,12 @@ export const crossChecks = (root: unknown): Array<CrossCheckIssue> => {
       })
     }
     if (typeof stream.name !== "string") return
+    if (stream.name === OUTBOX_LANE && root.outbox !== undefined) {
+      issues.push({
+        path: ["streams", index, "name"],
+        message: `expected a stream name other than "${OUTBOX_LANE}" with an [outbox] section (the outbox's delivery, metrics and /status go by that name)`
+      })
+    }
     const first = firstIndexOfName.get(stream.name)
     if (first === undefined) firstIndexOfName.set(stream.name, index)
     else {

@@ -19,7 +19,7 @@ import * as Schema from "effect/Schema"
 import * as SchemaTransformation from "effect/SchemaTransformation"
 import { durationHint, formatDuration, parseDuration } from "./duration.js"
 import { formatTable, parseTableName, type TableRef, tableNameHint } from "./tableName.js"
-import { checkTopicTemplate } from "./topic.js"
+import { checkTopicName, checkTopicTemplate } from "./topic.js"
 
 /** How a value is shown after "found" in messages. Never used for secrets. */
 export const describeValue = (value: unknown): string => {
@@ -373,6 +373,23 @@ const Stream = Schema.Struct({
   cloudeventsMode: "cloudevents_mode"
 }))
 
+/** A topic name or a glob of them (`*` any run of characters, `?` one), for `[outbox] topics`. */
+const TopicGlob = Schema.String.check(
+  expecting(
+    "a topic name or glob: letters, digits, \".\", \"_\", \"-\", and \"*\" or \"?\" as wildcards",
+    (s: string) => /^[A-Za-z0-9._*?-]{1,249}$/.test(s)
+  )
+)
+
+/** `[outbox]`: the WAL-message outbox (`outboxx.publish`); absent = this pipeline does not deliver published messages. */
+const Outbox = Schema.Struct({
+  /** The destinations a published message may name; any other goes to the dead-letter topic. */
+  topics: Schema.Array(TopicGlob).pipe(withDefault([])),
+  deadLetterTopic: Schema.String.check(
+    expecting("a Kafka topic name", (s: string) => checkTopicName(s) === undefined)
+  ).pipe(withDefault("outboxx.dead_letter.outbox"))
+}).pipe(Schema.encodeKeys({ deadLetterTopic: "dead_letter_topic" }))
+
 export const OutboxxFile = Schema.Struct({
   postgres: Postgres,
   kafka: Kafka,
@@ -380,6 +397,7 @@ export const OutboxxFile = Schema.Struct({
   http: Http.pipe(withDefault({})),
   tracing: Tracing.pipe(withDefault({})),
   log: Log.pipe(withDefault({})),
+  outbox: Schema.optional(Outbox),
   streams: nonEmptyList(Stream, "stream ([[streams]])")
 })
 
@@ -387,4 +405,5 @@ export type OutboxxFile = typeof OutboxxFile.Type
 export type PostgresFile = typeof Postgres.Type
 export type KafkaFile = typeof Kafka.Type
 export type StreamFile = typeof Stream.Type
+export type OutboxFile = typeof Outbox.Type
 export type SchemaRegistryFile = typeof SchemaRegistry.Type

@@ -3,7 +3,7 @@
  * environment into this shape; every other module reads only this.
  * TOML keys are snake_case; fields here are their camelCase names.
  */
-import type { KafkaFile, OutboxxFile, PostgresFile, SchemaRegistryFile, StreamFile } from "./fileSchema.js"
+import type { KafkaFile, OutboxFile, OutboxxFile, PostgresFile, SchemaRegistryFile, StreamFile } from "./fileSchema.js"
 
 // The shapes are those the schema decodes to (fileSchema.ts, the one definition); these names are for readers.
 export type PostgresSettings = PostgresFile
@@ -16,6 +16,8 @@ export type HttpSettings = OutboxxFile["http"]
 export type TracingSettings = OutboxxFile["tracing"]
 export type LogSettings = OutboxxFile["log"]
 export type StreamSettings = StreamFile
+/** `[outbox]`: the WAL-message outbox (src/outbox/). */
+export type OutboxSettings = OutboxFile
 export type { TableRef } from "./tableName.js"
 
 export type SnapshotMode = PostgresSettings["snapshot"]

@@ -38,6 +38,19 @@ export const checkTopicTemplate = (template: string): ReadonlyArray<string> => {
   return problems
 }
 
+/** The name the WAL-message outbox goes by where streams have theirs (delivery, metrics, dead letters). */
+export const OUTBOX_LANE = "outbox"
+
+export const isTopicGlob = (pattern: string): boolean => /[*?]/.test(pattern)
+
+/** Whether `topic` is one of `patterns` (names or globs: `*` any run of characters, `?` one). */
+export const topicMatcher = (patterns: ReadonlyArray<string>): ((topic: string) => boolean) => {
+  if (patterns.length === 0) return () => false
+  const source = patterns.map((p) => p.replace(/[.+^${}()|[\]\\-]/g, "\\$&").replace(/\*/g, ".*").replace(/\?/g, ".")).join("|")
+  const regex = new RegExp(`^(?:${source})$`)
+  return (topic) => regex.test(topic)
+}
+
 /** Why a rendered topic name is not acceptable to Kafka, or undefined when it is fine. */
 export const checkTopicName = (topic: string): string | undefined => {
   if (topic.length === 0) return "an empty topic name"
@@ -54,7 +67,7 @@ export const checkTopicName = (topic: string): string | undefined => {
  * topics, and `check` verifies them.
  */
 export const configuredTopics = (
-  settings: Pick<OutboxxSettings, "streams">
+  settings: Pick<OutboxxSettings, "streams" | "outbox">
 ): ReadonlyMap<string, ReadonlyArray<string>> => {
   const topics = new Map<string, Array<string>>()
   const use = (topic: string, stream: string) => {
@@ -67,6 +80,11 @@ export const configuredTopics = (
       use(renderTopic(stream.topic, { schema: table.schema, table: table.name, stream: stream.name }), stream.name)
     }
     if (stream.onError === "dead_letter" && stream.deadLetterTopic !== undefined) use(stream.deadLetterTopic, stream.name)
+  }
+  // The outbox's destinations that are plain names; those matched by a glob are prepared when first named.
+  if (settings.outbox !== undefined) {
+    for (const topic of settings.outbox.topics) if (!isTopicGlob(topic)) use(topic, OUTBOX_LANE)
+    use(settings.outbox.deadLetterTopic, OUTBOX_LANE)
   }
   return topics
 }

@@ -17,10 +17,11 @@ import type { OutboxxSettings } from "../config/model.js"
 import { isCommitted, splitAtBoundary } from "./ExactlyOnce.js"
 import type { Outbox } from "./Outbox.js"
 import type { RecordSink, SinkError } from "./RecordSink.js"
+import { deliveryLanes } from "./lanes.js"
 import { makeStreamActor } from "./StreamActor.js"
 
 export interface Delivery {
-  /** Per stream: where its outboxes go (the initial snapshot hands its chunks here). */
+  /** Per lane (deliver/lanes.ts): where its outboxes go (the initial snapshot hands its chunks to the streams' lanes). */
   readonly mailboxes: ReadonlyArray<Queue.Queue<Outbox | null>>
   /** Hands one route batch's outboxes, indexed by stream (empty ones are skipped). */
   readonly hand: (outboxes: ReadonlyArray<Outbox>) => Effect.Effect<void>
@@ -67,15 +68,8 @@ export const actorDelivery = Effect.fnUntraced(function*(
   onDelivered: (outboxes: ReadonlyArray<Outbox>, records: number) => void
 ): Effect.fn.Return<Delivery, never, Scope.Scope> {
   const linger = { duration: settings.kafka.linger, fillBytes: settings.kafka.batchMaxBytes }
-  const actors = yield* Effect.forEach(settings.streams, (stream) =>
-    makeStreamActor(
-      stream.name,
-      sink,
-      tracker,
-      onDelivered,
-      stream.onError === "dead_letter" ? stream.deadLetterTopic : undefined,
-      linger
-    ))
+  const actors = yield* Effect.forEach(deliveryLanes(settings), (lane) =>
+    makeStreamActor(lane.name, sink, tracker, onDelivered, lane.deadLetterTopic, linger))
   const { drain, failed } = yield* start(actors)
   const hand = Effect.fnUntraced(function*(outboxes: ReadonlyArray<Outbox>) {
     for (let s = 0; s < actors.length; s++) {
@@ -127,5 +121,5 @@ export const exactlyOnceDelivery = Effect.fnUntraced(function*(
       trace.delivered()
     }
   })
-  return { mailboxes: settings.streams.map(() => sender.mailbox), hand, failed, drain }
+  return { mailboxes: deliveryLanes(settings).map(() => sender.mailbox), hand, failed, drain }
 })

@@ -112,6 +112,12 @@ export const deadLettersTotal = Metric.counter("outboxx_dead_letters_total", {
   incremental: true
 })
 
+/** `outboxx.publish` messages, by what became of them: "published" to their topic, "dead_lettered", or "ignored" (no `[outbox]` here). */
+export const outboxMessagesTotal = Metric.counter("outboxx_outbox_messages_total", {
+  description: "Messages of outboxx.publish, by outcome: published, dead_lettered, ignored (this pipeline has no [outbox])",
+  incremental: true
+})
+
 /** Configured tables that no longer exist (dropped or renamed while streaming; see TableWatch.ts). */
 export const capturedTablesMissing = Metric.gauge("outboxx_captured_tables_missing", {
   description: "Configured tables that were dropped or renamed while streaming; their changes stopped"
@@ -203,6 +209,7 @@ export const allMetrics = [
   kafkaCircuitOpen,
   signalsRejectedTotal,
   deadLettersTotal,
+  outboxMessagesTotal,
   capturedTablesMissing,
   kafkaProduceDurationSeconds,
   kafkaProduceBatchRecords,

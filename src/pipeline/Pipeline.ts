@@ -106,6 +106,7 @@ export const isTransient = (error: StreamingError): boolean => {
     case "PostgresError":
       return !isPermanentPostgresFailure(error.code, error.message)
     case "PublicationError":
+    case "OutboxInstallError":
     case "RoutingError":
     case "TablePlanError":
     case "PgoutputDecodeError":

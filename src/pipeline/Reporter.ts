@@ -16,6 +16,7 @@ import { connected, HealthState } from "../observability/HealthState.js"
 import * as Metrics from "../observability/metrics.js"
 import type { ReplicationStream } from "../replication/ReplicationSource.js"
 import type { Router } from "../route/Router.js"
+import type { PublishRoute } from "../outbox/route.js"
 import type { BatchTracer } from "../observability/BatchTrace.js"
 
 export interface ReporterOptions {
@@ -23,6 +24,8 @@ export interface ReporterOptions {
   readonly tracker: CheckpointTracker
   readonly source: ReplicationStream
   readonly router: Router
+  /** The WAL-message outbox's routing, when `[outbox]` is configured (its counts). */
+  readonly publish?: PublishRoute | undefined
   readonly statusInterval: Duration.Duration
   /** Batch traces end when their checkpoint reaches the server. */
   readonly traces?: BatchTracer | undefined
@@ -70,6 +73,23 @@ export const startReporter = Effect.fnUntraced(function*(options: ReporterOption
     for (const [key, count] of stats.events) {
       const [stream, table, op] = key.split("\u0000") as [string, string, string]
       yield* Metric.update(Metric.withAttributes(Metrics.eventsTotal, { stream, table, op }), count)
+    }
+    if (stats.ignoredPublished > 0) {
+      yield* Metric.update(Metric.withAttributes(Metrics.outboxMessagesTotal, { outcome: "ignored" }), stats.ignoredPublished)
+      // Loud once per report: a pipeline of this database without [outbox] sees them (another pipeline may deliver them).
+      yield* Effect.logWarning(
+        `${stats.ignoredPublished} outboxx.publish message(s) not delivered by this pipeline: it has no [outbox] section ` +
+          `(deliver them from exactly one pipeline of this database by configuring [outbox] there)`
+      )
+    }
+    if (options.publish !== undefined) {
+      const counts = options.publish.takeCounts()
+      if (counts.published > 0) yield* Metric.update(Metric.withAttributes(Metrics.outboxMessagesTotal, { outcome: "published" }), counts.published)
+      if (counts.deadLettered > 0) {
+        yield* Metric.update(Metric.withAttributes(Metrics.outboxMessagesTotal, { outcome: "dead_lettered" }), counts.deadLettered)
+        yield* Metric.update(Metrics.deadLettersTotal, counts.deadLettered)
+        yield* Effect.logError(`outbox: ${counts.deadLettered} message(s) sent to the dead-letter topic (each with its reason)`)
+      }
     }
     for (let i = 0; i < latencies.length; i++) {
       yield* Metric.update(Metrics.endToEndLatencySeconds, Math.max(0, latencies[i]!) / 1000)

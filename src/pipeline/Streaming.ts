@@ -21,6 +21,10 @@ import type { OutboxxSettings } from "../config/model.js"
 import { configuredTopics } from "../config/topic.js"
 import type { PgoutputDecodeError } from "../decode/decoder.js"
 import { actorDelivery, exactlyOnceDelivery } from "../deliver/Delivery.js"
+import { deliveryLanes, outboxLane } from "../deliver/lanes.js"
+import { type OutboxInstallError, readPublishKey } from "../outbox/install.js"
+import { makePublishRoute } from "../outbox/route.js"
+import { withOutboxTopics } from "../outbox/topics.js"
 import { makeTransactionalSender, resumeFromKafka } from "../deliver/ExactlyOnce.js"
 import type { TransactionalProducer } from "../deliver/kafka/TransactionalProducer.js"
 import type { RecordSink, SinkError } from "../deliver/RecordSink.js"
@@ -64,6 +68,7 @@ export type StreamingError =
   | PgoutputDecodeError
   | ReplicationProtocolError
   | SnapshotError
+  | OutboxInstallError
 
 export interface StreamingStarted {
   readonly slot: string
@@ -168,18 +173,25 @@ export const runStreaming = Effect.fnUntraced(function*(
     signalKey: options.signalKey,
     traces
   })
-  const router = new Router(settings.streams.length, tracker, {
+  // The WAL-message outbox: its messages are verified with the key `outboxx outbox install` made.
+  const lane = outboxLane(settings)
+  const publish = settings.outbox === undefined || lane === undefined
+    ? undefined
+    : makePublishRoute(settings.outbox, yield* readPublishKey(catalog, database), lane)
+  const router = new Router(deliveryLanes(settings).length, tracker, {
     observer: snapshots.observer,
     onLogicalMessage: snapshots.messageHandler(options.onLogicalMessage),
     // Exactly-once sends through its transactional producer, which has no dead-letter path: no limits there.
-    recordLimit: producer === undefined ? sink.recordLimit : undefined
+    recordLimit: producer === undefined ? sink.recordLimit : undefined,
+    publish
   })
-  const delivery = producer === undefined
+  const lanes = producer === undefined
     ? yield* actorDelivery(settings, sink, tracker, notifyDelivered)
     : yield* exactlyOnceDelivery(
       settings,
       yield* makeTransactionalSender(producer, tracker, slot, identity.systemId, resume.storedLsn, notifyDelivered)
     )
+  const delivery = settings.outbox === undefined || lane === undefined ? lanes : withOutboxTopics(lanes, sink, settings.outbox, lane)
   const failed = yield* Deferred.make<never, StreamingError>()
   yield* delivery.failed.pipe(Effect.catch((error) => Deferred.fail(failed, error)), Effect.forkScoped)
 
@@ -222,6 +234,7 @@ export const runStreaming = Effect.fnUntraced(function*(
     tracker,
     source,
     router,
+    publish,
     statusInterval: pgSettings.statusInterval,
     onConfirmed: options.onConfirmed,
     traces

@@ -11,13 +11,15 @@
  */
 import { Schema } from "effect"
 import type { CheckpointTracker, TransactionHandle } from "../checkpoint/CheckpointTracker.js"
-import type { PgoutputMessage, Relation } from "../decode/messages.js"
+import type { LogicalMessage, PgoutputMessage, Relation } from "../decode/messages.js"
 import { Cell, nextCell, Tuple } from "../decode/tuple.js"
 import { emptyOutbox, type Outbox } from "../deliver/Outbox.js"
 import type { Op, TextRow, Transaction } from "../event/EventFormat.js"
 import { JsonBytes } from "../event/record/JsonBytes.js"
 import { type OutRecord, RejectedRecord, tombstoneOf } from "../event/record/OutRecord.js"
 import { formatLsn, PG_EPOCH_UNIX_US, pgEpochMicrosToIso, pgEpochMicrosToUnixMs } from "../postgres/lsn.js"
+import { PUBLISH_PREFIX } from "../outbox/message.js"
+import type { PublishRoute } from "../outbox/route.js"
 import type { RelationEntry, TablePlan } from "./TablePlan.js"
 
 /** Bytes of the values of `tuple` that the plan's events carry. */
@@ -48,6 +50,8 @@ export interface RouterStats {
   /** A plan's `statKeys[op]` (`${stream}\u0000${table}\u0000${op}`) -> count, drained by the metrics updater. */
   readonly events: Map<string, number>
   transactions: number
+  /** `outboxx.publish` messages seen by a pipeline without `[outbox]` (another pipeline may deliver them). */
+  ignoredPublished: number
 }
 
 /** Receives logical decoding messages (pg_logical_emit_message); the outbox pattern builds on it. */
@@ -92,6 +96,8 @@ export interface RouterOptions {
    * no limit known. A change that cannot fit is never built (see `tooLarge`).
    */
   readonly recordLimit?: ((topic: string) => number | undefined) | undefined
+  /** The WAL-message outbox (`[outbox]`): messages of `outboxx.publish` go to its lane; absent = they are counted as ignored. */
+  readonly publish?: PublishRoute | undefined
 }
 
 interface OpenTransaction extends Transaction {
@@ -102,7 +108,7 @@ export class Router implements SnapshotRowSink {
   private readonly relations = new Map<number, RelationEntry>()
   /** One per stream, filled by `route` and handed over by `takeOutboxes`. */
   private outboxes: Array<Outbox>
-  private stats: RouterStats = { events: new Map(), transactions: 0 }
+  private stats: RouterStats = { events: new Map(), transactions: 0, ignoredPublished: 0 }
   private tx: OpenTransaction | undefined = undefined
   /** The end LSN of the last Commit routed (0 before the first): Debezium's `sequence` names it. */
   private lastCommitEnd = 0
@@ -116,15 +122,19 @@ export class Router implements SnapshotRowSink {
   /** The plans (table x stream) that got records in this batch, only while a batch is traced. */
   private batchPlans: Set<TablePlan> | undefined = undefined
 
+  private readonly publish: PublishRoute | undefined
+
+  /** `laneCount`: one delivery lane per stream, then the outbox's when `publish` is given (deliver/lanes.ts). */
   constructor(
-    private readonly streamCount: number,
+    private readonly laneCount: number,
     private readonly tracker: CheckpointTracker,
     options: RouterOptions = {}
   ) {
-    this.outboxes = Array.from({ length: streamCount }, emptyOutbox)
+    this.outboxes = Array.from({ length: laneCount }, emptyOutbox)
     this.observer = options.observer
     this.onLogicalMessage = options.onLogicalMessage ?? (() => {})
     this.recordLimit = options.recordLimit
+    this.publish = options.publish
   }
 
   /**
@@ -149,7 +159,7 @@ export class Router implements SnapshotRowSink {
    */
   takeOutboxes(): Array<Outbox> {
     const taken = this.outboxes
-    this.outboxes = Array.from({ length: this.streamCount }, emptyOutbox)
+    this.outboxes = Array.from({ length: this.laneCount }, emptyOutbox)
     return taken
   }
 
@@ -161,7 +171,7 @@ export class Router implements SnapshotRowSink {
   /** Events per stream, table and op, and committed transactions, since the last call (for the metrics). */
   takeStats(): RouterStats {
     const taken = this.stats
-    this.stats = { events: new Map(), transactions: 0 }
+    this.stats = { events: new Map(), transactions: 0, ignoredPublished: 0 }
     return taken
   }
 
@@ -265,7 +275,8 @@ export class Router implements SnapshotRowSink {
         return
       }
       case "Message":
-        this.onLogicalMessage(message)
+        if (message.prefix === PUBLISH_PREFIX) this.routePublished(lsn, message)
+        else this.onLogicalMessage(message)
         return
       case "Relation":
         if (!this.relations.has(message.relationId)) {
@@ -426,23 +437,49 @@ export class Router implements SnapshotRowSink {
     return true
   }
 
-  private pushRecord(plan: TablePlan, tx: OpenTransaction, record: OutRecord, op: Op | undefined): void {
-    const outbox = this.outboxes[plan.streamIndex]!
-    outbox.records.push(record)
-    // The outbox holds the slabs the record's bytes were written into (formats that write bytes).
-    if (this.out.holdsParts) this.out.takeSlabs(outbox.slabs ??= [])
-    const last = outbox.txs.length - 1
-    if (last >= 0 && outbox.txs[last] === tx.handle) outbox.counts[last]!++
-    else {
-      outbox.txs.push(tx.handle)
-      outbox.counts.push(1)
+  /**
+   * A message of `outboxx.publish`, at its place in its transaction, to the
+   * outbox's lane. One outside a transaction (not written by publish, which
+   * writes transactional ones) is tracked as a transaction of its own that
+   * ends at its LSN, so its dead letter is confirmed like any change.
+   */
+  private routePublished(lsn: number, message: LogicalMessage): void {
+    const publish = this.publish
+    if (publish === undefined) {
+      this.stats.ignoredPublished++
+      return
     }
-    this.tracker.track(tx.handle, 1)
+    const tx = this.tx
+    if (tx !== undefined) {
+      this.pushToLane(publish.lane, tx.handle, publish.record(message, tx.xid, tx.commitLsn))
+      return
+    }
+    const handle = this.tracker.beginTransaction(0, 0, lsn, this.now)
+    this.pushToLane(publish.lane, handle, publish.record(message, 0, 0))
+    this.tracker.commit(handle, lsn)
+  }
+
+  private pushRecord(plan: TablePlan, tx: OpenTransaction, record: OutRecord, op: Op | undefined): void {
+    this.pushToLane(plan.streamIndex, tx.handle, record)
     if (this.batchPlans !== undefined) this.batchPlans.add(plan)
     if (op !== undefined) {
       const stat = plan.statKeys[op]
       this.stats.events.set(stat, (this.stats.events.get(stat) ?? 0) + 1)
     }
+  }
+
+  private pushToLane(lane: number, handle: TransactionHandle, record: OutRecord): void {
+    const outbox = this.outboxes[lane]!
+    outbox.records.push(record)
+    // The outbox holds the slabs the record's bytes were written into (formats that write bytes).
+    if (this.out.holdsParts) this.out.takeSlabs(outbox.slabs ??= [])
+    const last = outbox.txs.length - 1
+    if (last >= 0 && outbox.txs[last] === handle) outbox.counts[last]!++
+    else {
+      outbox.txs.push(handle)
+      outbox.counts.push(1)
+    }
+    this.tracker.track(handle, 1)
   }
 
   private requireTx(lsn: number, what: string): OpenTransaction {

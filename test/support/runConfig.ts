@@ -22,7 +22,7 @@ export interface RunConfigOptions {
   readonly brokers?: ReadonlyArray<string>
   /** `http.listen` (default "": no server). */
   readonly http?: string
-  /** More sections, written before the streams (e.g. `[tracing]`). */
+  /** More sections, written before the streams (e.g. `[tracing]`); `PREFIX` is replaced there too. */
   readonly sections?: string
 }
 
@@ -59,7 +59,7 @@ dir = "${stateDir}"
 listen = "${options.http ?? ""}"
 [log]
 level = "info"
-${options.sections ?? ""}
+${(options.sections ?? "").replaceAll("PREFIX", prefix)}
 ${streams.replaceAll("PREFIX", prefix)}
 `
     )

@@ -1,0 +1,26 @@
+/**
+ * Delivery lanes: each configured stream is one, in config order, and the
+ * WAL-message outbox (`[outbox]`) one more after them. A lane is delivered
+ * in order by one sender, so per-key order holds within it; the Router
+ * fills one outbox per lane.
+ */
+import type { OutboxxSettings } from "../config/model.js"
+import { OUTBOX_LANE } from "../config/topic.js"
+
+export interface Lane {
+  readonly name: string
+  /** Where records Kafka rejects for good go; undefined = the pipeline stops on them. */
+  readonly deadLetterTopic: string | undefined
+}
+
+export const deliveryLanes = (settings: Pick<OutboxxSettings, "streams" | "outbox">): ReadonlyArray<Lane> => [
+  ...settings.streams.map((stream) => ({
+    name: stream.name,
+    deadLetterTopic: stream.onError === "dead_letter" ? stream.deadLetterTopic : undefined
+  })),
+  ...(settings.outbox === undefined ? [] : [{ name: OUTBOX_LANE, deadLetterTopic: settings.outbox.deadLetterTopic }])
+]
+
+/** The outbox's lane index, when `[outbox]` is configured. */
+export const outboxLane = (settings: Pick<OutboxxSettings, "streams" | "outbox">): number | undefined =>
+  settings.outbox === undefined ? undefined : settings.streams.length

@@ -1,0 +1,143 @@
+/**
+ * The WAL-message outbox end to end, with the built CLI against the real
+ * servers: `outboxx outbox install` (idempotent, grants, clear errors), an
+ * application role publishing with `outboxx.publish` inside its own
+ * transactions (committed and rolled back), `outboxx run` delivering each
+ * message to its topic with key, value and headers at its place in the
+ * transaction, and every message it must not deliver (a destination outside
+ * `[outbox] topics`, a forged message) on the dead-letter topic with the
+ * reason.
+ */
+import { mkdtempSync } from "node:fs"
+import { tmpdir } from "node:os"
+import path from "node:path"
+import { afterAll, beforeAll, describe, expect, it } from "vitest"
+import { writeRunConfig } from "../support/runConfig.js"
+import { createTestDatabase, pgQuery, readTopic, runCli, spawnCli, type TestDatabase, uniqueName } from "../support/servers.js"
+
+let db: TestDatabase
+const workDir = mkdtempSync(path.join(tmpdir(), "outboxx-outbox-"))
+const app = uniqueName("app")
+const stranger = uniqueName("stranger")
+
+const roleUrl = (role: string): string => {
+  const url = new URL(db.url)
+  url.username = role
+  return url.toString()
+}
+
+beforeAll(async () => {
+  db = await createTestDatabase("outbox")
+  await pgQuery(db.url, `CREATE ROLE ${app} LOGIN; CREATE ROLE ${stranger} LOGIN;
+    CREATE TABLE orders (id int PRIMARY KEY, status text);
+    GRANT INSERT, SELECT ON orders TO ${app}`)
+}, 60_000)
+afterAll(async () => {
+  await db?.drop()
+  await pgQuery(db.url.replace(/\/[^/]*$/, "/postgres"), `DROP ROLE IF EXISTS ${app}; DROP ROLE IF EXISTS ${stranger}`).catch(() => {})
+})
+
+describe("outboxx outbox install", () => {
+  it("installs idempotently, grants publishing to the roles named, and explains what it cannot do", async () => {
+    const config = writeRunConfig({ dir: workDir, name: "obi", url: db.url, streams: `[[streams]]\nname = "orders"\ntables = ["orders"]` })
+    const first = await runCli(["outbox", "install", "--grant", app, "-c", config.file])
+    expect(first.code, first.stderr).toBe(0)
+    expect(first.stdout).toMatch(/created the publish key/)
+    expect(first.stdout).toMatch(/granted publishing to role/)
+    const again = await runCli(["outbox", "install", "-c", config.file])
+    expect(again.code, again.stderr).toBe(0)
+    expect(again.stdout).toMatch(/kept the publish key/)
+
+    // PUBLIC may not publish, nor read the key; the granted role may publish.
+    const denied = await pgQuery(roleUrl(stranger), "SELECT outboxx.publish('x', 'k', '{}'::jsonb)").then(() => "ok", (e: Error) => e.message)
+    expect(denied).toMatch(/permission denied/)
+    const keyRead = await pgQuery(roleUrl(app), "SELECT * FROM outboxx.publish_key").then(() => "ok", (e: Error) => e.message)
+    expect(keyRead).toMatch(/permission denied/)
+    const badTopic = await pgQuery(roleUrl(app), "SELECT outboxx.publish('no spaces', 'k', '{}'::jsonb)").then(() => "ok", (e: Error) => e.message)
+    expect(badTopic).toMatch(/outboxx\.publish: 'no spaces' is not a Kafka topic name/)
+    const badHeaders = await pgQuery(roleUrl(app), `SELECT outboxx.publish('t', 'k', '{}'::jsonb, '{"n": 1}'::jsonb)`)
+      .then(() => "ok", (e: Error) => e.message)
+    expect(badHeaders).toMatch(/headers must be a flat JSON object of strings/)
+
+    // A role that may not create schemas, and a role that does not exist.
+    await pgQuery(db.url, "CREATE DATABASE " + `${db.name}_empty`).catch(() => {})
+    const strangerDb = new URL(roleUrl(stranger))
+    strangerDb.pathname = `/${db.name}_empty`
+    const noPrivilege = writeRunConfig({ dir: workDir, name: "obp", url: strangerDb.toString(), streams: `[[streams]]\nname = "orders"\ntables = ["orders"]` })
+    await pgQuery(db.url, `REVOKE CREATE ON DATABASE ${db.name}_empty FROM PUBLIC`)
+    const refused = await runCli(["outbox", "install", "-c", noPrivilege.file])
+    expect(refused.code).toBe(1)
+    expect(refused.stderr).toMatch(/outbox install needs to create schema outboxx in database .*GRANT CREATE ON DATABASE/)
+    const noRole = await runCli(["outbox", "install", "--grant", "no_such_role_here", "-c", config.file])
+    expect(noRole.code).toBe(1)
+    expect(noRole.stderr).toMatch(/cannot grant: .*no_such_role_here.* does not exist/)
+    const wrongDb = new URL(db.url)
+    wrongDb.pathname = "/no_such_database_here"
+    const missing = writeRunConfig({ dir: workDir, name: "obm", url: wrongDb.toString(), streams: `[[streams]]\nname = "orders"\ntables = ["orders"]` })
+    const noDatabase = await runCli(["outbox", "install", "-c", missing.file])
+    expect(noDatabase.code).toBe(1)
+    expect(noDatabase.stderr).toMatch(/cannot connect to database "no_such_database_here": .*does not exist/)
+    await pgQuery(db.url.replace(/\/[^/]*$/, "/postgres"), `DROP DATABASE IF EXISTS ${db.name}_empty`)
+  }, 120_000)
+})
+
+describe("outboxx.publish delivered by outboxx run", () => {
+  it("delivers committed messages with key, value and headers in transaction order, nothing of a rolled-back one, and dead-letters what it must not deliver", async () => {
+    const config = writeRunConfig({
+      dir: workDir,
+      name: "obr",
+      url: db.url,
+      sections: `[outbox]\ntopics = ["PREFIX.orders.*", "PREFIX.plain"]\ndead_letter_topic = "PREFIX.dlq"\n`,
+      streams: `[[streams]]\nname = "orders"\ntables = ["orders"]\ntopic = "PREFIX.changes"`
+    })
+    const install = await runCli(["outbox", "install", "--grant", app, "-c", config.file])
+    expect(install.code, install.stderr).toBe(0)
+    const cli = spawnCli(["run", "-c", config.file])
+    try {
+      await cli.waitForLine(/streaming slot/, 60_000)
+      const p = config.prefix
+      // One application transaction: a business row, then two events (json and bytes), then another row.
+      await pgQuery(roleUrl(app), `BEGIN;
+        INSERT INTO orders VALUES (1, 'new');
+        SELECT outboxx.publish('${p}.orders.created', 'order-1', '{"id": 1, "status": "new"}'::jsonb, '{"type": "OrderCreated", "id": "e-1"}'::jsonb);
+        SELECT outboxx.publish('${p}.plain', NULL, '\\x68656c6c6f'::bytea);
+        INSERT INTO orders VALUES (2, 'new');
+        COMMIT`)
+      // Rolled back: nothing of it is delivered.
+      await pgQuery(roleUrl(app), `BEGIN;
+        INSERT INTO orders VALUES (3, 'gone');
+        SELECT outboxx.publish('${p}.orders.created', 'order-3', '{"id": 3}'::jsonb);
+        ROLLBACK`)
+      // Many events for one key keep their order; a destination outside [outbox] topics and a forgery are dead-lettered.
+      const values = Array.from({ length: 50 }, (_, i) => `SELECT outboxx.publish('${p}.orders.updated', 'order-1', '{"seq": ${i}}'::jsonb);`)
+      await pgQuery(roleUrl(app), `BEGIN; ${values.join("\n")} COMMIT`)
+      await pgQuery(roleUrl(app), `SELECT outboxx.publish('${p}.elsewhere', 'order-1', '{"id": 1}'::jsonb)`)
+      await pgQuery(roleUrl(stranger), `SELECT pg_logical_emit_message(true, 'outboxx', '\\x01'::bytea || decode(repeat('00', 40), 'hex'))`)
+      await pgQuery(roleUrl(app), `SELECT outboxx.publish('${p}.orders.created', 'order-9', 'null'::jsonb, '{"id": "e-9"}'::jsonb)`)
+
+      const created = await readTopic(`${p}.orders.created`, { count: 2, timeoutMs: 60_000 })
+      expect(created.map((m) => [m.key, m.value, m.headers])).toEqual([
+        ["order-1", `{"id": 1, "status": "new"}`, { type: "OrderCreated", id: "e-1" }],
+        ["order-9", "null", { id: "e-9" }]
+      ])
+      const plain = await readTopic(`${p}.plain`, { count: 1, timeoutMs: 30_000 })
+      expect(plain).toHaveLength(1)
+      expect([plain[0]!.key, plain[0]!.value, plain[0]!.headers]).toEqual([null, "hello", {}])
+      const updated = await readTopic(`${p}.orders.updated`, { count: 50, timeoutMs: 60_000 })
+      expect(updated.map((m) => JSON.parse(m.value!).seq)).toEqual(Array.from({ length: 50 }, (_, i) => i))
+      const changes = await readTopic(`${p}.changes`, { count: 2, timeoutMs: 30_000 })
+      expect(changes.map((m) => JSON.parse(m.value!).after.id)).toEqual([1, 2])
+
+      const dead = await readTopic(`${p}.dlq`, { count: 2, timeoutMs: 30_000 })
+      const reasons = dead.map((m) => JSON.parse(m.value!) as { error: string; topic: string; stream: string })
+      expect(reasons.map((r) => r.stream)).toEqual(["outbox", "outbox"])
+      expect(reasons[0]!.topic).toBe(`${p}.elsewhere`)
+      expect(reasons[0]!.error).toMatch(/is not among the outbox's destinations/)
+      expect(reasons[1]!.error).toMatch(/signature does not verify|not an outboxx.publish message/)
+      expect(await readTopic(`${p}.elsewhere`, { timeoutMs: 3_000 })).toHaveLength(0)
+      expect((await cli.stop("SIGTERM", 15_000)).code).toBe(0)
+    } finally {
+      await cli.stop("SIGKILL", 5_000).catch(() => {})
+    }
+  }, 180_000)
+})
