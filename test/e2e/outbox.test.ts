@@ -47,6 +47,18 @@ describe("outboxx outbox install", () => {
     const again = await runCli(["outbox", "install", "-c", config.file])
     expect(again.code, again.stderr).toBe(0)
     expect(again.stdout).toMatch(/kept the publish key/)
+    // With [outbox] configured, check and run say when the outbox is not installed.
+    const elsewhere = new URL(db.url)
+    elsewhere.pathname = "/postgres"
+    const notInstalled = writeRunConfig({
+      dir: workDir,
+      name: "obn",
+      url: elsewhere.toString(),
+      sections: "[outbox]\n",
+      streams: `[[streams]]\nname = "orders"\ntables = ["orders"]`
+    })
+    const check = await runCli(["check", "-c", notInstalled.file])
+    expect(check.stdout).toMatch(/FAIL.*outbox.*the outbox is not installed in database "postgres": run outboxx outbox install/)
 
     // PUBLIC may not publish, nor read the key; the granted role may publish.
     const denied = await pgQuery(roleUrl(stranger), "SELECT outboxx.publish('x', 'k', '{}'::jsonb)").then(() => "ok", (e: Error) => e.message)
@@ -92,6 +104,8 @@ describe("outboxx.publish delivered by outboxx run", () => {
     })
     const install = await runCli(["outbox", "install", "--grant", app, "-c", config.file])
     expect(install.code, install.stderr).toBe(0)
+    const check = await runCli(["check", "-c", config.file])
+    expect(check.stdout).toMatch(new RegExp(`outbox.*outboxx\\.publish installed; EXECUTE held by .*${app}`))
     const cli = spawnCli(["run", "-c", config.file])
     try {
       await cli.waitForLine(/streaming slot/, 60_000)

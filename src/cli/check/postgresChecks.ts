@@ -20,8 +20,10 @@ import {
   tablesLike,
   unusableSlot
 } from "../../postgres/catalog.js"
-import { pgClientConfig } from "../../postgres/connection.js"
-import { connectClient, type PostgresError } from "../../postgres/Postgres.js"
+import { databaseOf, pgClientConfig } from "../../postgres/connection.js"
+import { connectClient, type PostgresError, queryRows } from "../../postgres/Postgres.js"
+import { readPublishKey } from "../../outbox/install.js"
+import type pg from "pg"
 import {
   configuredTables,
   loadPublicationPlan,
@@ -429,5 +431,22 @@ export const postgresChecks = (settings: OutboxxSettings): Effect.Effect<Readonl
     results.push(...tables.results)
     results.push(...(yield* publicationCheck(client, settings, server, tables.found)))
     results.push(...(yield* slotAndSenderChecks(client, settings, server)))
+    if (settings.outbox !== undefined) results.push(yield* outboxCheck(client, databaseOf(settings.postgres.url)))
     return results
   }))
+
+/** `[outbox]`: the publish functions are installed and the daemon's role can read the key they sign with. */
+const outboxCheck = (client: pg.Client, database: string): Effect.Effect<CheckResult> =>
+  readPublishKey(client, database).pipe(
+    Effect.andThen(
+      queryRows<{ roles: string | null }>(
+        client,
+        "SELECT string_agg(DISTINCT grantee, ', ' ORDER BY grantee) AS roles FROM information_schema.routine_privileges " +
+          "WHERE routine_schema = 'outboxx' AND routine_name = 'publish' AND privilege_type = 'EXECUTE'"
+      ).pipe(Effect.orElseSucceed(() => [{ roles: null }]))
+    ),
+    Effect.match({
+      onFailure: (error) => fail("outbox", error.message, "outboxx outbox install [--grant ROLE]"),
+      onSuccess: (rows) => ok("outbox", `outboxx.publish installed; EXECUTE held by ${rows[0]?.roles ?? "its owner only"}`)
+    })
+  )
