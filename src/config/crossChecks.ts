@@ -18,6 +18,8 @@ const isTable = (value: unknown): value is Record<string, unknown> =>
   typeof value === "object" && value !== null && !Array.isArray(value) && !(value instanceof Date)
 
 const defaultTopic = "outboxx.{schema}.{table}"
+/** Debezium EventRouter's topic: `outbox.event.<aggregatetype>`. */
+export const defaultOutboxTopic = "outbox.event.{aggregatetype}"
 
 const checkStream = (stream: Record<string, unknown>, index: number, issues: Array<CrossCheckIssue>): void => {
   const at = (...rest: KeyPath): KeyPath => ["streams", index, ...rest]
@@ -50,8 +52,33 @@ const checkStream = (stream: Record<string, unknown>, index: number, issues: Arr
       issues.push({ path: at("dead_letter_topic"), message: `expected a valid Kafka topic name (the default is too long), found ${problem}` })
     }
   }
-  const template = stream.topic === undefined ? defaultTopic : stream.topic
+  const outbox = stream.kind === "outbox"
+  const template = stream.topic === undefined ? (outbox ? defaultOutboxTopic : defaultTopic) : stream.topic
   const name = stream.name
+  // The schema checked the template's syntax; which placeholders are known depends on the kind.
+  if (typeof template === "string" && !outbox && checkTopicTemplate(template, "columns").length === 0) {
+    const problems = checkTopicTemplate(template)
+    if (problems.length > 0) {
+      issues.push({
+        path: at("topic"),
+        message: `expected a topic template using {schema}, {table} and {stream}, found ${JSON.stringify(template)} with ${problems.join(" and ")}`
+      })
+    }
+  }
+  if (outbox) {
+    // An outbox table's rows are events: each insert is one; nothing else of a change stream applies.
+    for (const key of ["operations", "format", "key", "include_columns", "exclude_columns", "tombstones", "snapshot"]) {
+      if (stream[key] !== undefined) {
+        issues.push({
+          path: at(key),
+          message: `expected no ${key} in an outbox stream (kind = "outbox"): each insert into the outbox table is one event, ` +
+            `built from the columns named in [streams.outbox]; updates, deletes and existing rows are not events`
+        })
+      }
+    }
+  } else if (stream.outbox !== undefined) {
+    issues.push({ path: at("outbox"), message: `expected [streams.outbox] only with kind = "outbox"` })
+  }
   if (typeof template === "string" && typeof name === "string" && checkTopicTemplate(template).length === 0) {
     for (const table of tables) {
       const problem = checkTopicName(renderTopic(template, { schema: table.schema, table: table.name, stream: name }))

@@ -13,7 +13,7 @@ import * as Result from "effect/Result"
 import * as Schema from "effect/Schema"
 import * as SchemaIssue from "effect/SchemaIssue"
 import { ConfigError, ConfigIssue } from "./ConfigError.js"
-import { crossChecks } from "./crossChecks.js"
+import { crossChecks, defaultOutboxTopic } from "./crossChecks.js"
 import { describeValue, OutboxxFile } from "./fileSchema.js"
 import { type Environment, interpolateTree } from "./interpolate.js"
 import { formatKeyPath, type KeyPath } from "./keyPath.js"
@@ -96,9 +96,22 @@ const settingsFromFile = (file: OutboxxFile, configPath: string, raw: unknown): 
   streams: file.streams.map((stream, index) => {
     const rawStream = isTable(raw) && Array.isArray(raw.streams) ? raw.streams[index] : undefined
     const operationsGiven = isTable(rawStream) && rawStream.operations !== undefined
+    const deadLetterTopic = stream.deadLetterTopic ?? `outboxx.dead_letter.${stream.name}`
+    if (stream.kind === "outbox") {
+      // Each insert is an event; its rows are not snapshotted (they are events already delivered, or deleted).
+      const topicGiven = isTable(rawStream) && rawStream.topic !== undefined
+      return {
+        ...stream,
+        deadLetterTopic,
+        topic: topicGiven ? stream.topic : defaultOutboxTopic,
+        operations: new Set(["insert"] as const),
+        tombstones: false,
+        snapshot: false
+      }
+    }
     return {
       ...stream,
-      deadLetterTopic: stream.deadLetterTopic ?? `outboxx.dead_letter.${stream.name}`,
+      deadLetterTopic,
       operations: !operationsGiven && debeziumFormats.has(stream.format)
         ? new Set([...stream.operations].filter((op) => op !== "truncate"))
         : stream.operations

@@ -318,6 +318,18 @@ const DebeziumModes = Schema.Struct({
   binaryHandlingMode: "binary_handling_mode"
 }))
 
+/** `[streams.outbox]`: which columns of an outbox table make the event; the defaults are Debezium EventRouter's. */
+const OutboxTable = Schema.Struct({
+  /** The event id, sent as the header `id` (consumers deduplicate on it). */
+  id: NonEmptyString.pipe(withDefault("id")),
+  /** The Kafka key. */
+  key: NonEmptyString.pipe(withDefault("aggregateid")),
+  /** The Kafka value: json/jsonb as its JSON text, text as UTF-8, bytea as its bytes. */
+  payload: NonEmptyString.pipe(withDefault("payload")),
+  /** More columns sent as headers (header name = column name). */
+  headers: Schema.Array(NonEmptyString).pipe(withDefault([]))
+})
+
 const operations = ["insert", "update", "delete", "truncate"] as const
 type Operation = (typeof operations)[number]
 
@@ -329,10 +341,14 @@ const Stream = Schema.Struct({
     )
   ),
   tables: nonEmptyList(Table, "table"),
-  /** Template with `{schema}`, `{table}`, `{stream}` placeholders. */
+  /**
+   * Template with `{schema}`, `{table}`, `{stream}` placeholders; an outbox
+   * stream's may name columns too (`{aggregatetype}`), so which placeholders
+   * are known is checked with the stream's kind (crossChecks.ts).
+   */
   topic: Schema.String.check(
     Schema.makeFilter((template: string) => {
-      const problems = checkTopicTemplate(template)
+      const problems = checkTopicTemplate(template, "columns")
       return problems.length === 0
         ? undefined
         : `expected a topic template using {schema}, {table} and {stream}, found ${JSON.stringify(template)} with ${
@@ -340,6 +356,10 @@ const Stream = Schema.Struct({
         }`
     })
   ).pipe(withDefault("outboxx.{schema}.{table}")),
+  /** "changes": change events of the tables; "outbox": each insert into an outbox table is an event (Debezium's EventRouter). */
+  kind: oneOf(["changes", "outbox"]).pipe(withDefault("changes")),
+  /** `[streams.outbox]`: an outbox table's columns (kind = "outbox"). */
+  outbox: OutboxTable.pipe(withDefault({})),
   format: oneOf(["outboxx", "debezium", "avro", "cloudevents"]).pipe(withDefault("outboxx")),
   /** CloudEvents Kafka binding content mode (format "cloudevents"). */
   cloudeventsMode: oneOf(["structured", "binary"]).pipe(withDefault("structured")),
@@ -406,4 +426,5 @@ export type PostgresFile = typeof Postgres.Type
 export type KafkaFile = typeof Kafka.Type
 export type StreamFile = typeof Stream.Type
 export type OutboxFile = typeof Outbox.Type
+export type OutboxTableFile = typeof OutboxTable.Type
 export type SchemaRegistryFile = typeof SchemaRegistry.Type

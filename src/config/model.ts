@@ -3,7 +3,7 @@
  * environment into this shape; every other module reads only this.
  * TOML keys are snake_case; fields here are their camelCase names.
  */
-import type { KafkaFile, OutboxFile, OutboxxFile, PostgresFile, SchemaRegistryFile, StreamFile } from "./fileSchema.js"
+import type { KafkaFile, OutboxFile, OutboxTableFile, OutboxxFile, PostgresFile, SchemaRegistryFile, StreamFile } from "./fileSchema.js"
 
 // The shapes are those the schema decodes to (fileSchema.ts, the one definition); these names are for readers.
 export type PostgresSettings = PostgresFile
@@ -18,6 +18,8 @@ export type LogSettings = OutboxxFile["log"]
 export type StreamSettings = StreamFile
 /** `[outbox]`: the WAL-message outbox (src/outbox/). */
 export type OutboxSettings = OutboxFile
+/** `[streams.outbox]`: an outbox table's columns (kind = "outbox"). */
+export type OutboxTableSettings = OutboxTableFile
 export type { TableRef } from "./tableName.js"
 
 export type SnapshotMode = PostgresSettings["snapshot"]

@@ -20,16 +20,28 @@ export interface TopicContext {
 export const renderTopic = (template: string, context: TopicContext): string =>
   template.replace(/\{(schema|table|stream)\}/g, (_, name: TopicPlaceholder) => context[name])
 
-/** Problems with the template itself (before any table is substituted), as messages. */
-export const checkTopicTemplate = (template: string): ReadonlyArray<string> => {
+/** A column placeholder of an outbox stream's template: a column name as PostgreSQL folds an unquoted one. */
+const columnPlaceholder = /^[a-z_][a-z0-9_$]*$/
+
+/**
+ * Problems with the template itself (before any table is substituted), as
+ * messages. `placeholders`: "known" allows `{schema}`, `{table}` and
+ * `{stream}` only; "columns" also column names (an outbox stream's template).
+ */
+export const checkTopicTemplate = (template: string, placeholders: "known" | "columns" = "known"): ReadonlyArray<string> => {
   const problems: Array<string> = []
-  const placeholders = /\{([^{}]*)\}/g
-  for (const match of template.matchAll(placeholders)) {
-    if (!(topicPlaceholders as ReadonlyArray<string>).includes(match[1])) {
-      problems.push(`unknown placeholder {${match[1]}} (known: {schema}, {table}, {stream})`)
-    }
+  const pattern = /\{([^{}]*)\}/g
+  for (const match of template.matchAll(pattern)) {
+    const name = match[1]!
+    if ((topicPlaceholders as ReadonlyArray<string>).includes(name)) continue
+    if (placeholders === "columns" && columnPlaceholder.test(name)) continue
+    problems.push(
+      placeholders === "columns"
+        ? `placeholder {${name}}, which is neither {schema}, {table}, {stream} nor a column name`
+        : `unknown placeholder {${name}} (known: {schema}, {table}, {stream}; column names only in an outbox stream)`
+    )
   }
-  const literal = template.replace(placeholders, "")
+  const literal = template.replace(pattern, "")
   if (/[{}]/.test(literal)) problems.push("unbalanced { or }")
   else if (literal !== "" && !legalTopic.test(literal)) {
     problems.push(`characters other than letters, digits, ".", "_" and "-" (Kafka topic name rules)`)
@@ -77,9 +89,14 @@ export const configuredTopics = (
   }
   for (const stream of settings.streams) {
     for (const table of stream.tables) {
-      use(renderTopic(stream.topic, { schema: table.schema, table: table.name, stream: stream.name }), stream.name)
+      const topic = renderTopic(stream.topic, { schema: table.schema, table: table.name, stream: stream.name })
+      // An outbox stream's `{column}` topics are named by its rows, and prepared when first named.
+      if (!topic.includes("{")) use(topic, stream.name)
     }
-    if (stream.onError === "dead_letter" && stream.deadLetterTopic !== undefined) use(stream.deadLetterTopic, stream.name)
+    // An outbox stream dead-letters rows it cannot route whatever its on_error.
+    if ((stream.onError === "dead_letter" || stream.kind === "outbox") && stream.deadLetterTopic !== undefined) {
+      use(stream.deadLetterTopic, stream.name)
+    }
   }
   // The outbox's destinations that are plain names; those matched by a glob are prepared when first named.
   if (settings.outbox !== undefined) {

@@ -21,10 +21,10 @@ import type { OutboxxSettings } from "../config/model.js"
 import { configuredTopics } from "../config/topic.js"
 import type { PgoutputDecodeError } from "../decode/decoder.js"
 import { actorDelivery, exactlyOnceDelivery } from "../deliver/Delivery.js"
-import { deliveryLanes, outboxLane } from "../deliver/lanes.js"
+import { deliveryLanes, dynamicLanes, outboxLane } from "../deliver/lanes.js"
 import { type OutboxInstallError, readPublishKey } from "../outbox/install.js"
 import { makePublishRoute } from "../outbox/route.js"
-import { withOutboxTopics } from "../outbox/topics.js"
+import { withDynamicTopics } from "../deliver/dynamicTopics.js"
 import { makeTransactionalSender, resumeFromKafka } from "../deliver/ExactlyOnce.js"
 import type { TransactionalProducer } from "../deliver/kafka/TransactionalProducer.js"
 import type { RecordSink, SinkError } from "../deliver/RecordSink.js"
@@ -191,7 +191,7 @@ export const runStreaming = Effect.fnUntraced(function*(
       settings,
       yield* makeTransactionalSender(producer, tracker, slot, identity.systemId, resume.storedLsn, notifyDelivered)
     )
-  const delivery = settings.outbox === undefined || lane === undefined ? lanes : withOutboxTopics(lanes, sink, settings.outbox, lane)
+  const delivery = withDynamicTopics(lanes, sink, dynamicLanes(settings))
   const failed = yield* Deferred.make<never, StreamingError>()
   yield* delivery.failed.pipe(Effect.catch((error) => Deferred.fail(failed, error)), Effect.forkScoped)
 

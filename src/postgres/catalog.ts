@@ -413,6 +413,8 @@ export interface CaptureFacts {
   readonly ancestors: ReadonlyArray<TableRef>
   /** The columns pgoutput sends, in order (generated columns are not published). */
   readonly columns: ReadonlyArray<string>
+  /** `columns`' type OIDs. */
+  readonly columnTypes: ReadonlyArray<number>
   /** Tables that INHERIT from this (plain) table: not captured unless configured themselves. */
   readonly inheritors: ReadonlyArray<TableRef>
   /** UNLOGGED: its changes never reach the WAL, so no publication can carry them. */
@@ -446,6 +448,7 @@ export const captureFacts = (
       anc_schemas: Array<string> | null
       anc_names: Array<string> | null
       columns: Array<string> | null
+      column_types: Array<number> | null
       inh_schemas: Array<string> | null
       inh_names: Array<string> | null
       unlogged: boolean | null
@@ -461,6 +464,9 @@ export const captureFacts = (
               ARRAY(SELECT a.attname::text FROM pg_attribute a
                      WHERE a.attrelid = c.oid AND a.attnum > 0 AND NOT a.attisdropped AND a.attgenerated = ''
                      ORDER BY a.attnum) AS columns,
+              ARRAY(SELECT a.atttypid::int FROM pg_attribute a
+                     WHERE a.attrelid = c.oid AND a.attnum > 0 AND NOT a.attisdropped AND a.attgenerated = ''
+                     ORDER BY a.attnum) AS column_types,
               ARRAY(SELECT hn.nspname::text FROM pg_inherits h JOIN pg_class hc ON hc.oid = h.inhrelid
                       JOIN pg_namespace hn ON hn.oid = hc.relnamespace
                      WHERE h.inhparent = c.oid AND c.relkind = 'r' ORDER BY hn.nspname, hc.relname) AS inh_schemas,
@@ -508,6 +514,7 @@ export const captureFacts = (
       kind: c.relkind ?? undefined,
       ancestors: (c.anc_names ?? []).map((name, j) => ({ schema: c.anc_schemas![j]!, name })),
       columns: c.oid === null ? [] : c.columns ?? [],
+      columnTypes: c.oid === null ? [] : c.column_types ?? [],
       inheritors: (c.inh_names ?? []).map((name, j) => ({ schema: c.inh_schemas![j]!, name })),
       unlogged: c.unlogged === true,
       keyless: c.oid === null ? [] : keylessByRoot.get(c.oid) ?? []

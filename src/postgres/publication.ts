@@ -32,6 +32,8 @@ import {
 } from "./catalog.js"
 import { type PostgresError, queryRows } from "./Postgres.js"
 import { quoteIdent, quoteLiteral, quoteTable } from "./quote.js"
+import { renderTopic } from "../config/topic.js"
+import { outboxTableProblem } from "../outbox/table.js"
 
 export class PublicationError extends Schema.TaggedError<PublicationError>()("PublicationError", {
   publication: Schema.String,
@@ -176,6 +178,15 @@ const columnProblems = (
     for (const table of stream.tables) {
       const fact = byTable.get(key(table))
       if (fact === undefined || fact.kind === undefined) continue
+      if (stream.kind === "outbox") {
+        const topic = renderTopic(stream.topic, { schema: table.schema, table: table.name, stream: stream.name })
+        const problem = outboxTableProblem(stream.outbox, topic, fact.columns.map((name, i) => ({ name, typeOid: fact.columnTypes[i] ?? 0 })))
+        if (problem !== undefined) {
+          problems.push(`stream ${JSON.stringify(stream.name)}, outbox table ${quoteTable(table)}: ${problem}`)
+          fixes.push(`fix [streams.outbox] or the topic template of stream ${JSON.stringify(stream.name)}, or the table`)
+        }
+        continue
+      }
       const known = new Set(fact.columns)
       for (const [what, names] of [["key", stream.key], ["include_columns", stream.includeColumns]] as const) {
         const missing = (names ?? []).filter((n) => !known.has(n))

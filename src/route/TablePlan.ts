@@ -11,6 +11,8 @@ import type { Operation, OutboxxSettings, StreamSettings } from "../config/model
 import type { Relation } from "../decode/messages.js"
 import { type ColumnFacts, type EventFormat, FormatError, type Op, type TableFormat } from "../event/EventFormat.js"
 import { makeFormat } from "../event/formats/index.js"
+import { outboxTableFormat } from "../event/formats/outboxTable.js"
+import { outboxTableProblem } from "../outbox/table.js"
 import type { TypeRegistry } from "../event/values/TypeRegistry.js"
 
 /** The configuration asks for something the table does not have. */
@@ -85,15 +87,19 @@ const columnIndexes = (
 
 /** One format instance per stream, shared by the stream's tables (`planRelation`'s `formats`). */
 export const streamFormats = (settings: OutboxxSettings, database: string): ReadonlyArray<EventFormat> =>
-  settings.streams.map((stream) =>
-    makeFormat(stream.format, {
+  settings.streams.map((stream) => {
+    const context = {
       stream: stream.name,
       database,
       schemaRegistry: settings.kafka.schemaRegistry,
       cloudEventsMode: stream.cloudeventsMode,
       debezium: stream.debezium
-    })
-  )
+    }
+    // An outbox stream's rows are the events: no change format applies.
+    return stream.kind === "outbox"
+      ? outboxTableFormat({ ...context, outboxTable: stream.outbox, deadLetterTopic: stream.deadLetterTopic ?? `outboxx.dead_letter.${stream.name}` })
+      : makeFormat(stream.format, context)
+  })
 
 /**
  * Runs each plan's format preparation (schema registration) before the first
@@ -144,7 +150,13 @@ export const planRelation = (
     // The Kafka key: `key`, else the primary key, else a REPLICA IDENTITY USING INDEX's columns. A
     // keyless table under REPLICA IDENTITY FULL flags every column as identity: keying on all of them
     // would turn each update into delete + tombstone + create, so it has no key (null, as Debezium).
-    const keyNames = stream.key ??
+    const topic = renderTopic(stream.topic, { schema: relation.schema, table: relation.name, stream: stream.name })
+    if (stream.kind === "outbox") {
+      const problem = outboxTableProblem(stream.outbox, topic, relation.columns)
+      if (problem !== undefined) return new TablePlanError({ stream: stream.name, table: tableName(relation), reason: problem })
+    }
+    // An outbox stream's key is its key column's text, which its format writes: no key columns here.
+    const keyNames = stream.kind === "outbox" ? [] : stream.key ??
       (primaryKey.length > 0
         ? primaryKey
         : relation.replicaIdentity === "full"
@@ -152,7 +164,6 @@ export const planRelation = (
         : relation.columns.filter((c) => c.isKey).map((c) => c.name))
     const keyIndexes = columnIndexes(relation, keyNames, stream, "key")
     if (keyIndexes instanceof TablePlanError) return keyIndexes
-    const topic = renderTopic(stream.topic, { schema: relation.schema, table: relation.name, stream: stream.name })
     const identityMask = relation.columns.map((c, i) => c.isKey && includeMask[i]!)
     const format = formats[s]!.table({ relation, columnFacts, types: registry, topic, includeMask, identityMask, keyIndexes })
     plans.push({

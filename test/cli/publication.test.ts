@@ -34,6 +34,7 @@ const fact = (table: { schema: string; name: string }, over: Partial<CaptureFact
   kind: "r",
   ancestors: [],
   columns: ["id"],
+  columnTypes: [20],
   inheritors: [],
   unlogged: false,
   keyless: [],

@@ -269,3 +269,95 @@ describe("outboxx.publish under load", () => {
     }
   }, 300_000)
 })
+
+describe("outbox table (kind = \"outbox\", Debezium EventRouter semantics)", () => {
+  it("one transaction with a business row, an outbox row and outboxx.publish delivers all three; a rolled-back one nothing; unroutable rows are dead letters", async () => {
+    await pgQuery(db.url, `
+      CREATE TABLE outbox (id uuid PRIMARY KEY DEFAULT gen_random_uuid(), aggregatetype text, aggregateid text, type text, payload jsonb);
+      CREATE TABLE outbox_raw (id bigint PRIMARY KEY, aggregatetype text, aggregateid text, type text, payload bytea);
+      GRANT INSERT, DELETE, UPDATE, SELECT ON outbox, outbox_raw TO ${app}`)
+    const config = writeRunConfig({
+      dir: workDir,
+      name: "obt",
+      url: db.url,
+      sections: `[outbox]\ntopics = ["PREFIX.wal"]\n`,
+      streams: `[[streams]]
+name = "orders"
+tables = ["orders"]
+topic = "PREFIX.changes"
+
+[[streams]]
+name = "events"
+kind = "outbox"
+tables = ["outbox", "outbox_raw"]
+topic = "PREFIX.event.{aggregatetype}"
+dead_letter_topic = "PREFIX.events.dlq"
+[streams.outbox]
+headers = ["type"]
+`
+    })
+    expect((await runCli(["outbox", "install", "--grant", app, "-c", config.file])).code).toBe(0)
+    const check = await runCli(["check", "-c", config.file])
+    expect(check.stdout).toMatch(/ok.*stream "events" outbox table "public"\."outbox" \(id id, key aggregateid, payload payload/)
+    const cli = spawnCli(["run", "-c", config.file])
+    try {
+      await cli.waitForLine(/streaming slot/, 60_000)
+      const p = config.prefix
+      await pgQuery(roleUrl(app), `BEGIN;
+        INSERT INTO orders VALUES (100, 'placed');
+        INSERT INTO outbox (id, aggregatetype, aggregateid, type, payload)
+          VALUES ('00000000-0000-0000-0000-000000000001', 'order', '100', 'OrderPlaced', '{"orderId": 100}');
+        SELECT outboxx.publish('${p}.wal', '100', '{"orderId": 100, "via": "wal"}'::jsonb);
+        -- The application cleans up in the same transaction: deletes and updates of the outbox are not events.
+        DELETE FROM outbox WHERE id = '00000000-0000-0000-0000-000000000001';
+        COMMIT`)
+      await pgQuery(roleUrl(app), `BEGIN;
+        INSERT INTO orders VALUES (101, 'placed');
+        INSERT INTO outbox (aggregatetype, aggregateid, type, payload) VALUES ('order', '101', 'OrderPlaced', '{"orderId": 101}');
+        SELECT outboxx.publish('${p}.wal', '101', '{"orderId": 101}'::jsonb);
+        ROLLBACK`)
+      await pgQuery(roleUrl(app), `
+        INSERT INTO outbox_raw VALUES (1, 'customer', 'c-7', NULL, '\\x68692c20776f726c64');
+        INSERT INTO outbox (aggregatetype, aggregateid, type, payload) VALUES (NULL, '102', 'Lost', '{}');
+        INSERT INTO outbox (aggregatetype, aggregateid, type, payload) VALUES ('no spaces please', '103', 'Bad', '{}');
+        UPDATE outbox_raw SET type = 'ignored' WHERE id = 1`)
+
+      const orders = await readTopic(`${p}.event.order`, { count: 1, timeoutMs: 60_000 })
+      expect(orders.map((m) => [m.key, JSON.parse(m.value!), m.headers])).toEqual([
+        ["100", { orderId: 100 }, { id: "00000000-0000-0000-0000-000000000001", type: "OrderPlaced" }]
+      ])
+      const customers = await readTopic(`${p}.event.customer`, { count: 1, timeoutMs: 30_000 })
+      expect(customers.map((m) => [m.key, m.value, m.headers])).toEqual([["c-7", "hi, world", { id: "1" }]])
+      const wal = await readTopic(`${p}.wal`, { count: 1, timeoutMs: 30_000 })
+      expect(wal.map((m) => JSON.parse(m.value!))).toEqual([{ orderId: 100, via: "wal" }])
+      const changes = await readTopic(`${p}.changes`, { count: 1, timeoutMs: 30_000 })
+      expect(changes.map((m) => JSON.parse(m.value!).after.id)).toEqual([100])
+      const dead = (await readTopic(`${p}.events.dlq`, { count: 2, timeoutMs: 30_000 })).map((m) => JSON.parse(m.value!) as { error: string; stream: string })
+      expect(dead.map((d) => d.stream)).toEqual(["events", "events"])
+      expect(dead[0]!.error).toMatch(/routing column "aggregatetype" is NULL/)
+      expect(dead[1]!.error).toMatch(/characters Kafka does not allow/)
+      // Nothing else arrived: the rolled-back transaction, the deletes and updates of the outbox tables.
+      expect(await readTopic(`${p}.event.order`, { timeoutMs: 3_000 })).toHaveLength(1)
+      expect((await cli.stop("SIGTERM", 15_000)).code).toBe(0)
+    } finally {
+      await cli.stop("SIGKILL", 5_000).catch(() => {})
+    }
+  }, 180_000)
+
+  it("refuses an outbox table without the columns it names, in check and run", async () => {
+    await pgQuery(db.url, `CREATE TABLE outbox_bad (id int PRIMARY KEY, aggregateid text, payload int)`)
+    const config = writeRunConfig({
+      dir: workDir,
+      name: "obb",
+      url: db.url,
+      streams: `[[streams]]\nname = "events"\nkind = "outbox"\ntables = ["outbox_bad"]\ntopic = "PREFIX.{aggregatetype}"`
+    })
+    const check = await runCli(["check", "-c", config.file])
+    expect(check.code).toBe(1)
+    expect(check.stdout).toMatch(/FAIL.*outbox table "public"\."outbox_bad".*the topic template names column "aggregatetype", which the table does not have/)
+    const run = await runCli(["run", "-c", config.file], { timeoutMs: 60_000 })
+    expect(run.code).not.toBe(0)
+    expect(run.code).toBe(2)
+    expect(run.stdout + run.stderr).toMatch(/stream "events", outbox table "public"\."outbox_bad": the topic template names column "aggregatetype"/)
+  }, 120_000)
+})

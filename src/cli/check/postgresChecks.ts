@@ -23,6 +23,8 @@ import {
 import { databaseOf, pgClientConfig } from "../../postgres/connection.js"
 import { connectClient, type PostgresError, queryRows } from "../../postgres/Postgres.js"
 import { readPublishKey } from "../../outbox/install.js"
+import { outboxTableProblem } from "../../outbox/table.js"
+import { renderTopic } from "../../config/topic.js"
 import type pg from "pg"
 import {
   configuredTables,
@@ -191,6 +193,28 @@ export const columnChecks = (stream: StreamSettings, streamIndex: number, table:
   return results
 }
 
+/** An outbox stream's table has the columns `[streams.outbox]` and the topic template name, and a payload it takes. */
+const outboxTableCheck = (client: Queryable, stream: StreamSettings, table: TableInfo) => {
+  const check = `stream ${JSON.stringify(stream.name)} outbox table ${quoteTable(table)}`
+  return guarded(
+    check,
+    Effect.gen(function*() {
+      const columns = yield* queryRows<{ name: string; typeOid: number }>(
+        client,
+        "SELECT attname AS name, atttypid::int AS \"typeOid\" FROM pg_attribute WHERE attrelid = $1 AND attnum > 0 AND NOT attisdropped ORDER BY attnum",
+        [table.oid]
+      )
+      const topic = renderTopic(stream.topic, { schema: table.schema, table: table.name, stream: stream.name })
+      const problem = outboxTableProblem(stream.outbox, topic, columns)
+      return [
+        problem === undefined
+          ? ok(check, `id ${stream.outbox.id}, key ${stream.outbox.key}, payload ${stream.outbox.payload}, topic ${topic}`)
+          : fail(check, problem, "fix [streams.outbox] or the topic template, or the table")
+      ]
+    })
+  )
+}
+
 const tableChecks = (client: Queryable, settings: OutboxxSettings) =>
   Effect.gen(function*() {
     const results: Array<CheckResult> = []
@@ -228,12 +252,14 @@ const tableChecks = (client: Queryable, settings: OutboxxSettings) =>
       )
       results.push(...lines)
     }
-    settings.streams.forEach((stream, index) => {
+    for (const [index, stream] of settings.streams.entries()) {
       for (const table of stream.tables) {
         const info = found.get(tableKey(table))
-        if (info !== undefined) results.push(...columnChecks(stream, index, info))
+        if (info === undefined) continue
+        if (stream.kind === "outbox") results.push(...(yield* outboxTableCheck(client, stream, info)))
+        else results.push(...columnChecks(stream, index, info))
       }
-    })
+    }
     return { results, found: found as ReadonlyMap<string, TableInfo> }
   })
 

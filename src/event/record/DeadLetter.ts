@@ -5,7 +5,7 @@
  * Nothing is skipped silently (ARCHITECTURE.md rule 4): the record is there,
  * and the LSN advances only once it is acknowledged.
  */
-import type { OutRecord } from "../event/record/OutRecord.js"
+import type { OutRecord } from "./OutRecord.js"
 
 /** Originals bigger than this are cut (the usual reason for a dead letter is the size limit). */
 const maxOriginalBytes = 256 * 1024
