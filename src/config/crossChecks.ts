@@ -67,7 +67,7 @@ const checkStream = (stream: Record<string, unknown>, index: number, issues: Arr
   }
   if (outbox) {
     // An outbox table's rows are events: each insert is one; nothing else of a change stream applies.
-    for (const key of ["operations", "format", "key", "include_columns", "exclude_columns", "tombstones", "snapshot"]) {
+    for (const key of ["operations", "format", "key", "include_columns", "exclude_columns", "tombstones", "snapshot", "transaction_topic"]) {
       if (stream[key] !== undefined) {
         issues.push({
           path: at(key),
@@ -76,7 +76,13 @@ const checkStream = (stream: Record<string, unknown>, index: number, issues: Arr
         })
       }
     }
-  } else if (stream.outbox !== undefined) {
+  } else if (stream.format === "avro" && stream.transaction_topic !== undefined) {
+    issues.push({
+      path: at("transaction_topic"),
+      message: `expected no transaction_topic with format "avro" (transaction metadata is written by the formats outboxx, cloudevents and debezium)`
+    })
+  }
+  if (!outbox && stream.outbox !== undefined) {
     issues.push({ path: at("outbox"), message: `expected [streams.outbox] only with kind = "outbox"` })
   }
   if (typeof template === "string" && typeof name === "string" && checkTopicTemplate(template).length === 0) {

@@ -381,6 +381,14 @@ const Stream = Schema.Struct({
   excludeColumns: ColumnList.pipe(withDefault([])),
   tombstones: Schema.Boolean.pipe(withDefault(true)),
   snapshot: Schema.Boolean.pipe(withDefault(true)),
+  /**
+   * Transaction metadata: a BEGIN and an END event on this topic for every
+   * source transaction with events of the stream, and a `transaction` block
+   * in each of its change events; absent = off.
+   */
+  transactionTopic: Schema.optional(
+    Schema.String.check(expecting("a Kafka topic name", (s: string) => checkTopicName(s) === undefined))
+  ),
   /** What the stream does with a change Kafka rejects for good (e.g. over the size limit). */
   onError: oneOf(["fail", "dead_letter"]).pipe(withDefault("fail")),
   /** Where "dead_letter" sends rejected changes; decode.ts fills in `outboxx.dead_letter.<stream name>`. */
@@ -390,6 +398,7 @@ const Stream = Schema.Struct({
   excludeColumns: "exclude_columns",
   onError: "on_error",
   deadLetterTopic: "dead_letter_topic",
+  transactionTopic: "transaction_topic",
   cloudeventsMode: "cloudevents_mode"
 }))
 

@@ -93,6 +93,7 @@ export const configuredTopics = (
       // An outbox stream's `{column}` topics are named by its rows, and prepared when first named.
       if (!topic.includes("{")) use(topic, stream.name)
     }
+    if (stream.transactionTopic !== undefined) use(stream.transactionTopic, stream.name)
     // An outbox stream dead-letters rows it cannot route whatever its on_error.
     if ((stream.onError === "dead_letter" || stream.kind === "outbox") && stream.deadLetterTopic !== undefined) {
       use(stream.deadLetterTopic, stream.name)

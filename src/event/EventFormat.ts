@@ -19,6 +19,7 @@ import type { Relation } from "../decode/messages.js"
 import type { Tuple } from "../decode/tuple.js"
 import type { JsonBytes } from "./record/JsonBytes.js"
 import type { OutRecord } from "./record/OutRecord.js"
+import type { StreamTransactions } from "./TransactionMetadata.js"
 import type { TypeRegistry } from "./values/TypeRegistry.js"
 
 /** Debezium's operation codes: create, update, delete, read (snapshot), truncate. */
@@ -148,6 +149,8 @@ export class FormatError extends Schema.TaggedError<FormatError>()("FormatError"
 /** A format for one stream: keeps what it reuses across the stream's tables (scratch arrays, per-transaction text). */
 export interface EventFormat {
   readonly table: (shape: TableShape) => TableFormat
+  /** The stream's transaction metadata (`transaction_topic`), when on: the Router starts and ends its transactions. */
+  readonly transactions?: StreamTransactions | undefined
 }
 
 /** What a format may put in an event about where it comes from. */
@@ -160,4 +163,6 @@ export interface FormatContext {
   readonly cloudEventsMode?: CloudEventsMode | undefined
   /** Debezium's value-handling modes (formats "debezium" and "avro"). */
   readonly debezium?: DebeziumSettings | undefined
+  /** Transaction metadata (`transaction_topic`): each change event counts itself and carries its `transaction` block. */
+  readonly transactions?: StreamTransactions | undefined
 }

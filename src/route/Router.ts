@@ -123,6 +123,8 @@ export class Router implements SnapshotRowSink {
   private batchPlans: Set<TablePlan> | undefined = undefined
 
   private readonly publish: PublishRoute | undefined
+  /** Plans whose stream wrote a BEGIN in the open transaction (one per stream): their END follows at Commit. */
+  private readonly entered: Array<TablePlan> = []
 
   /** `laneCount`: one delivery lane per stream, then the outbox's when `publish` is given (deliver/lanes.ts). */
   constructor(
@@ -210,6 +212,12 @@ export class Router implements SnapshotRowSink {
       }
       case "Commit": {
         const tx = this.requireTx(lsn, "Commit")
+        // Transaction metadata: each stream that had events of it ends it, after all of them.
+        for (let i = 0; i < this.entered.length; i++) {
+          const plan = this.entered[i]!
+          this.pushToLane(plan.streamIndex, tx.handle, plan.transactions!.end(message.endLsn))
+        }
+        this.entered.length = 0
         this.tracker.commit(tx.handle, message.endLsn)
         this.lastCommitEnd = message.endLsn
         this.tx = undefined
@@ -269,6 +277,7 @@ export class Router implements SnapshotRowSink {
           if (this.observer !== undefined) this.observer.truncate(entry)
           for (const plan of entry.plans) {
             if (!plan.emits.truncate) continue
+            this.enter(plan, tx, lsn)
             this.pushRecord(plan, tx, plan.format.truncate(this.out, lsn, tx, this.now), "t")
           }
         }
@@ -331,6 +340,7 @@ export class Router implements SnapshotRowSink {
       if (plan.format.keyChange !== undefined) {
         this.checkKey(plan, oldTuple, lsn)
         this.checkKey(plan, newTuple, lsn)
+        this.enter(plan, tx, lsn)
         const [deleted, created] = plan.format.keyChange(this.out, oldTuple, oldKind === "full", newTuple, lsn, tx, this.now)
         this.pushRecord(plan, tx, deleted, "d")
         if (plan.tombstones) this.pushRecord(plan, tx, tombstoneOf(deleted), undefined)
@@ -358,6 +368,7 @@ export class Router implements SnapshotRowSink {
     beforeIsFull: boolean
   ): void {
     if (plan.keyIndexes.length > 0) this.checkKey(plan, after, lsn)
+    if (plan.transactions !== undefined) this.enter(plan, tx, lsn)
     this.pushRecord(plan, tx, plan.format.row(this.out, op, before, beforeIsFull, after, lsn, tx, this.now), op)
   }
 
@@ -369,6 +380,7 @@ export class Router implements SnapshotRowSink {
     oldTuple: Tuple
   ): void {
     if (plan.keyIndexes.length > 0) this.checkKey(plan, oldTuple, lsn)
+    if (plan.transactions !== undefined) this.enter(plan, tx, lsn)
     const record = plan.format.delete(this.out, oldTuple, oldKind === "full", lsn, tx, this.now)
     this.pushRecord(plan, tx, record, "d")
     if (plan.tombstones) this.pushRecord(plan, tx, tombstoneOf(record), undefined)
@@ -435,6 +447,18 @@ export class Router implements SnapshotRowSink {
     const value = JSON.stringify({ op, oversized: { bytes, limit }, lsn: formatLsn(lsn), commitLsn: formatLsn(tx.commitLsn), txId: tx.xid })
     this.pushRecord(plan, tx, new RejectedRecord(plan.topic, key, value, reason), op)
     return true
+  }
+
+  /**
+   * Transaction metadata: the first event of `tx` in the plan's stream is
+   * preceded by the stream's BEGIN; the stream ends the transaction at its
+   * Commit (`entered`).
+   */
+  private enter(plan: TablePlan, tx: OpenTransaction, lsn: number): void {
+    const transactions = plan.transactions
+    if (transactions === undefined || transactions.current === tx) return
+    this.pushToLane(plan.streamIndex, tx.handle, transactions.start(tx, lsn))
+    this.entered.push(plan)
   }
 
   /**

@@ -14,6 +14,7 @@ import { makeFormat } from "../event/formats/index.js"
 import { outboxTableFormat } from "../event/formats/outboxTable.js"
 import { outboxTableProblem } from "../outbox/table.js"
 import type { TypeRegistry } from "../event/values/TypeRegistry.js"
+import { StreamTransactions } from "../event/TransactionMetadata.js"
 
 /** The configuration asks for something the table does not have. */
 export class TablePlanError extends Schema.TaggedError<TablePlanError>()("TablePlanError", {
@@ -44,6 +45,8 @@ export interface TablePlan {
   readonly statKeys: Readonly<Record<Op, string>>
   /** The stream's format for this table: the only code that knows what the events look like. */
   readonly format: TableFormat
+  /** The stream's transaction metadata (shared by its plans), when `transaction_topic` is set. */
+  readonly transactions: StreamTransactions | undefined
 }
 
 export interface RelationEntry {
@@ -93,7 +96,10 @@ export const streamFormats = (settings: OutboxxSettings, database: string): Read
       database,
       schemaRegistry: settings.kafka.schemaRegistry,
       cloudEventsMode: stream.cloudeventsMode,
-      debezium: stream.debezium
+      debezium: stream.debezium,
+      transactions: stream.transactionTopic === undefined
+        ? undefined
+        : new StreamTransactions(stream.transactionTopic, stream.format === "debezium" ? "debezium" : "outboxx")
     }
     // An outbox stream's rows are the events: no change format applies.
     return stream.kind === "outbox"
@@ -183,7 +189,8 @@ export const planRelation = (
       keyNames: keyIndexes.map((i) => relation.columns[i]!.name),
       table: tableName(relation),
       statKeys: statKeysFor(stream.name, tableName(relation)),
-      format
+      format,
+      transactions: formats[s]!.transactions
     })
   }
   return { relation, qualifiedName: tableName(relation), plans }

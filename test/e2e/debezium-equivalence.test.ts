@@ -160,7 +160,9 @@ decimal_handling_mode = "double"
 time_precision_mode = "adaptive_time_microseconds"
 binary_handling_mode = "base64"`
   },
-  { name: "urlsafe", connector: { "binary.handling.mode": "base64-url-safe" }, outboxx: `[streams.debezium]\nbinary_handling_mode = "base64-url-safe"` }
+  { name: "urlsafe", connector: { "binary.handling.mode": "base64-url-safe" }, outboxx: `[streams.debezium]\nbinary_handling_mode = "base64-url-safe"` },
+  // Transaction metadata: the block in each event, and BEGIN / END on the transaction topic (compared below).
+  { name: "transactions", connector: { "provide.transaction.metadata": "true" }, outboxx: `transaction_topic = "TRANSACTION_TOPIC"` }
 ]
 
 let db: TestDatabase
@@ -272,7 +274,7 @@ name = "${set.name}"
 tables = ["public.t"]
 topic = "${oxTopic(set)}"
 format = "debezium"
-${set.outboxx}
+${set.outboxx.replace("TRANSACTION_TOPIC", `ox.${oxSlot}.${set.name}.transaction`)}
 `).join("")}`
     )
     const cli = spawnCli(["run", "-c", oxConfig])
@@ -294,6 +296,14 @@ ${set.outboxx}
         expect(ox).toHaveLength(expected)
         const prefixes = [`dbz.${dbzSlot}.${set.name}`, `ox.${oxSlot}.${set.name}`] as const
         reports[set.name] = dbz.flatMap((d, i) => differences(d, ox[i]!, i === 0, prefixes).map((line) => `event ${i}: ${line}`))
+        if (set.name === "transactions") {
+          // The statements ran as one transaction: its BEGIN and END, with Debezium's ids and counts.
+          const dbzTx = (await readTopic(`dbz.${dbzSlot}.${set.name}.transaction`, { count: 2, timeoutMs: 60_000 })).map(parse)
+          const oxTx = (await readTopic(`ox.${oxSlot}.${set.name}.transaction`, { count: 2, timeoutMs: 60_000 })).map(parse)
+          expect(oxTx).toHaveLength(2)
+          expect(oxTx.map((e) => e.value!.payload.status)).toEqual(["BEGIN", "END"])
+          reports[set.name]!.push(...dbzTx.flatMap((d, i) => differences(d, oxTx[i]!, false, prefixes).map((line) => `transaction event ${i}: ${line}`)))
+        }
         if (set.name === "defaults") {
           // A two-dimensional array is one null per sub-array on both sides (Debezium's schema is one-dimensional).
           expect(dbz[0]!.value!.payload.after).toMatchObject({ c_int_arr2: [null, null] })

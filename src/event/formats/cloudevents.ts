@@ -84,4 +84,8 @@ class CloudEventsWrap implements EventWrap {
 }
 
 export const cloudeventsFormat = (context: FormatContext): EventFormat =>
-  new OutboxxFormat(context.database, new CloudEventsWrap(context.cloudEventsMode ?? "structured", context.database, context.stream))
+  new OutboxxFormat(
+    context.database,
+    new CloudEventsWrap(context.cloudEventsMode ?? "structured", context.database, context.stream),
+    context.transactions
+  )

@@ -16,6 +16,7 @@ import type { EventFormat, FormatContext, Op, SnapshotKind, TableFormat, TableSh
 import { asciiBytes, type JsonBytes, utf8Bytes } from "../record/JsonBytes.js"
 import { jsonRecord, type OutRecord } from "../record/OutRecord.js"
 import { SlabRecord } from "../record/SlabRecord.js"
+import type { StreamTransactions } from "../TransactionMetadata.js"
 import { type ByteWriter, byteWriterFor } from "../values/byteWriters.js"
 import { jsonString } from "../values/jsonString.js"
 import { buildRowJson, keyPrefixBytes, keyPrefixes, textKeyJson, writeKeyJson, writeRowJson } from "../values/rowJson.js"
@@ -47,11 +48,13 @@ export const eventValue = (
   after: string,
   unchanged: string | undefined,
   source: string,
-  tsMs: number
+  tsMs: number,
+  /** The `transaction` block (transaction metadata), or undefined for none. */
+  transaction?: string
 ): string =>
   opPrefix[op] + before + `,"after":` + after +
   (unchanged === undefined ? "" : `,"unchanged":` + unchanged) +
-  `,"source":` + source + `,"ts_ms":` + tsMs + "}"
+  `,"source":` + source + (transaction === undefined ? "" : `,"transaction":` + transaction) + `,"ts_ms":` + tsMs + "}"
 
 /** The constant pieces of an event as bytes (the same text as `eventValue`). */
 const eventBytes = {
@@ -63,6 +66,7 @@ const eventBytes = {
     t: asciiBytes(opPrefix.t)
   } as Record<Op, Uint8Array>,
   after: asciiBytes(`,"after":`),
+  transaction: asciiBytes(`,"transaction":`),
   unchanged: asciiBytes(`,"unchanged":`),
   null: asciiBytes("null")
 }
@@ -88,10 +92,13 @@ export class OutboxxFormat implements EventFormat {
   readonly unchanged: Array<number> = []
   /** The end of an event after its LSN, for one transaction and one `now` (a batch). */
   private tail: { tx: Transaction | undefined; now: number; bytes: Uint8Array } = { tx: undefined, now: -1, bytes: NO_BYTES }
+  /** With transaction metadata, the same in two: the source's end (per transaction), then `,"ts_ms":N}` (per batch). */
+  private sourceEnd: { tx: Transaction | undefined; bytes: Uint8Array } = { tx: undefined, bytes: NO_BYTES }
+  private tsMs: { now: number; bytes: Uint8Array } = { now: -1, bytes: NO_BYTES }
   /** The source suffix of snapshot rows, for one transaction. */
   private snapshotSuffix: { tx: Transaction | undefined; text: string } = { tx: undefined, text: "" }
 
-  constructor(readonly database: string, readonly wrap?: EventWrap) {}
+  constructor(readonly database: string, readonly wrap?: EventWrap, readonly transactions?: StreamTransactions) {}
 
   table(shape: TableShape): TableFormat {
     return new OutboxxTable(this, shape)
@@ -106,6 +113,20 @@ export class OutboxxFormat implements EventFormat {
       this.tail = tail
     }
     return tail.bytes
+  }
+
+  /** `","commitLsn":..}` alone (transaction metadata writes its block after it). */
+  sourceEndBytes(tx: Transaction): Uint8Array {
+    if (this.sourceEnd.tx !== tx) {
+      this.sourceEnd = { tx, bytes: utf8Bytes(sourceSuffix(formatLsn(tx.commitLsn), tx.xid, tx.commitTs, false)) }
+    }
+    return this.sourceEnd.bytes
+  }
+
+  /** `,"ts_ms":N}` alone. */
+  tsBytes(now: number): Uint8Array {
+    if (this.tsMs.now !== now) this.tsMs = { now, bytes: utf8Bytes(`,"ts_ms":${now}}`) }
+    return this.tsMs.bytes
   }
 
   snapshotSourceSuffix(tx: Transaction): string {
@@ -204,7 +225,9 @@ class OutboxxTable implements TableFormat {
 
   truncate(_out: JsonBytes, lsn: number, tx: Transaction, now: number): OutRecord {
     const source = this.source + formatLsn(lsn) + sourceSuffix(formatLsn(tx.commitLsn), tx.xid, tx.commitTs, false)
-    return this.textRecord(null, eventValue("t", "null", "null", undefined, source, now), "t", lsn, tx)
+    const transactions = this.format.transactions
+    if (transactions !== undefined) transactions.next(this.table, lsn)
+    return this.textRecord(null, eventValue("t", "null", "null", undefined, source, now, transactions?.block()), "t", lsn, tx)
   }
 
   snapshot(row: TextRow, _kind: SnapshotKind, lsn: number, tx: Transaction, now: number): OutRecord {
@@ -230,7 +253,15 @@ class OutboxxTable implements TableFormat {
   private finish(out: JsonBytes, op: Op, lsn: number, tx: Transaction, now: number): OutRecord {
     out.bytes(this.sourceBytes)
     out.lsn(lsn)
-    out.bytes(this.format.tailBytes(tx, now))
+    const transactions = this.format.transactions
+    if (transactions === undefined) out.bytes(this.format.tailBytes(tx, now))
+    else {
+      transactions.next(this.table, lsn)
+      out.bytes(this.format.sourceEndBytes(tx))
+      out.bytes(eventBytes.transaction)
+      out.utf8(transactions.block())
+      out.bytes(this.format.tsBytes(now))
+    }
     const wrap = this.wrap
     if (wrap !== undefined) wrap.close(out)
     out.finishPart()
@@ -256,4 +287,4 @@ class OutboxxTable implements TableFormat {
   }
 }
 
-export const outboxxFormat = (context: FormatContext): EventFormat => new OutboxxFormat(context.database)
+export const outboxxFormat = (context: FormatContext): EventFormat => new OutboxxFormat(context.database, undefined, context.transactions)

@@ -269,18 +269,18 @@ export const debeziumSourceParts = (
 ]
 
 const opSuffix: Record<Op, string> = {
-  c: `,"transaction":null,"op":"c","ts_ms":`,
-  u: `,"transaction":null,"op":"u","ts_ms":`,
-  d: `,"transaction":null,"op":"d","ts_ms":`,
-  r: `,"transaction":null,"op":"r","ts_ms":`,
-  t: `,"transaction":null,"op":"t","ts_ms":`
+  c: `,"op":"c","ts_ms":`,
+  u: `,"op":"u","ts_ms":`,
+  d: `,"op":"d","ts_ms":`,
+  r: `,"op":"r","ts_ms":`,
+  t: `,"op":"t","ts_ms":`
 }
 
 /** The event value; `before`/`after` are the row payload object texts or "null"; `tsMs` the processing time. */
 export const debeziumValue = (plan: DebeziumPlan, op: Op, before: string, after: string, source: string, tsMs: number): string =>
-  plan.valuePrefix + before + ",\"after\":" + after + ",\"source\":" + source + debeziumValueTail(plan, op, tsMs)
+  plan.valuePrefix + before + ",\"after\":" + after + ",\"source\":" + source + ",\"transaction\":null" + debeziumValueTail(plan, op, tsMs)
 
-/** The event value after `source`: the op and the processing time (`tsMs`). */
+/** The event value after `source` and `transaction`: the op and the processing time (`tsMs`). */
 export const debeziumValueTail = (plan: DebeziumPlan, op: Op, tsMs: number): string =>
   opSuffix[op] + tsMs + ",\"ts_us\":" + tsMs + "000,\"ts_ns\":" + tsMs + "000000" + plan.valueSuffix
 

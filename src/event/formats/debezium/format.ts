@@ -12,6 +12,7 @@ import type { EventFormat, FormatContext, Op, SnapshotKind, TableFormat, TableSh
 import { asciiBytes, type JsonBytes, utf8Bytes } from "../../record/JsonBytes.js"
 import { jsonRecord, type OutRecord, withHeader } from "../../record/OutRecord.js"
 import { SlabRecord } from "../../record/SlabRecord.js"
+import type { StreamTransactions } from "../../TransactionMetadata.js"
 import { buildRowJson, keyPrefixBytes, keyPrefixes, textKeyJson, writeKeyJson, writeRowJson } from "../../values/rowJson.js"
 import type { JsonWriter } from "../../values/writers.js"
 import {
@@ -79,8 +80,15 @@ class DebeziumTable implements TableFormat {
   private keyStart = 0
   private keyLength = -1
 
+  /** Transaction metadata (`transaction_topic`), when on. */
+  private readonly transactions: StreamTransactions | undefined
+  /** `schema.table`: the data collection events count under. */
+  private readonly table: string
+
   constructor(context: FormatContext, shape: TableShape) {
     const { relation } = shape
+    this.transactions = context.transactions
+    this.table = `${relation.schema}.${relation.name}`
     this.topic = shape.topic
     this.includeMask = shape.includeMask
     this.keyIndexes = shape.keyIndexes
@@ -182,7 +190,14 @@ class DebeziumTable implements TableFormat {
     out.digits(lsn)
     out.bytes(this.sourceMiddle)
     out.digits(lsn)
-    out.bytes(this.tails[op] ??= utf8Bytes(this.sourceTail + debeziumValueTail(this.plan, op, now)))
+    const transactions = this.transactions
+    if (transactions === undefined) {
+      out.bytes(this.tails[op] ??= utf8Bytes(this.sourceTail + ",\"transaction\":null" + debeziumValueTail(this.plan, op, now)))
+    } else {
+      transactions.next(this.table, lsn)
+      out.utf8(this.sourceTail + ",\"transaction\":" + transactions.block())
+      out.bytes(this.tails[op] ??= utf8Bytes(debeziumValueTail(this.plan, op, now)))
+    }
     out.finishPart()
     return SlabRecord.make(this.topic, this.keyBytes, this.keyStart, this.keyLength, out.partBuf, out.partStart, out.partLength)
   }
@@ -219,5 +234,6 @@ class DebeziumTable implements TableFormat {
 }
 
 export const debeziumFormat = (context: FormatContext): EventFormat => ({
-  table: (shape) => new DebeziumTable(context, shape)
+  table: (shape) => new DebeziumTable(context, shape),
+  transactions: context.transactions
 })
