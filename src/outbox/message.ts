@@ -1,6 +1,6 @@
 /**
  * The WAL-message outbox's wire format: what `outboxx.publish(...)` writes
- * with `pg_logical_emit_message(true, 'outboxx', content)` (the SQL in
+ * with `pg_logical_emit_message(true, 'outboxx-publish', content)` (the SQL in
  * sql.ts builds it) and what the daemon reads back from pgoutput's Message.
  *
  * content = body || HMAC-SHA256(publish key, body), body =
@@ -20,8 +20,11 @@
 import { createHmac, timingSafeEqual } from "node:crypto"
 import * as Redacted from "effect/Redacted"
 
-/** The logical decoding message prefix of `outboxx.publish`. */
-export const PUBLISH_PREFIX = "outboxx"
+/**
+ * The logical decoding message prefix of `outboxx.publish` (the incremental
+ * snapshot's watermarks use "outboxx", its signals "outboxx-signal").
+ */
+export const PUBLISH_PREFIX = "outboxx-publish"
 
 const VERSION = 1
 const MAC_BYTES = 32
@@ -58,7 +61,7 @@ export const readPublished = (content: Uint8Array, key: Redacted.Redacted<Buffer
   if (!timingSafeEqual(mac, bytes.subarray(bodyEnd))) {
     return {
       reason: "the message's signature does not verify: it was not written by outboxx.publish " +
-        "(pg_logical_emit_message called directly with the outboxx prefix, or the publish key changed)"
+        "(pg_logical_emit_message called directly with its prefix, or the publish key changed)"
     }
   }
   let at = 1

@@ -12,6 +12,8 @@ import { topicMatcher } from "../../src/config/topic.js"
 import { deliveryLanes } from "../../src/deliver/lanes.js"
 import { encodePublished, isUndeliverable, readPublished } from "../../src/outbox/message.js"
 import { makePublishRoute } from "../../src/outbox/route.js"
+import { CheckpointTracker } from "../../src/checkpoint/CheckpointTracker.js"
+import { Router } from "../../src/route/Router.js"
 import { decodeError, decodeOk, minimal } from "../config/fixtures.js"
 
 const key = randomBytes(64)
@@ -62,7 +64,7 @@ describe("outboxx.publish messages", () => {
       xid: undefined,
       transactional,
       lsn: 100,
-      prefix: "outboxx",
+      prefix: "outboxx-publish",
       content: encodePublished({ topic, key: "k", kind: "json", payload: Buffer.from("{\"a\":1}") }, key)
     })
     expect(route.record(at("orders.created"), 7, 200)).toMatchObject({ topic: "orders.created", key: Buffer.from("k") })
@@ -72,6 +74,22 @@ describe("outboxx.publish messages", () => {
     expect(JSON.parse(String(refused.value))).toMatchObject({ stream: "outbox", topic: "billingX", position: { xid: 7, commitLsn: "0/C8" } })
     expect(JSON.parse(String(route.record(at("orders.x", false), 0, 0).value)).error).toMatch(/non-transactional/)
     expect(route.takeCounts()).toEqual({ published: 2, deadLettered: 2 })
+  })
+})
+
+describe("the Router and logical messages", () => {
+  it("sends outboxx.publish's messages to the outbox lane, and every other prefix (the snapshot's watermarks) on", () => {
+    const seen: Array<string> = []
+    const route = makePublishRoute({ topics: ["t"], deadLetterTopic: "dlq" }, redacted, 1)
+    const router = new Router(2, new CheckpointTracker(1), { publish: route, onLogicalMessage: (m) => seen.push(m.prefix) })
+    router.route(10, { tag: "Begin", finalLsn: 100, commitTime: 0, xid: 5 })
+    const content = encodePublished({ topic: "t", key: "k", kind: "json", payload: Buffer.from("1") }, key)
+    for (const prefix of ["outboxx-publish", "outboxx", "outboxx-signal", "audit"]) {
+      router.route(11, { tag: "Message", xid: undefined, transactional: true, lsn: 11, prefix, content })
+    }
+    router.route(100, { tag: "Commit", flags: 0, commitLsn: 100, endLsn: 108, commitTime: 0 })
+    expect(seen).toEqual(["outboxx", "outboxx-signal", "audit"])
+    expect(router.outbox(1).records.map((r) => r.topic)).toEqual(["t"])
   })
 })
 
