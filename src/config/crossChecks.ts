@@ -67,7 +67,9 @@ const checkStream = (stream: Record<string, unknown>, index: number, issues: Arr
   }
   if (outbox) {
     // An outbox table's rows are events: each insert is one; nothing else of a change stream applies.
-    for (const key of ["operations", "format", "key", "include_columns", "exclude_columns", "tombstones", "snapshot", "transaction_topic"]) {
+    for (
+      const key of ["operations", "format", "key", "include_columns", "exclude_columns", "tombstones", "snapshot", "transaction_topic", "messages", "messages_topic"]
+    ) {
       if (stream[key] !== undefined) {
         issues.push({
           path: at(key),
@@ -76,11 +78,16 @@ const checkStream = (stream: Record<string, unknown>, index: number, issues: Arr
         })
       }
     }
-  } else if (stream.format === "avro" && stream.transaction_topic !== undefined) {
-    issues.push({
-      path: at("transaction_topic"),
-      message: `expected no transaction_topic with format "avro" (transaction metadata is written by the formats outboxx, cloudevents and debezium)`
-    })
+  } else if (stream.format === "avro" || stream.format === "cloudevents") {
+    for (const key of stream.format === "avro" ? ["transaction_topic", "messages"] : ["messages"]) {
+      if (stream[key] === undefined) continue
+      issues.push({
+        path: at(key),
+        message: `expected no ${key} with format "${stream.format}" (${
+          key === "messages" ? "message events are written by the formats outboxx and debezium" : "transaction metadata is written by the formats outboxx, cloudevents and debezium"
+        })`
+      })
+    }
   }
   if (!outbox && stream.outbox !== undefined) {
     issues.push({ path: at("outbox"), message: `expected [streams.outbox] only with kind = "outbox"` })

@@ -112,6 +112,7 @@ const settingsFromFile = (file: OutboxxFile, configPath: string, raw: unknown): 
     return {
       ...stream,
       deadLetterTopic,
+      messagesTopic: stream.messagesTopic ?? `outboxx.messages.${stream.name}`,
       operations: !operationsGiven && debeziumFormats.has(stream.format)
         ? new Set([...stream.operations].filter((op) => op !== "truncate"))
         : stream.operations

@@ -389,6 +389,16 @@ const Stream = Schema.Struct({
   transactionTopic: Schema.optional(
     Schema.String.check(expecting("a Kafka topic name", (s: string) => checkTopicName(s) === undefined))
   ),
+  /**
+   * Logical decoding messages (pg_logical_emit_message) whose prefix is one
+   * of these names or globs become `op: "m"` events on `messages_topic`;
+   * default none.
+   */
+  messages: Schema.Array(NonEmptyString).pipe(withDefault([])),
+  /** Where the stream's message events go; decode.ts fills in `outboxx.messages.<stream name>`. */
+  messagesTopic: Schema.optional(
+    Schema.String.check(expecting("a Kafka topic name", (s: string) => checkTopicName(s) === undefined))
+  ),
   /** What the stream does with a change Kafka rejects for good (e.g. over the size limit). */
   onError: oneOf(["fail", "dead_letter"]).pipe(withDefault("fail")),
   /** Where "dead_letter" sends rejected changes; decode.ts fills in `outboxx.dead_letter.<stream name>`. */
@@ -399,6 +409,7 @@ const Stream = Schema.Struct({
   onError: "on_error",
   deadLetterTopic: "dead_letter_topic",
   transactionTopic: "transaction_topic",
+  messagesTopic: "messages_topic",
   cloudeventsMode: "cloudevents_mode"
 }))
 

@@ -55,13 +55,19 @@ export const OUTBOX_LANE = "outbox"
 
 export const isTopicGlob = (pattern: string): boolean => /[*?]/.test(pattern)
 
-/** Whether `topic` is one of `patterns` (names or globs: `*` any run of characters, `?` one). */
-export const topicMatcher = (patterns: ReadonlyArray<string>): ((topic: string) => boolean) => {
+/**
+ * Whether a name is one of `patterns`: names or globs, `*` any run of
+ * characters, `?` one, everything else literal (topics, message prefixes).
+ */
+export const globMatcher = (patterns: ReadonlyArray<string>): ((name: string) => boolean) => {
   if (patterns.length === 0) return () => false
-  const source = patterns.map((p) => p.replace(/[.+^${}()|[\]\\-]/g, "\\$&").replace(/\*/g, ".*").replace(/\?/g, ".")).join("|")
+  const source = patterns.map((p) => p.replace(/[.*+?^${}()|[\]\\]/g, (c) => c === "*" ? "[^]*" : c === "?" ? "[^]" : `\\${c}`)).join("|")
   const regex = new RegExp(`^(?:${source})$`)
-  return (topic) => regex.test(topic)
+  return (name) => regex.test(name)
 }
+
+/** Whether `topic` is one of `patterns` (`[outbox] topics`). */
+export const topicMatcher = globMatcher
 
 /** Why a rendered topic name is not acceptable to Kafka, or undefined when it is fine. */
 export const checkTopicName = (topic: string): string | undefined => {
@@ -94,6 +100,7 @@ export const configuredTopics = (
       if (!topic.includes("{")) use(topic, stream.name)
     }
     if (stream.transactionTopic !== undefined) use(stream.transactionTopic, stream.name)
+    if (stream.messages.length > 0 && stream.messagesTopic !== undefined) use(stream.messagesTopic, stream.name)
     // An outbox stream dead-letters rows it cannot route whatever its on_error.
     if ((stream.onError === "dead_letter" || stream.kind === "outbox") && stream.deadLetterTopic !== undefined) {
       use(stream.deadLetterTopic, stream.name)

@@ -15,7 +15,7 @@
  */
 import { Schema } from "effect"
 import type { CloudEventsMode, DebeziumSettings, SchemaRegistrySettings } from "../config/model.js"
-import type { Relation } from "../decode/messages.js"
+import type { LogicalMessage, Relation } from "../decode/messages.js"
 import type { Tuple } from "../decode/tuple.js"
 import type { JsonBytes } from "./record/JsonBytes.js"
 import type { OutRecord } from "./record/OutRecord.js"
@@ -149,6 +149,21 @@ export class FormatError extends Schema.TaggedError<FormatError>()("FormatError"
 /** A format for one stream: keeps what it reuses across the stream's tables (scratch arrays, per-transaction text). */
 export interface EventFormat {
   readonly table: (shape: TableShape) => TableFormat
+  /**
+   * A logical decoding message the stream forwards (`messages`), as an
+   * `op: "m"` event on its messages topic; `tx` undefined for a
+   * non-transactional message, `lastCommitted` the last transaction
+   * committed before it. Formats without it cannot forward messages (the
+   * configuration refuses them). With transaction metadata, a transactional
+   * message counts itself and carries its block, as a change event does.
+   */
+  readonly message?: (
+    message: LogicalMessage,
+    lsn: number,
+    tx: Transaction | undefined,
+    nowMs: number,
+    lastCommitted: Transaction | undefined
+  ) => OutRecord
   /** The stream's transaction metadata (`transaction_topic`), when on: the Router starts and ends its transactions. */
   readonly transactions?: StreamTransactions | undefined
 }
@@ -165,4 +180,6 @@ export interface FormatContext {
   readonly debezium?: DebeziumSettings | undefined
   /** Transaction metadata (`transaction_topic`): each change event counts itself and carries its `transaction` block. */
   readonly transactions?: StreamTransactions | undefined
+  /** Where the stream's message events go (`messages_topic`). */
+  readonly messagesTopic?: string | undefined
 }

@@ -42,7 +42,8 @@ import type { SlotGuard } from "../replication/SlotGuard.js"
 import { openSlot, SlotError } from "../replication/SlotStart.js"
 import { makeRelationPlanner } from "../route/RelationPlanner.js"
 import { runRouteLoop } from "../route/RouteLoop.js"
-import { type LogicalMessageHandler, Router, type RoutingError } from "../route/Router.js"
+import { type LogicalMessageHandler, messageRoutes, Router, type RoutingError } from "../route/Router.js"
+import { streamFormats } from "../route/TablePlan.js"
 import type { TablePlanError } from "../route/TablePlan.js"
 import type { FormatError } from "../event/EventFormat.js"
 import { watchTables } from "../route/TableWatch.js"
@@ -178,7 +179,10 @@ export const runStreaming = Effect.fnUntraced(function*(
   const publish = settings.outbox === undefined || lane === undefined
     ? undefined
     : makePublishRoute(settings.outbox, yield* readPublishKey(catalog, database), lane)
+  // The streams' formats, shared by the relation planner and the Router's message events.
+  const formats = streamFormats(settings, database)
   const router = new Router(deliveryLanes(settings).length, tracker, {
+    messages: messageRoutes(settings, formats),
     observer: snapshots.observer,
     onLogicalMessage: snapshots.messageHandler(options.onLogicalMessage),
     // Exactly-once sends through its transactional producer, which has no dead-letter path: no limits there.
@@ -220,7 +224,7 @@ export const runStreaming = Effect.fnUntraced(function*(
     source,
     router,
     tracker,
-    plan: makeRelationPlanner(catalog, settings, database),
+    plan: makeRelationPlanner(catalog, settings, database, formats),
     delivery,
     skipper: resume.skipper,
     traces

@@ -13,7 +13,7 @@ import { formatLsn } from "../postgres/lsn.js"
 import { columnFacts } from "../postgres/catalog.js"
 import { type PostgresError, queryRows } from "../postgres/Postgres.js"
 import { RoutingError } from "./Router.js"
-import type { FormatError } from "../event/EventFormat.js"
+import type { EventFormat, FormatError } from "../event/EventFormat.js"
 import { planRelation, prepareFormats, type RelationEntry, streamFormats, TablePlanError } from "./TablePlan.js"
 
 const primaryKeySql = `SELECT a.attname FROM pg_index i
@@ -26,10 +26,14 @@ export type RelationPlanner = (
   relation: Relation
 ) => Effect.Effect<RelationEntry, RoutingError | TablePlanError | FormatError | PostgresError>
 
-export const makeRelationPlanner = (catalog: pg.Client, settings: OutboxxSettings, database: string): RelationPlanner => {
-  const registry = new TypeRegistry()
+export const makeRelationPlanner = (
+  catalog: pg.Client,
+  settings: OutboxxSettings,
+  database: string,
   // One instance per stream, for the life of the stream (formats keep per-stream scratch state).
-  const formats = streamFormats(settings, database)
+  formats: ReadonlyArray<EventFormat> = streamFormats(settings, database)
+): RelationPlanner => {
+  const registry = new TypeRegistry()
   const typeQuery = (sql: string, params: ReadonlyArray<unknown>) =>
     catalog.query(sql, [...params]).then((r) => r.rows as ReadonlyArray<Record<string, unknown>>)
   return Effect.fnUntraced(function*(lsn, relation) {

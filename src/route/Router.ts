@@ -14,11 +14,15 @@ import type { CheckpointTracker, TransactionHandle } from "../checkpoint/Checkpo
 import type { LogicalMessage, PgoutputMessage, Relation } from "../decode/messages.js"
 import { Cell, nextCell, Tuple } from "../decode/tuple.js"
 import { emptyOutbox, type Outbox } from "../deliver/Outbox.js"
-import type { Op, TextRow, Transaction } from "../event/EventFormat.js"
+import type { EventFormat, Op, TextRow, Transaction } from "../event/EventFormat.js"
+import type { StreamTransactions } from "../event/TransactionMetadata.js"
 import { JsonBytes } from "../event/record/JsonBytes.js"
 import { type OutRecord, RejectedRecord, tombstoneOf } from "../event/record/OutRecord.js"
 import { formatLsn, PG_EPOCH_UNIX_US, pgEpochMicrosToIso, pgEpochMicrosToUnixMs } from "../postgres/lsn.js"
 import { PUBLISH_PREFIX } from "../outbox/message.js"
+import { signalPrefix, watermarkPrefix } from "../snapshot/messages.js"
+import { globMatcher } from "../config/topic.js"
+import type { OutboxxSettings } from "../config/model.js"
 import type { PublishRoute } from "../outbox/route.js"
 import type { RelationEntry, TablePlan } from "./TablePlan.js"
 
@@ -98,7 +102,25 @@ export interface RouterOptions {
   readonly recordLimit?: ((topic: string) => number | undefined) | undefined
   /** The WAL-message outbox (`[outbox]`): messages of `outboxx.publish` go to its lane; absent = they are counted as ignored. */
   readonly publish?: PublishRoute | undefined
+  /** Streams that forward logical decoding messages (`messages`): see messageRoutes. */
+  readonly messages?: ReadonlyArray<MessageRoute> | undefined
 }
+
+/** A stream that forwards the logical decoding messages whose prefix `matches`, through its format. */
+export interface MessageRoute {
+  readonly lane: number
+  readonly matches: (prefix: string) => boolean
+  readonly format: EventFormat
+}
+
+/** Outboxx's own prefixes (snapshot watermarks and signals, outboxx.publish): never forwarded as message events. */
+const ownPrefixes: ReadonlySet<string> = new Set([watermarkPrefix, signalPrefix, PUBLISH_PREFIX])
+
+/** The message routes of the streams with `messages`, each through the stream's format (`formats[s]`). */
+export const messageRoutes = (settings: Pick<OutboxxSettings, "streams">, formats: ReadonlyArray<EventFormat>): ReadonlyArray<MessageRoute> =>
+  settings.streams.flatMap((stream, lane) =>
+    stream.messages.length === 0 ? [] : [{ lane, matches: globMatcher(stream.messages), format: formats[lane]! }]
+  )
 
 interface OpenTransaction extends Transaction {
   readonly handle: TransactionHandle
@@ -123,8 +145,11 @@ export class Router implements SnapshotRowSink {
   private batchPlans: Set<TablePlan> | undefined = undefined
 
   private readonly publish: PublishRoute | undefined
+  private readonly messages: ReadonlyArray<MessageRoute>
   /** Plans whose stream wrote a BEGIN in the open transaction (one per stream): their END follows at Commit. */
-  private readonly entered: Array<TablePlan> = []
+  private readonly entered: Array<{ readonly lane: number; readonly transactions: StreamTransactions }> = []
+  /** The last transaction committed: Debezium's non-transactional message events carry its time. */
+  private lastCommitted: OpenTransaction | undefined = undefined
 
   /** `laneCount`: one delivery lane per stream, then the outbox's when `publish` is given (deliver/lanes.ts). */
   constructor(
@@ -137,6 +162,7 @@ export class Router implements SnapshotRowSink {
     this.onLogicalMessage = options.onLogicalMessage ?? (() => {})
     this.recordLimit = options.recordLimit
     this.publish = options.publish
+    this.messages = options.messages ?? []
   }
 
   /**
@@ -214,10 +240,11 @@ export class Router implements SnapshotRowSink {
         const tx = this.requireTx(lsn, "Commit")
         // Transaction metadata: each stream that had events of it ends it, after all of them.
         for (let i = 0; i < this.entered.length; i++) {
-          const plan = this.entered[i]!
-          this.pushToLane(plan.streamIndex, tx.handle, plan.transactions!.end(message.endLsn))
+          const { lane, transactions } = this.entered[i]!
+          this.pushToLane(lane, tx.handle, transactions.end(message.endLsn))
         }
         this.entered.length = 0
+        this.lastCommitted = tx
         this.tracker.commit(tx.handle, message.endLsn)
         this.lastCommitEnd = message.endLsn
         this.tx = undefined
@@ -285,7 +312,10 @@ export class Router implements SnapshotRowSink {
       }
       case "Message":
         if (message.prefix === PUBLISH_PREFIX) this.routePublished(lsn, message)
-        else this.onLogicalMessage(message)
+        else {
+          this.onLogicalMessage(message)
+          if (this.messages.length > 0 && !ownPrefixes.has(message.prefix)) this.routeMessage(lsn, message)
+        }
         return
       case "Relation":
         if (!this.relations.has(message.relationId)) {
@@ -455,10 +485,13 @@ export class Router implements SnapshotRowSink {
    * Commit (`entered`).
    */
   private enter(plan: TablePlan, tx: OpenTransaction, lsn: number): void {
-    const transactions = plan.transactions
-    if (transactions === undefined || transactions.current === tx) return
-    this.pushToLane(plan.streamIndex, tx.handle, transactions.start(tx, lsn))
-    this.entered.push(plan)
+    if (plan.transactions !== undefined) this.enterLane(plan.streamIndex, plan.transactions, tx, lsn)
+  }
+
+  private enterLane(lane: number, transactions: StreamTransactions, tx: OpenTransaction, lsn: number): void {
+    if (transactions.current === tx) return
+    this.pushToLane(lane, tx.handle, transactions.start(tx, lsn))
+    this.entered.push({ lane, transactions })
   }
 
   /**
@@ -478,9 +511,36 @@ export class Router implements SnapshotRowSink {
       this.pushToLane(publish.lane, tx.handle, publish.record(message, tx.xid, tx.commitLsn))
       return
     }
-    const handle = this.tracker.beginTransaction(0, 0, lsn, this.now)
+    const handle = this.outsideTransaction(lsn)
     this.pushToLane(publish.lane, handle, publish.record(message, 0, 0))
     this.tracker.commit(handle, lsn)
+  }
+
+  /**
+   * A logical decoding message to each stream that forwards its prefix, as
+   * the stream's format writes it: inside its transaction, or (a
+   * non-transactional message) as a transaction of its own ending at its LSN.
+   */
+  private routeMessage(lsn: number, message: LogicalMessage): void {
+    const tx = this.tx
+    let handle: TransactionHandle | undefined = tx?.handle
+    for (const route of this.messages) {
+      if (!route.matches(message.prefix) || route.format.message === undefined) continue
+      handle ??= this.outsideTransaction(lsn)
+      // A transactional message is an event of its transaction (transaction metadata counts it, as Debezium's).
+      if (tx !== undefined && route.format.transactions !== undefined) this.enterLane(route.lane, route.format.transactions, tx, lsn)
+      this.pushToLane(route.lane, handle, route.format.message(message, lsn, tx, this.now, this.lastCommitted))
+    }
+    if (tx === undefined && handle !== undefined) this.tracker.commit(handle, lsn)
+  }
+
+  /**
+   * A message outside any transaction (non-transactional, sent when it is
+   * decoded) is tracked as a transaction of its own: the checkpoint passes
+   * its LSN only once its records are delivered.
+   */
+  private outsideTransaction(lsn: number): TransactionHandle {
+    return this.tracker.beginTransaction(0, 0, lsn, this.now)
   }
 
   private pushRecord(plan: TablePlan, tx: OpenTransaction, record: OutRecord, op: Op | undefined): void {

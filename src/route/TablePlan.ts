@@ -97,6 +97,7 @@ export const streamFormats = (settings: OutboxxSettings, database: string): Read
       schemaRegistry: settings.kafka.schemaRegistry,
       cloudEventsMode: stream.cloudeventsMode,
       debezium: stream.debezium,
+      messagesTopic: stream.messagesTopic,
       transactions: stream.transactionTopic === undefined
         ? undefined
         : new StreamTransactions(stream.transactionTopic, stream.format === "debezium" ? "debezium" : "outboxx")

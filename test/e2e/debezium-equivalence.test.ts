@@ -13,7 +13,12 @@
  *   or "outboxx"; the envelope's `ts_*` is each one's processing time;
  * - `source.sequence` of each side's first event after it started (its first
  *   element is null there);
- * - Debezium's `__debezium.context.*` headers.
+ * - Debezium's `__debezium.context.*` headers;
+ * - the data collection Debezium's transaction metadata counts message
+ *   events under, which ends in a Java object hash that changes per run.
+ *
+ * The "transactions" run adds transaction metadata (BEGIN / END and each
+ * event's block) and logical decoding messages, transactional and not.
  *
  * Needs Java and the jars dev/debezium.sh fetches (.dev/debezium/lib);
  * skipped, saying why, without them.
@@ -162,7 +167,11 @@ binary_handling_mode = "base64"`
   },
   { name: "urlsafe", connector: { "binary.handling.mode": "base64-url-safe" }, outboxx: `[streams.debezium]\nbinary_handling_mode = "base64-url-safe"` },
   // Transaction metadata: the block in each event, and BEGIN / END on the transaction topic (compared below).
-  { name: "transactions", connector: { "provide.transaction.metadata": "true" }, outboxx: `transaction_topic = "TRANSACTION_TOPIC"` }
+  {
+    name: "transactions",
+    connector: { "provide.transaction.metadata": "true", "message.prefix.include.list": "audit\\..*" },
+    outboxx: `transaction_topic = "TRANSACTION_TOPIC"\nmessages = ["audit.*"]\nmessages_topic = "MESSAGES_TOPIC"`
+  }
 ]
 
 let db: TestDatabase
@@ -274,7 +283,7 @@ name = "${set.name}"
 tables = ["public.t"]
 topic = "${oxTopic(set)}"
 format = "debezium"
-${set.outboxx.replace("TRANSACTION_TOPIC", `ox.${oxSlot}.${set.name}.transaction`)}
+${set.outboxx.replace("TRANSACTION_TOPIC", `ox.${oxSlot}.${set.name}.transaction`).replace("MESSAGES_TOPIC", `ox.${oxSlot}.${set.name}.message`)}
 `).join("")}`
     )
     const cli = spawnCli(["run", "-c", oxConfig])
@@ -303,6 +312,22 @@ ${set.outboxx.replace("TRANSACTION_TOPIC", `ox.${oxSlot}.${set.name}.transaction
           expect(oxTx).toHaveLength(2)
           expect(oxTx.map((e) => e.value!.payload.status)).toEqual(["BEGIN", "END"])
           reports[set.name]!.push(...dbzTx.flatMap((d, i) => differences(d, oxTx[i]!, false, prefixes).map((line) => `transaction event ${i}: ${line}`)))
+          // Logical decoding messages: a transactional one (inside a transaction with a change) and a non-transactional one.
+          await pgQuery(db.url, `BEGIN; INSERT INTO t (id) VALUES (9); SELECT pg_logical_emit_message(true, 'audit.login', 'user 7');
+            SELECT pg_logical_emit_message(true, 'other', 'not forwarded'); COMMIT`)
+          await pgQuery(db.url, `SELECT pg_logical_emit_message(false, 'audit.raw', '\\x00ff'::bytea)`)
+          const dbzMessages = (await readTopic(`dbz.${dbzSlot}.${set.name}.message`, { count: 2, timeoutMs: 60_000 })).map(parse)
+          const oxMessages = (await readTopic(`ox.${oxSlot}.${set.name}.message`, { count: 2, timeoutMs: 60_000 })).map(parse)
+          expect(dbzMessages).toHaveLength(2)
+          expect(oxMessages).toHaveLength(2)
+          reports[set.name]!.push(...dbzMessages.flatMap((d, i) => differences(d, oxMessages[i]!, false, prefixes).map((line) => `message event ${i}: ${line}`)))
+          // The transactional message counts in its transaction's metadata (Debezium names its collection
+          // with a Java object hash that changes per run: compared without it).
+          const withoutHash = (e: Parsed): Parsed => JSON.parse(JSON.stringify(e).replace(/(LogicalDecodingMessageId)@[0-9a-f]+/g, "$1"))
+          const dbzAll = (await readTopic(`dbz.${dbzSlot}.${set.name}.transaction`, { count: 4, timeoutMs: 60_000 })).map(parse).map(withoutHash)
+          const oxAll = (await readTopic(`ox.${oxSlot}.${set.name}.transaction`, { count: 4, timeoutMs: 60_000 })).map(parse)
+          expect(oxAll).toHaveLength(4)
+          reports[set.name]!.push(...dbzAll.slice(2).flatMap((d, i) => differences(d, oxAll[i + 2]!, false, prefixes).map((line) => `transaction event ${i + 2}: ${line}`)))
         }
         if (set.name === "defaults") {
           // A two-dimensional array is one null per sub-array on both sides (Debezium's schema is one-dimensional).

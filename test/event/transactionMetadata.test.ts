@@ -8,7 +8,7 @@ import { Result } from "effect"
 import { describe, expect, it } from "vitest"
 import { decodeSettings } from "../../src/config/decode.js"
 import { CheckpointTracker } from "../../src/checkpoint/CheckpointTracker.js"
-import { Router } from "../../src/route/Router.js"
+import { messageRoutes, Router } from "../../src/route/Router.js"
 import { planRelation, type RelationEntry, streamFormats } from "../../src/route/TablePlan.js"
 import type { Relation } from "../../src/decode/messages.js"
 import { TypeRegistry } from "../../src/event/values/TypeRegistry.js"
@@ -26,6 +26,7 @@ name = "shop"
 tables = ["public.orders", "public.items"]
 format = "${format}"
 transaction_topic = "shop.transactions"
+messages = ["audit.*"]
 [[streams]]
 name = "plain"
 tables = ["public.orders"]
@@ -55,13 +56,18 @@ const commitMs = 946_684_800_000 + 1000
 const run = (format: string, transactions: ReadonlyArray<ReadonlyArray<PlainMessage>>) => {
   const settings = settingsFor(format)
   const formats = streamFormats(settings, "shop")
-  const router = new Router(2, new CheckpointTracker(50))
+  const router = new Router(2, new CheckpointTracker(50), { messages: messageRoutes(settings, formats) })
   for (const [id, name] of [[16400, "orders"], [16401, "items"]] as const) {
     router.setRelation(planRelation(relation(id, name), settings, new TypeRegistry(), ["id"], formats) as RelationEntry)
   }
   router.startBatch(1_795_464_000_123)
   let lsn = 100
   transactions.forEach((messages, t) => {
+    if (messages.length === 1 && messages[0]!.tag === "Message" && !messages[0]!.transactional) {
+      // A non-transactional message: outside any transaction.
+      router.route(lsn++, messages[0]!)
+      return
+    }
     const xid = 700 + t
     const finalLsn = 1000 * (t + 1)
     router.route(lsn++, { tag: "Begin", finalLsn, commitTime, xid })
@@ -145,6 +151,44 @@ describe("transaction metadata", () => {
       event_count: 2,
       data_collections: [{ data_collection: "public.orders", event_count: 2 }],
       ts_ms: commitMs
+    })
+  })
+})
+
+const message = (prefix: string, text: string | Buffer, transactional = true): PlainMessage => ({
+  tag: "Message",
+  xid: undefined,
+  transactional,
+  lsn: 0,
+  prefix,
+  content: typeof text === "string" ? Buffer.from(text) : text
+})
+
+describe("message events (messages = [...])", () => {
+  it("format outboxx: forwards the prefixes asked for, in their transaction (counted) or on their own, keyed by prefix", () => {
+    const { shop } = run("outboxx", [
+      [insert(16400, 1), message("audit.login", "user 7"), message("other", "no"), message("outboxx", "never ours")],
+      [message("audit.raw", Buffer.from([0x00, 0xff]), false)]
+    ])
+    const values = shop.map((r) => r.value)
+    expect(values.map((v) => v.status ?? v.op)).toEqual(["BEGIN", "c", "m", "END", "m"])
+    expect(shop[2]!.topic).toBe("outboxx.messages.shop")
+    expect(shop[2]!.key).toEqual({ prefix: "audit.login" })
+    expect(values[2]).toMatchObject({
+      op: "m",
+      message: { prefix: "audit.login", content: "user 7", encoding: "utf8", transactional: true },
+      source: { db: "shop", schema: null, table: null, txId: 700, commitLsn: "0/3E8" },
+      transaction: { id: "700:0/3E8", total_order: 2, data_collection_order: 1 }
+    })
+    expect(values[3].data_collections).toEqual([
+      { data_collection: "public.orders", event_count: 1 },
+      { data_collection: "message:audit.login", event_count: 1 }
+    ])
+    expect(values[4]).toMatchObject({
+      // Not UTF-8: base64.
+      message: { prefix: "audit.raw", content: "AP8=", encoding: "base64", transactional: false },
+      source: { txId: null, commitLsn: null },
+      transaction: null
     })
   })
 })

@@ -10,7 +10,8 @@
  * is encoded once. Snapshot rows (text from a query) are built as strings.
  */
 import { formatLsn } from "../../postgres/lsn.js"
-import type { Relation } from "../../decode/messages.js"
+import { isUtf8 } from "node:buffer"
+import type { LogicalMessage, Relation } from "../../decode/messages.js"
 import type { Tuple } from "../../decode/tuple.js"
 import type { EventFormat, FormatContext, Op, SnapshotKind, TableFormat, TableShape, TextRow, Transaction } from "../EventFormat.js"
 import { asciiBytes, type JsonBytes, utf8Bytes } from "../record/JsonBytes.js"
@@ -98,7 +99,39 @@ export class OutboxxFormat implements EventFormat {
   /** The source suffix of snapshot rows, for one transaction. */
   private snapshotSuffix: { tx: Transaction | undefined; text: string } = { tx: undefined, text: "" }
 
-  constructor(readonly database: string, readonly wrap?: EventWrap, readonly transactions?: StreamTransactions) {}
+  constructor(
+    readonly database: string,
+    readonly wrap?: EventWrap,
+    readonly transactions?: StreamTransactions,
+    private readonly messagesTopic?: string
+  ) {}
+
+  /**
+   * A forwarded logical decoding message: `{"op":"m","before":null,
+   * "after":null,"message":{prefix,content,encoding,transactional},
+   * "source":{...},"ts_ms"}`, keyed `{"prefix":..}`. `content` is the
+   * message's text when it is UTF-8 (`encoding` "utf8"), else its base64.
+   */
+  message(message: LogicalMessage, lsn: number, tx: Transaction | undefined, now: number): OutRecord {
+    const bytes = Buffer.from(message.content.buffer, message.content.byteOffset, message.content.byteLength)
+    const utf8 = isUtf8(bytes)
+    const prefix = jsonString(message.prefix)
+    // Transaction metadata counts a transactional message under `message:<prefix>`.
+    const transactions = this.transactions
+    let transaction = ""
+    if (transactions !== undefined) {
+      if (tx !== undefined) transactions.next(`message:${message.prefix}`, lsn)
+      transaction = `,"transaction":${tx === undefined ? "null" : transactions.block()}`
+    }
+    const source = `{"db":${jsonString(this.database)},"schema":null,"table":null,"lsn":"${formatLsn(lsn)}",` +
+      (tx === undefined
+        ? `"commitLsn":null,"txId":null,"commitTs":null,"snapshot":false}`
+        : `"commitLsn":"${formatLsn(tx.commitLsn)}","txId":${tx.xid},"commitTs":"${tx.commitTs}","snapshot":false}`)
+    const value = `{"op":"m","before":null,"after":null,"message":{"prefix":${prefix},` +
+      `"content":${utf8 ? jsonString(bytes.toString("utf8")) : `"${bytes.toString("base64")}"`},"encoding":"${utf8 ? "utf8" : "base64"}",` +
+      `"transactional":${message.transactional}},"source":${source}${transaction},"ts_ms":${now}}`
+    return jsonRecord(this.messagesTopic ?? `outboxx.messages`, `{"prefix":${prefix}}`, value)
+  }
 
   table(shape: TableShape): TableFormat {
     return new OutboxxTable(this, shape)
@@ -287,4 +320,5 @@ class OutboxxTable implements TableFormat {
   }
 }
 
-export const outboxxFormat = (context: FormatContext): EventFormat => new OutboxxFormat(context.database, undefined, context.transactions)
+export const outboxxFormat = (context: FormatContext): EventFormat =>
+  new OutboxxFormat(context.database, undefined, context.transactions, context.messagesTopic)

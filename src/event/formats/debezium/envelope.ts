@@ -286,3 +286,71 @@ export const debeziumValueTail = (plan: DebeziumPlan, op: Op, tsMs: number): str
 
 /** The Kafka key around the key columns' payload object text. */
 export const debeziumKey = (plan: DebeziumPlan, payload: string): string => plan.keyPrefix + payload + plan.keySuffix
+
+/** What Debezium's transaction metadata counts message events under (its own name carries a per-run object hash after `@`). */
+export const DEBEZIUM_MESSAGE_COLLECTION = "io.debezium.connector.postgresql.LogicalDecodingMessageMonitor$LogicalDecodingMessageId"
+
+const messageKeySchema = JSON.stringify({
+  type: "struct",
+  fields: [{ type: "string", optional: true, field: "prefix" }],
+  optional: false,
+  name: "io.debezium.connector.postgresql.MessageKey",
+  version: 1
+})
+
+const messageValueSchema = JSON.stringify({
+  type: "struct",
+  fields: [
+    { type: "string", optional: false, field: "op" },
+    { type: "int64", optional: true, field: "ts_ms" },
+    sourceSchema,
+    transactionSchema,
+    {
+      type: "struct",
+      fields: [
+        { type: "string", optional: true, field: "prefix" },
+        { type: "bytes", optional: true, field: "content" }
+      ],
+      optional: false,
+      name: "io.debezium.connector.postgresql.Message",
+      version: 1,
+      field: "message"
+    }
+  ],
+  optional: false,
+  name: "io.debezium.connector.postgresql.MessageValue",
+  version: 1
+})
+
+/**
+ * A logical decoding message as Debezium's PostgreSQL connector writes it
+ * (`message.prefix.include.list`), measured side by side: key `{prefix}`,
+ * value `{op: "m", ts_ms, source, transaction, message: {prefix, content}}`
+ * with `content` its bytes (base64 in JSON), under JsonConverter's schemas.
+ * A non-transactional message's `source` has no txId, the last commit's
+ * time, and its own LSN twice in `sequence`, as Debezium's.
+ */
+export const debeziumMessage = (options: {
+  readonly server: string
+  readonly database: string
+  readonly prefix: string
+  readonly content: Uint8Array
+  readonly lsn: number
+  /** The `sequence`'s first element: the previous commit's end, or (non-transactional) the message's own LSN. */
+  readonly previous: number
+  readonly tsUs: number
+  readonly txId: number | null
+  /** The `transaction` block, or "null". */
+  readonly transaction: string
+  readonly nowMs: number
+}): { readonly key: string; readonly value: string } => {
+  const prefix = jsonString(options.prefix)
+  const source = `{"version":"${SOURCE_VERSION}","connector":"postgresql","name":${jsonString(options.server)},"ts_ms":${Math.floor(options.tsUs / 1000)},` +
+    `"snapshot":"false","db":${jsonString(options.database)},"sequence":"[${options.previous === 0 ? "null" : `\\"${options.previous}\\"`},\\"${options.lsn}\\"]",` +
+    `"ts_us":${options.tsUs},"ts_ns":${options.tsUs}000,"schema":"","table":"","txId":${options.txId},"lsn":${options.lsn},"xmin":null,"origin":null,"origin_lsn":null}`
+  return {
+    key: `{"schema":${messageKeySchema},"payload":{"prefix":${prefix}}}`,
+    value: `{"schema":${messageValueSchema},"payload":{"op":"m","ts_ms":${options.nowMs},"source":${source},` +
+      `"transaction":${options.transaction},"message":{"prefix":${prefix},"content":"${Buffer.from(options.content).toString("base64")}"}}}`
+  }
+}

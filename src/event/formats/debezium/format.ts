@@ -17,7 +17,9 @@ import { buildRowJson, keyPrefixBytes, keyPrefixes, textKeyJson, writeKeyJson, w
 import type { JsonWriter } from "../../values/writers.js"
 import {
   type DebeziumPlan,
+  DEBEZIUM_MESSAGE_COLLECTION,
   debeziumKey,
+  debeziumMessage,
   debeziumPlanFor,
   debeziumSource,
   debeziumSourceParts,
@@ -233,7 +235,27 @@ class DebeziumTable implements TableFormat {
   }
 }
 
-export const debeziumFormat = (context: FormatContext): EventFormat => ({
-  table: (shape) => new DebeziumTable(context, shape),
-  transactions: context.transactions
-})
+export const debeziumFormat = (context: FormatContext): EventFormat => {
+  const topic = context.messagesTopic ?? `outboxx.messages.${context.stream}`
+  return {
+    table: (shape) => new DebeziumTable(context, shape),
+    transactions: context.transactions,
+    message: (message, lsn, tx, now, lastCommitted) => {
+      const transactions = context.transactions
+      if (transactions !== undefined && tx !== undefined) transactions.next(DEBEZIUM_MESSAGE_COLLECTION, lsn)
+      const { key, value } = debeziumMessage({
+        server: context.stream,
+        database: context.database,
+        prefix: message.prefix,
+        content: message.content,
+        lsn,
+        previous: tx === undefined ? lsn : tx.previousCommitEndLsn ?? 0,
+        tsUs: tx !== undefined ? commitTimeUs(tx) : lastCommitted !== undefined ? commitTimeUs(lastCommitted) : now * 1000,
+        txId: tx?.xid ?? null,
+        transaction: transactions !== undefined && tx !== undefined ? transactions.block() : "null",
+        nowMs: now
+      })
+      return jsonRecord(topic, key, value)
+    }
+  }
+}
