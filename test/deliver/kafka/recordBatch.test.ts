@@ -1,7 +1,7 @@
 import { assert, describe, it } from "@effect/vitest"
 import { compressionsAlgorithms, createRecordsBatch, jsCRC32C, NumericMap, readRecordsBatch, Reader } from "@platformatic/kafka"
 import type { OutRecord } from "../../../src/deliver/kafka/batching.js"
-import { encodeCompressedRecordBatch, encodeRecordBatch } from "../../../src/deliver/kafka/platformatic/recordBatch.js"
+import { BatchBuffers, encodeCompressedRecordBatch, encodeRecordBatch } from "../../../src/deliver/kafka/platformatic/recordBatch.js"
 
 const producer = { producerId: 4242n, producerEpoch: 3, baseSequence: 17 }
 const timestamp = 1_795_490_000_123
@@ -114,5 +114,27 @@ describe("SlabRecord", () => {
     const batch = decode(ours)
     assert.deepStrictEqual(batch.records.map((r) => text(r.key)), [`{"id":1}`, `{"id":2}`, null])
     assert.deepStrictEqual(batch.records.map((r) => text(r.value)), [`{"op":"c"}`, null, ""])
+  })
+})
+
+describe("BatchBuffers", () => {
+  it("writes the same bytes into reused buffers, and a batch bigger than what is free gets a buffer of its own", async () => {
+    const buffers = new BatchBuffers()
+    const first = encodeRecordBatch(sample, all, producer, timestamp, buffers)
+    assert.isTrue(first.equals(encodeRecordBatch(sample, all, producer, timestamp)))
+    buffers.release(first)
+    // The released buffer takes the next batch (same memory), with that batch's bytes.
+    const second = encodeRecordBatch(sample, [4, 0], producer, timestamp, buffers)
+    assert.strictEqual(second.buffer, first.buffer)
+    assert.isTrue(second.equals(encodeRecordBatch(sample, [4, 0], producer, timestamp)))
+    const big: ReadonlyArray<OutRecord> = [{ topic: "t", key: "k", value: "v".repeat(200_000) }]
+    const third = encodeRecordBatch(big, [0], producer, timestamp, buffers)
+    assert.notStrictEqual(third.buffer, second.buffer)
+    assert.isTrue(third.buffer.byteLength >= 200_000)
+    assert.isTrue(third.equals(encodeRecordBatch(big, [0], producer, timestamp)))
+    // Compressed batches stage their records in them too.
+    const codec = { name: "gzip" as const, compress: (raw: Buffer) => compressionsAlgorithms.gzip.compressSync(raw) }
+    const pooled = await encodeCompressedRecordBatch(sample, all, producer, timestamp, codec, buffers)
+    assert.deepStrictEqual(decode(pooled).records.map((r) => text(r.value)), sample.map((r) => bytesOf(r.value)))
   })
 })

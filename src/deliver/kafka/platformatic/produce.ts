@@ -37,7 +37,7 @@ import { kafkaRetry, kafkaTimeouts } from "../KafkaClient.js"
 import { murmur2, murmur2Range } from "./murmur2.js"
 import { encodeProduceRequest, nextSequence, type PartitionBatch, produceVersions } from "./produceRequest.js"
 import { SlabRecord } from "../../../event/record/SlabRecord.js"
-import { type BatchCodec, type BatchProducer, encodeCompressedRecordBatch, encodeRecordBatch } from "./recordBatch.js"
+import { type BatchCodec, BatchBuffers, type BatchProducer, encodeCompressedRecordBatch, encodeRecordBatch } from "./recordBatch.js"
 
 /** Our clients are built for Buffers in and out (we never use the library's serializers). */
 export type PlatformaticProducer = Producer<Buffer, Buffer, Buffer, Buffer>
@@ -193,6 +193,8 @@ export type BeforeSend = (batches: ReadonlyArray<PartitionBatch>, metadata: Clus
 export const makePartitionSender = (compression: Compression) => {
   const codec = codecFor(compression)
   let roundRobin = 0
+  /** Batches (the records before compression) are written into reused buffers (recordBatch.ts, BatchBuffers). */
+  const batchBuffers = new BatchBuffers()
 
   /** Record indices per topic and partition (murmur2 of the key, round-robin without one). */
   const assignPartitions = (chunk: ReadonlyArray<OutRecord>, metadata: ClusterMetadata) => {
@@ -240,8 +242,8 @@ export const makePartitionSender = (compression: Compression) => {
           transactional: s.transactionalId !== undefined
         }
         const batch = codec === undefined
-          ? encodeRecordBatch(chunk, indices, producer, now)
-          : await encodeCompressedRecordBatch(chunk, indices, producer, now, codec)
+          ? encodeRecordBatch(chunk, indices, producer, now, batchBuffers)
+          : await encodeCompressedRecordBatch(chunk, indices, producer, now, codec, batchBuffers)
         batches.push({ topic, partition, batch })
       }
     }
@@ -296,11 +298,17 @@ export const makePartitionSender = (compression: Compression) => {
   ): Promise<void> => {
     const topics = topicsOf(chunk)
     let metadata = await c.metadata({ topics: [...topics] })
-    let pending = await encodeBatches(chunk, metadata, s)
+    const encoded = await encodeBatches(chunk, metadata, s)
+    let pending = encoded
     if (beforeSend !== undefined) await beforeSend(pending, metadata)
     for (let attempt = 1;; attempt++) {
       const failures = await sendToLeaders(c, version, pending, metadata, s.transactionalId)
-      if (failures.length === 0) return
+      if (failures.length === 0) {
+        // Every batch is acknowledged, so written out: their buffers can take the next ones. (Not
+        // after a failure: a request that timed out may still be queued in the connection.)
+        if (codec === undefined) for (const b of encoded) batchBuffers.release(b.batch)
+        return
+      }
       const fatal = failures.find((f) => !isRetriableInPlace(f.error))
       if (fatal !== undefined || attempt > retries) throw (fatal ?? failures[0]!).error
       await new Promise((resolve) => setTimeout(resolve, retryDelay(c, "produce", attempt)))

@@ -99,7 +99,7 @@ const transactionalAttribute = 0x10
 /**
  * Per-record sizes, computed once and used for both the allocation and the
  * writing. `keys`/`values` hold byte lengths (-1 = null); `bodies` the bytes
- * of each record after its length prefix.
+ * of each record after its length prefix. Valid until the next `measure`.
  */
 interface Measured {
   readonly keys: Int32Array
@@ -108,11 +108,21 @@ interface Measured {
   readonly recordsBytes: number
 }
 
+/**
+ * The arrays `measure` fills, reused (grown when a batch has more records):
+ * each batch is measured and written before the next is measured, and three
+ * fresh typed arrays per batch were more buffers for full collections to
+ * free (see BatchBuffers).
+ */
+let scratch = { keys: new Int32Array(1024), values: new Int32Array(1024), bodies: new Int32Array(1024) }
+
 const measure = (records: ReadonlyArray<OutRecord>, indices: ArrayLike<number>): Measured => {
   const count = indices.length
-  const keys = new Int32Array(count)
-  const values = new Int32Array(count)
-  const bodies = new Int32Array(count)
+  if (scratch.keys.length < count) {
+    const size = Math.max(count, scratch.keys.length * 2)
+    scratch = { keys: new Int32Array(size), values: new Int32Array(size), bodies: new Int32Array(size) }
+  }
+  const { bodies, keys, values } = scratch
   let recordsBytes = 0
   for (let i = 0; i < count; i++) {
     const record = records[indices[i]!]!
@@ -209,18 +219,59 @@ const writeHeader = (
 }
 
 /**
+ * Buffers for record batches, reused once a send is acknowledged.
+ *
+ * Why: a drain writes about one record batch per megabyte of events, each
+ * a fresh ArrayBuffer outside V8's heap. When the events are written
+ * without garbage on the heap (the formats write into reused slabs), the
+ * young generation rarely fills, so nothing frees those buffers but full
+ * collections, which V8 then starts every few tens of milliseconds for the
+ * external memory alone: on a 1,000,000-change drain of format debezium
+ * (3.8 KB events) 300 full collections against 20, and 40% more CPU.
+ *
+ * Sizes are rounded up to a power of two (at least 64 KB) so a buffer fits
+ * the next batches; at most `maxFree` wait for reuse.
+ */
+export class BatchBuffers {
+  private readonly free: Array<Buffer> = []
+  constructor(private readonly maxFree = 16) {}
+
+  /** A buffer of at least `size` bytes (its first `size` are the batch's). */
+  acquire(size: number): Buffer {
+    for (let i = this.free.length - 1; i >= 0; i--) {
+      const buffer = this.free[i]!
+      if (buffer.length >= size) {
+        this.free[i] = this.free[this.free.length - 1]!
+        this.free.pop()
+        return buffer
+      }
+    }
+    let capacity = 64 * 1024
+    while (capacity < size) capacity *= 2
+    return Buffer.allocUnsafeSlow(capacity)
+  }
+
+  /** Takes back the buffer under `batch` (a batch `encodeRecordBatch` wrote into one) once nothing reads it any more. */
+  release(batch: Buffer): void {
+    if (this.free.length < this.maxFree && batch.byteOffset === 0) this.free.push(Buffer.from(batch.buffer, 0, batch.buffer.byteLength))
+  }
+}
+
+/**
  * One uncompressed record batch of `records[indices[0]], records[indices[1]], ...`
- * (the records of one partition, in order), all stamped `timestampMs`.
+ * (the records of one partition, in order), all stamped `timestampMs`;
+ * written into one of `buffers` when given (release it there once sent).
  */
 export const encodeRecordBatch = (
   records: ReadonlyArray<OutRecord>,
   indices: ArrayLike<number>,
   producer: BatchProducer,
-  timestampMs: number
+  timestampMs: number,
+  buffers?: BatchBuffers
 ): Buffer => {
   const measured = measure(records, indices)
   const batchBytes = batchHeaderBytes + measured.recordsBytes
-  const buffer = Buffer.allocUnsafe(batchBytes)
+  const buffer = buffers === undefined ? Buffer.allocUnsafe(batchBytes) : buffers.acquire(batchBytes).subarray(0, batchBytes)
   writeRecords(buffer, batchHeaderBytes, records, indices, measured)
   writeHeader(buffer, batchBytes, indices.length, 0, producer, timestampMs)
   return buffer
@@ -241,12 +292,15 @@ export const encodeCompressedRecordBatch = async (
   indices: ArrayLike<number>,
   producer: BatchProducer,
   timestampMs: number,
-  codec: BatchCodec
+  codec: BatchCodec,
+  buffers?: BatchBuffers
 ): Promise<Buffer> => {
   const measured = measure(records, indices)
-  const raw = Buffer.allocUnsafe(measured.recordsBytes)
+  const raw = buffers === undefined ? Buffer.allocUnsafe(measured.recordsBytes) : buffers.acquire(measured.recordsBytes).subarray(0, measured.recordsBytes)
   writeRecords(raw, 0, records, indices, measured)
   const compressed = await codec.compress(raw)
+  // The codec is done with the records' bytes (gzip reads them off the event loop until here).
+  buffers?.release(raw)
   const batchBytes = batchHeaderBytes + compressed.length
   const buffer = Buffer.allocUnsafe(batchBytes)
   buffer.set(compressed, batchHeaderBytes)
