@@ -16,11 +16,12 @@ import pg from "pg"
 
 const count = Number(process.argv[2] ?? 1)
 const topic = process.argv[3] ?? "orders.events"
+const firstId = Number(process.argv[4] ?? 1)
 
 const client = new pg.Client({ connectionString: process.env["DATABASE_URL"] })
 await client.connect()
 try {
-  for (let id = 1; id <= count; id++) {
+  for (let id = firstId; id < firstId + count; id++) {
     await client.query("BEGIN")
     await client.query("INSERT INTO orders (id, status) VALUES ($1, 'placed')", [id])
     const lsn = await publish(client, {
@@ -34,10 +35,11 @@ try {
   }
   // A transaction that fails after publishing: neither its order nor its event exists.
   await client.query("BEGIN")
-  await client.query("INSERT INTO orders (id, status) VALUES ($1, 'placed')", [count + 1])
-  await publish(client, { topic, key: `order-${count + 1}`, payload: { type: "OrderPlaced", orderId: count + 1 } })
+  const lost = firstId + count
+  await client.query("INSERT INTO orders (id, status) VALUES ($1, 'placed')", [lost])
+  await publish(client, { topic, key: `order-${lost}`, payload: { type: "OrderPlaced", orderId: lost } })
   await client.query("ROLLBACK")
-  console.log(JSON.stringify({ msg: "rolled back", orderId: count + 1 }))
+  console.log(JSON.stringify({ msg: "rolled back", orderId: lost }))
 } finally {
   await client.end()
 }
