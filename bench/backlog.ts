@@ -152,7 +152,7 @@ export const ensureBacklog = async (
 }
 
 /** A reader's own copy of the template slot (same start position). */
-export const copySlot = async (backlog: Backlog, copy: string): Promise<void> => {
+export const copySlot = async (backlog: Pick<Backlog, "database" | "templateSlot">, copy: string): Promise<void> => {
   await withClient(backlog.database, (client) =>
     client.query("SELECT pg_copy_logical_replication_slot($1, $2)", [backlog.templateSlot, copy])
   )

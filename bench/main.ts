@@ -14,6 +14,7 @@ import { waitForQuietMachine } from "./lib/proc.js"
 import { BENCH_DB, repoRoot, runName, withClient } from "./lib/servers.js"
 import { debezium } from "./readers/debezium.js"
 import { kafkaProducerPerf } from "./readers/kafkaProducerPerf.js"
+import { outboxxOutboxTable, outboxxPublish } from "./readers/outbox.js"
 import { outboxx, outboxxWithFormat } from "./readers/outboxx.js"
 import { pgRecvlogical } from "./readers/pgRecvlogical.js"
 import { serverDecode } from "./readers/serverDecode.js"
@@ -25,6 +26,7 @@ const USAGE = `usage: npm run bench -- [options]
   --runs N             runs per reader; medians are reported (default 3)
   --readers a,b        subset of ${READERS.join(",")} (default all)
   --batch N            rows per transaction when building the backlog (default 10000)
+  --outbox-events N    outboxx.publish messages, and as many outbox rows, for the outbox readers (default changes / 5)
   --rebuild            rebuild the backlog even if one of the same size exists
   --timeout S          limit per reader run, seconds (default 1800)
   --latency            also run the latency mode (outboxx and debezium)
@@ -42,6 +44,7 @@ const { values } = parseArgs({
     runs: { type: "string", default: "3" },
     readers: { type: "string", default: READERS.join(",") },
     batch: { type: "string", default: "10000" },
+    "outbox-events": { type: "string" },
     rebuild: { type: "boolean", default: false },
     timeout: { type: "string", default: "1800" },
     latency: { type: "boolean", default: false },
@@ -72,6 +75,7 @@ const positiveInt = (name: string, text: string): number => {
 const changes = positiveInt("changes", values.changes)
 const runs = positiveInt("runs", values.runs)
 const batch = positiveInt("batch", values.batch)
+const outboxEvents = values["outbox-events"] === undefined ? Math.max(1, Math.floor(changes / 5)) : positiveInt("outbox-events", values["outbox-events"])
 const timeoutMs = positiveInt("timeout", values.timeout) * 1000
 const rates = values.rates.split(",").map((rate) => positiveInt("rates", rate.trim()))
 const latencySeconds = positiveInt("latency-seconds", values["latency-seconds"])
@@ -95,6 +99,8 @@ const RUNNERS: Record<ReaderName, (context: ReaderContext) => Promise<ReaderResu
   outboxx_debezium: outboxxWithFormat("debezium"),
   outboxx_avro: outboxxWithFormat("avro"),
   outboxx_cloudevents: outboxxWithFormat("cloudevents"),
+  outboxx_publish: outboxxPublish,
+  outboxx_outbox_table: outboxxOutboxTable,
   debezium,
   kafka_producer_perf: kafkaProducerPerf
 }
@@ -106,6 +112,8 @@ const ORDER: ReadonlyArray<ReaderName> = [
   "outboxx_debezium",
   "outboxx_avro",
   "outboxx_cloudevents",
+  "outboxx_publish",
+  "outboxx_outbox_table",
   "debezium",
   "kafka_producer_perf"
 ]
@@ -150,9 +158,11 @@ const drain = async (workRoot: string): Promise<Pick<Report, "runs" | "failures"
           timeoutMs,
           log,
           recordSize: recordSize > 0 ? recordSize : 300,
-          pgoutputBytes
+          pgoutputBytes,
+          outboxEvents
         })
-        if (result.events < backlog.changes) throw new Error(`delivered ${result.events} of ${backlog.changes} events`)
+        const expected = result.expected ?? backlog.changes
+        if (result.events < expected) throw new Error(`delivered ${result.events} of ${expected} events`)
         if (reader === "server_decode") pgoutputBytes = result.bytes
         if (reader === "outboxx" && result.events > 0) recordSize = Math.round(result.bytes / result.events)
         log(

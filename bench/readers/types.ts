@@ -8,6 +8,8 @@ export const READERS = [
   "outboxx_debezium",
   "outboxx_avro",
   "outboxx_cloudevents",
+  "outboxx_publish",
+  "outboxx_outbox_table",
   "debezium"
 ] as const
 export type ReaderName = (typeof READERS)[number]
@@ -24,6 +26,8 @@ export interface ReaderResult {
   readonly peakRssMb: number
   /** Process start to first event delivered, when it applies (JVM/Node startup, connecting). */
   readonly startupS?: number
+  /** Events the reader had to deliver, when not the change backlog's (the outbox readers). */
+  readonly expected?: number
 }
 
 export interface ReaderContext {
@@ -38,4 +42,6 @@ export interface ReaderContext {
   readonly recordSize: number
   /** pgoutput bytes of the backlog as server_decode counted them (0 before it ran). */
   readonly pgoutputBytes: number
+  /** Events of each kind in the outbox backlog (the outbox readers). */
+  readonly outboxEvents: number
 }

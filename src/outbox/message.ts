@@ -17,7 +17,7 @@
  * operator names, can read the key it signs with; a message that does not
  * verify goes to the dead-letter topic with the reason, never to its topic.
  */
-import { createHmac, timingSafeEqual } from "node:crypto"
+import { createHmac, createSecretKey, type KeyObject, timingSafeEqual } from "node:crypto"
 import * as Redacted from "effect/Redacted"
 
 /**
@@ -46,18 +46,25 @@ export interface Undeliverable {
 export const isUndeliverable = (u: PublishedMessage | Undeliverable): u is Undeliverable => "reason" in u
 
 /**
- * Verifies and reads one message's content. `key` is the publish key (64
- * bytes, see sql.ts); undefined when it could not be read, in which case no
+ * The publish key as the HMAC key object messages are verified with, made
+ * once: given as bytes, `createHmac` imports the key again for every
+ * message (16 µs against 3.6 µs, 46% of a drain's CPU).
+ */
+export const verifyingKey = (key: Redacted.Redacted<Buffer>): KeyObject => createSecretKey(Redacted.value(key))
+
+/**
+ * Verifies and reads one message's content. `key` is the publish key
+ * (`verifyingKey`); undefined when it could not be read, in which case no
  * message verifies.
  */
-export const readPublished = (content: Uint8Array, key: Redacted.Redacted<Buffer> | undefined): PublishedMessage | Undeliverable => {
+export const readPublished = (content: Uint8Array, key: KeyObject | undefined): PublishedMessage | Undeliverable => {
   const bytes = Buffer.from(content.buffer, content.byteOffset, content.byteLength)
   if (bytes.length < 1 + MAC_BYTES || bytes[0] !== VERSION) {
     return { reason: `not an outboxx.publish message (version ${bytes[0] ?? "none"}, ${bytes.length} bytes)` }
   }
   const bodyEnd = bytes.length - MAC_BYTES
   if (key === undefined) return { reason: "the publish key could not be read, so the message cannot be verified" }
-  const mac = createHmac("sha256", Redacted.value(key)).update(bytes.subarray(0, bodyEnd)).digest()
+  const mac = createHmac("sha256", key).update(bytes.subarray(0, bodyEnd)).digest()
   if (!timingSafeEqual(mac, bytes.subarray(bodyEnd))) {
     return {
       reason: "the message's signature does not verify: it was not written by outboxx.publish " +
@@ -112,13 +119,11 @@ const parseHeaders = (text: string): Record<string, string> | string => {
     return "the message's headers are not JSON"
   }
   if (typeof parsed !== "object" || parsed === null || Array.isArray(parsed)) return "the message's headers are not a JSON object"
-  const headers: Record<string, string> = {}
-  for (const [name, value] of Object.entries(parsed)) {
-    if (typeof value !== "string") return `the message's header ${JSON.stringify(name)} is not a string`
-    // As an own property: a header named "__proto__" must not set the object's prototype.
-    Object.defineProperty(headers, name, { value, enumerable: true, writable: true, configurable: true })
+  // JSON.parse makes every key an own property (a header named "__proto__" too): the object is used as it is.
+  for (const name in parsed) {
+    if (typeof (parsed as Record<string, unknown>)[name] !== "string") return `the message's header ${JSON.stringify(name)} is not a string`
   }
-  return headers
+  return parsed as Record<string, string>
 }
 
 /**

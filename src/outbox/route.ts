@@ -13,7 +13,7 @@ import type { LogicalMessage } from "../decode/messages.js"
 import { deadLetterRecord } from "../event/record/DeadLetter.js"
 import type { OutRecord } from "../event/record/OutRecord.js"
 import { formatLsn } from "../postgres/lsn.js"
-import { isUndeliverable, readPublished } from "./message.js"
+import { isUndeliverable, readPublished, verifyingKey } from "./message.js"
 
 /** Where the Router sends what `outboxx.publish` wrote. */
 export interface PublishRoute {
@@ -31,6 +31,7 @@ export const makePublishRoute = (
   lane: number
 ): PublishRoute => {
   const allowed = topicMatcher(settings.topics)
+  const hmacKey = key === undefined ? undefined : verifyingKey(key)
   let published = 0
   let deadLettered = 0
   const deadLetter = (original: OutRecord, reason: string, xid: number, commitLsn: number): OutRecord => {
@@ -43,7 +44,7 @@ export const makePublishRoute = (
   return {
     lane,
     record: (message, xid, commitLsn) => {
-      const read = readPublished(message.content, key)
+      const read = readPublished(message.content, hmacKey)
       if (isUndeliverable(read)) {
         const original = { topic: "(unverified outboxx message)", key: null, value: Buffer.from(message.content) }
         return deadLetter(original, `${read.reason} (message at ${formatLsn(message.lsn)})`, xid, commitLsn)
