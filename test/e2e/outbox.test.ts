@@ -210,63 +210,67 @@ const expectEveryEventInKeyOrder = (
   return { duplicates }
 }
 
+/**
+ * `outboxx run` on `[outbox] topics = ["PREFIX.agg"]` (plus `kafka` lines),
+ * killed with SIGKILL once `killAfter` events arrived while concurrent
+ * writers publish, then restarted: every message on the topic once the
+ * writers are done.
+ */
+const publishAcrossKill = async (options: {
+  readonly name: string
+  readonly kafka?: string
+  readonly writers: number
+  readonly perWriter: number
+  readonly aggregates: number
+  readonly killAfter: number
+}) => {
+  const config = writeRunConfig({
+    dir: workDir,
+    name: options.name,
+    url: db.url,
+    ...(options.kafka === undefined ? {} : { kafka: options.kafka }),
+    sections: `[outbox]\ntopics = ["PREFIX.agg"]\n`,
+    streams: `[[streams]]\nname = "orders"\ntables = ["orders"]\ntopic = "PREFIX.changes"`
+  })
+  expect((await runCli(["outbox", "install", "--grant", app, "-c", config.file])).code).toBe(0)
+  const topic = `${config.prefix}.agg`
+  let cli = spawnCli(["run", "-c", config.file])
+  await cli.waitForLine(/streaming slot/, 60_000)
+  const writing = concurrentWriters(topic, options.writers, options.perWriter, options.aggregates)
+  // Killed while the writers are going and its deliveries in flight; the restart resumes from the slot.
+  await readTopic(topic, { count: options.killAfter, timeoutMs: 60_000 })
+  await cli.stop("SIGKILL")
+  cli = spawnCli(["run", "-c", config.file])
+  try {
+    await cli.waitForLine(/streaming slot/, 60_000)
+    await writing
+    const total = options.writers * options.perWriter
+    const messages = await readTopic(topic, { count: total, idleMs: 5_000, timeoutMs: 120_000 })
+    expect((await cli.stop("SIGTERM", 15_000)).code).toBe(0)
+    return messages
+  } finally {
+    await cli.stop("SIGKILL", 5_000).catch(() => {})
+  }
+}
+
 describe("outboxx.publish under load", () => {
   it("10,000 events from 4 concurrent writers across a kill -9: every event, each key in commit order (duplicates only from the re-delivery, named by the id header)", async () => {
-    const config = writeRunConfig({
-      dir: workDir,
-      name: "obk",
-      url: db.url,
-      sections: `[outbox]\ntopics = ["PREFIX.agg"]\n`,
-      streams: `[[streams]]\nname = "orders"\ntables = ["orders"]\ntopic = "PREFIX.changes"`
-    })
-    expect((await runCli(["outbox", "install", "--grant", app, "-c", config.file])).code).toBe(0)
-    const topic = `${config.prefix}.agg`
-    let cli = spawnCli(["run", "-c", config.file])
-    await cli.waitForLine(/streaming slot/, 60_000)
-    const writing = concurrentWriters(topic, 4, 2_500, 40)
-    // Killed while the writers are going and its deliveries in flight; the restart resumes from the slot.
-    await readTopic(topic, { count: 1_500, timeoutMs: 60_000 })
-    await cli.stop("SIGKILL")
-    cli = spawnCli(["run", "-c", config.file])
-    try {
-      await cli.waitForLine(/streaming slot/, 60_000)
-      await writing
-      const messages = await readTopic(topic, { count: 10_000, idleMs: 5_000, timeoutMs: 120_000 })
-      const { duplicates } = expectEveryEventInKeyOrder(messages, 40, 10_000)
-      console.log(`outbox kill -9: ${messages.length} messages, ${duplicates} re-delivered`)
-      expect((await cli.stop("SIGTERM", 15_000)).code).toBe(0)
-    } finally {
-      await cli.stop("SIGKILL", 5_000).catch(() => {})
-    }
+    const messages = await publishAcrossKill({ name: "obk", writers: 4, perWriter: 2_500, aggregates: 40, killAfter: 1_500 })
+    const { duplicates } = expectEveryEventInKeyOrder(messages, 40, 10_000)
+    console.log(`outbox kill -9: ${messages.length} messages, ${duplicates} re-delivered`)
   }, 300_000)
 
   it("exactly-once: a read_committed consumer sees each event once, in commit order per key", async () => {
-    const config = writeRunConfig({
-      dir: workDir,
+    const messages = await publishAcrossKill({
       name: "obx",
-      url: db.url,
       kafka: `delivery = "exactly-once"`,
-      sections: `[outbox]\ntopics = ["PREFIX.agg"]\n`,
-      streams: `[[streams]]\nname = "orders"\ntables = ["orders"]\ntopic = "PREFIX.changes"`
+      writers: 2,
+      perWriter: 1_000,
+      aggregates: 20,
+      killAfter: 500
     })
-    expect((await runCli(["outbox", "install", "--grant", app, "-c", config.file])).code).toBe(0)
-    const topic = `${config.prefix}.agg`
-    let cli = spawnCli(["run", "-c", config.file])
-    await cli.waitForLine(/streaming slot/, 60_000)
-    const writing = concurrentWriters(topic, 2, 1_000, 20)
-    await readTopic(topic, { count: 500, timeoutMs: 60_000 })
-    await cli.stop("SIGKILL")
-    cli = spawnCli(["run", "-c", config.file])
-    try {
-      await cli.waitForLine(/streaming slot/, 60_000)
-      await writing
-      const messages = await readTopic(topic, { count: 2_000, idleMs: 5_000, timeoutMs: 120_000 })
-      expect(expectEveryEventInKeyOrder(messages, 20, 2_000).duplicates).toBe(0)
-      expect(messages).toHaveLength(2_000)
-      expect((await cli.stop("SIGTERM", 15_000)).code).toBe(0)
-    } finally {
-      await cli.stop("SIGKILL", 5_000).catch(() => {})
-    }
+    expect(expectEveryEventInKeyOrder(messages, 20, 2_000).duplicates).toBe(0)
+    expect(messages).toHaveLength(2_000)
   }, 300_000)
 })
 

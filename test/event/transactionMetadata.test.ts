@@ -4,24 +4,17 @@
  * events per table, the `transaction` block in each change event (not in
  * tombstones), and nothing for a transaction without events of the stream.
  */
-import { Result } from "effect"
 import { describe, expect, it } from "vitest"
-import { decodeSettings } from "../../src/config/decode.js"
 import { CheckpointTracker } from "../../src/checkpoint/CheckpointTracker.js"
 import { messageRoutes, Router } from "../../src/route/Router.js"
 import { planRelation, type RelationEntry, streamFormats } from "../../src/route/TablePlan.js"
 import type { Relation } from "../../src/decode/messages.js"
 import { TypeRegistry } from "../../src/event/values/TypeRegistry.js"
+import { decodeOk, kafkaSection, postgresSection } from "../config/fixtures.js"
 import { fromPlain, type PlainMessage } from "../decode/plain.js"
 
-const settingsFor = (format: string) => {
-  const decoded = decodeSettings(
-    `
-[postgres]
-url = "postgres://u@127.0.0.1:1/shop"
-[kafka]
-brokers = ["127.0.0.1:9"]
-[[streams]]
+const settingsFor = (format: string) =>
+  decodeOk(`${postgresSection}${kafkaSection}[[streams]]
 name = "shop"
 tables = ["public.orders", "public.items"]
 format = "${format}"
@@ -30,12 +23,7 @@ messages = ["audit.*"]
 [[streams]]
 name = "plain"
 tables = ["public.orders"]
-`,
-    { path: "test.toml", env: {} }
-  )
-  if (Result.isFailure(decoded)) throw new Error(decoded.failure.message)
-  return decoded.success
-}
+`)
 
 const relation = (relationId: number, name: string): Relation => ({
   tag: "Relation",
