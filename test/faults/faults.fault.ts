@@ -10,6 +10,7 @@ import * as fs from "node:fs"
 import * as path from "node:path"
 import pg from "pg"
 import { afterAll, beforeAll, describe, expect, it } from "vitest"
+import { repoRoot } from "../support/servers.js"
 import { recordResult, resultsFile, resultsTable, Scenario } from "./harness.js"
 import { faultsDir, kafkaDown, kafkaSignal, kafkaUp, pgDown, pgRestart, pgUp, pgUrl, resetFaultServers, sleep, waitFor } from "./servers.js"
 
@@ -288,6 +289,64 @@ describe("fault suite", () => {
     await finish(s, `kill -9 of the active instance, standby waiting (takeover ${(takeoverMs / 1000).toFixed(1)} s)`, "standby took over")
     expect(takeoverMs).toBeLessThan(10_000)
     await stop(b)
+  })
+
+  it("slot invalidated by max_slot_wal_keep_size while Kafka is frozen: on_slot_lost = fail stops naming it, resnapshot loses nothing", async () => {
+    const s = new Scenario("slotlost")
+    await s.setup()
+    const admin = new pg.Client({ connectionString: pgUrl() })
+    await admin.connect()
+    const walStatus = async () =>
+      (await admin.query<{ wal_status: string | null }>("SELECT wal_status FROM pg_replication_slots WHERE slot_name = $1", [s.db])).rows[0]?.wal_status
+    try {
+      await admin.query("ALTER SYSTEM SET max_slot_wal_keep_size = '64MB'")
+      await admin.query("SELECT pg_reload_conf()")
+      const d = s.start("a", { postgres: `on_slot_lost = "fail"`, http: 19473 })
+      await s.waitStreaming(d)
+      s.startWriter()
+      await sleep(3000)
+      // Kafka frozen: nothing is acknowledged, so the slot stops advancing while the WAL grows past the limit.
+      kafkaSignal("SIGSTOP")
+      await admin.query("CREATE TABLE IF NOT EXISTS filler (v text)")
+      for (let i = 0; i < 12; i++) {
+        await admin.query("INSERT INTO filler SELECT repeat(md5(g::text), 32) FROM generate_series(1, 10000) AS g")
+        await admin.query("SELECT pg_switch_wal()")
+      }
+      await admin.query("CHECKPOINT")
+      await waitFor("the slot to be invalidated (wal_status = lost)", async () => (await walStatus()) === "lost", 60_000)
+      // While it runs, /metrics and /status say so.
+      const metrics = await (await fetch("http://127.0.0.1:19473/metrics")).text()
+      expect(metrics).toMatch(/outboxx_slot_wal_status\{status="lost"\} 1/)
+      kafkaSignal("SIGCONT")
+      const code = await Promise.race([d.exited, sleep(90_000).then(() => "timeout" as const)])
+      expect(code, d.log().slice(-2000)).not.toBe("timeout")
+      expect(code).not.toBe(0)
+      expect(d.log()).toMatch(/was invalidated by the server \(wal_status = lost/)
+      expect(d.log()).toMatch(/on_slot_lost = \\?"resnapshot\\?"/)
+      // check names it too.
+      const check = (() => {
+        try {
+          return execFileSync(process.execPath, [path.join(repoRoot, "dist", "main.js"), "check", "-c", s.config("a")], { encoding: "utf8" })
+        } catch (error) {
+          return String((error as { stdout?: string }).stdout ?? "")
+        }
+      })()
+      expect(check).toMatch(/FAIL.*has lost WAL it needed \(wal_status = lost\)/)
+      // resnapshot: a new slot, the table snapshotted again; every row arrives.
+      const e = s.start("a", { postgres: `on_slot_lost = "resnapshot"` })
+      await s.waitStreaming(e, 90_000)
+      await sleep(3000)
+      const v = await finish(s, "slot invalidated (max_slot_wal_keep_size) while Kafka was frozen", "fail stopped naming it; resnapshot re-snapshotted")
+      expect(v.duplicates).toBeGreaterThan(0) // the snapshot sends the rows delivered before again
+      expect(e.log()).toMatch(/creating a new slot, the snapshot runs again/)
+      await stop(e)
+    } finally {
+      kafkaSignal("SIGCONT")
+      await admin.query("ALTER SYSTEM RESET max_slot_wal_keep_size")
+      await admin.query("SELECT pg_reload_conf()")
+      await admin.query("DROP TABLE IF EXISTS filler")
+      await admin.end()
+    }
   })
 })
 
