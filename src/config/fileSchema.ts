@@ -182,8 +182,14 @@ const Postgres = Schema.Struct({
   livenessTimeout: BoundedDuration("1s", "1d").pipe(withDefault("60s")),
   connectTimeout: BoundedDuration("100ms", "10m").pipe(withDefault("10s")),
   /** What to do when the slot vanished while the journal holds a checkpoint. */
-  onSlotLost: oneOf(["fail", "resnapshot"]).pipe(withDefault("fail"))
+  onSlotLost: oneOf(["fail", "resnapshot"]).pipe(withDefault("fail")),
+  /**
+   * PostgreSQL 18+: publish stored generated columns (the publication's
+   * `publish_generated_columns = stored`), so events and snapshots carry them.
+   */
+  publishGeneratedColumns: Schema.Boolean.pipe(withDefault(false))
 }).pipe(Schema.encodeKeys({
+  publishGeneratedColumns: "publish_generated_columns",
   publicationMode: "publication_mode",
   snapshotChunkSize: "snapshot_chunk_size",
   snapshotParallelism: "snapshot_parallelism",

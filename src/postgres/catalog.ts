@@ -340,6 +340,8 @@ export interface PublicationInfo {
   /** Tables it publishes now (for FOR ALL TABLES: every table). */
   readonly tables: ReadonlyArray<TableRef>
   readonly ownedByCurrentUser: boolean
+  /** publish_generated_columns (PostgreSQL 18+): "stored" or "none"; undefined before 18. */
+  readonly generatedColumns: "stored" | "none" | undefined
 }
 
 /** True when outboxx created this publication. */
@@ -370,11 +372,14 @@ export const publicationInfo = (
       pubviaroot: boolean
       comment: string | null
       owned: boolean
+      gencols: string | null
     }>(
       client,
+      // pubgencols exists from PostgreSQL 18 on: read through to_jsonb, which any version answers (null before).
       `SELECT puballtables, pubinsert, pubupdate, pubdelete, pubtruncate, pubviaroot,
-              obj_description(oid, 'pg_publication') AS comment, pg_has_role(pubowner, 'USAGE') AS owned
-         FROM pg_publication WHERE pubname = ${quoteLiteral(name)}`
+              obj_description(oid, 'pg_publication') AS comment, pg_has_role(pubowner, 'USAGE') AS owned,
+              to_jsonb(p) ->> 'pubgencols' AS gencols
+         FROM pg_publication p WHERE pubname = ${quoteLiteral(name)}`
     )
     if (row === undefined) return undefined
     const tables = yield* queryRows<{ schemaname: string; tablename: string }>(
@@ -392,7 +397,8 @@ export const publicationInfo = (
       viaRoot: row.pubviaroot,
       comment: row.comment,
       tables: tables.map((t) => ({ schema: t.schemaname, name: t.tablename })),
-      ownedByCurrentUser: row.owned
+      ownedByCurrentUser: row.owned,
+      generatedColumns: row.gencols === null ? undefined : row.gencols === "s" ? "stored" : "none"
     }
   })
 
@@ -428,6 +434,14 @@ export interface CaptureFacts {
   readonly keyless: ReadonlyArray<KeylessLeaf>
 }
 
+/**
+ * The SQL condition for a column pgoutput sends: not generated, or (with
+ * publish_generated_columns) a stored generated one. Virtual generated
+ * columns (PostgreSQL 18) are never published.
+ */
+export const publishedColumnCondition = (alias: string, generatedColumns: boolean): string =>
+  generatedColumns ? `${alias}.attgenerated IN ('', 's')` : `${alias}.attgenerated = ''`
+
 const arrayLiteral = (values: ReadonlyArray<string>): string =>
   `ARRAY[${values.map(quoteLiteral).join(", ")}]::text[]`
 
@@ -437,7 +451,9 @@ const arrayLiteral = (values: ReadonlyArray<string>): string =>
  */
 export const captureFacts = (
   client: Queryable,
-  tables: ReadonlyArray<TableRef>
+  tables: ReadonlyArray<TableRef>,
+  /** Stored generated columns are published (postgres.publish_generated_columns): count them among the columns. */
+  generatedColumns = false
 ): Effect.Effect<ReadonlyArray<CaptureFacts>, PostgresError> =>
   Effect.gen(function*() {
     if (tables.length === 0) return []
@@ -462,10 +478,10 @@ export const captureFacts = (
                       JOIN pg_class ac ON ac.oid = a.relid
                      WHERE a.relid <> c.oid ORDER BY a.n) AS anc_names,
               ARRAY(SELECT a.attname::text FROM pg_attribute a
-                     WHERE a.attrelid = c.oid AND a.attnum > 0 AND NOT a.attisdropped AND a.attgenerated = ''
+                     WHERE a.attrelid = c.oid AND a.attnum > 0 AND NOT a.attisdropped AND ${publishedColumnCondition("a", generatedColumns)}
                      ORDER BY a.attnum) AS columns,
               ARRAY(SELECT a.atttypid::int FROM pg_attribute a
-                     WHERE a.attrelid = c.oid AND a.attnum > 0 AND NOT a.attisdropped AND a.attgenerated = ''
+                     WHERE a.attrelid = c.oid AND a.attnum > 0 AND NOT a.attisdropped AND ${publishedColumnCondition("a", generatedColumns)}
                      ORDER BY a.attnum) AS column_types,
               ARRAY(SELECT hn.nspname::text FROM pg_inherits h JOIN pg_class hc ON hc.oid = h.inhrelid
                       JOIN pg_namespace hn ON hn.oid = hc.relnamespace

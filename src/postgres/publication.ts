@@ -58,7 +58,13 @@ export const configuredTables = (settings: Pick<OutboxxSettings, "streams">): Re
 }
 
 export type PublicationPlan =
-  | { readonly _tag: "Create"; readonly tables: ReadonlyArray<TableRef>; readonly operations: ReadonlyArray<Operation> }
+  | {
+    readonly _tag: "Create"
+    readonly tables: ReadonlyArray<TableRef>
+    readonly operations: ReadonlyArray<Operation>
+    /** publish_generated_columns = stored (PostgreSQL 18+). */
+    readonly generatedColumns: boolean
+  }
   | {
     readonly _tag: "Alter"
     readonly tables: ReadonlyArray<TableRef>
@@ -71,6 +77,8 @@ export type PublicationPlan =
     readonly viaRoot: boolean
     /** A publication of an older Outboxx (no owner in its comment) is claimed for this slot. */
     readonly claim: boolean
+    /** publish_generated_columns must be set to this ("stored" / "none"); undefined = leave it. */
+    readonly generatedColumns: "stored" | "none" | undefined
   }
   | { readonly _tag: "Unchanged" }
   | {
@@ -273,6 +281,10 @@ export const planPublication = (
         })`
       )
     }
+    if (settings.postgres.publishGeneratedColumns && existing.generatedColumns !== "stored") {
+      problems.push(`publication ${pub} does not publish stored generated columns, which postgres.publish_generated_columns asks for`)
+      fixes.push(`ALTER PUBLICATION ${pub} SET (publish_generated_columns = stored)`)
+    }
     const capture = captureProblems(settings, facts, existing, asRoot)
     problems.push(...capture.problems)
     fixes.push(...capture.fixes)
@@ -283,7 +295,9 @@ export const planPublication = (
   const configured = new Set(tables.map(key))
   const capture = captureProblems(settings, facts, publishes, (t) => configured.has(key(t)))
   if (existing === undefined) {
-    return capture.problems.length > 0 ? invalid(capture.problems, capture.fixes) : { _tag: "Create", tables, operations }
+    return capture.problems.length > 0
+      ? invalid(capture.problems, capture.fixes)
+      : { _tag: "Create", tables, operations, generatedColumns: settings.postgres.publishGeneratedColumns }
   }
   const owner = publicationOwner(existing)
   if (owner === undefined) {
@@ -320,8 +334,15 @@ export const planPublication = (
   const publish = allOperations.some((op) => existing[op] !== operations.includes(op))
   const viaRoot = !existing.viaRoot
   const claim = owner === null
-  if (add.length === 0 && remove.length === 0 && !publish && !viaRoot && !claim) return { _tag: "Unchanged" }
-  return { _tag: "Alter", tables, add, remove, publish, operations, viaRoot, claim }
+  // Before PostgreSQL 18 there is no such option (the version is checked before planning).
+  const wantedGenerated = settings.postgres.publishGeneratedColumns ? "stored" : "none"
+  const generatedColumns = existing.generatedColumns === undefined || existing.generatedColumns === wantedGenerated
+    ? undefined
+    : wantedGenerated
+  if (add.length === 0 && remove.length === 0 && !publish && !viaRoot && !claim && generatedColumns === undefined) {
+    return { _tag: "Unchanged" }
+  }
+  return { _tag: "Alter", tables, add, remove, publish, operations, viaRoot, claim, generatedColumns }
 }
 
 const publishOption = (operations: ReadonlyArray<Operation>): string =>
@@ -336,7 +357,7 @@ export const publicationSql = (name: string, plan: PublicationPlan, slot: string
       // One simple query = one implicit transaction: never a publication without its marker.
       return `CREATE PUBLICATION ${pub} FOR TABLE ${onlyTablesText(plan.tables)} WITH (${
         publishOption(plan.operations)
-      }, publish_via_partition_root = true); ${marker}`
+      }, publish_via_partition_root = true${plan.generatedColumns ? ", publish_generated_columns = stored" : ""}); ${marker}`
     case "Alter": {
       const statements: Array<string> = []
       if (plan.add.length > 0 || plan.remove.length > 0) {
@@ -345,6 +366,7 @@ export const publicationSql = (name: string, plan: PublicationPlan, slot: string
       const options: Array<string> = []
       if (plan.publish) options.push(publishOption(plan.operations))
       if (plan.viaRoot) options.push("publish_via_partition_root = true")
+      if (plan.generatedColumns !== undefined) options.push(`publish_generated_columns = ${plan.generatedColumns}`)
       if (options.length > 0) statements.push(`ALTER PUBLICATION ${pub} SET (${options.join(", ")})`)
       if (plan.claim) statements.push(marker)
       return statements.join("; ")
@@ -383,7 +405,19 @@ export const loadPublicationPlan = (
 > =>
   Effect.gen(function*() {
     const existing = yield* publicationInfo(client, settings.postgres.publication)
-    const facts = yield* captureFacts(client, configuredTables(settings))
+    const facts = yield* captureFacts(client, configuredTables(settings), settings.postgres.publishGeneratedColumns)
+    if (settings.postgres.publishGeneratedColumns) {
+      const [row] = yield* queryRows<{ version: string }>(client, "SELECT current_setting('server_version_num') AS version")
+      if (Number(row!.version) < 180000) {
+        const plan: PublicationPlan = {
+          _tag: "Invalid",
+          message: `postgres.publish_generated_columns needs PostgreSQL 18 or later (this server is ${Math.floor(Number(row!.version) / 10000)}); ` +
+            `before 18, logical replication does not send generated columns`,
+          fixes: ["set postgres.publish_generated_columns = false, or upgrade PostgreSQL"]
+        }
+        return { existing, plan, facts }
+      }
+    }
     return { existing, plan: planPublication(settings, existing, facts), facts }
   })
 

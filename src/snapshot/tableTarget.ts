@@ -12,7 +12,7 @@ import type { OutboxxSettings } from "../config/model.js"
 import type { EventFormat } from "../event/EventFormat.js"
 import { planRelation, prepareFormats, type TablePlan, TablePlanError } from "../route/TablePlan.js"
 import type { Relation, ReplicaIdentity } from "../decode/messages.js"
-import { columnFacts } from "../postgres/catalog.js"
+import { columnFacts, publishedColumnCondition } from "../postgres/catalog.js"
 import { queryRows } from "../postgres/Postgres.js"
 import { isPermanentPostgresFailure } from "../postgres/failures.js"
 import { quoteIdent } from "../postgres/quote.js"
@@ -51,9 +51,10 @@ const classSql = `SELECT c.oid::int8::text AS oid, c.relreplident::text AS repli
   FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace
   WHERE n.nspname = $1 AND c.relname = $2 AND c.relkind IN ('r', 'p')`
 
-const columnSql = `SELECT a.attname::text AS name, a.atttypid::int8::text AS type_oid, a.atttypmod AS type_mod
+/** The columns pgoutput sends, in its order: stored generated ones too with publish_generated_columns. */
+const columnSql = (generatedColumns: boolean) => `SELECT a.attname::text AS name, a.atttypid::int8::text AS type_oid, a.atttypmod AS type_mod
   FROM pg_attribute a
-  WHERE a.attrelid = $1::oid AND a.attnum > 0 AND NOT a.attisdropped AND a.attgenerated = ''
+  WHERE a.attrelid = $1::oid AND a.attnum > 0 AND NOT a.attisdropped AND ${publishedColumnCondition("a", generatedColumns)}
   ORDER BY a.attnum`
 
 const indexColumnsSql = (which: "indisprimary" | "indisreplident") =>
@@ -85,7 +86,7 @@ export const loadTableTarget = Effect.fnUntraced(function*(
     .pipe(asSnapshotError)
   const cls = classRows[0]
   if (cls === undefined) return yield* fail("the table does not exist", false)
-  const columns = yield* queryRows<{ name: string; type_oid: string; type_mod: number }>(catalog, columnSql, [cls.oid])
+  const columns = yield* queryRows<{ name: string; type_oid: string; type_mod: number }>(catalog, columnSql(settings.postgres.publishGeneratedColumns), [cls.oid])
     .pipe(asSnapshotError)
   const primaryKey = (yield* queryRows<{ name: string }>(catalog, indexColumnsSql("indisprimary"), [cls.oid]).pipe(asSnapshotError))
     .map((r) => r.name)

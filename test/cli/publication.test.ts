@@ -24,6 +24,7 @@ const publication = (over: Partial<PublicationInfo> = {}): PublicationInfo => ({
   comment: "managed by outboxx (slot outboxx)",
   tables: [{ schema: "public", name: "orders" }, { schema: "Sales", name: "Items" }],
   ownedByCurrentUser: true,
+  generatedColumns: undefined,
   ...over
 })
 

@@ -239,12 +239,17 @@ const tableChecks = (client: Queryable, settings: OutboxxSettings) =>
           }
           found.set(tableKey(table), info)
           const lines = [identityCheck(check, info, publishedOperations(settings))]
-          if (info.generated.length > 0) {
+          if (info.generated.length > 0 && settings.postgres.publishGeneratedColumns) {
+            lines.push(ok(
+              `${check} generated columns`,
+              `${info.generated.join(", ")}: published when stored (postgres.publish_generated_columns); virtual ones never are`
+            ))
+          } else if (info.generated.length > 0) {
             lines.push(warn(
               `${check} generated columns`,
               `${info.generated.join(", ")} ${info.generated.length === 1 ? "is a generated column" : "are generated columns"}: ` +
                 `logical replication does not send them, so events and snapshots leave them out`,
-              "compute them downstream, or store the value in an ordinary column the application writes"
+              "on PostgreSQL 18, postgres.publish_generated_columns = true publishes stored ones; before, compute them downstream"
             ))
           }
           return lines
