@@ -37,8 +37,8 @@ vitest run "$@" || status=$?
 
 # The version matrix: PostgreSQL 16, 17 and 18 (the npm package's server
 # binaries, dev/pg.sh), each its own cluster on its own port beside the 15
-# one, run the streaming, snapshot, value-oracle and generated-column suites
-# (about 100 s a version). Skipped when arguments select particular tests, or with
+# one, run the streaming, snapshot, value-oracle, generated-column and
+# failover-slot suites (about 100 s a version). Skipped when arguments select particular tests, or with
 # OUTBOXX_TEST_SKIP_MATRIX=1.
 if [[ $# -eq 0 && "${OUTBOXX_TEST_SKIP_MATRIX:-0}" != "1" ]]; then
   for version in 16 17 18; do
@@ -49,7 +49,8 @@ if [[ $# -eq 0 && "${OUTBOXX_TEST_SKIP_MATRIX:-0}" != "1" ]]; then
         [[ "$line" == *=* ]] && export "${line?}"
       done <<<"$version_settings"
       vitest run --project integration test/integration/server-version.test.ts test/e2e/streaming.test.ts \
-        test/e2e/snapshot.test.ts test/integration/values-oracle.test.ts test/e2e/generated-columns.test.ts
+        test/e2e/snapshot.test.ts test/integration/values-oracle.test.ts test/e2e/generated-columns.test.ts \
+        test/e2e/failover-slot.test.ts
     ) || status=1
   done
 fi

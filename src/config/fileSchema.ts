@@ -187,8 +187,15 @@ const Postgres = Schema.Struct({
    * PostgreSQL 18+: publish stored generated columns (the publication's
    * `publish_generated_columns = stored`), so events and snapshots carry them.
    */
-  publishGeneratedColumns: Schema.Boolean.pipe(withDefault(false))
+  publishGeneratedColumns: Schema.Boolean.pipe(withDefault(false)),
+  /**
+   * PostgreSQL 17+: the slot is a failover slot (`FAILOVER true`), which a
+   * physical standby with `sync_replication_slots = on` keeps in step, so
+   * streaming continues on the promoted standby.
+   */
+  slotFailover: Schema.Boolean.pipe(withDefault(false))
 }).pipe(Schema.encodeKeys({
+  slotFailover: "slot_failover",
   publishGeneratedColumns: "publish_generated_columns",
   publicationMode: "publication_mode",
   snapshotChunkSize: "snapshot_chunk_size",

@@ -120,6 +120,8 @@ export interface SlotInfo {
   /** Bytes of WAL that can still be written before the slot is in danger (max_slot_wal_keep_size); null = unlimited. */
   readonly safeWalSize: number | null
   readonly currentWalLsn: string | null
+  /** A failover slot (PostgreSQL 17+: synchronised to standbys with sync_replication_slots); undefined before 17. */
+  readonly failover: boolean | undefined
 }
 
 /**
@@ -178,14 +180,16 @@ export const slotInfo = (client: Queryable, slot: string): Effect.Effect<SlotInf
       wal_status: string | null
       safe_wal_size: string | null
       current_wal_lsn: string | null
+      failover: string | null
     }>(
       client,
       `SELECT slot_name, plugin, slot_type, database, active, active_pid,
               confirmed_flush_lsn::text AS confirmed_flush_lsn, restart_lsn::text AS restart_lsn,
               pg_wal_lsn_diff(w.lsn, restart_lsn)::text AS retained_bytes,
               pg_wal_lsn_diff(w.lsn, confirmed_flush_lsn)::text AS lag_bytes,
-              wal_status, safe_wal_size::text AS safe_wal_size, w.lsn::text AS current_wal_lsn
-         FROM pg_replication_slots,
+              wal_status, safe_wal_size::text AS safe_wal_size, w.lsn::text AS current_wal_lsn,
+              to_jsonb(s) ->> 'failover' AS failover
+         FROM pg_replication_slots s,
               (SELECT CASE WHEN pg_is_in_recovery() THEN pg_last_wal_replay_lsn() ELSE pg_current_wal_lsn() END AS lsn) AS w
         WHERE slot_name = ${quoteLiteral(slot)}`
     ),
@@ -203,7 +207,8 @@ export const slotInfo = (client: Queryable, slot: string): Effect.Effect<SlotInf
         lagBytes: row.lag_bytes === null ? null : Number(row.lag_bytes),
         walStatus: row.wal_status,
         safeWalSize: row.safe_wal_size === null ? null : Number(row.safe_wal_size),
-        currentWalLsn: row.current_wal_lsn
+        currentWalLsn: row.current_wal_lsn,
+        failover: row.failover === null ? undefined : row.failover === "true"
       }
   )
 

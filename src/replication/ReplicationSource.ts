@@ -90,6 +90,11 @@ const simpleQuery = (client: pg.Client, sql: string, what: string) =>
     catch: (cause) => pgError(what, cause)
   })
 
+/** ALTER_REPLICATION_SLOT ... (FAILOVER true) (PostgreSQL 17+): an existing slot becomes a failover slot. */
+export const enableSlotFailover = Effect.fnUntraced(function*(client: pg.Client, slot: string) {
+  yield* simpleQuery(client, `ALTER_REPLICATION_SLOT ${quoteIdent(slot)} (FAILOVER true)`, `cannot make replication slot "${slot}" a failover slot`)
+})
+
 export const identifySystem = Effect.fnUntraced(function*(client: pg.Client) {
   const result = yield* simpleQuery(client, "IDENTIFY_SYSTEM", "IDENTIFY_SYSTEM failed")
   const row = result.rows[0] as { systemid: string; timeline: string | number; xlogpos: string; dbname: string | null }
@@ -101,13 +106,23 @@ export const identifySystem = Effect.fnUntraced(function*(client: pg.Client) {
   } satisfies SystemIdentity
 })
 
+/**
+ * PostgreSQL 17's failover slots (`postgres.slot_failover`): created with the
+ * option form of the command, `FAILOVER true`, so a physical standby with
+ * `sync_replication_slots = on` keeps a copy the promoted server streams on.
+ */
+const slotOptions = (snapshot: "export" | "nothing", failover: boolean): string =>
+  failover ? ` (SNAPSHOT '${snapshot}', FAILOVER true)` : snapshot === "export" ? " EXPORT_SNAPSHOT" : " NOEXPORT_SNAPSHOT"
+
 /** CREATE_REPLICATION_SLOT ... LOGICAL pgoutput; `temporary` slots die with the connection. */
 export const createSlot = Effect.fnUntraced(function*(
   client: pg.Client,
   slot: string,
-  options: { readonly temporary: boolean }
+  options: { readonly temporary: boolean; readonly failover?: boolean }
 ) {
-  const sql = `CREATE_REPLICATION_SLOT ${quoteIdent(slot)}${options.temporary ? " TEMPORARY" : ""} LOGICAL pgoutput NOEXPORT_SNAPSHOT`
+  const sql = `CREATE_REPLICATION_SLOT ${quoteIdent(slot)}${options.temporary ? " TEMPORARY" : ""} LOGICAL pgoutput${
+    slotOptions("nothing", options.failover === true && !options.temporary)
+  }`
   const result = yield* simpleQuery(client, sql, `cannot create replication slot "${slot}"`)
   const row = result.rows[0] as { consistent_point: string }
   return row.consistent_point
@@ -119,8 +134,8 @@ export const createSlot = Effect.fnUntraced(function*(
  * valid only while `client` stays idle (ARCHITECTURE.md rule 5): readers must
  * `SET TRANSACTION SNAPSHOT` before the next command on this connection.
  */
-export const createSlotExportingSnapshot = Effect.fnUntraced(function*(client: pg.Client, slot: string) {
-  const sql = `CREATE_REPLICATION_SLOT ${quoteIdent(slot)} LOGICAL pgoutput EXPORT_SNAPSHOT`
+export const createSlotExportingSnapshot = Effect.fnUntraced(function*(client: pg.Client, slot: string, failover = false) {
+  const sql = `CREATE_REPLICATION_SLOT ${quoteIdent(slot)} LOGICAL pgoutput${slotOptions("export", failover)}`
   const result = yield* simpleQuery(client, sql, `cannot create replication slot "${slot}"`)
   const row = result.rows[0] as { consistent_point: string; snapshot_name: string }
   return { consistentPoint: row.consistent_point, snapshotName: row.snapshot_name }

@@ -15,6 +15,7 @@ import { connectClient, type PostgresError, queryRows } from "../postgres/Postgr
 import {
   createSlot,
   createSlotExportingSnapshot,
+  enableSlotFailover,
   identifySystem,
   type ReplicationError,
   type SystemIdentity
@@ -92,10 +93,22 @@ export const openSlot = Effect.fn("Pipeline.openSlot")(function*(
       existing = undefined
     }
   }
+  const failover = settings.postgres.slotFailover && !options.temporary
+  if (failover) {
+    const [row] = yield* queryRows<{ version: string }>(catalog, "SELECT current_setting('server_version_num') AS version")
+    if (Number(row!.version) < 170000) {
+      return yield* new SlotError({
+        slot,
+        reason: `postgres.slot_failover needs PostgreSQL 17 or later (this server is ${Math.floor(Number(row!.version) / 10000)}); ` +
+          `before 17 a logical slot does not survive a failover: see docs/postgresql.md`,
+        retryable: false
+      })
+    }
+  }
   if (existing === undefined) {
     const created = !options.temporary && initialSnapshotWanted(settings)
-      ? yield* createSlotExportingSnapshot(replication, slot)
-      : { consistentPoint: yield* createSlot(replication, slot, { temporary: options.temporary }), snapshotName: undefined }
+      ? yield* createSlotExportingSnapshot(replication, slot, failover)
+      : { consistentPoint: yield* createSlot(replication, slot, { temporary: options.temporary, failover }), snapshotName: undefined }
     exportedSnapshot = created.snapshotName
     const consistentPoint = created.consistentPoint
     startLsn = parseLsn(consistentPoint)
@@ -108,6 +121,10 @@ export const openSlot = Effect.fn("Pipeline.openSlot")(function*(
     }
     if (row.active) {
       return yield* new SlotError({ slot, reason: `is in use by another process (pid ${row.activePid}); is another outboxx running?`, retryable: true })
+    }
+    if (failover && row.failover === false) {
+      yield* enableSlotFailover(replication, slot)
+      yield* Effect.logInfo(`replication slot "${slot}" is now a failover slot (postgres.slot_failover)`)
     }
     startLsn = parseLsn(row.confirmedFlushLsn ?? identity.xlogpos)
     // Never past the server's WAL end (a restored backup keeps the system id but not our future).
