@@ -314,9 +314,12 @@ describe("fault suite", () => {
       }
       await admin.query("CHECKPOINT")
       await waitFor("the slot to be invalidated (wal_status = lost)", async () => (await walStatus()) === "lost", 60_000)
-      // While it runs, /metrics and /status say so.
-      const metrics = await (await fetch("http://127.0.0.1:19473/metrics")).text()
-      expect(metrics).toMatch(/outboxx_slot_wal_status\{status="lost"\} 1/)
+      // While it runs, /metrics says so (the slot monitor polls every second).
+      await waitFor(
+        "outboxx_slot_wal_status{status=\"lost\"} 1 on /metrics",
+        async () => /outboxx_slot_wal_status\{status="lost"\} 1/.test(await fetch("http://127.0.0.1:19473/metrics").then((r) => r.text(), () => "")),
+        15_000
+      )
       kafkaSignal("SIGCONT")
       const code = await Promise.race([d.exited, sleep(90_000).then(() => "timeout" as const)])
       expect(code, d.log().slice(-2000)).not.toBe("timeout")
