@@ -7,7 +7,7 @@
 import type { KeyPath } from "./keyPath.js"
 import type { TableRef } from "./model.js"
 import { formatTable, parseTableName, sameTable } from "./tableName.js"
-import { checkTopicName, checkTopicTemplate, OUTBOX_LANE, renderTopic } from "./topic.js"
+import { checkTopicName, checkTopicTemplate, deadLetterTopicOf, OUTBOX_LANE, renderTopic } from "./topic.js"
 
 export interface CrossCheckIssue {
   readonly path: KeyPath
@@ -47,7 +47,7 @@ const checkStream = (stream: Record<string, unknown>, index: number, issues: Arr
     if (problem !== undefined) issues.push({ path: at("dead_letter_topic"), message: `expected a valid Kafka topic name, found ${problem}` })
   } else if (stream.on_error === "dead_letter" && typeof stream.name === "string") {
     // The default, outboxx.dead_letter.<stream>: a long stream name can make it too long.
-    const problem = checkTopicName(`outboxx.dead_letter.${stream.name}`)
+    const problem = checkTopicName(deadLetterTopicOf({ name: stream.name }))
     if (problem !== undefined) {
       issues.push({ path: at("dead_letter_topic"), message: `expected a valid Kafka topic name (the default is too long), found ${problem}` })
     }

@@ -14,6 +14,7 @@ import * as Schema from "effect/Schema"
 import * as SchemaIssue from "effect/SchemaIssue"
 import { ConfigError, ConfigIssue } from "./ConfigError.js"
 import { crossChecks, defaultOutboxTopic } from "./crossChecks.js"
+import { deadLetterTopicOf } from "./topic.js"
 import { describeValue, OutboxxFile } from "./fileSchema.js"
 import { type Environment, interpolateTree } from "./interpolate.js"
 import { formatKeyPath, type KeyPath } from "./keyPath.js"
@@ -96,7 +97,7 @@ const settingsFromFile = (file: OutboxxFile, configPath: string, raw: unknown): 
   streams: file.streams.map((stream, index) => {
     const rawStream = isTable(raw) && Array.isArray(raw.streams) ? raw.streams[index] : undefined
     const operationsGiven = isTable(rawStream) && rawStream.operations !== undefined
-    const deadLetterTopic = stream.deadLetterTopic ?? `outboxx.dead_letter.${stream.name}`
+    const deadLetterTopic = deadLetterTopicOf(stream)
     if (stream.kind === "outbox") {
       // Each insert is an event; its rows are not snapshotted (they are events already delivered, or deleted).
       const topicGiven = isTable(rawStream) && rawStream.topic !== undefined

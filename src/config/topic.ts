@@ -50,6 +50,10 @@ export const checkTopicTemplate = (template: string, placeholders: "known" | "co
   return problems
 }
 
+/** A stream's dead-letter topic: `dead_letter_topic`, else `outboxx.dead_letter.<stream name>`. */
+export const deadLetterTopicOf = (stream: { readonly name: string; readonly deadLetterTopic?: string | undefined }): string =>
+  stream.deadLetterTopic ?? `outboxx.dead_letter.${stream.name}`
+
 /** The name the WAL-message outbox goes by where streams have theirs (delivery, metrics, dead letters). */
 export const OUTBOX_LANE = "outbox"
 

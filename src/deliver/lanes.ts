@@ -5,7 +5,7 @@
  * fills one outbox per lane.
  */
 import type { OutboxxSettings } from "../config/model.js"
-import { isTopicGlob, OUTBOX_LANE, renderTopic } from "../config/topic.js"
+import { deadLetterTopicOf, isTopicGlob, OUTBOX_LANE, renderTopic } from "../config/topic.js"
 import type { DynamicLane } from "./dynamicTopics.js"
 
 export interface Lane {
@@ -35,7 +35,7 @@ export const dynamicLanes = (settings: Pick<OutboxxSettings, "streams" | "outbox
     stream.kind !== "outbox" ? [] : [{
       lane,
       name: stream.name,
-      deadLetterTopic: stream.deadLetterTopic ?? `outboxx.dead_letter.${stream.name}`,
+      deadLetterTopic: deadLetterTopicOf(stream),
       prepared: stream.tables
         .map((t) => renderTopic(stream.topic, { schema: t.schema, table: t.name, stream: stream.name }))
         .filter((topic) => !topic.includes("{"))

@@ -162,6 +162,7 @@ export const installOutbox = Effect.fn("installOutbox")(function*(
     }
     yield* run("COMMIT")
   })
+  // A ROLLBACK that fails too (the connection is gone) adds nothing to the step's error, which is reported.
   yield* steps.pipe(Effect.tapError(() => queryRows(client, "ROLLBACK").pipe(Effect.ignore)))
   return lines
 })
@@ -177,6 +178,7 @@ export const uninstallOutbox = Effect.fn("uninstallOutbox")(function*(
     return yield* new OutboxInstallError({ message: `schema outboxx in database ${quoteIdent(database)} was not created by outboxx outbox install; left alone` })
   }
   const run = (sql: string) => queryRows(client, sql).pipe(Effect.mapError((e) => explain(e, database)))
+  // As in install: the step's error is reported; a failing ROLLBACK adds nothing to it.
   yield* run("BEGIN")
   yield* Effect.gen(function*() {
     for (const fn of [...publishFunctions, "outboxx.emit(text, text, bytea, bytea, jsonb)"]) yield* run(`DROP FUNCTION IF EXISTS ${fn}`)

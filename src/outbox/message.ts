@@ -126,10 +126,7 @@ const parseHeaders = (text: string): Record<string, string> | string => {
   return parsed as Record<string, string>
 }
 
-/**
- * A message's content as `outboxx.publish` writes it (tests, and the
- * benchmark's load without a database round trip per message).
- */
+/** A message's content as `outboxx.publish` writes it (for the tests of the reading side). */
 export const encodePublished = (
   message: { readonly topic: string; readonly key: string | null; readonly headers?: Readonly<Record<string, string>> | undefined; readonly kind: "json" | "bytes"; readonly payload: Buffer | null },
   key: Buffer

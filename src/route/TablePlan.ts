@@ -6,7 +6,7 @@
  * TABLE) replaces the plan, so events carry the new shape from then on.
  */
 import { Effect, Schema } from "effect"
-import { renderTopic } from "../config/topic.js"
+import { deadLetterTopicOf, renderTopic } from "../config/topic.js"
 import type { Operation, OutboxxSettings, StreamSettings } from "../config/model.js"
 import type { Relation } from "../decode/messages.js"
 import { type ColumnFacts, type EventFormat, FormatError, type Op, type TableFormat } from "../event/EventFormat.js"
@@ -104,7 +104,7 @@ export const streamFormats = (settings: OutboxxSettings, database: string): Read
     }
     // An outbox stream's rows are the events: no change format applies.
     return stream.kind === "outbox"
-      ? outboxTableFormat({ ...context, outboxTable: stream.outbox, deadLetterTopic: stream.deadLetterTopic ?? `outboxx.dead_letter.${stream.name}` })
+      ? outboxTableFormat({ ...context, outboxTable: stream.outbox, deadLetterTopic: deadLetterTopicOf(stream) })
       : makeFormat(stream.format, context)
   })
 
