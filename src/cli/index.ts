@@ -10,6 +10,7 @@ import { reportFailure } from "./errors.js"
 import { root } from "./root.js"
 import { runCommand, tailCommand } from "./run.js"
 import { outboxCommand } from "./outbox.js"
+import { stateCommand } from "./state.js"
 import { slotCommand } from "./slot.js"
 import { snapshotCommand } from "./snapshot.js"
 import { statusCommand } from "./status.js"
@@ -18,7 +19,7 @@ import { version } from "../version.js"
 export { ExitCode, exitCodeOf, exitCodeOfExit, teardown } from "./errors.js"
 
 export const outboxx = root.pipe(
-  Command.withSubcommands([runCommand, checkCommand, statusCommand, snapshotCommand, slotCommand, tailCommand, outboxCommand])
+  Command.withSubcommands([runCommand, checkCommand, statusCommand, snapshotCommand, slotCommand, tailCommand, outboxCommand, stateCommand])
 )
 
 /**

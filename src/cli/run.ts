@@ -50,7 +50,7 @@ export const runCommand = Command.make(
       })
     ).pipe(
       // Built first: the lock on the state directory before the HTTP port (runDaemon).
-      Effect.provide(StateStore.layerFileAt(settings.state.dir))
+      Effect.provide(StateStore.layerFor(settings))
     )
   })
 ).pipe(Command.withDescription("Run the daemon in the foreground (logs to stdout); SIGTERM/SIGINT stop it cleanly"))

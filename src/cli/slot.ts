@@ -12,7 +12,7 @@ import type { OutboxxSettings } from "../config/model.js"
 import { publicationInfo, publicationOwner, slotInfo } from "../postgres/catalog.js"
 import { connectClient, queryRows } from "../postgres/Postgres.js"
 import { quoteIdent, quoteLiteral } from "../postgres/quote.js"
-import { StateStore } from "../state/StateStore.js"
+import { refuseWhenHeld, StateStore } from "../state/StateStore.js"
 import { CommandFailed, UsageError } from "./errors.js"
 import { loadConfiguredSettings } from "./root.js"
 
@@ -24,14 +24,16 @@ import { loadConfiguredSettings } from "./root.js"
 const forgetSlotInJournal = (settings: OutboxxSettings) =>
   Effect.gen(function*() {
     const journal = yield* StateStore
+    yield* journal.claim(refuseWhenHeld(journal.location))
     yield* journal.append([{ _tag: "SlotLost", reason: "dropped with outboxx slot drop", at: new Date().toISOString() }])
     return `recorded the drop in the state journal ${journal.location}`
   }).pipe(
-    Effect.provide(StateStore.layerFileAt(settings.state.dir)),
+    Effect.scoped,
+    Effect.provide(StateStore.layerFor(settings)),
     Effect.catch((error) =>
       Effect.succeed(
-        `could not record the drop in the state journal in ${settings.state.dir} (${error.message}); ` +
-          `the next run refuses to start until postgres.on_slot_lost = "resnapshot" or that directory is removed`
+        `could not record the drop in the state journal (${error.message}); ` +
+          `the next run refuses to start until postgres.on_slot_lost = "resnapshot" or that journal is removed`
       )
     )
   )

@@ -93,7 +93,7 @@ const debeziumFormats: ReadonlySet<string> = new Set(["debezium", "avro"])
 const settingsFromFile = (file: OutboxxFile, configPath: string, raw: unknown): OutboxxSettings => ({
   ...file,
   configPath,
-  state: { dir: Path.resolve(Path.dirname(configPath), file.state.dir) },
+  state: { ...file.state, dir: Path.resolve(Path.dirname(configPath), file.state.dir) },
   streams: file.streams.map((stream, index) => {
     const rawStream = isTable(raw) && Array.isArray(raw.streams) ? raw.streams[index] : undefined
     const operationsGiven = isTable(rawStream) && rawStream.operations !== undefined

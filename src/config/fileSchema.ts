@@ -279,7 +279,22 @@ const Kafka = Schema.Struct({
   topicReplicationFactor: "topic_replication_factor"
 }))
 
-const State = Schema.Struct({ dir: NonEmptyString.pipe(withDefault(".outboxx")) })
+const sqlIdentifier = /^[a-z_][a-z0-9_]{0,62}$/
+const State = Schema.Struct({
+  dir: NonEmptyString.pipe(withDefault(".outboxx")),
+  /**
+   * "file": the journal in `dir`, for one instance. "postgres": a table every
+   * instance of the pipeline reaches, so a standby resumes where the active
+   * one stopped (state/PostgresJournal.ts).
+   */
+  backend: oneOf(["file", "postgres"]).pipe(withDefault("file")),
+  /** The server holding the "postgres" backend's table; default postgres.url (it must be writable). */
+  url: Schema.optional(PostgresUrl),
+  /** The schema of the "postgres" backend's table (created when missing). */
+  schema: Schema.String.check(
+    expecting("a schema name of 1 to 63 lowercase letters, digits or underscores", (s: string) => sqlIdentifier.test(s))
+  ).pipe(withDefault("outboxx_state"))
+})
 
 const Http = Schema.Struct({
   /** undefined when `listen = ""` (disabled). */

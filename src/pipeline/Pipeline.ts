@@ -98,6 +98,8 @@ export const isTransient = (error: StreamingError): boolean => {
     case "ReplicationError":
       // START_REPLICATION racing another instance for the slot (55006 object_in_use) is retryable: wait as standby.
       return error.retryable
+    case "StateStoreError":
+      return error.retryable === true
     case "SlotError":
     case "SinkError":
     case "SnapshotError":

@@ -10,6 +10,11 @@
  * fault suite). A host that vanishes without FIN is noticed only after
  * `wal_sender_timeout` (or TCP keepalives), which bounds takeover there.
  *
+ * With a shared state (`state.backend = "postgres"`) the pipeline's state is
+ * a second lease, taken first (`awaitStateClaim`): the instance that holds it
+ * is the only one that may stream, so the state another instance left is
+ * read only after its hold (its connection) is gone.
+ *
  * One exception is handled here: a walsender that this very process started
  * earlier (before a reconnect) and that the server has not reaped yet. Its
  * client is us and we know that connection is dead, so it is terminated
@@ -21,6 +26,9 @@ import { connected, HealthState } from "../observability/HealthState.js"
 import { activeRole } from "../observability/metrics.js"
 import { slotInfo, type SlotInfo } from "../postgres/catalog.js"
 import { queryRows, type PostgresError } from "../postgres/Postgres.js"
+import type { StateClaim, StateStoreShape } from "../state/StateStore.js"
+import type { StateStoreError } from "../state/StateStoreError.js"
+import type { Scope } from "effect"
 
 export interface StandbyOptions {
   /** How often a standby looks at the slot again. */
@@ -72,4 +80,32 @@ export const awaitSlotFree = Effect.fnUntraced(function*(
     }
     yield* Effect.sleep(poll)
   }
+})
+
+/**
+ * Claims the pipeline's state for this run (state/StateStore.ts `claim`),
+ * waiting as a standby while another instance holds it: logged once per
+ * holder, and once on takeover. Immediate for the file journal.
+ */
+export const awaitStateClaim = Effect.fnUntraced(function*(
+  journal: StateStoreShape
+): Effect.fn.Return<StateClaim, StateStoreError, Scope.Scope> {
+  const health = yield* HealthState
+  let waitingSince: number | undefined
+  const claim = yield* journal.claim((holder) =>
+    Effect.gen(function*() {
+      waitingSince ??= Date.now()
+      yield* Effect.logWarning(
+        `standby: the pipeline's state (${journal.location}) is held by ${holder}; waiting to take over`
+      )
+      yield* Metric.update(activeRole, 0)
+      yield* health.update((h) => ({ ...h, role: "standby", streaming: false, postgres: connected }))
+    })
+  )
+  if (waitingSince !== undefined) {
+    yield* Effect.logInfo(
+      `the pipeline's state is free after ${((Date.now() - waitingSince) / 1000).toFixed(1)}s as standby: taking over`
+    )
+  }
+  return claim
 })

@@ -50,6 +50,8 @@ import { watchTables } from "../route/TableWatch.js"
 import { makeSnapshotter, notifyDelivered } from "../snapshot/Snapshotter.js"
 import type { SnapshotError } from "../snapshot/SnapshotError.js"
 import { StateStore, type StateStoreShape } from "../state/StateStore.js"
+import type { StateStoreError } from "../state/StateStoreError.js"
+import { awaitStateClaim } from "./Standby.js"
 import { startReporter } from "./Reporter.js"
 import { makeBatchTracer } from "../observability/BatchTrace.js"
 import { activeRole } from "../observability/metrics.js"
@@ -70,6 +72,7 @@ export type StreamingError =
   | ReplicationProtocolError
   | SnapshotError
   | OutboxInstallError
+  | StateStoreError
 
 export interface StreamingStarted {
   readonly slot: string
@@ -117,9 +120,12 @@ export const runStreaming = Effect.fnUntraced(function*(
   const database = databaseOf(pgSettings.url)
   const connectTimeoutMs = Duration.toMillis(pgSettings.connectTimeout)
   const health = yield* HealthState
+  const journal = options.journal ?? (yield* StateStore.makeMemory())
   // Startup as one trace of its own (a root: nothing that runs later hangs under it).
-  const { catalog, protocolVersion, slot, replication, identity, exportedSnapshot, producer, resume } = yield* Effect.gen(
+  const { catalog, protocolVersion, slot, replication, identity, exportedSnapshot, producer, resume, claim } = yield* Effect.gen(
     function*() {
+      // A shared state is the first lease: only its holder streams, and it reads what the last holder wrote.
+      const claim = options.temporarySlot ? undefined : yield* awaitStateClaim(journal)
       const catalog = yield* connectClient(pgSettings.url, { applicationName: "outboxx-catalog", connectTimeoutMs })
       yield* health.update((h) => ({ ...h, postgres: connected }))
       const versionRows = yield* queryRows<{ server_version_num: string }>(catalog, "SHOW server_version_num")
@@ -157,7 +163,7 @@ export const runStreaming = Effect.fnUntraced(function*(
         "outboxx.role": "active",
         "outboxx.start_lsn": formatLsn(resume.startLsn)
       })
-      return { catalog, protocolVersion, slot, replication, identity, exportedSnapshot, producer, resume }
+      return { catalog, protocolVersion, slot, replication, identity, exportedSnapshot, producer, resume, claim }
     }
   ).pipe(Effect.withSpan("outboxx.start", { root: true, attributes: { "outboxx.publication": pgSettings.publication } }))
   const startLsn = resume.startLsn
@@ -169,7 +175,7 @@ export const runStreaming = Effect.fnUntraced(function*(
     catalog,
     database,
     slot,
-    journal: options.journal ?? (yield* StateStore.makeMemory()),
+    journal,
     disabled: options.temporarySlot,
     signalKey: options.signalKey,
     traces
@@ -198,6 +204,8 @@ export const runStreaming = Effect.fnUntraced(function*(
   const delivery = withDynamicTopics(lanes, sink, dynamicLanes(settings))
   const failed = yield* Deferred.make<never, StreamingError>()
   yield* delivery.failed.pipe(Effect.catch((error) => Deferred.fail(failed, error)), Effect.forkScoped)
+  // Lost the shared state's hold: stop before another instance streams too.
+  if (claim !== undefined) yield* claim.lost.pipe(Effect.catch((error) => Deferred.fail(failed, error)), Effect.forkScoped)
 
   // The initial snapshot, delivered in full before streaming starts at the consistent point.
   if (exportedSnapshot !== undefined) {

@@ -13,7 +13,7 @@ import { stdoutSink } from "../deliver/StdoutSink.js"
 /** The pipeline with Kafka and the file journal; needs Settings and HealthState. */
 export const pipelineLayer = (settings: OutboxxSettings) =>
   Pipeline.layer.pipe(
-    Layer.provide(Layer.merge(KafkaProducer.layerWith(settings.kafka), StateStore.layerFileAt(settings.state.dir)))
+    Layer.provide(Layer.merge(KafkaProducer.layerWith(settings.kafka), StateStore.layerFor(settings)))
   )
 
 /**

@@ -12,9 +12,14 @@ import * as Clock from "effect/Clock"
 import * as Context from "effect/Context"
 import * as Effect from "effect/Effect"
 import * as Layer from "effect/Layer"
+import type * as Scope from "effect/Scope"
 import * as Semaphore from "effect/Semaphore"
 import * as fs from "node:fs/promises"
+import * as Duration from "effect/Duration"
+import * as os from "node:os"
+import type { OutboxxSettings } from "../config/model.js"
 import { Settings } from "../config/Settings.js"
+import { makePostgresJournal, type PostgresJournalOptions } from "./PostgresJournal.js"
 import * as path from "node:path"
 import { acquireDirLock } from "./fileLock.js"
 import { checkpointCommitted, type JournalEvent } from "./JournalEvent.js"
@@ -33,8 +38,16 @@ export interface StateStoreShape {
    * it was written. Cheap to call every status interval.
    */
   readonly commitCheckpoint: (lsn: number) => Effect.Effect<boolean, StateStoreError>
-  /** Where the journal lives (a file path, or "memory"), for logs and /status. */
+  /** Where the journal lives (a file path, a table, or "memory"), for logs and /status. */
   readonly location: string
+  /**
+   * Holds the state for a streaming run (the scope): a shared backend waits
+   * while another instance holds it (`onBusy` once per holder), then replays
+   * what that instance wrote. Immediate for the file journal.
+   */
+  readonly claim: (onBusy: OnClaimBusy) => Effect.Effect<StateClaim, StateStoreError, Scope.Scope>
+  /** Replaces the whole journal with `events` (`outboxx state migrate`). */
+  readonly replaceAll: (events: ReadonlyArray<JournalEvent>) => Effect.Effect<void, StateStoreError>
 }
 
 export interface CompactionOptions {
@@ -44,16 +57,41 @@ export interface CompactionOptions {
   readonly maxBytes?: number
 }
 
-/** The storage under the shared logic: how lines are written and replaced. */
-interface JournalBackend {
-  readonly location: string
-  readonly bytes: () => number
-  readonly append: (data: Buffer) => Effect.Effect<void, StateStoreError>
-  /** Replace the journal; `fatal` errors mean the backend must not be used any more. */
-  readonly rewrite: (data: Buffer) => Effect.Effect<void, { readonly error: StateStoreError; readonly fatal: boolean }>
+/**
+ * What a streaming run holds while it writes the state. A shared backend may
+ * lose its hold (the connection holding the lock broke): `lost` then fails,
+ * and the run must stop, since another instance may take over the state.
+ */
+export interface StateClaim {
+  readonly lost: Effect.Effect<never, StateStoreError>
 }
 
-const makeStore = Effect.fnUntraced(function*(
+/**
+ * Told who holds the state while this instance waits (the standby's log
+ * line); a command that must not wait fails here instead.
+ */
+export type OnClaimBusy = (holder: string) => Effect.Effect<void, StateStoreError>
+
+/** The storage under the shared logic: how events are written and replaced. */
+export interface JournalBackend {
+  readonly location: string
+  readonly bytes: () => number
+  readonly append: (events: ReadonlyArray<JournalEvent>) => Effect.Effect<void, StateStoreError>
+  /** Replace the journal; `fatal` errors mean the backend must not be used any more. */
+  readonly rewrite: (
+    events: ReadonlyArray<JournalEvent>
+  ) => Effect.Effect<void, { readonly error: StateStoreError; readonly fatal: boolean }>
+  /**
+   * A shared backend: waits until this instance holds the pipeline's state,
+   * then returns the journal as it stands (another instance may have written
+   * it since this process started). Absent = held by this process for life.
+   */
+  readonly claim?: (
+    onBusy: OnClaimBusy
+  ) => Effect.Effect<{ readonly replayed: ReadonlyArray<JournalEvent>; readonly lost: Effect.Effect<never, StateStoreError> }, StateStoreError, Scope.Scope>
+}
+
+export const makeStore = Effect.fnUntraced(function*(
   backend: JournalBackend,
   replayed: ReadonlyArray<JournalEvent>,
   options: CompactionOptions
@@ -69,7 +107,7 @@ const makeStore = Effect.fnUntraced(function*(
 
   const compact = Effect.gen(function*() {
     const events = stateToEvents(state)
-    const result = yield* backend.rewrite(encodeLines(events)).pipe(
+    const result = yield* backend.rewrite(events).pipe(
       Effect.map(() => true),
       Effect.catch(({ error, fatal }) =>
         fatal
@@ -96,7 +134,7 @@ const makeStore = Effect.fnUntraced(function*(
     lock.withPermits(1)(Effect.uninterruptible(Effect.gen(function*() {
       const plan = planAppend(state, events)
       if (plan.write.length === 0) return
-      yield* backend.append(encodeLines(plan.write))
+      yield* backend.append(plan.write)
       state = plan.next
       lines += plan.write.length
       if (lines > compactAtLines || backend.bytes() > compactAtBytes) yield* compact
@@ -114,7 +152,23 @@ const makeStore = Effect.fnUntraced(function*(
       const before = state.checkpoint?.lsn
       yield* append([checkpointCommitted(lsn, at)])
       return state.checkpoint?.lsn !== before
-    })
+    }),
+    claim: (onBusy: OnClaimBusy) =>
+      backend.claim === undefined ? Effect.succeed<StateClaim>({ lost: Effect.never }) : Effect.gen(function*() {
+        const held = yield* backend.claim!(onBusy)
+        // What the previous holder wrote is the state from here on.
+        yield* lock.withPermits(1)(Effect.sync(() => {
+          state = foldEvents(held.replayed)
+          lines = held.replayed.length
+        }))
+        return { lost: held.lost }
+      }),
+    replaceAll: (events: ReadonlyArray<JournalEvent>) =>
+      lock.withPermits(1)(Effect.uninterruptible(Effect.gen(function*() {
+        yield* backend.rewrite(events).pipe(Effect.mapError(({ error }) => error))
+        state = foldEvents(events)
+        lines = events.length
+      })))
   } satisfies StateStoreShape
 })
 
@@ -163,10 +217,10 @@ const openFileBackend = Effect.fn("StateStore.open")(function*(dir: string) {
   const backend: JournalBackend = {
     location: file,
     bytes: () => journal.size,
-    append: (data) => Effect.tryPromise({ try: () => journal.append(data), catch: ioError("append", file) }),
-    rewrite: (data) =>
+    append: (events) => Effect.tryPromise({ try: () => journal.append(encodeLines(events)), catch: ioError("append", file) }),
+    rewrite: (events) =>
       Effect.tryPromise({
-        try: () => journal.rewrite(data),
+        try: () => journal.rewrite(encodeLines(events)),
         catch: (cause) => ({ error: ioError("compact", file)(cause), fatal: !journal.usable })
       })
   }
@@ -175,11 +229,11 @@ const openFileBackend = Effect.fn("StateStore.open")(function*(dir: string) {
 })
 
 export class StateStore extends Context.Service<StateStore, StateStoreShape>()("outboxx/StateStore") {
-  /** The default: the file journal in the configured `state.dir`. */
-  static readonly layerFile: Layer.Layer<StateStore, StateStoreError, Settings> = Layer.unwrap(
+  /** The configured backend (`layerFor`), from the Settings service. */
+  static readonly layer: Layer.Layer<StateStore, StateStoreError, Settings> = Layer.unwrap(
     Effect.gen(function*() {
       const settings = yield* Settings
-      return StateStore.layerFileAt(settings.state.dir)
+      return StateStore.layerFor(settings)
     })
   )
 
@@ -196,6 +250,28 @@ export class StateStore extends Context.Service<StateStore, StateStoreShape>()("
       })
     )
 
+  /**
+   * The backend `state.backend` names: the file journal in `state.dir`, or
+   * the table shared by the pipeline's instances (state/PostgresJournal.ts).
+   */
+  static readonly layerFor = (settings: OutboxxSettings): Layer.Layer<StateStore, StateStoreError> =>
+    settings.state.backend === "postgres"
+      ? StateStore.layerPostgres({
+        url: settings.state.url ?? settings.postgres.url,
+        schema: settings.state.schema,
+        pipeline: settings.postgres.slot,
+        instance: `${os.hostname()} pid ${process.pid}`,
+        connectTimeoutMs: Math.max(1, Duration.toMillis(settings.postgres.connectTimeout))
+      })
+      : StateStore.layerFileAt(settings.state.dir)
+
+  /** The journal in a PostgreSQL table; nothing is read or written until a run claims it. */
+  static readonly layerPostgres = (
+    options: PostgresJournalOptions,
+    compaction: CompactionOptions = { maxLines: 1_000 }
+  ): Layer.Layer<StateStore> =>
+    Layer.effect(StateStore, Effect.map(makeStore(makePostgresJournal(options), [], compaction), StateStore.of))
+
   /** Volatile, for tests and `outboxx tail`: same fold and coalescing, no disk. */
   static readonly layerMemory: Layer.Layer<StateStore> = Layer.effect(
     StateStore,
@@ -207,11 +283,21 @@ export class StateStore extends Context.Service<StateStore, StateStoreShape>()("
     const backend: JournalBackend = {
       location: "memory",
       bytes: () => bytes,
-      append: (data) => Effect.sync(() => void (bytes += data.length)),
-      rewrite: (data) => Effect.sync(() => void (bytes = data.length))
+      append: (events) => Effect.sync(() => void (bytes += encodeLines(events).length)),
+      rewrite: (events) => Effect.sync(() => void (bytes = encodeLines(events).length))
     }
     return makeStore(backend, [], options)
   }
 }
 
 
+
+/** For commands that must not wait: the state is held by a running instance. */
+export const refuseWhenHeld = (location: string): OnClaimBusy => (holder) =>
+  Effect.fail(
+    new StateStoreError({
+      operation: "lock",
+      path: location,
+      detail: `held by ${holder}, a running outboxx; stop it first`
+    })
+  )

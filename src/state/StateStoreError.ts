@@ -11,6 +11,8 @@ export class StateStoreError extends Schema.TaggedError<StateStoreError>()("Stat
   detail: Schema.String,
   /** Byte offset in the file, for corruption. */
   offset: Schema.optional(Schema.Number),
+  /** A shared backend's lost connection or hold: a new streaming run may claim it again. */
+  retryable: Schema.optional(Schema.Boolean),
   cause: Schema.optional(Schema.Defect())
 }) {
   override get message(): string {

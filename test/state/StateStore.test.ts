@@ -198,7 +198,7 @@ describe("StateStore (file)", () => {
     }))
 })
 
-describe("StateStore.layerFile", () => {
+describe("StateStore.layer", () => {
   it.effect("opens the journal in the configured state.dir", () =>
     Effect.gen(function*() {
       const dir = freshDir()
@@ -208,7 +208,7 @@ describe("StateStore.layerFile", () => {
         const store = yield* StateStore
         yield* store.append([slot])
         assert.strictEqual(store.location, journalOf(dir))
-      }).pipe(Effect.provide(StateStore.layerFile.pipe(Layer.provide(settings)), { local: true }))
+      }).pipe(Effect.provide(StateStore.layer.pipe(Layer.provide(settings)), { local: true }))
       assert.strictEqual(linesOf(dir).length, 1)
     }))
 })

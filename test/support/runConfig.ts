@@ -22,6 +22,8 @@ export interface RunConfigOptions {
   readonly brokers?: ReadonlyArray<string>
   /** `http.listen` (default "": no server). */
   readonly http?: string
+  /** Extra lines for [state] (e.g. `backend = "postgres"`). */
+  readonly state?: string
   /** More sections, written before the streams (e.g. `[tracing]`); `PREFIX` is replaced there too. */
   readonly sections?: string
 }
@@ -55,6 +57,7 @@ brokers = ${JSON.stringify(options.brokers ?? [kafkaBrokers()[0]])}
 ${options.kafka ?? ""}
 [state]
 dir = "${stateDir}"
+${options.state ?? ""}
 [http]
 listen = "${options.http ?? ""}"
 [log]

@@ -10,6 +10,7 @@ import { CommandFailed } from "../errors.js"
 import { jsonFlag, loadConfiguredSettings } from "../root.js"
 import { kafkaChecks } from "./kafkaChecks.js"
 import { postgresChecks } from "./postgresChecks.js"
+import { stateChecks } from "./stateChecks.js"
 import { type CheckResult, fail, hasFailures, renderJson, renderText } from "./report.js"
 
 /** Every check; never fails: a check that cannot run is a FAIL line. */
@@ -20,11 +21,12 @@ export const runChecks = (settings: OutboxxSettings): Effect.Effect<ReadonlyArra
         postgresChecks(settings).pipe(
           Effect.catchDefect((defect) => Effect.succeed([fail("postgres checks", `could not run: ${String(defect)}`)]))
         ),
-        kafkaChecks(settings)
+        kafkaChecks(settings),
+        stateChecks(settings)
       ],
-      { concurrency: 2 }
+      { concurrency: 3 }
     ),
-    ([pg, kafka]) => [...pg, ...kafka]
+    ([pg, kafka, state]) => [...pg, ...state, ...kafka]
   )
 
 export const checkCommand = Command.make(
