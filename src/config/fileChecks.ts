@@ -4,6 +4,7 @@
  * names the key, found before anything is created, rather than a failure
  * (or a hang) on the first connection.
  */
+import { hostUrls } from "../postgres/connection.js"
 import { accessSync, constants, statSync } from "node:fs"
 import * as Redacted from "effect/Redacted"
 import { ConfigIssue } from "./ConfigError.js"
@@ -42,7 +43,7 @@ export const checkFiles = (settings: OutboxxSettings): Array<ConfigIssue> => {
     }
   }
   // libpq's file parameters in the URL; the URL itself (it may hold a password) is never shown.
-  const params = new URL(Redacted.value(settings.postgres.url)).searchParams
+  const params = new URL(hostUrls(Redacted.value(settings.postgres.url))[0]!).searchParams
   for (const name of ["sslrootcert", "sslcert", "sslkey"]) {
     const path = params.get(name)
     if (path === null || path === "") continue

@@ -12,6 +12,7 @@
  * crossChecks.ts, which runs on the raw tree so they are reported even when
  * some other key of the same stream is wrong.
  */
+import { hostUrls, targetSessionAttrs } from "../postgres/connection.js"
 import * as Duration from "effect/Duration"
 import * as Effect from "effect/Effect"
 import * as Redacted from "effect/Redacted"
@@ -123,11 +124,18 @@ const PostgresUrl = secret(
           scheme === undefined ? "a value without a scheme" : `a URL starting with ${scheme}`
         }`
       }
-      if (!URL.canParse(s)) return "expected a valid postgres:// URL, found one that does not parse"
-      const sslmode = new URL(s).searchParams.get("sslmode")
-      return sslmode === null || sslModes.includes(sslmode)
+      // Several hosts (libpq: h1:5432,h2:5433): each must make a valid one-host URL.
+      const urls = hostUrls(s)
+      if (!urls.every((one) => URL.canParse(one))) return "expected a valid postgres:// URL, found one that does not parse"
+      const params = new URL(urls[0]!).searchParams
+      const sslmode = params.get("sslmode")
+      if (sslmode !== null && !sslModes.includes(sslmode)) {
+        return `expected sslmode to be one of ${sslModes.join(", ")} (as libpq), found sslmode=${JSON.stringify(sslmode)}`
+      }
+      const attrs = params.get("target_session_attrs")
+      return attrs === null || (targetSessionAttrs as ReadonlyArray<string>).includes(attrs)
         ? undefined
-        : `expected sslmode to be one of ${sslModes.join(", ")} (as libpq), found sslmode=${JSON.stringify(sslmode)}`
+        : `expected target_session_attrs to be one of ${targetSessionAttrs.join(", ")} (as libpq), found ${JSON.stringify(attrs)}`
     })
   )
 )

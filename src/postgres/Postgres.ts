@@ -12,7 +12,16 @@ import * as Schema from "effect/Schema"
 import type * as Scope from "effect/Scope"
 import pg from "pg"
 import type { PostgresSettings } from "../config/model.js"
-import { type ConnectOptions, pgClientConfig, sslFallback } from "./connection.js"
+import type * as Redacted from "effect/Redacted"
+import {
+  type ConnectOptions,
+  hostsOf,
+  pgClientConfig,
+  splitHosts,
+  sslFallback,
+  type TargetSessionAttrs,
+  targetSessionAttrsOf
+} from "./connection.js"
 
 export class PostgresError extends Schema.TaggedError<PostgresError>()("PostgresError", {
   /** What we were doing, e.g. "connect" or "query pg_replication_slots". */
@@ -27,7 +36,8 @@ export class PostgresError extends Schema.TaggedError<PostgresError>()("Postgres
 export const describePgError = (error: unknown): { readonly message: string; readonly code: string | undefined } => {
   if (error instanceof AggregateError && error.errors.length > 0) {
     const inner = error.errors.map((e) => describePgError(e))
-    return { message: [...new Set(inner.map((i) => i.message))].join("; "), code: inner[0]?.code }
+    const reasons = [...new Set(inner.map((i) => i.message))].join("; ")
+    return { message: error.message === "" ? reasons : `${error.message} (${reasons})`, code: inner[0]?.code }
   }
   if (error instanceof Error) {
     const code = (error as { code?: unknown }).code
@@ -42,7 +52,37 @@ export const toPostgresError = (operation: string) => (error: unknown): Postgres
   return new PostgresError({ operation, message, code, cause: error })
 }
 
-/** Opens one connection for the life of the scope. */
+/**
+ * Whether a connected session is what `target_session_attrs` asks for
+ * (libpq's meaning); undefined when it is, else why not.
+ */
+const sessionMismatch = async (client: pg.Client, want: TargetSessionAttrs): Promise<string | undefined> => {
+  if (want === "any") return undefined
+  const { rows } = await client.query<{ standby: boolean; read_only: string }>(
+    "SELECT pg_is_in_recovery() AS standby, current_setting('transaction_read_only') AS read_only"
+  )
+  const standby = rows[0]!.standby
+  const readOnly = standby || rows[0]!.read_only === "on"
+  switch (want) {
+    case "read-write":
+      return readOnly ? (standby ? "is a standby (read-only)" : "is read-only") : undefined
+    case "read-only":
+      return readOnly ? undefined : "is read-write"
+    case "primary":
+      return standby ? "is a standby" : undefined
+    case "standby":
+    case "prefer-standby":
+      return standby ? undefined : "is not a standby"
+  }
+}
+
+/**
+ * Opens one connection for the life of the scope. A URL naming several hosts
+ * (libpq syntax, `h1:5432,h2:5433`) tries them in order, as libpq does, and
+ * takes the first whose session matches `target_session_attrs`
+ * (`prefer-standby`: a standby first, else any); after a failover that is
+ * the promoted server. When none does, the error names each host and why.
+ */
 export const connectClient = (
   url: PostgresSettings["url"],
   options: ConnectOptions = {}
@@ -63,13 +103,40 @@ export const connectClient = (
           }
           return client
         }
-        try {
-          return await attempt(pgClientConfig(url, options))
-        } catch (error) {
-          // sslmode=prefer / allow: libpq's second attempt, the other way.
-          if (!sslFallback(url, error)) throw error
-          return await attempt(pgClientConfig(url, { ...options, sslFallback: true }))
+        const connectOne = async (one: Redacted.Redacted<string>) => {
+          try {
+            return await attempt(pgClientConfig(one, options))
+          } catch (error) {
+            // sslmode=prefer / allow: libpq's second attempt, the other way.
+            if (!sslFallback(one, error)) throw error
+            return await attempt(pgClientConfig(one, { ...options, sslFallback: true }))
+          }
         }
+        const hosts = splitHosts(url)
+        const want = targetSessionAttrsOf(url)
+        if (hosts.length === 1 && want === "any") return await connectOne(url)
+        const names = hostsOf(url)
+        const failures: Array<Error> = []
+        for (const pass of want === "prefer-standby" ? ["standby", "any"] as const : [want]) {
+          for (let i = 0; i < hosts.length; i++) {
+            let client: pg.Client
+            try {
+              client = await connectOne(hosts[i]!)
+            } catch (error) {
+              if (pass === "any" && want === "prefer-standby") continue
+              const { message, code } = describePgError(error)
+              failures.push(Object.assign(new Error(`${names[i]}: ${message}`), code === undefined ? {} : { code }))
+              continue
+            }
+            const mismatch = await sessionMismatch(client, pass).catch((e: unknown) => describePgError(e).message)
+            if (mismatch === undefined) return client
+            await client.end().catch(() => {})
+            if (pass !== "any") failures.push(new Error(`${names[i]} ${mismatch}`))
+          }
+        }
+        throw failures.length === 1 && hosts.length === 1
+          ? failures[0]
+          : new AggregateError(failures, `no server matched target_session_attrs=${want}`)
       },
       catch: toPostgresError("connect")
     }),

@@ -50,13 +50,66 @@ export const sslFallback = (url: Redacted.Redacted<string>, error: unknown): boo
 }
 
 const sslModeOf = (url: Redacted.Redacted<string>): string | null => {
-  const text = Redacted.value(url)
+  const text = firstHostUrl(Redacted.value(url))
   return URL.canParse(text) ? new URL(text).searchParams.get("sslmode") : null
+}
+
+// --- Several hosts (libpq's multi-host URL) -----------------------------------------------------
+
+/** `postgres://user:pw@h1:5432,h2:5433/db?...`: the scheme, the user part, the host list and the rest. */
+const urlParts = (text: string) => {
+  const match = /^(postgres(?:ql)?:\/\/)([^/?#]*)(.*)$/s.exec(text)
+  if (match === null) return undefined
+  const authority = match[2]!
+  const at = authority.lastIndexOf("@")
+  return {
+    scheme: match[1]!,
+    user: at === -1 ? "" : authority.slice(0, at + 1),
+    hosts: (at === -1 ? authority : authority.slice(at + 1)).split(","),
+    rest: match[3]!
+  }
+}
+
+/**
+ * One URL per host of a libpq multi-host URL (`h1:5432,h2:5433`), in order;
+ * the URL itself when it names one host. `pg` and WHATWG URLs take one host.
+ */
+export const hostUrls = (text: string): ReadonlyArray<string> => {
+  const parts = urlParts(text)
+  if (parts === undefined || parts.hosts.length < 2) return [text]
+  return parts.hosts.map((host) => `${parts.scheme}${parts.user}${host}${parts.rest}`)
+}
+
+const firstHostUrl = (text: string): string => hostUrls(text)[0]!
+
+/** The hosts as `host:port`, for messages (never the password). */
+export const hostsOf = (url: Redacted.Redacted<string>): ReadonlyArray<string> =>
+  hostUrls(Redacted.value(url)).map((one) => {
+    const parsed = parse(one)
+    const host = parsed.host || "localhost"
+    return `${host.includes(":") ? `[${host}]` : host}:${parsed.port || 5432}`
+  })
+
+/** libpq's target_session_attrs values; "any" is the default. */
+export const targetSessionAttrs = ["any", "read-write", "read-only", "primary", "standby", "prefer-standby"] as const
+export type TargetSessionAttrs = typeof targetSessionAttrs[number]
+
+export const targetSessionAttrsOf = (url: Redacted.Redacted<string>): TargetSessionAttrs => {
+  const text = firstHostUrl(Redacted.value(url))
+  const value = URL.canParse(text) ? new URL(text).searchParams.get("target_session_attrs") : null
+  return (targetSessionAttrs as ReadonlyArray<string>).includes(value ?? "") ? value as TargetSessionAttrs : "any"
+}
+
+/** Each host's URL, wrapped again: connectClient tries them in order. */
+export const splitHosts = (url: Redacted.Redacted<string>): ReadonlyArray<Redacted.Redacted<string>> => {
+  const urls = hostUrls(Redacted.value(url))
+  return urls.length === 1 ? [url] : urls.map((one) => Redacted.make(one))
 }
 
 /** The `pg.ClientConfig` for a URL; the URL's secret is unwrapped only here. */
 export const pgClientConfig = (url: Redacted.Redacted<string>, options: ConnectOptions = {}): ClientConfig => {
-  const parsed = parse(Redacted.value(url), { useLibpqCompat: true })
+  // One host: connectClient splits a multi-host URL and tries each in turn.
+  const parsed = parse(firstHostUrl(Redacted.value(url)), { useLibpqCompat: true })
   const mode = sslModeOf(url)
   if (mode === "allow" || mode === "prefer") {
     // TLS without verification, as libpq's allow/prefer; which attempt comes first is the mode's.
@@ -85,4 +138,4 @@ export const pgClientConfig = (url: Redacted.Redacted<string>, options: ConnectO
 
 /** The database name in a URL, without exposing the rest of it. */
 export const databaseOf = (url: Redacted.Redacted<string>): string =>
-  parse(Redacted.value(url)).database ?? ""
+  parse(firstHostUrl(Redacted.value(url))).database ?? ""

@@ -20,7 +20,7 @@ import {
   tablesLike,
   unusableSlot
 } from "../../postgres/catalog.js"
-import { databaseOf, pgClientConfig } from "../../postgres/connection.js"
+import { databaseOf, hostsOf, pgClientConfig } from "../../postgres/connection.js"
 import { connectClient, type PostgresError, queryRows } from "../../postgres/Postgres.js"
 import { readPublishKey } from "../../outbox/install.js"
 import { outboxTableProblem } from "../../outbox/table.js"
@@ -41,7 +41,7 @@ export const minimumServerVersion = 140000
 /** `host:port/database` for messages: never the user's password. */
 export const describeTarget = (settings: OutboxxSettings): string => {
   const config = pgClientConfig(settings.postgres.url)
-  return `${config.host ?? "localhost"}:${config.port ?? 5432}/${config.database ?? config.user ?? ""}`
+  return `${hostsOf(settings.postgres.url).join(",")}/${config.database ?? config.user ?? ""}`
 }
 
 export const formatBytes = (bytes: number): string => {
