@@ -453,9 +453,20 @@ export const ensurePublication = Effect.fn("ensurePublication")(function*(
     case "UseExisting":
       return "existing"
     case "Create":
-    case "Alter":
-      yield* queryRows(client, publicationSql(name, plan, settings.postgres.slot))
+    case "Alter": {
+      const sql = publicationSql(name, plan, settings.postgres.slot)
+      const [recovery] = yield* queryRows<{ standby: boolean }>(client, "SELECT pg_is_in_recovery() AS standby")
+      if (recovery?.standby === true) {
+        // Decoding on a standby: the publication is catalog data, made on the primary and replayed here.
+        return yield* new PublicationError({
+          publication: name,
+          message: `the server is a standby (read-only), so the publication cannot be ${plan._tag === "Create" ? "created" : "altered"} here; ` +
+            `run on the primary: ${sql}`
+        })
+      }
+      yield* queryRows(client, sql)
       yield* Effect.logInfo(`publication ${quoteIdent(name)} ${plan._tag === "Create" ? "created" : "altered"}`)
       return plan._tag === "Create" ? "created" : "altered"
+    }
   }
 })

@@ -14,6 +14,12 @@
  * delays the catalog queries of the route loop; a failure is logged once (and
  * once on recovery) and retried on the next tick, never stopping streaming:
  * the replication connection is what detects a lost server.
+ *
+ * Decoding on a standby: a standby cannot write, so the heartbeat stops,
+ * said once. There the slot advances with the primary's WAL that reaches
+ * the standby (keepalives carry the replay position); an idle captured
+ * database with busy others is the case a heartbeat on the primary would
+ * cover (docs/postgresql.md).
  */
 import { Duration, Effect, Schedule, Scope } from "effect"
 import type pg from "pg"
@@ -32,12 +38,21 @@ export const startHeartbeat = Effect.fnUntraced(function*(
   const scope = yield* Effect.scope
   let client: pg.Client | undefined
   let failing = false
+  let standby = false
   const beat = Effect.gen(function*() {
     if (client === undefined) {
       client = yield* connectClient(url, {
         applicationName: "outboxx-heartbeat",
         connectTimeoutMs: Duration.toMillis(connectTimeout)
       }).pipe(Effect.provideService(Scope.Scope, scope))
+      const c = client
+      const { rows } = yield* Effect.tryPromise(() => c.query<{ standby: boolean }>("SELECT pg_is_in_recovery() AS standby"))
+      if (rows[0]?.standby === true) {
+        standby = true
+        return yield* Effect.logInfo(
+          "heartbeat: the server is a standby (decoding on a standby), which cannot write; no heartbeats"
+        )
+      }
     }
     const c = client
     yield* Effect.tryPromise(() => c.query(heartbeatSql))
@@ -58,5 +73,5 @@ export const startHeartbeat = Effect.fnUntraced(function*(
       }
     })
   )
-  yield* beat.pipe(Effect.repeat(Schedule.spaced(interval)), Effect.forkScoped)
+  yield* beat.pipe(Effect.repeat({ schedule: Schedule.spaced(interval), while: () => !standby }), Effect.forkScoped)
 })

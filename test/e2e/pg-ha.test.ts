@@ -1,6 +1,12 @@
 /**
- * Database failover with PostgreSQL 17 failover slots: a primary and a
- * physical standby (dev/pg-ha.sh: same binaries, slot sync on), Outboxx
+ * A PostgreSQL 17 primary and a physical standby (dev/pg-ha.sh: the same
+ * binaries, slot sync on), one pair for both tests, in order.
+ *
+ * Decoding on the standby (16+): `postgres.url` at the replica, the slot
+ * there, the primary carrying no logical slot; the publication made on the
+ * primary (`publication_mode = "existing"`).
+ *
+ * Database failover with PostgreSQL 17 failover slots: Outboxx
  * streaming through a two-host `postgres.url` with
  * `target_session_attrs=read-write` and its state in the shared table.
  * Under continuous writes the primary is killed (-9), the standby promoted;
@@ -15,7 +21,7 @@ import path from "node:path"
 import pg from "pg"
 import { afterAll, beforeAll, describe, expect, it } from "vitest"
 import { writeRunConfig } from "../support/runConfig.js"
-import { pgQuery, readTopic, repoRoot, spawnCli } from "../support/servers.js"
+import { pgQuery, readTopic, repoRoot, runCli, spawnCli } from "../support/servers.js"
 
 const workDir = mkdtempSync(path.join(tmpdir(), "outboxx-pg-failover-"))
 let primary = 0
@@ -86,6 +92,51 @@ const writer = (db: string) => {
   })()
   return { stop: async () => ((on = false), await done, { acknowledged, errors }) }
 }
+
+describe("decoding on a physical standby (PostgreSQL 16+)", () => {
+  it("streams from a slot on the standby: snapshot and changes, no logical slot on the primary", async () => {
+    const db = "ondecode"
+    await pgQuery(urlAt(primary), `CREATE DATABASE ${db}`)
+    await pgQuery(urlAt(primary, db), "CREATE TABLE t (id bigserial PRIMARY KEY, v text NOT NULL)")
+    await pgQuery(urlAt(primary, db), "INSERT INTO t (v) SELECT 'seed' FROM generate_series(1, 500)")
+    await waitUntil("the standby to replay the table", async () =>
+      (await pgQuery<{ n: string }>(urlAt(standby, db), "SELECT count(*)::text AS n FROM t"))[0]!.n === "500", 60_000)
+    const config = writeRunConfig({
+      dir: workDir,
+      name: "ondecode",
+      url: urlAt(standby, db),
+      postgres: `publication_mode = "existing"\nheartbeat_interval = "1s"`,
+      streams: `[[streams]]\nname = "t"\ntables = ["t"]\ntopic = "PREFIX.t"`
+    })
+    // Outboxx cannot make the publication on a standby: it says so, with the statement to run on the primary.
+    const filtered = writeRunConfig({ dir: workDir, name: "ondecodef", url: urlAt(standby, db), streams: `[[streams]]\nname = "t"\ntables = ["t"]\ntopic = "PREFIX.t"` })
+    const refused = await runCli(["run", "-c", filtered.file], { timeoutMs: 60_000 })
+    expect(refused.code).not.toBe(0)
+    expect(refused.stdout + refused.stderr).toMatch(/the server is a standby \(read-only\), so the publication cannot be created here; run on the primary: CREATE PUBLICATION/)
+    // The publication is catalog data: made on the primary, replayed on the standby.
+    await pgQuery(urlAt(primary, db), `CREATE PUBLICATION ${config.slot} FOR TABLE t`)
+    const cli = spawnCli(["run", "-c", config.file])
+    try {
+      // A slot on a standby waits for the primary's next running-transactions record; log one now.
+      const nudge = setInterval(() => void pgQuery(urlAt(primary), "SELECT pg_log_standby_snapshot()").catch(() => {}), 500)
+      await cli.waitForLine(/streaming slot/, 90_000).finally(() => clearInterval(nudge))
+      await pgQuery(urlAt(primary, db), "INSERT INTO t (v) SELECT 'live' FROM generate_series(1, 200)")
+      const messages = await readTopic(`${config.prefix}.t`, { count: 700, idleMs: 5000, timeoutMs: 60_000 })
+      const ops = messages.map((m) => (JSON.parse(m.value!) as { op: string }).op)
+      expect(ops.filter((op) => op === "r")).toHaveLength(500)
+      expect(ops.filter((op) => op === "c")).toHaveLength(200)
+      const onStandby = await pgQuery(urlAt(standby), "SELECT 1 FROM pg_replication_slots WHERE slot_name = $1 AND slot_type = 'logical'", [config.slot])
+      const onPrimary = await pgQuery(urlAt(primary), "SELECT 1 FROM pg_replication_slots WHERE slot_name = $1", [config.slot])
+      expect(onStandby).toHaveLength(1)
+      expect(onPrimary).toHaveLength(0)
+      // The heartbeat cannot write on a standby: said once, not retried into the log.
+      expect(cli.stdout()).toMatch(/heartbeat: the server is a standby/)
+      expect((await cli.stop("SIGTERM", 20_000)).code).toBe(0)
+    } finally {
+      await cli.stop("SIGKILL", 5_000).catch(() => {})
+    }
+  }, 200_000)
+})
 
 describe("database failover (PostgreSQL 17 failover slots)", () => {
   it("kill -9 of the primary, promotion of the standby: Outboxx continues on the new primary and loses nothing", async () => {
