@@ -155,6 +155,8 @@ describe("database failover (PostgreSQL 17 failover slots)", () => {
     const cli = spawnCli(["run", "-c", config.file])
     try {
       await cli.waitForLine(/streaming slot/, 60_000)
+      const report = await runCli(["check", "-c", config.file])
+      expect(report.stdout).toMatch(/ok {3}failover \(1 physical standby; failover slot, synchronized_standby_slots = 'outboxx_standby'\)/)
       const live = writer(db)
       // The standby has the failover slot, kept in step by its slot sync worker.
       await waitUntil("the slot synchronised to the standby", async () => {

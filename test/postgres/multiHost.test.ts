@@ -23,3 +23,14 @@ describe("several hosts in postgres.url (libpq syntax)", () => {
     expect(pgClientConfig(redacted)).toMatchObject({ host: "10.0.0.1", port: 5432, database: "shop", user: "app" })
   })
 })
+
+describe("check: failover advice", () => {
+  it("warns before 17, without a failover slot, and without synchronized_standby_slots; silent with no standby", async () => {
+    const { failoverAdvice } = await import("../../src/cli/check/postgresChecks.js")
+    expect(failoverAdvice(160004, 0, false, "")).toBeUndefined()
+    expect(failoverAdvice(160004, 1, false, "")).toMatchObject({ status: "warn", detail: expect.stringMatching(/before PostgreSQL 17 a logical slot is not kept/) })
+    expect(failoverAdvice(170000, 2, false, "")).toMatchObject({ status: "warn", fix: expect.stringMatching(/slot_failover = true/) })
+    expect(failoverAdvice(170000, 1, true, "")).toMatchObject({ status: "warn", fix: expect.stringMatching(/synchronized_standby_slots/) })
+    expect(failoverAdvice(170000, 1, true, "sb")).toMatchObject({ status: "ok" })
+  })
+})

@@ -462,9 +462,64 @@ export const postgresChecks = (settings: OutboxxSettings): Effect.Effect<Readonl
     results.push(...tables.results)
     results.push(...(yield* publicationCheck(client, settings, server, tables.found)))
     results.push(...(yield* slotAndSenderChecks(client, settings, server)))
+    results.push(...(yield* failoverCheck(client, settings, server)))
     if (settings.outbox !== undefined) results.push(yield* outboxCheck(client, databaseOf(settings.postgres.url)))
     return results
   }))
+
+/**
+ * A primary with physical standbys: does the slot survive a promotion?
+ * Before 17 a logical slot exists on the primary only; from 17 a failover
+ * slot is kept in step on standbys with sync_replication_slots.
+ */
+export const failoverAdvice = (
+  versionNum: number,
+  standbys: number,
+  slotFailover: boolean,
+  synchronizedStandbySlots: string
+): CheckResult | undefined => {
+  if (standbys === 0) return undefined
+  const some = `${standbys} physical standby${standbys === 1 ? "" : "s"}`
+  if (versionNum < 170000) {
+    return warn(
+      "failover",
+      `${some}; before PostgreSQL 17 a logical slot is not kept on standbys: after a promotion the slot is gone, ` +
+        `and outboxx refuses to start rather than skip changes (postgres.on_slot_lost)`,
+      `upgrade to 17 and set postgres.slot_failover = true; until then plan a re-snapshot after a failover (on_slot_lost = "resnapshot")`
+    )
+  }
+  if (!slotFailover) {
+    return warn(
+      "failover",
+      `${some}, but the slot is not a failover slot: a promotion loses it`,
+      "set postgres.slot_failover = true, and sync_replication_slots = on (with hot_standby_feedback, primary_slot_name) on the standbys"
+    )
+  }
+  if (synchronizedStandbySlots === "") {
+    return warn(
+      "failover",
+      `${some}; synchronized_standby_slots is empty, so changes may reach Kafka before a standby has them (a promotion can then lose rows Kafka already holds)`,
+      "set synchronized_standby_slots on the primary to the standbys' physical slots"
+    )
+  }
+  return ok("failover", `${some}; failover slot, synchronized_standby_slots = '${synchronizedStandbySlots}'`)
+}
+
+const failoverCheck = (client: Queryable, settings: OutboxxSettings, server: ServerInfo) =>
+  guarded(
+    "failover",
+    Effect.gen(function*() {
+      if (server.inRecovery) return []
+      const [row] = yield* queryRows<{ standbys: number; synced: string | null }>(
+        client,
+        `SELECT (SELECT count(*)::int FROM pg_stat_replication r WHERE NOT EXISTS (
+                  SELECT 1 FROM pg_replication_slots s WHERE s.active_pid = r.pid AND s.slot_type = 'logical')) AS standbys,
+                current_setting('synchronized_standby_slots', true) AS synced`
+      )
+      const advice = failoverAdvice(server.versionNum, row!.standbys, settings.postgres.slotFailover, row!.synced ?? "")
+      return advice === undefined ? [] : [advice]
+    })
+  )
 
 /** `[outbox]`: the publish functions are installed and the daemon's role can read the key they sign with. */
 const outboxCheck = (client: pg.Client, database: string): Effect.Effect<CheckResult> =>
