@@ -15,5 +15,11 @@ for version in 16 17 18; do
     env -u OUTBOXX_DEV_PG_PORT OUTBOXX_DEV_PG_VERSION="$version" bash "$OUTBOXX_ROOT/dev/pg.sh" down || status=1
   fi
 done
+# The primary/standby pair of the failover tests (dev/pg-ha.sh), when one is left.
+for version in 16 17 18; do
+  if [[ -f "$DEV_DIR/pg$version-ha/primary/data/PG_VERSION" ]]; then
+    env -u OUTBOXX_DEV_PG_PORT OUTBOXX_DEV_PG_VERSION="$version" bash "$OUTBOXX_ROOT/dev/pg-ha.sh" down || status=1
+  fi
+done
 bash "$OUTBOXX_ROOT/dev/pg.sh" down || status=1
 exit "$status"
