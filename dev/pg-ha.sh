@@ -74,22 +74,10 @@ EOF
   rm -f "$STANDBY_DATA/postmaster.pid"
   local slotsync=""
   [[ "$PG_VERSION" -ge 17 ]] && slotsync="sync_replication_slots = on"
-  as_postgres tee "$STANDBY_DATA/outboxx-dev.conf" >/dev/null <<EOF
-listen_addresses = '127.0.0.1'
+  # The copy keeps the primary's outboxx-dev.conf; this file, included after it, wins.
+  as_postgres tee "$STANDBY_DATA/outboxx-ha.conf" >/dev/null <<EOF
 port = $STANDBY_PORT
 unix_socket_directories = '$HA_DIR/standby/run'
-max_connections = 300
-wal_level = logical
-max_replication_slots = 64
-max_wal_senders = 64
-wal_sender_timeout = '10s'
-track_commit_timestamp = on
-fsync = off
-full_page_writes = off
-log_min_messages = warning
-log_line_prefix = '%m [%p] %d %a: '
-EOF
-  as_postgres tee "$STANDBY_DATA/outboxx-ha.conf" >/dev/null <<EOF
 hot_standby = on
 hot_standby_feedback = on
 primary_conninfo = 'host=127.0.0.1 port=$PRIMARY_PORT user=postgres dbname=postgres application_name=outboxx_standby'

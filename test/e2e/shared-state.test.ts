@@ -128,7 +128,8 @@ describe("state.backend = postgres", () => {
 
       const ids = await pgQuery<{ id: string }>(db.url, "SELECT id::text AS id FROM t")
       expect(ids.length).toBe(seeded + written)
-      const messages = await readTopic(`${config.prefix}.t`, { count: ids.length, idleMs: 5000, timeoutMs: 120_000 })
+      // No `count`: the topic holds duplicates (re-read chunks), so reading ids.length messages would stop short.
+      const messages = await readTopic(`${config.prefix}.t`, { idleMs: 10_000, timeoutMs: 180_000 })
       const seen = new Set<string>()
       let reads = 0
       for (const m of messages) {
@@ -138,13 +139,15 @@ describe("state.backend = postgres", () => {
         seen.add(String(event.after.id))
       }
       const missing = ids.filter((r) => !seen.has(r.id))
+      console.log(`shared state: ${ids.length} rows, ${messages.length} records read, ${missing.length} missing`)
       expect(missing, "rows missing from Kafka").toEqual([])
-      // The resumed snapshot re-reads only the chunks delivered but not yet journaled at the kill
-      // (a handful), never the table again (that would be `seeded` more reads).
+      // The resumed snapshot re-reads only the chunks delivered but not yet journaled at the kill:
+      // the initial snapshot journals what was delivered every 200 ms, so one or two such windows
+      // (thousands of rows under load), never the table again (that would be `seeded` more reads).
       console.log(`shared state: ${seeded} rows, kill -9 after ${chunksAtKill} journaled chunks; ` +
         `${reads} snapshot reads of them (${reads - seeded} again), ${messages.length} records`)
       expect(reads).toBeGreaterThanOrEqual(seeded)
-      expect(reads - seeded).toBeLessThanOrEqual(20 * chunk)
+      expect(reads - seeded).toBeLessThanOrEqual(seeded * 0.15)
     } finally {
       for (const cli of running) await cli.stop("SIGKILL", 5_000).catch(() => {})
     }
