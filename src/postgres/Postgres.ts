@@ -123,6 +123,7 @@ export const connectClient = (
             try {
               client = await connectOne(hosts[i]!)
             } catch (error) {
+              // prefer-standby's second pass: this host's failure is on record from the first.
               if (pass === "any" && want === "prefer-standby") continue
               const { message, code } = describePgError(error)
               failures.push(Object.assign(new Error(`${names[i]}: ${message}`), code === undefined ? {} : { code }))
@@ -130,6 +131,7 @@ export const connectClient = (
             }
             const mismatch = await sessionMismatch(client, pass).catch((e: unknown) => describePgError(e).message)
             if (mismatch === undefined) return client
+            // Not the server asked for: the session is dropped; a failing close changes nothing.
             await client.end().catch(() => {})
             if (pass !== "any") failures.push(new Error(`${names[i]} ${mismatch}`))
           }

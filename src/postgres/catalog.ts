@@ -154,6 +154,10 @@ export const unusableSlot = (
   return undefined
 }
 
+/** Whether the server is a standby (in recovery, read-only): decoding on a standby, or a failover in progress. */
+export const isStandby = (client: Queryable): Effect.Effect<boolean, PostgresError> =>
+  Effect.map(one<{ standby: boolean }>(client, "SELECT pg_is_in_recovery() AS standby"), (row) => row?.standby === true)
+
 /** The server's WAL position: pg_current_wal_lsn(), or the last replayed LSN on a standby server. */
 export const currentWalLsn = (client: Queryable): Effect.Effect<string | undefined, PostgresError> =>
   Effect.map(

@@ -24,6 +24,7 @@ import type { Operation, OutboxxSettings, TableRef } from "../config/model.js"
 import {
   captureFacts,
   type CaptureFacts,
+  isStandby,
   managedPublicationComment,
   publicationInfo,
   type PublicationInfo,
@@ -455,8 +456,7 @@ export const ensurePublication = Effect.fn("ensurePublication")(function*(
     case "Create":
     case "Alter": {
       const sql = publicationSql(name, plan, settings.postgres.slot)
-      const [recovery] = yield* queryRows<{ standby: boolean }>(client, "SELECT pg_is_in_recovery() AS standby")
-      if (recovery?.standby === true) {
+      if (yield* isStandby(client)) {
         // Decoding on a standby: the publication is catalog data, made on the primary and replayed here.
         return yield* new PublicationError({
           publication: name,

@@ -24,6 +24,7 @@
 import { Duration, Effect, Schedule, Scope } from "effect"
 import type pg from "pg"
 import type { Redacted } from "effect"
+import { isStandby } from "../postgres/catalog.js"
 import { connectClient } from "../postgres/Postgres.js"
 
 export const heartbeatPrefix = "outboxx-heartbeat"
@@ -45,10 +46,10 @@ export const startHeartbeat = Effect.fnUntraced(function*(
         applicationName: "outboxx-heartbeat",
         connectTimeoutMs: Duration.toMillis(connectTimeout)
       }).pipe(Effect.provideService(Scope.Scope, scope))
-      const c = client
-      const { rows } = yield* Effect.tryPromise(() => c.query<{ standby: boolean }>("SELECT pg_is_in_recovery() AS standby"))
-      if (rows[0]?.standby === true) {
+      if (yield* isStandby(client)) {
         standby = true
+        // Nothing more to write: the connection is not kept idle for the life of the stream.
+        client.end().catch(() => undefined)
         return yield* Effect.logInfo(
           "heartbeat: the server is a standby (decoding on a standby), which cannot write; no heartbeats"
         )

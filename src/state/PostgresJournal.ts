@@ -31,6 +31,7 @@ import * as Exit from "effect/Exit"
 import type * as Redacted from "effect/Redacted"
 import * as Schema from "effect/Schema"
 import type pg from "pg"
+import { isStandby } from "../postgres/catalog.js"
 import { connectClient, describePgError, queryRows } from "../postgres/Postgres.js"
 import { quoteIdent } from "../postgres/quote.js"
 import { JournalEvent } from "./JournalEvent.js"
@@ -100,19 +101,17 @@ export const makePostgresJournal = (options: PostgresJournalOptions): JournalBac
       })
     })
 
-  const encodeRows = (events: ReadonlyArray<JournalEvent>): Array<string> => {
+  /** Inserts `events` from seq `from`; succeeds with their size (for the compaction bound). */
+  const insert = (operation: string, events: ReadonlyArray<JournalEvent>, from: number) => {
     const rows = events.map((e) => JSON.stringify(encodeEvent(e)))
-    for (const row of rows) bytes += row.length + 1
-    return rows
-  }
-
-  const insert = (operation: string, events: ReadonlyArray<JournalEvent>, from: number) =>
-    run(
+    const size = rows.reduce((sum, row) => sum + row.length + 1, 0)
+    return run(
       operation,
       `INSERT INTO ${table} (pipeline, seq, event)
        SELECT $1, $2::bigint + o - 1, e FROM unnest($3::jsonb[]) WITH ORDINALITY AS x(e, o)`,
-      [options.pipeline, from, encodeRows(events)]
-    )
+      [options.pipeline, from, rows]
+    ).pipe(Effect.as(size))
+  }
 
   /** Creates the schema and tables when missing; without the privilege, says what to run. */
   const ensureTables = (client: pg.Client) =>
@@ -173,10 +172,7 @@ export const makePostgresJournal = (options: PostgresJournalOptions): JournalBac
         Deferred.doneUnsafe(lost, Exit.fail(fail("hold", `the connection holding the pipeline's state ${why}; another instance may take it over`)))
       client.on("error", onGone("failed"))
       client.on("end", onGone("closed"))
-      const [recovery] = yield* queryRows<{ standby: boolean }>(client, "SELECT pg_is_in_recovery() AS standby").pipe(
-        Effect.mapError((e) => fail("connect", e.message, e))
-      )
-      if (recovery?.standby === true) {
+      if (yield* isStandby(client).pipe(Effect.mapError((e) => fail("connect", e.message, e)))) {
         return yield* fail(
           "open",
           "the server is a standby (read-only); point state.url at the primary (decoding on a standby keeps its state there)",
@@ -224,22 +220,29 @@ export const makePostgresJournal = (options: PostgresJournalOptions): JournalBac
     bytes: () => bytes,
     claim,
     append: (events) =>
-      Effect.suspend(() => insert(`append at seq ${nextSeq}`, events, nextSeq)).pipe(Effect.tap(() => Effect.sync(() => void (nextSeq += events.length)))),
+      Effect.suspend(() => insert(`append at seq ${nextSeq}`, events, nextSeq)).pipe(
+        Effect.tap((size) =>
+          Effect.sync(() => {
+            nextSeq += events.length
+            bytes += size
+          })
+        )
+      ),
     rewrite: (events) =>
       Effect.gen(function*() {
-        const before = bytes
         yield* run("compact", "BEGIN")
-        yield* Effect.gen(function*() {
+        const size = yield* Effect.gen(function*() {
           yield* run("compact", `DELETE FROM ${table} WHERE pipeline = $1`, [options.pipeline])
-          bytes = 0
-          yield* insert("compact", events, 1)
+          const size = yield* insert("compact", events, 1)
           yield* run("compact", "COMMIT")
+          return size
         }).pipe(
-          Effect.onError(() =>
-            Effect.sync(() => void (bytes = before)).pipe(Effect.andThen(run("compact", "ROLLBACK")), Effect.ignore)
-          )
+          // The compaction's own error is the one reported. A ROLLBACK fails only on a broken
+          // connection, which ends the claim by itself (the session's error/end events).
+          Effect.onError(() => run("compact", "ROLLBACK").pipe(Effect.ignore))
         )
         nextSeq = events.length + 1
+        bytes = size
       }).pipe(
         // The old rows stay when the transaction fails; the connection's loss ends the claim anyway.
         Effect.mapError((error) => ({ error, fatal: false }))
