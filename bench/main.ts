@@ -18,8 +18,9 @@ import { outboxxOutboxTable, outboxxPublish } from "./readers/outbox.js"
 import { outboxx, outboxxWithFormat } from "./readers/outboxx.js"
 import { pgRecvlogical } from "./readers/pgRecvlogical.js"
 import { serverDecode } from "./readers/serverDecode.js"
+import { runSnapshotBench, SNAPSHOT_READERS, type SnapshotReaderName } from "./snapshot.js"
 import { READERS, type ReaderContext, type ReaderName, type ReaderResult } from "./readers/types.js"
-import { describeMachine, summarize, writeReport, type Report } from "./report.js"
+import { describeMachine, summarize, summarizeSnapshot, writeReport, type Report } from "./report.js"
 
 const USAGE = `usage: npm run bench -- [options]
   --changes N          changes in the backlog (default 1000000: 80% inserts, 15% updates, 5% deletes)
@@ -31,6 +32,11 @@ const USAGE = `usage: npm run bench -- [options]
   --timeout S          limit per reader run, seconds (default 1800)
   --latency            also run the latency mode (outboxx and debezium)
   --no-drain           skip the drain benchmark (with --latency: latency only)
+  --no-snapshot        skip the snapshot benchmark
+  --snapshot-rows N    rows of the snapshot benchmark's keyed table (default 10000000)
+  --keyless-rows N     rows of its keyless table (default: --snapshot-rows)
+  --snapshot-readers a,b  subset of ${SNAPSHOT_READERS.join(",")} (default all)
+  --snapshot-runs N    runs per snapshot reader (default: --runs)
   --rates a,b          latency mode write rates, changes/s (default 2000,10000)
   --latency-seconds S  latency mode duration per rate (default 60)
   --latency-warmup S   writes at the rate before measuring, not counted (default 10)
@@ -49,6 +55,11 @@ const { values } = parseArgs({
     timeout: { type: "string", default: "1800" },
     latency: { type: "boolean", default: false },
     "no-drain": { type: "boolean", default: false },
+    "no-snapshot": { type: "boolean", default: false },
+    "snapshot-rows": { type: "string", default: "10000000" },
+    "keyless-rows": { type: "string" },
+    "snapshot-readers": { type: "string", default: SNAPSHOT_READERS.join(",") },
+    "snapshot-runs": { type: "string" },
     rates: { type: "string", default: "2000,10000" },
     "latency-seconds": { type: "string", default: "60" },
     "latency-warmup": { type: "string", default: "10" },
@@ -80,6 +91,16 @@ const timeoutMs = positiveInt("timeout", values.timeout) * 1000
 const rates = values.rates.split(",").map((rate) => positiveInt("rates", rate.trim()))
 const latencySeconds = positiveInt("latency-seconds", values["latency-seconds"])
 const latencyWarmup = values["latency-warmup"] === "0" ? 0 : positiveInt("latency-warmup", values["latency-warmup"])
+const snapshotRows = positiveInt("snapshot-rows", values["snapshot-rows"])
+const keylessRows = values["keyless-rows"] === undefined ? snapshotRows : positiveInt("keyless-rows", values["keyless-rows"])
+const snapshotRuns = values["snapshot-runs"] === undefined ? runs : positiveInt("snapshot-runs", values["snapshot-runs"])
+const snapshotReaders = values["snapshot-readers"].split(",").map((name) => name.trim()) as Array<SnapshotReaderName>
+for (const reader of snapshotReaders) {
+  if (!(SNAPSHOT_READERS as ReadonlyArray<string>).includes(reader)) {
+    console.error(`--snapshot-readers: unknown reader ${JSON.stringify(reader)}; known: ${SNAPSHOT_READERS.join(", ")}`)
+    process.exit(2)
+  }
+}
 const readers = values.readers.split(",").map((name) => name.trim()) as Array<ReaderName>
 for (const reader of readers) {
   if (!(READERS as ReadonlyArray<string>).includes(reader)) {
@@ -210,6 +231,20 @@ const main = async (): Promise<void> => {
     }
   })()
   const drained = values["no-drain"] ? { runs: previous.runs ?? [], settings: previous.settings ?? {} } : await drain(workRoot)
+  const snapshot = values["no-snapshot"]
+    ? previous.snapshot
+    : summarizeSnapshot(
+        await runSnapshotBench({
+          rows: snapshotRows,
+          keylessRows,
+          runs: snapshotRuns,
+          readers: snapshotReaders,
+          rebuild: values.rebuild,
+          timeoutMs,
+          workRoot,
+          log
+        })
+      )
   let latency = previous.latency
   if (values.latency) {
     await withClient("postgres", async (client) => {
@@ -219,12 +254,12 @@ const main = async (): Promise<void> => {
     const latencyReaders = (["outboxx", "debezium"] as const).filter((reader) => readers.includes(reader)) as Array<LatencyReader>
     latency = await runLatency({ readers: latencyReaders, rates, seconds: latencySeconds, warmupSeconds: latencyWarmup, workRoot, log })
   }
-  const report: Report = { machine, ...drained, ...(latency ? { latency } : {}) }
+  const report: Report = { machine, ...drained, ...(snapshot ? { snapshot } : {}), ...(latency ? { latency } : {}) }
   writeReport(values.out, report)
   log(`wrote ${path.join(values.out, "latest.json")}, latest.md and latest.svg`)
   console.log(fs.readFileSync(path.join(values.out, "latest.md"), "utf8"))
   const failed = (drained as { failures?: ReadonlyArray<unknown> }).failures?.length ?? 0
-  if (!values.keep && failed === 0 && !(latency?.failures && latency.failures.length > 0)) fs.rmSync(workRoot, { recursive: true, force: true })
+  if (!values.keep && failed === 0 && (snapshot?.failures?.length ?? 0) === 0 && !(latency?.failures && latency.failures.length > 0)) fs.rmSync(workRoot, { recursive: true, force: true })
 }
 
 main().then(

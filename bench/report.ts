@@ -9,6 +9,7 @@ import * as path from "node:path"
 import type { LatencyReport } from "./latency.js"
 import { devDir, withClient } from "./lib/servers.js"
 import type { ReaderName, ReaderResult } from "./readers/types.js"
+import type { SnapshotBenchOutcome, SnapshotReaderName, SnapshotResult } from "./snapshot.js"
 
 export interface Machine {
   readonly cpu: string
@@ -22,7 +23,7 @@ export interface Machine {
 }
 
 export interface RunRow {
-  readonly reader: ReaderName
+  readonly reader: ReaderName | SnapshotReaderName
   readonly events: number
   readonly seconds: number
   readonly events_per_s: number
@@ -33,6 +34,27 @@ export interface RunRow {
   readonly startup_s?: number
   /** How many runs the medians are taken over. */
   readonly samples: number
+  /** The slowest and the fastest run's events/s: the spread around the median. */
+  readonly events_per_s_min?: number
+  readonly events_per_s_max?: number
+  /** Median busy share of the machine (0-1) in the 2 s before each run. */
+  readonly busy_before?: number
+}
+
+/** A ratio computed inside each round (adjacent runs), then its median and range over the rounds. */
+export interface Ratio {
+  readonly name: string
+  readonly median: number
+  readonly min: number
+  readonly max: number
+  readonly rounds: number
+}
+
+export interface SnapshotReport {
+  readonly settings: Record<string, unknown>
+  readonly runs: ReadonlyArray<RunRow>
+  readonly ratios: ReadonlyArray<Ratio>
+  readonly failures?: ReadonlyArray<{ readonly reader: SnapshotReaderName; readonly error: string }>
 }
 
 export interface Report {
@@ -41,6 +63,7 @@ export interface Report {
   readonly runs: ReadonlyArray<RunRow>
   readonly failures?: ReadonlyArray<{ readonly reader: ReaderName; readonly error: string }>
   readonly latency?: LatencyReport
+  readonly snapshot?: SnapshotReport
 }
 
 const jarVersion = (dir: string, prefix: string): string => {
@@ -84,8 +107,10 @@ export const median = (values: ReadonlyArray<number>): number => {
 const round = (value: number, digits: number): number => Number(value.toFixed(digits))
 
 /** One row of medians over a reader's runs (each metric on its own). */
-export const summarize = (results: ReadonlyArray<ReaderResult>): RunRow => {
+export const summarize = (results: ReadonlyArray<Omit<ReaderResult, "reader"> & { readonly reader: RunRow["reader"]; readonly busyBefore?: number }>): RunRow => {
   const first = results[0]!
+  const rates = results.map((r) => r.events / r.seconds)
+  const busy = results.flatMap((r) => (r.busyBefore === undefined ? [] : [r.busyBefore]))
   const seconds = median(results.map((r) => r.seconds))
   const events = median(results.map((r) => r.events))
   const bytes = median(results.map((r) => r.bytes))
@@ -99,7 +124,54 @@ export const summarize = (results: ReadonlyArray<ReaderResult>): RunRow => {
     cpu_s: round(median(results.map((r) => r.cpuS)), 2),
     peak_rss_mb: round(median(results.map((r) => r.peakRssMb)), 1),
     ...(startups.length > 0 ? { startup_s: round(median(startups), 2) } : {}),
-    samples: results.length
+    samples: results.length,
+    events_per_s_min: Math.round(Math.min(...rates)),
+    events_per_s_max: Math.round(Math.max(...rates)),
+    ...(busy.length > 0 ? { busy_before: round(median(busy), 2) } : {})
+  }
+}
+
+/**
+ * Ratios of rates within one round (each reader's runs interleave, so a
+ * round's runs are minutes apart, not a whole benchmark apart).
+ */
+export const roundRatios = <R extends { readonly reader: string; readonly round: number; readonly events: number; readonly seconds: number }>(
+  results: ReadonlyArray<R>,
+  specs: ReadonlyArray<{ readonly name: string; readonly of: string; readonly to: ReadonlyArray<string> }>
+): Array<Ratio> => {
+  const rounds = [...new Set(results.map((r) => r.round))]
+  const rate = (round: number, reader: string): number | undefined => {
+    const result = results.find((r) => r.round === round && r.reader === reader)
+    return result === undefined ? undefined : result.events / result.seconds
+  }
+  return specs.flatMap((spec) => {
+    const values = rounds.flatMap((round) => {
+      const of = rate(round, spec.of)
+      const to = spec.to.map((reader) => rate(round, reader))
+      if (of === undefined || to.some((v) => v === undefined)) return []
+      return [of / Math.min(...(to as Array<number>))]
+    })
+    if (values.length === 0) return []
+    return [{ name: spec.name, median: round(median(values), 2), min: round(Math.min(...values), 2), max: round(Math.max(...values), 2), rounds: values.length }]
+  })
+}
+
+const SNAPSHOT_RATIOS = [
+  { name: "outboxx_initial / min(pg_copy, kafka_producer_perf)", of: "outboxx_initial", to: ["pg_copy", "kafka_producer_perf"] },
+  { name: "outboxx_initial / debezium_initial", of: "outboxx_initial", to: ["debezium_initial"] },
+  { name: "outboxx_incremental / min(pg_copy, kafka_producer_perf)", of: "outboxx_incremental", to: ["pg_copy", "kafka_producer_perf"] },
+  { name: "outboxx_incremental / debezium_initial", of: "outboxx_incremental", to: ["debezium_initial"] },
+  { name: "outboxx_keyless / min(pg_copy, kafka_producer_perf)", of: "outboxx_keyless", to: ["pg_copy", "kafka_producer_perf"] }
+] as const
+
+export const summarizeSnapshot = (outcome: SnapshotBenchOutcome): SnapshotReport => {
+  const byReader = new Map<SnapshotReaderName, Array<SnapshotResult>>()
+  for (const result of outcome.results) byReader.set(result.reader, [...(byReader.get(result.reader) ?? []), result])
+  return {
+    settings: outcome.settings,
+    runs: [...byReader.values()].map((results) => summarize(results)),
+    ratios: roundRatios(outcome.results, SNAPSHOT_RATIOS),
+    ...(outcome.failures.length > 0 ? { failures: outcome.failures } : {})
   }
 }
 

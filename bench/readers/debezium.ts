@@ -40,6 +40,8 @@ export const startDebezium = async (options: {
   readonly timeoutMs: number
   /** Latency mode: keep the commit time (`source.ts_ms`) in the unwrapped row as `__source_ts_ms`. */
   readonly commitTime?: boolean
+  /** Snapshot benchmark: `initial_only` (the slot is Debezium's own, created by it). Default `no_data`. */
+  readonly snapshotMode?: "no_data" | "initial_only"
 }): Promise<Measured> => {
   if (!fs.existsSync(debeziumLib)) throw new Error(`no Debezium jars in ${debeziumLib}: run bash dev/debezium.sh fetch`)
   const { workDir } = options
@@ -79,7 +81,7 @@ export const startDebezium = async (options: {
       "slot.name": options.slot,
       "publication.name": options.backlog.publication,
       "publication.autocreate.mode": "disabled",
-      "snapshot.mode": "no_data",
+      "snapshot.mode": options.snapshotMode ?? "no_data",
       "decimal.handling.mode": "string",
       "tombstones.on.delete": "false",
       // Bigger than the defaults (2048 / 8192): what a user tuning for throughput sets.

@@ -27,9 +27,15 @@ export const KAFKA_JVM_OPTS = [
   "-XX:InitiatingHeapOccupancyPercent=35", "-XX:+ExplicitGCInvokesConcurrent", "-Djava.awt.headless=true"
 ]
 
-export const kafkaProducerPerf = async (context: ReaderContext): Promise<ReaderResult> => {
+export const kafkaProducerPerf = (context: ReaderContext): Promise<ReaderResult> =>
+  producerPerf({ ...context, events: context.backlog.changes })
+
+/** `events` records of `recordSize` bytes: the drain's and the snapshot's sink limit. */
+export const producerPerf = async (
+  context: Pick<ReaderContext, "workDir" | "timeoutMs" | "recordSize"> & { readonly events: number }
+): Promise<ReaderResult> => {
   const topic = runName("bench_perf")
-  const events = context.backlog.changes
+  const events = context.events
   await withAdmin((admin) => createTopic(admin, topic))
   try {
     const logFile = path.join(context.workDir, "producer-perf.log")

@@ -123,7 +123,11 @@ export interface TableFormat {
     nowMs: number
   ) => readonly [deleted: OutRecord, created: OutRecord]
   readonly truncate: (out: JsonBytes, lsn: number, tx: Transaction, nowMs: number) => OutRecord
-  readonly snapshot: (row: TextRow, kind: SnapshotKind, lsn: number, tx: Transaction, nowMs: number) => OutRecord
+  /**
+   * A snapshot row (`op` "r"), read with COPY into the same cell layout as a
+   * streamed row (snapshot/copyRows.ts): every cell text or null.
+   */
+  readonly snapshot: (out: JsonBytes, row: Tuple, kind: SnapshotKind, lsn: number, tx: Transaction, nowMs: number) => OutRecord
   /** The Kafka key of a row as text (a dead letter's key, for one); null when the table has no key columns. */
   readonly keyText: (tuple: Tuple) => string | null
   /**

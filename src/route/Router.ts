@@ -85,7 +85,7 @@ export interface SnapshotRowSink {
    */
   readonly emitSnapshotRows: (
     lsn: number,
-    rows: ReadonlyArray<{ readonly row: TextRow; readonly plans: ReadonlyArray<TablePlan> }>,
+    rows: ReadonlyArray<{ readonly row: Tuple; readonly plans: ReadonlyArray<TablePlan> }>,
     onDelivered: () => void
   ) => void
 }
@@ -338,14 +338,14 @@ export class Router implements SnapshotRowSink {
    */
   emitSnapshotRows(
     lsn: number,
-    rows: ReadonlyArray<{ readonly row: TextRow; readonly plans: ReadonlyArray<TablePlan> }>,
+    rows: ReadonlyArray<{ readonly row: Tuple; readonly plans: ReadonlyArray<TablePlan> }>,
     onDelivered: () => void
   ): void {
     const tx = this.requireTx(lsn, "snapshot row")
     const streams = new Set<number>()
     for (const { plans, row } of rows) {
       for (const plan of plans) {
-        this.pushRecord(plan, tx, plan.format.snapshot(row, "incremental", lsn, tx, this.now), "r")
+        this.pushRecord(plan, tx, plan.format.snapshot(this.out, row, "incremental", lsn, tx, this.now), "r")
         streams.add(plan.streamIndex)
       }
     }

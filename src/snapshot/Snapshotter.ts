@@ -26,18 +26,22 @@ import type { OutboxxSettings } from "../config/model.js"
 import type { Outbox } from "../deliver/Outbox.js"
 import type { ChangeObserver, LogicalMessageHandler, SnapshotRowSink } from "../route/Router.js"
 import { streamFormats, type TablePlan } from "../route/TablePlan.js"
-import type { Relation, Tuple } from "../decode/messages.js"
+import type { Relation } from "../decode/messages.js"
 import { formatLsn } from "../postgres/lsn.js"
 import { connectClient } from "../postgres/Postgres.js"
 import { quoteLiteral } from "../postgres/quote.js"
 import { TypeRegistry } from "../event/values/TypeRegistry.js"
 import type { JournalEvent } from "../state/JournalEvent.js"
 import type { StateStoreShape } from "../state/StateStore.js"
-import { queryText, readBlockRange, readKeysetChunk, readKeysetChunkInSnapshot, relationBlocks } from "./chunks.js"
+import { queryText, readBlockRange, readKeysetChunk, readKeysetChunkInSnapshot } from "./chunks.js"
+import { type ChunkRead, planParts, TableRun, type TablePart } from "./parts.js"
+import type { Tuple } from "../decode/tuple.js"
+import { JsonBytes } from "../event/record/JsonBytes.js"
+import { releaseSlabs } from "../event/record/SlabPool.js"
 import { decodeSignal, decodeWatermark, encodeWatermark, signalPrefix, type Watermark, watermarkPrefix } from "./messages.js"
 import { SnapshotProgress } from "./progress.js"
 import { type BatchTracer, nowNs } from "../observability/BatchTrace.js"
-import type { TextRow, Transaction } from "../event/EventFormat.js"
+import type { Transaction } from "../event/EventFormat.js"
 import { SnapshotError } from "./SnapshotError.js"
 import { verifySignal } from "./signalKey.js"
 import { reconnectBackoff } from "../pipeline/backoff.js"
@@ -62,8 +66,8 @@ export interface SnapshotterOptions {
 /** A chunk row, ready for every stream that snapshots the table. */
 interface PreparedRow {
   readonly key: string
-  /** The row as read; each stream's format writes its event when the window closes. */
-  readonly row: TextRow
+  /** The row as read (its cells in the chunk's RowStore); each stream's format writes its event when the window closes. */
+  readonly row: Tuple
   readonly plans: ReadonlyArray<TablePlan>
 }
 
@@ -91,8 +95,8 @@ const now = () => new Date().toISOString()
 
 const keyOf = (row: PreparedRow) => row.key
 
-const prepareRow = (target: TableTarget, row: TextRow): PreparedRow => ({
-  key: chunkKeyText(target.chunkKey.map((i) => row[i])),
+const prepareRow = (target: TableTarget, row: Tuple): PreparedRow => ({
+  key: chunkKeyText(target.chunkKey.map((i) => row.value(i))),
   row,
   plans: target.plans
 })
@@ -151,7 +155,6 @@ export const makeSnapshotter = Effect.fnUntraced(function*(options: SnapshotterO
     const at = now()
     yield* append(tables.map((table) => ({ _tag: "SnapshotStarted" as const, table, at })))
     for (const table of tables) startedAt.set(table, at)
-    yield* Effect.logInfo("initial snapshot starting", { tables: tables.length, snapshot: snapshotName, consistentPoint: formatLsn(consistentPoint), parallelism, chunkSize })
     const started = Date.now()
     // Snapshot rows have no WAL position or transaction of their own: they carry the consistent
     // point, and the snapshot's start as their time (docs/snapshots.md).
@@ -164,86 +167,98 @@ export const makeSnapshotter = Effect.fnUntraced(function*(options: SnapshotterO
     const checkAllDelivered = () => {
       if (readersDone && undelivered === 0) allDelivered()
     }
-    let next = 0
     let totalRows = 0
 
-    const readTable = Effect.fnUntraced(function*(client: pg.Client, table: string) {
+    // Every table in parts (key ranges, block ranges) that readers take in order, so one big
+    // table is read by several connections at once.
+    const parts: Array<TablePart> = []
+    for (const table of tables) {
       const target = yield* load(table)
       progress.start(table, target.estimatedRows)
-      let outstanding = 0
-      let reading = true
-      let tableRows = 0
-      const tableDone = () => {
-        pendingEvents.push({ _tag: "SnapshotTableDone", table, rows: tableRows, at: now() })
-        progress.finish(table)
-      }
-      const topics = [...new Set(target.plans.map((plan) => plan.topic))]
-      const emitChunk = Effect.fnUntraced(function*(rows: ReadonlyArray<TextRow>, lowKey: unknown, highKey: unknown, readStart: bigint) {
-        if (rows.length === 0) return
-        const ts = Date.now()
-        const encodeStart = traces === undefined ? 0n : nowNs()
-        const outboxes = new Map<number, Outbox>()
-        for (const plan of target.plans) {
-          let outbox = outboxes.get(plan.streamIndex)
-          if (outbox === undefined) {
-            outbox = { records: [], txs: [], counts: [] }
-            outboxes.set(plan.streamIndex, outbox)
-          }
-          const records = outbox.records
-          for (const row of rows) records.push(plan.format.snapshot(row, "initial", consistentPoint, snapshotTx, ts))
-        }
-        let remaining = outboxes.size
-        outstanding++
-        undelivered++
-        const chunkRows = rows.length
-        const onDelivered = () => {
-          if (--remaining > 0) return
-          tableRows += chunkRows
-          pendingEvents.push({ _tag: "SnapshotChunkDone", table, lowKey: lowKey as never, highKey: highKey as never, rows: chunkRows })
-          outstanding--
-          undelivered--
-          if (!reading && outstanding === 0) tableDone()
-          checkAllDelivered()
-        }
-        const trace = traces?.startChunk(readStart, table, rows.length, topics)
-        if (trace !== undefined) {
-          trace.child("outboxx.snapshot.read", readStart, encodeStart, { "outboxx.snapshot.rows": rows.length })
-          trace.child("outboxx.snapshot.encode", encodeStart, nowNs())
-        }
-        for (const [streamIndex, outbox] of outboxes) {
-          outbox.delivered = [onDelivered]
-          if (trace !== undefined) {
-            outbox.trace = trace
-            trace.pending++
-          }
-          yield* Queue.offer(mailboxes[streamIndex]!, outbox)
-        }
-        progress.add(table, chunkRows)
-        totalRows += chunkRows
-      })
+      const run = new TableRun(table, target, (event) => pendingEvents.push(event), () => progress.finish(table))
+      for (const part of yield* planParts(catalog, target, parallelism, chunkSize, run)) parts.push(part)
+    }
+    yield* Effect.logInfo("initial snapshot starting", {
+      tables: tables.length,
+      parts: parts.length,
+      snapshot: snapshotName,
+      consistentPoint: formatLsn(consistentPoint),
+      parallelism,
+      chunkSize
+    })
+    let nextPart = 0
 
-      if (target.chunkKey.length > 0) {
+    /** One chunk: its rows written as events as they arrive, then handed to the stream actors. */
+    const readChunk = Effect.fnUntraced(function*(
+      client: pg.Client,
+      out: JsonBytes,
+      part: TablePart,
+      read: (onRow: (row: Tuple) => void) => Effect.Effect<ChunkRead, SnapshotError>
+    ) {
+      const { target, run } = part
+      const plans = target.plans
+      const readStart = traces === undefined ? 0n : nowNs()
+      const ts = Date.now()
+      const outboxes: Array<Outbox | undefined> = []
+      for (const plan of plans) outboxes[plan.streamIndex] ??= { records: [], txs: [], counts: [] }
+      const chunk = yield* read((row) => {
+        for (let p = 0; p < plans.length; p++) {
+          const plan = plans[p]!
+          const outbox = outboxes[plan.streamIndex]!
+          outbox.records.push(plan.format.snapshot(out, row, "initial", consistentPoint, snapshotTx, ts))
+          if (out.holdsParts) out.takeSlabs(outbox.slabs ??= [])
+        }
+      })
+      if (chunk.rows === 0) {
+        // Parts written before the failure or the empty end: nothing to hand over.
+        for (const outbox of outboxes) if (outbox !== undefined) releaseSlabs(outbox.slabs)
+        return chunk
+      }
+      const filled = outboxes.filter((outbox): outbox is Outbox => outbox !== undefined)
+      let remaining = filled.length
+      const onDelivered = () => {
+        if (--remaining > 0) return
+        run.delivered(part.index, chunk.rows, chunk.lastKey)
+        undelivered--
+        checkAllDelivered()
+      }
+      run.sent(part.index)
+      undelivered++
+      const trace = traces?.startChunk(readStart, target.table, chunk.rows, run.topics)
+      if (trace !== undefined) trace.child("outboxx.snapshot.read", readStart, nowNs(), { "outboxx.snapshot.rows": chunk.rows })
+      for (let s = 0; s < outboxes.length; s++) {
+        const outbox = outboxes[s]
+        if (outbox === undefined) continue
+        outbox.delivered = [onDelivered]
+        if (trace !== undefined) {
+          outbox.trace = trace
+          trace.pending++
+        }
+        yield* Queue.offer(mailboxes[s]!, outbox)
+      }
+      progress.add(target.table, chunk.rows)
+      totalRows += chunk.rows
+      return chunk
+    })
+
+    const readPart = Effect.fnUntraced(function*(client: pg.Client, out: JsonBytes, part: TablePart) {
+      const { target } = part
+      if (part.kind === "keys") {
         let after: Array<string> | undefined
         while (true) {
-          const readStart = traces === undefined ? 0n : nowNs()
-          const chunk = yield* readKeysetChunk(client, target, after, chunkSize)
-          yield* emitChunk(chunk.rows, after ?? null, chunk.lastKey ?? null, readStart)
-          if (chunk.rows.length < chunkSize || chunk.lastKey === undefined) break
+          const chunk = yield* readChunk(client, out, part, (onRow) => readKeysetChunk(client, target, after, chunkSize, onRow, part.range))
+          if (chunk.rows < chunkSize || chunk.lastKey === undefined) break
           after = chunk.lastKey
         }
       } else {
         // No key: physical block ranges inside the fixed snapshot.
-        const blocks = yield* relationBlocks(client, target)
-        const rowsPerBlock = blocks > 0 ? Math.max(1, target.estimatedRows / blocks) : 1
-        const step = Math.max(1, Math.floor(chunkSize / rowsPerBlock))
-        for (let from = 0; from < blocks; from += step) {
-          const readStart = traces === undefined ? 0n : nowNs()
-          const rows = yield* readBlockRange(client, target, from, from + step)
-          yield* emitChunk(rows, from === 0 ? null : [from], [from + step], readStart)
+        for (let from = part.fromBlock; from < part.toBlock; from += part.step) {
+          const to = Math.min(part.toBlock, from + part.step)
+          yield* readChunk(client, out, part, (onRow) =>
+            readBlockRange(client, target, from, to, onRow).pipe(Effect.map((rows) => ({ rows, lastKey: undefined }))))
         }
       }
-      reading = false
-      if (outstanding === 0) tableDone()
+      part.run.readDone(part.index)
     })
 
     const reader = Effect.scoped(Effect.gen(function*() {
@@ -253,14 +268,16 @@ export const makeSnapshotter = Effect.fnUntraced(function*(options: SnapshotterO
       }).pipe(Effect.mapError((e) => new SnapshotError({ table: "*", reason: `cannot connect: ${e.message}`, retryable: true, cause: e })))
       yield* queryText(client, "*", "BEGIN ISOLATION LEVEL REPEATABLE READ READ ONLY", [])
       yield* queryText(client, "*", `SET TRANSACTION SNAPSHOT ${quoteLiteral(snapshotName)}`, [])
-      while (next < tables.length) yield* readTable(client, tables[next++]!)
+      // Each reader writes events into slabs of its own (JsonBytes is one writer's).
+      const out = new JsonBytes()
+      while (nextPart < parts.length) yield* readPart(client, out, parts[nextPart++]!)
       yield* queryText(client, "*", "COMMIT", [])
     }))
 
     const flush = Effect.suspend(() => pendingEvents.length === 0 ? Effect.void : append(pendingEvents.splice(0)))
     yield* Effect.scoped(Effect.gen(function*() {
       yield* flush.pipe(Effect.andThen(Effect.sleep(Duration.millis(200))), Effect.forever, Effect.forkScoped)
-      yield* Effect.all(Array.from({ length: Math.min(parallelism, tables.length) }, () => reader), {
+      yield* Effect.all(Array.from({ length: Math.min(parallelism, parts.length) }, () => reader), {
         concurrency: "unbounded",
         discard: true
       })

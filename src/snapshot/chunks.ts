@@ -16,9 +16,12 @@
  */
 import { Effect } from "effect"
 import type pg from "pg"
+import type { Tuple } from "../decode/tuple.js"
 import { isPermanentPostgresCause } from "../postgres/failures.js"
-import { quoteIdent } from "../postgres/quote.js"
+import { quoteIdent, quoteLiteral } from "../postgres/quote.js"
 import type { TextRow } from "../event/EventFormat.js"
+import { ValueTextError } from "../event/values/ValueTextError.js"
+import { type CopiedRows, CopyRowError, copyRows, RowStore } from "./copyRows.js"
 import { SnapshotError } from "./SnapshotError.js"
 import type { TableTarget } from "./tableTarget.js"
 import { parseTransactionSnapshot, type TransactionSnapshot } from "./visibility.js"
@@ -42,41 +45,97 @@ export const queryText = (client: pg.Client, table: string, text: string, values
     }
   }).pipe(Effect.map((result) => result.rows as Array<TextRow>))
 
+/** A COPY of one chunk, each row handed to `onRow` as it arrives (the Tuple is only valid during the call). */
+const copyChunk = (
+  client: pg.Client,
+  target: TableTarget,
+  select: string,
+  onRow: (row: Tuple) => void
+): Effect.Effect<CopiedRows, SnapshotError> =>
+  Effect.tryPromise({
+    try: () => copyRows(client, select, target.relation.columns.length, onRow),
+    catch: (cause) =>
+      new SnapshotError({
+        table: target.table,
+        reason: cause instanceof CopyRowError
+          ? `unexpected COPY output: ${cause.message}`
+          : `query failed: ${cause instanceof Error ? cause.message : String(cause)}`,
+        // A row we cannot read, or a value its format refuses (ValueTextError), stays so: not worth a retry.
+        retryable: !(cause instanceof CopyRowError) && !(cause instanceof ValueTextError) && !isPermanentPostgresCause(cause),
+        cause
+      })
+  })
+
 export interface KeysetChunk {
-  readonly rows: Array<TextRow>
+  readonly rows: number
   /** The chunk key of the last row (text forms), or undefined when the chunk is empty. */
   readonly lastKey: Array<string> | undefined
 }
 
-/** The next `limit` rows after `after` (undefined = from the start), in key order. */
+/**
+ * The keyset query of one chunk. COPY takes no parameters: the key values
+ * are literals, of unknown type until compared with their columns (as
+ * parameters without a declared type would be).
+ */
+const keysetSelect = (
+  target: TableTarget,
+  after: ReadonlyArray<string> | undefined,
+  limit: number,
+  range?: KeyRange
+): string => {
+  const keyList = target.chunkKey.map((i) => quoteIdent(target.relation.columns[i]!.name)).join(", ")
+  const conditions: Array<string> = []
+  if (after !== undefined) conditions.push(`(${keyList}) > (${after.map(quoteLiteral).join(", ")})`)
+  if (range !== undefined) {
+    const first = quoteIdent(target.relation.columns[target.chunkKey[0]!]!.name)
+    if (range.above !== undefined) conditions.push(`${first} > ${quoteLiteral(range.above)}`)
+    if (range.upTo !== undefined) conditions.push(`${first} <= ${quoteLiteral(range.upTo)}`)
+  }
+  const where = conditions.length === 0 ? "" : ` WHERE ${conditions.join(" AND ")}`
+  return `SELECT ${target.selectList} FROM ${target.quotedName}${where} ORDER BY ${keyList} LIMIT ${limit}`
+}
+
+/**
+ * A part of a table by its first key column: `above < k1 <= upTo`
+ * (undefined = unbounded), so parts read by different connections never
+ * overlap and together cover every row.
+ */
+export interface KeyRange {
+  readonly above: string | undefined
+  readonly upTo: string | undefined
+}
+
+/**
+ * The next `limit` rows after `after` (undefined = from the start) in key
+ * order, within `range` when given; each row to `onRow` as it arrives.
+ */
 export const readKeysetChunk = (
   client: pg.Client,
   target: TableTarget,
   after: ReadonlyArray<string> | undefined,
-  limit: number
-): Effect.Effect<KeysetChunk, SnapshotError> => {
-  const keyList = target.chunkKey.map((i) => quoteIdent(target.relation.columns[i]!.name)).join(", ")
-  const where = after === undefined ? "" : ` WHERE (${keyList}) > (${after.map((_, i) => `$${i + 1}`).join(", ")})`
-  const sql = `SELECT ${target.selectList} FROM ${target.quotedName}${where} ORDER BY ${keyList} LIMIT ${limit}`
-  return queryText(client, target.table, sql, after ?? []).pipe(
-    Effect.map((rows) => {
-      const last = rows[rows.length - 1]
-      return { rows, lastKey: last === undefined ? undefined : target.chunkKey.map((i) => String(last[i])) }
-    })
+  limit: number,
+  onRow: (row: Tuple) => void,
+  range?: KeyRange
+): Effect.Effect<KeysetChunk, SnapshotError> =>
+  copyChunk(client, target, keysetSelect(target, after, limit, range), onRow).pipe(
+    Effect.map(({ rows, last }) => ({
+      rows,
+      lastKey: last === undefined ? undefined : target.chunkKey.map((i) => String(last.value(i)))
+    }))
   )
-}
 
 /**
- * An incremental snapshot's chunk: `readKeysetChunk` inside a REPEATABLE READ
+ * An incremental snapshot's chunk: the keyset chunk inside a REPEATABLE READ
  * transaction whose first statement records the snapshot every later
- * statement of it reads (window.ts compares the stream's transactions with it).
+ * statement of it reads (window.ts compares the stream's transactions with
+ * it). Its rows are kept (RowStore) until the window closes.
  */
 export const readKeysetChunkInSnapshot = (
   client: pg.Client,
   target: TableTarget,
   after: ReadonlyArray<string> | undefined,
   limit: number
-): Effect.Effect<KeysetChunk & { readonly snapshot: TransactionSnapshot }, SnapshotError> =>
+): Effect.Effect<{ readonly rows: ReadonlyArray<Tuple>; readonly lastKey: Array<string> | undefined; readonly snapshot: TransactionSnapshot }, SnapshotError> =>
   Effect.gen(function*() {
     yield* queryText(client, target.table, "BEGIN ISOLATION LEVEL REPEATABLE READ READ ONLY", [])
     const text = (yield* queryText(client, target.table, "SELECT pg_current_snapshot()::text", []))[0]?.[0]
@@ -85,9 +144,42 @@ export const readKeysetChunkInSnapshot = (
       catch: (cause) =>
         new SnapshotError({ table: target.table, reason: `unexpected pg_current_snapshot(): ${String(cause)}`, retryable: false, cause })
     })
-    const chunk = yield* readKeysetChunk(client, target, after, limit)
+    const store = new RowStore()
+    const chunk = yield* readKeysetChunk(client, target, after, limit, (row) => store.add(row))
     yield* queryText(client, target.table, "COMMIT", [])
-    return { ...chunk, snapshot }
+    return { rows: store.tuples(target.relation.columns.length), lastKey: chunk.lastKey, snapshot }
+  })
+
+/**
+ * Split points for reading one table in `parts` key ranges at once: taken
+ * from the planner's histogram of the first key column (pg_stats, as ANALYZE
+ * left it), so each range holds about as many rows. Fewer ranges (or one)
+ * when the table was never analysed or its histogram is short.
+ */
+export const keyRanges = (client: pg.Client, target: TableTarget, parts: number) =>
+  Effect.gen(function*() {
+    const whole: Array<KeyRange> = [{ above: undefined, upTo: undefined }]
+    if (parts <= 1 || target.chunkKey.length === 0) return whole
+    const column = target.relation.columns[target.chunkKey[0]!]!
+    // pg_stats.histogram_bounds is anyarray: read as text, then as an array of the column's type.
+    const typeRows = yield* queryText(client, target.table, "SELECT format_type($1::oid, NULL)", [column.typeOid])
+    const typeName = typeRows[0]?.[0]
+    if (typeName === undefined || typeName === null) return whole
+    const bounds = (yield* queryText(
+      client,
+      target.table,
+      `SELECT b::text FROM unnest((SELECT s.histogram_bounds::text FROM pg_stats s
+          WHERE s.schemaname = $1 AND s.tablename = $2 AND s.attname = $3
+          ORDER BY s.inherited DESC LIMIT 1)::${typeName}[]) WITH ORDINALITY AS h(b, n) ORDER BY n`,
+      [target.relation.schema, target.relation.name, column.name]
+    ).pipe(Effect.orElseSucceed(() => [] as Array<TextRow>))).map((row) => row[0]).filter((b): b is string => typeof b === "string")
+    if (bounds.length < 2 * parts) return whole
+    const splits: Array<string> = []
+    for (let p = 1; p < parts; p++) {
+      const bound = bounds[Math.floor((p * bounds.length) / parts)]!
+      if (splits[splits.length - 1] !== bound) splits.push(bound)
+    }
+    return [...splits, undefined].map((upTo, i): KeyRange => ({ above: i === 0 ? undefined : splits[i - 1], upTo }))
   })
 
 /**
@@ -104,11 +196,11 @@ export const relationBlocks = (client: pg.Client, target: TableTarget) =>
     [target.relation.relationId]
   ).pipe(Effect.map((rows) => Number(rows[0]?.[0] ?? 0)))
 
-/** Rows in blocks [from, to). */
-export const readBlockRange = (client: pg.Client, target: TableTarget, from: number, to: number) =>
-  queryText(
+/** Rows in blocks [from, to), each to `onRow` as it arrives. */
+export const readBlockRange = (client: pg.Client, target: TableTarget, from: number, to: number, onRow: (row: Tuple) => void) =>
+  copyChunk(
     client,
-    target.table,
+    target,
     `SELECT ${target.selectList} FROM ${target.quotedName} WHERE ctid >= '(${from},0)'::tid AND ctid < '(${to},0)'::tid`,
-    []
-  )
+    onRow
+  ).pipe(Effect.map(({ rows }) => rows))

@@ -13,14 +13,14 @@ import { formatLsn } from "../../postgres/lsn.js"
 import { isUtf8 } from "node:buffer"
 import type { LogicalMessage, Relation } from "../../decode/messages.js"
 import type { Tuple } from "../../decode/tuple.js"
-import type { EventFormat, FormatContext, Op, SnapshotKind, TableFormat, TableShape, TextRow, Transaction } from "../EventFormat.js"
+import type { EventFormat, FormatContext, Op, SnapshotKind, TableFormat, TableShape, Transaction } from "../EventFormat.js"
 import { asciiBytes, type JsonBytes, utf8Bytes } from "../record/JsonBytes.js"
 import { jsonRecord, type OutRecord } from "../record/OutRecord.js"
 import { SlabRecord } from "../record/SlabRecord.js"
 import type { StreamTransactions } from "../TransactionMetadata.js"
 import { type ByteWriter, byteWriterFor } from "../values/byteWriters.js"
 import { jsonString } from "../values/jsonString.js"
-import { buildRowJson, keyPrefixBytes, keyPrefixes, textKeyJson, writeKeyJson, writeRowJson } from "../values/rowJson.js"
+import { keyPrefixBytes, keyPrefixes, textKeyJson, writeKeyJson, writeRowJson } from "../values/rowJson.js"
 import type { JsonWriter } from "../values/writers.js"
 
 /** `{"db":..,"schema":..,"table":..,"lsn":"` — once per table. */
@@ -96,8 +96,8 @@ export class OutboxxFormat implements EventFormat {
   /** With transaction metadata, the same in two: the source's end (per transaction), then `,"ts_ms":N}` (per batch). */
   private sourceEnd: { tx: Transaction | undefined; bytes: Uint8Array } = { tx: undefined, bytes: NO_BYTES }
   private tsMs: { now: number; bytes: Uint8Array } = { now: -1, bytes: NO_BYTES }
-  /** The source suffix of snapshot rows, for one transaction. */
-  private snapshotSuffix: { tx: Transaction | undefined; text: string } = { tx: undefined, text: "" }
+  /** The same for snapshot rows (`"snapshot":true`). */
+  private snapshotTail: { tx: Transaction | undefined; now: number; bytes: Uint8Array } = { tx: undefined, now: -1, bytes: NO_BYTES }
 
   constructor(
     readonly database: string,
@@ -162,11 +162,14 @@ export class OutboxxFormat implements EventFormat {
     return this.tsMs.bytes
   }
 
-  snapshotSourceSuffix(tx: Transaction): string {
-    if (this.snapshotSuffix.tx !== tx) {
-      this.snapshotSuffix = { tx, text: sourceSuffix(formatLsn(tx.commitLsn), tx.xid, tx.commitTs, true) }
+  /** `","commitLsn":..,"snapshot":true},"ts_ms":N}` for a snapshot row, encoded once per transaction and `now`. */
+  snapshotTailBytes(tx: Transaction, now: number): Uint8Array {
+    let tail = this.snapshotTail
+    if (tail.tx !== tx || tail.now !== now) {
+      tail = { tx, now, bytes: utf8Bytes(`${sourceSuffix(formatLsn(tx.commitLsn), tx.xid, tx.commitTs, true)},"ts_ms":${now}}`) }
+      this.snapshotTail = tail
     }
-    return this.snapshotSuffix.text
+    return tail.bytes
   }
 }
 
@@ -263,10 +266,30 @@ class OutboxxTable implements TableFormat {
     return this.textRecord(null, eventValue("t", "null", "null", undefined, source, now, transactions?.block()), "t", lsn, tx)
   }
 
-  snapshot(row: TextRow, _kind: SnapshotKind, lsn: number, tx: Transaction, now: number): OutRecord {
-    const after = buildRowJson(this.prefixes, this.writers, row, this.includeMask)
-    const source = this.source + formatLsn(lsn) + this.format.snapshotSourceSuffix(tx)
-    return this.textRecord(textKeyJson(this.keyPrefixes, this.writers, this.keyIndexes, row), eventValue("r", "null", after, undefined, source, now), "r", lsn, tx)
+  /**
+   * A snapshot row, written like an insert (`op` "r", `before` null, the
+   * source's `snapshot` true, no transaction block: the row is in no
+   * transaction of the stream).
+   */
+  snapshot(out: JsonBytes, row: Tuple, _kind: SnapshotKind, lsn: number, tx: Transaction, now: number): OutRecord {
+    this.writeKey(out, row)
+    const wrap = this.wrap
+    // CloudEvents names a snapshot read by its key (its id): the text is built only when a wrap needs it.
+    const key = wrap === undefined ? null : this.keyText(row)
+    out.begin()
+    if (wrap !== undefined) wrap.open(out, "r", lsn, tx, this.table, key)
+    out.bytes(eventBytes.opBefore.r)
+    out.bytes(eventBytes.null)
+    out.bytes(eventBytes.after)
+    writeRowJson(out, this.prefixBytes, this.byteWriters, row, this.includeMask)
+    out.bytes(this.sourceBytes)
+    out.lsn(lsn)
+    out.bytes(this.format.snapshotTailBytes(tx, now))
+    if (wrap !== undefined) wrap.close(out)
+    out.finishPart()
+    const record = SlabRecord.make(this.topic, this.keyBytes, this.keyStart, this.keyLength, out.partBuf, out.partStart, out.partLength)
+    if (wrap !== undefined) record.headers = wrap.headers("r", lsn, tx, this.table, key)
+    return record
   }
 
   /** A record built as text (truncates, snapshot rows), wrapped when the format wraps. */

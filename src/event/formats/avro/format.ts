@@ -366,7 +366,8 @@ class AvroTable implements TableFormat {
     return this.record(out, undefined, "t", null, null, source, now)
   }
 
-  snapshot(row: TextRow, kind: SnapshotKind, lsn: number, tx: Transaction, now: number): OutRecord {
+  snapshot(_out: JsonBytes, tuple: Tuple, kind: SnapshotKind, lsn: number, tx: Transaction, now: number): OutRecord {
+    const row = tuple.values() as TextRow
     // Debezium's initial snapshot rows have no transaction; incremental ones are read inside the window's.
     const source = kind === "initial"
       ? this.source("true", now * 1000, null, lsn, lsn)

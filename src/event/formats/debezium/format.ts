@@ -166,7 +166,8 @@ class DebeziumTable implements TableFormat {
     return this.finish(out, "t", lsn, tx, now)
   }
 
-  snapshot(row: TextRow, kind: SnapshotKind, lsn: number, tx: Transaction, now: number): OutRecord {
+  snapshot(_out: JsonBytes, tuple: Tuple, kind: SnapshotKind, lsn: number, tx: Transaction, now: number): OutRecord {
+    const row = tuple.values() as TextRow
     const after = buildRowJson(this.prefixes, this.writers, row, this.includeMask, undefined, undefined, this.plan.nulls)
     // Debezium's initial snapshot rows have no transaction; incremental ones are read inside the window's.
     const source = kind === "initial"
