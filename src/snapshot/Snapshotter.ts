@@ -19,7 +19,7 @@
  *   the last key / SnapshotTableDone), once the chunk is delivered to Kafka.
  */
 import { randomBytes } from "node:crypto"
-import { Deferred, Duration, Effect, Metric, Queue, type Redacted, type Scope } from "effect"
+import { Deferred, Duration, Effect, Fiber, Metric, Queue, type Redacted, type Scope } from "effect"
 import * as Metrics from "../observability/metrics.js"
 import type pg from "pg"
 import type { OutboxxSettings } from "../config/model.js"
@@ -37,7 +37,6 @@ import { queryText, readBlockRange, readKeysetChunk, readKeysetChunkInSnapshot }
 import { type ChunkRead, planParts, TableRun, type TablePart } from "./parts.js"
 import type { Tuple } from "../decode/tuple.js"
 import { JsonBytes } from "../event/record/JsonBytes.js"
-import { releaseSlabs } from "../event/record/SlabPool.js"
 import { decodeSignal, decodeWatermark, encodeWatermark, signalPrefix, type Watermark, watermarkPrefix } from "./messages.js"
 import { SnapshotProgress } from "./progress.js"
 import { type BatchTracer, nowNs } from "../observability/BatchTrace.js"
@@ -92,6 +91,14 @@ interface Request {
 }
 
 const now = () => new Date().toISOString()
+
+/**
+ * Records per outbox of an initial snapshot (a route batch's size): what one
+ * stream actor send takes, and the unit of the memory bound.
+ */
+const OUTBOX_ROWS = 1024
+/** Filled outboxes a reader holds before it pauses its socket. */
+const READY_OUTBOXES = 2
 
 const keyOf = (row: PreparedRow) => row.key
 
@@ -188,7 +195,13 @@ export const makeSnapshotter = Effect.fnUntraced(function*(options: SnapshotterO
     })
     let nextPart = 0
 
-    /** One chunk: its rows written as events as they arrive, then handed to the stream actors. */
+    /**
+     * One chunk: its rows written as events as they arrive, in outboxes of at
+     * most OUTBOX_ROWS records handed to the stream actors while the COPY
+     * goes on. When the actors fall behind, the reader's socket is paused
+     * (the server waits), so what a reader holds is a few outboxes whatever
+     * `snapshot_chunk_size` says (docs/snapshots.md, memory).
+     */
     const readChunk = Effect.fnUntraced(function*(
       client: pg.Client,
       out: JsonBytes,
@@ -199,45 +212,90 @@ export const makeSnapshotter = Effect.fnUntraced(function*(options: SnapshotterO
       const plans = target.plans
       const readStart = traces === undefined ? 0n : nowNs()
       const ts = Date.now()
-      const outboxes: Array<Outbox | undefined> = []
-      for (const plan of plans) outboxes[plan.streamIndex] ??= { records: [], txs: [], counts: [] }
-      const chunk = yield* read((row) => {
-        for (let p = 0; p < plans.length; p++) {
-          const plan = plans[p]!
-          const outbox = outboxes[plan.streamIndex]!
-          outbox.records.push(plan.format.snapshot(out, row, "initial", consistentPoint, snapshotTx, ts))
-          if (out.holdsParts) out.takeSlabs(outbox.slabs ??= [])
-        }
-      })
-      if (chunk.rows === 0) {
-        // Parts written before the failure or the empty end: nothing to hand over.
-        for (const outbox of outboxes) if (outbox !== undefined) releaseSlabs(outbox.slabs)
-        return chunk
-      }
-      const filled = outboxes.filter((outbox): outbox is Outbox => outbox !== undefined)
-      let remaining = filled.length
-      const onDelivered = () => {
-        if (--remaining > 0) return
-        run.delivered(part.index, chunk.rows, chunk.lastKey)
+      const socket = (client as unknown as { connection: { stream: { pause(): void; resume(): void } } }).connection.stream
+      /** Outboxes filled and not yet offered (null: the COPY ended), with their stream. */
+      const ready = yield* Queue.unbounded<readonly [number, Outbox] | null>()
+      let paused = false
+      const filling: Array<Outbox | undefined> = []
+      const fresh = (): Outbox => ({ records: [], txs: [], counts: [] })
+      for (const plan of plans) filling[plan.streamIndex] ??= fresh()
+      // The chunk is done once the COPY ended and every outbox it filled is delivered.
+      let handed = 0
+      let deliveredOutboxes = 0
+      let result: ChunkRead | undefined
+      const trace = traces?.startChunk(readStart, target.table, 0, run.topics)
+      // The reader's own hold: the trace ends at the last acknowledgement after the COPY ended, not the first.
+      if (trace !== undefined) trace.pending++
+      const chunkDone = () => {
+        if (result === undefined || deliveredOutboxes < handed) return
+        run.delivered(part.index, result.rows, result.lastKey)
         undelivered--
         checkAllDelivered()
       }
-      run.sent(part.index)
-      undelivered++
-      const trace = traces?.startChunk(readStart, target.table, chunk.rows, run.topics)
-      if (trace !== undefined) trace.child("outboxx.snapshot.read", readStart, nowNs(), { "outboxx.snapshot.rows": chunk.rows })
-      for (let s = 0; s < outboxes.length; s++) {
-        const outbox = outboxes[s]
-        if (outbox === undefined) continue
+      const onDelivered = () => {
+        deliveredOutboxes++
+        chunkDone()
+      }
+      const hand = (stream: number, outbox: Outbox) => {
+        handed++
         outbox.delivered = [onDelivered]
         if (trace !== undefined) {
           outbox.trace = trace
           trace.pending++
         }
-        yield* Queue.offer(mailboxes[s]!, outbox)
+        Queue.offerUnsafe(ready, [stream, outbox])
+        if (!paused && Queue.sizeUnsafe(ready) >= READY_OUTBOXES) {
+          paused = true
+          socket.pause()
+        }
       }
+      const onRow = (row: Tuple) => {
+        for (let p = 0; p < plans.length; p++) {
+          const plan = plans[p]!
+          const outbox = filling[plan.streamIndex]!
+          outbox.records.push(plan.format.snapshot(out, row, "initial", consistentPoint, snapshotTx, ts))
+          if (out.holdsParts) out.takeSlabs(outbox.slabs ??= [])
+          if (outbox.records.length >= OUTBOX_ROWS) {
+            hand(plan.streamIndex, outbox)
+            filling[plan.streamIndex] = fresh()
+          }
+        }
+      }
+      undelivered++
+      const copy = yield* read(onRow).pipe(
+        Effect.tap((chunk) =>
+          Effect.sync(() => {
+            for (let s = 0; s < filling.length; s++) {
+              const outbox = filling[s]
+              if (outbox !== undefined && outbox.records.length > 0) hand(s, outbox)
+            }
+          })
+        ),
+        Effect.ensuring(Effect.sync(() => Queue.offerUnsafe(ready, null))),
+        Effect.forkChild
+      )
+      while (true) {
+        const item = yield* Queue.take(ready)
+        if (item === null) break
+        yield* Queue.offer(mailboxes[item[0]]!, item[1])
+        if (paused && Queue.sizeUnsafe(ready) < READY_OUTBOXES) {
+          paused = false
+          socket.resume()
+        }
+      }
+      if (paused) socket.resume()
+      const chunk = yield* Fiber.join(copy)
+      if (trace !== undefined) {
+        trace.child("outboxx.snapshot.read", readStart, nowNs(), { "outboxx.snapshot.rows": chunk.rows })
+        trace.root.attribute("outboxx.snapshot.rows", chunk.rows)
+        trace.root.attribute("messaging.batch.message_count", chunk.rows * run.topics.length)
+        trace.delivered()
+      }
+      run.sent(part.index)
       progress.add(target.table, chunk.rows)
       totalRows += chunk.rows
+      result = chunk
+      chunkDone()
       return chunk
     })
 
