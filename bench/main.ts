@@ -20,7 +20,7 @@ import { pgRecvlogical } from "./readers/pgRecvlogical.js"
 import { serverDecode } from "./readers/serverDecode.js"
 import { runSnapshotBench, SNAPSHOT_READERS, type SnapshotReaderName } from "./snapshot.js"
 import { READERS, type ReaderContext, type ReaderName, type ReaderResult } from "./readers/types.js"
-import { describeMachine, summarize, summarizeSnapshot, writeReport, type Report } from "./report.js"
+import { DRAIN_RATIOS, describeMachine, roundRatios, summarize, summarizeSnapshot, writeReport, type Report } from "./report.js"
 
 const USAGE = `usage: npm run bench -- [options]
   --changes N          changes in the backlog (default 1000000: 80% inserts, 15% updates, 5% deletes)
@@ -156,9 +156,9 @@ const dropStaleCopies = async (): Promise<void> => {
   }
 }
 
-const drain = async (workRoot: string): Promise<Pick<Report, "runs" | "failures" | "settings">> => {
+const drain = async (workRoot: string): Promise<Pick<Report, "runs" | "failures" | "settings" | "ratios">> => {
   const backlog: Backlog = await ensureBacklog({ changes, batch, rebuild: values.rebuild }, log)
-  const results = new Map<ReaderName, Array<ReaderResult>>()
+  const results = new Map<ReaderName, Array<ReaderResult & { readonly busyBefore: number; readonly round: number }>>()
   const failures: Array<{ reader: ReaderName; error: string }> = []
   let recordSize = 0
   let pgoutputBytes = 0
@@ -191,7 +191,7 @@ const drain = async (workRoot: string): Promise<Pick<Report, "runs" | "failures"
             `cpu ${result.cpuS.toFixed(2)} s, peak RSS ${result.peakRssMb.toFixed(0)} MB` +
             (result.startupS !== undefined ? `, startup ${result.startupS.toFixed(2)} s` : "")
         )
-        results.set(reader, [...(results.get(reader) ?? []), result])
+        results.set(reader, [...(results.get(reader) ?? []), { ...result, busyBefore: busy, round: run }])
       } catch (error) {
         const message = error instanceof Error ? error.message : String(error)
         log(`run ${run}/${runs}: ${reader} FAILED: ${message} (logs in ${workDir})`)
@@ -204,6 +204,7 @@ const drain = async (workRoot: string): Promise<Pick<Report, "runs" | "failures"
   const rows = READERS.filter((reader) => results.has(reader)).map((reader) => summarize(results.get(reader)!))
   return {
     runs: rows,
+    ratios: roundRatios([...results.values()].flat(), DRAIN_RATIOS),
     ...(failures.length > 0 ? { failures } : {}),
     settings: {
       changes: backlog.changes,
@@ -230,7 +231,7 @@ const main = async (): Promise<void> => {
       return {}
     }
   })()
-  const drained = values["no-drain"] ? { runs: previous.runs ?? [], settings: previous.settings ?? {} } : await drain(workRoot)
+  const drained = values["no-drain"] ? { runs: previous.runs ?? [], settings: previous.settings ?? {}, ...(previous.ratios ? { ratios: previous.ratios } : {}) } : await drain(workRoot)
   const snapshot = values["no-snapshot"]
     ? previous.snapshot
     : summarizeSnapshot(

@@ -64,6 +64,8 @@ export interface Report {
   readonly failures?: ReadonlyArray<{ readonly reader: ReaderName; readonly error: string }>
   readonly latency?: LatencyReport
   readonly snapshot?: SnapshotReport
+  /** Drain ratios within each round (see roundRatios). */
+  readonly ratios?: ReadonlyArray<Ratio>
 }
 
 const jarVersion = (dir: string, prefix: string): string => {
@@ -156,6 +158,11 @@ export const roundRatios = <R extends { readonly reader: string; readonly round:
   })
 }
 
+export const DRAIN_RATIOS = [
+  { name: "outboxx / min(server_decode, kafka_producer_perf)", of: "outboxx", to: ["server_decode", "kafka_producer_perf"] },
+  { name: "outboxx / debezium", of: "outboxx", to: ["debezium"] }
+] as const
+
 const SNAPSHOT_RATIOS = [
   { name: "outboxx_initial / min(pg_copy, kafka_producer_perf)", of: "outboxx_initial", to: ["pg_copy", "kafka_producer_perf"] },
   { name: "outboxx_initial / debezium_initial", of: "outboxx_initial", to: ["debezium_initial"] },
@@ -190,6 +197,9 @@ export const markdown = (report: Report): string => {
         `| ${r.reader} | ${r.events} | ${r.seconds} | ${r.events_per_s} | ${r.mb_per_s} | ${r.cpu_s} | ${r.peak_rss_mb} | ${r.startup_s ?? ""} |`
     )
   ]
+  if (report.ratios && report.ratios.length > 0) {
+    lines.push("", "Drain ratios, within each round (median, range over rounds):", "", ...report.ratios.map((r) => `- ${r.name}: ${r.median} (${r.min}..${r.max}, ${r.rounds} rounds)`))
+  }
   if (report.failures && report.failures.length > 0) {
     lines.push("", "Failed readers:", "", ...report.failures.map((f) => `- ${f.reader}: ${f.error}`))
   }
@@ -202,6 +212,24 @@ export const markdown = (report: Report): string => {
       "|---|---:|---:|---:|---:|---:|",
       ...report.latency.results.map((l) => `| ${l.reader} | ${l.rate} | ${l.rows} | ${l.p50_ms} | ${l.p99_ms} | ${l.max_ms} |`)
     )
+  }
+  if (report.snapshot) {
+    const snap = report.snapshot
+    lines.push(
+      "",
+      `## Snapshot (${Object.entries(snap.settings).map(([k, v]) => `${k}=${String(v)}`).join(", ")})`,
+      "",
+      "| reader | rows | seconds | rows/s | slowest..fastest | CPU s | peak RSS MB | first row s | busy before |",
+      "|---|---:|---:|---:|---:|---:|---:|---:|---:|",
+      ...snap.runs.map((r) =>
+        `| ${r.reader} | ${r.events} | ${r.seconds} | ${r.events_per_s} | ${r.events_per_s_min ?? ""}..${r.events_per_s_max ?? ""} | ${r.cpu_s} | ${r.peak_rss_mb} | ${r.startup_s ?? ""} | ${r.busy_before ?? ""} |`
+      ),
+      "",
+      "Ratios, computed within each round of interleaved runs (median, range over rounds):",
+      "",
+      ...snap.ratios.map((r) => `- ${r.name}: ${r.median} (${r.min}..${r.max}, ${r.rounds} rounds)`)
+    )
+    if (snap.failures && snap.failures.length > 0) lines.push("", "Failed snapshot readers:", "", ...snap.failures.map((f) => `- ${f.reader}: ${f.error}`))
   }
   lines.push("", "Seconds are drain time (first event delivered to last); see docs/benchmark.md.", "")
   return lines.join("\n")
@@ -246,8 +274,14 @@ export const svgChart = (report: Report): string => {
 `
 }
 
+/**
+ * latest.* are overwritten; each run also lands in history/<time>.json
+ * (kept in git), so a regression shows against earlier runs on the machine.
+ */
 export const writeReport = (dir: string, report: Report): void => {
-  fs.mkdirSync(dir, { recursive: true })
+  fs.mkdirSync(path.join(dir, "history"), { recursive: true })
+  const stamp = new Date().toISOString().replace(/[:.]/g, "-").slice(0, 19)
+  fs.writeFileSync(path.join(dir, "history", `${stamp}.json`), JSON.stringify(report, null, 2) + "\n")
   fs.writeFileSync(path.join(dir, "latest.json"), JSON.stringify(report, null, 2) + "\n")
   fs.writeFileSync(path.join(dir, "latest.md"), markdown(report))
   fs.writeFileSync(path.join(dir, "latest.svg"), svgChart(report))

@@ -81,6 +81,8 @@ export const ensureSnapshotTables = async (
   try {
     await client.query(`CREATE TABLE snap_rows (id int8 PRIMARY KEY, ${columns})`)
     await client.query(`CREATE TABLE snap_keyless (id int8 NOT NULL, ${columns})`)
+    // No key: its publication's updates need the whole row as identity (outboxx refuses it otherwise).
+    await client.query("ALTER TABLE snap_keyless REPLICA IDENTITY FULL")
     await client.query("CREATE PUBLICATION snap_rows_pub FOR TABLE snap_rows")
     await client.query("CREATE PUBLICATION snap_keyless_pub FOR TABLE snap_keyless")
     await client.query("CREATE TABLE snap_meta (meta jsonb NOT NULL)")
