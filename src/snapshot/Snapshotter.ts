@@ -23,7 +23,7 @@ import { Deferred, Duration, Effect, Fiber, Metric, Queue, type Redacted, type S
 import * as Metrics from "../observability/metrics.js"
 import type pg from "pg"
 import type { OutboxxSettings } from "../config/model.js"
-import type { Outbox } from "../deliver/Outbox.js"
+import { emptyOutbox, type Outbox } from "../deliver/Outbox.js"
 import type { ChangeObserver, LogicalMessageHandler, SnapshotRowSink } from "../route/Router.js"
 import { streamFormats, type TablePlan } from "../route/TablePlan.js"
 import type { Relation } from "../decode/messages.js"
@@ -33,8 +33,8 @@ import { quoteLiteral } from "../postgres/quote.js"
 import { TypeRegistry } from "../event/values/TypeRegistry.js"
 import type { JournalEvent } from "../state/JournalEvent.js"
 import type { StateStoreShape } from "../state/StateStore.js"
-import { queryText, readBlockRange, readKeysetChunk, readKeysetChunkInSnapshot } from "./chunks.js"
-import { type ChunkRead, planParts, TableRun, type TablePart } from "./parts.js"
+import { type KeysetChunk, queryText, readBlockRange, readKeysetChunk, readKeysetChunkInSnapshot } from "./chunks.js"
+import { planParts, TableRun, type TablePart } from "./parts.js"
 import type { Tuple } from "../decode/tuple.js"
 import { JsonBytes } from "../event/record/JsonBytes.js"
 import { decodeSignal, decodeWatermark, encodeWatermark, signalPrefix, type Watermark, watermarkPrefix } from "./messages.js"
@@ -206,7 +206,7 @@ export const makeSnapshotter = Effect.fnUntraced(function*(options: SnapshotterO
       client: pg.Client,
       out: JsonBytes,
       part: TablePart,
-      read: (onRow: (row: Tuple) => void) => Effect.Effect<ChunkRead, SnapshotError>
+      read: (onRow: (row: Tuple) => void) => Effect.Effect<KeysetChunk, SnapshotError>
     ) {
       const { target, run } = part
       const plans = target.plans
@@ -217,12 +217,11 @@ export const makeSnapshotter = Effect.fnUntraced(function*(options: SnapshotterO
       const ready = yield* Queue.unbounded<readonly [number, Outbox] | null>()
       let paused = false
       const filling: Array<Outbox | undefined> = []
-      const fresh = (): Outbox => ({ records: [], txs: [], counts: [] })
-      for (const plan of plans) filling[plan.streamIndex] ??= fresh()
+      for (const plan of plans) filling[plan.streamIndex] ??= emptyOutbox()
       // The chunk is done once the COPY ended and every outbox it filled is delivered.
       let handed = 0
       let deliveredOutboxes = 0
-      let result: ChunkRead | undefined
+      let result: KeysetChunk | undefined
       const trace = traces?.startChunk(readStart, target.table, 0, run.topics)
       // The reader's own hold: the trace ends at the last acknowledgement after the COPY ended, not the first.
       if (trace !== undefined) trace.pending++
@@ -257,7 +256,7 @@ export const makeSnapshotter = Effect.fnUntraced(function*(options: SnapshotterO
           if (out.holdsParts) out.takeSlabs(outbox.slabs ??= [])
           if (outbox.records.length >= OUTBOX_ROWS) {
             hand(plan.streamIndex, outbox)
-            filling[plan.streamIndex] = fresh()
+            filling[plan.streamIndex] = emptyOutbox()
           }
         }
       }

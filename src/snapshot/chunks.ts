@@ -66,9 +66,10 @@ const copyChunk = (
       })
   })
 
+/** What one chunk read: its rows, and the chunk key of its last row (keyed parts). */
 export interface KeysetChunk {
   readonly rows: number
-  /** The chunk key of the last row (text forms), or undefined when the chunk is empty. */
+  /** The chunk key of the last row (text forms); undefined when the chunk is empty or has no key. */
   readonly lastKey: Array<string> | undefined
 }
 

@@ -43,8 +43,6 @@ export class CopyRowError extends Error {}
  */
 export class CopyRowDecoder {
   private bytes: Buffer = Buffer.allocUnsafeSlow(16 * 1024)
-  /** Bytes of the last decoded row's cells. */
-  length = 0
 
   constructor(readonly columns: number) {}
 
@@ -91,7 +89,6 @@ export class CopyRowDecoder {
       i++ // the tab (or, after the last column, the newline)
     }
     if (i <= end) throw new CopyRowError(`a COPY row has more than ${columns} columns`)
-    this.length = at
     return new Tuple(out, 0, columns)
   }
 }

@@ -31,12 +31,6 @@ export type TablePart =
     readonly step: number
   }
 
-/** What one chunk read: its rows, and the chunk key of its last row (keyed parts). */
-export interface ChunkRead {
-  readonly rows: number
-  readonly lastKey: Array<string> | undefined
-}
-
 interface PartState {
   /** The key of the last row of the last delivered chunk. */
   lastKey: Array<string> | undefined
