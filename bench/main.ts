@@ -18,9 +18,10 @@ import { outboxxOutboxTable, outboxxPublish } from "./readers/outbox.js"
 import { outboxx, outboxxWithFormat } from "./readers/outboxx.js"
 import { pgRecvlogical } from "./readers/pgRecvlogical.js"
 import { serverDecode } from "./readers/serverDecode.js"
+import { MEMORY_CASES, runMemoryBench, type MemoryCase } from "./memory.js"
 import { runSnapshotBench, SNAPSHOT_READERS, type SnapshotReaderName } from "./snapshot.js"
 import { READERS, type ReaderContext, type ReaderName, type ReaderResult } from "./readers/types.js"
-import { DRAIN_RATIOS, describeMachine, roundRatios, summarize, summarizeSnapshot, writeReport, type Report } from "./report.js"
+import { DRAIN_RATIOS, describeMachine, roundRatios, summarize, summarizeMemory, summarizeSnapshot, writeReport, type Report } from "./report.js"
 
 const USAGE = `usage: npm run bench -- [options]
   --changes N          changes in the backlog (default 1000000: 80% inserts, 15% updates, 5% deletes)
@@ -37,6 +38,13 @@ const USAGE = `usage: npm run bench -- [options]
   --keyless-rows N     rows of its keyless table (default: --snapshot-rows)
   --snapshot-readers a,b  subset of ${SNAPSHOT_READERS.join(",")} (default all)
   --snapshot-runs N    runs per snapshot reader (default: --runs)
+  --no-memory          skip the memory benchmark
+  --memory-cases a,b   subset of ${MEMORY_CASES.join(",")} (default all)
+  --memory-runs N      runs per memory case (default 1)
+  --huge-value-mb N    the huge_value case's value, MB (default 50)
+  --big-tx-rows N      rows of the big_transaction case's one transaction (default 1000000)
+  --memory-backlog N   inserts waiting in the backlog case's slot (default 10000000)
+  --memory-tables N    captured tables of the tables case (default 1000)
   --rates a,b          latency mode write rates, changes/s (default 2000,10000)
   --latency-seconds S  latency mode duration per rate (default 60)
   --latency-warmup S   writes at the rate before measuring, not counted (default 10)
@@ -60,6 +68,13 @@ const { values } = parseArgs({
     "keyless-rows": { type: "string" },
     "snapshot-readers": { type: "string", default: SNAPSHOT_READERS.join(",") },
     "snapshot-runs": { type: "string" },
+    "no-memory": { type: "boolean", default: false },
+    "memory-cases": { type: "string", default: MEMORY_CASES.join(",") },
+    "memory-runs": { type: "string", default: "1" },
+    "huge-value-mb": { type: "string", default: "50" },
+    "big-tx-rows": { type: "string", default: "1000000" },
+    "memory-backlog": { type: "string", default: "10000000" },
+    "memory-tables": { type: "string", default: "1000" },
     rates: { type: "string", default: "2000,10000" },
     "latency-seconds": { type: "string", default: "60" },
     "latency-warmup": { type: "string", default: "10" },
@@ -101,6 +116,20 @@ for (const reader of snapshotReaders) {
     process.exit(2)
   }
 }
+const memoryCases = values["memory-cases"].split(",").map((name) => name.trim()) as Array<MemoryCase>
+for (const name of memoryCases) {
+  if (!(MEMORY_CASES as ReadonlyArray<string>).includes(name)) {
+    console.error(`--memory-cases: unknown case ${JSON.stringify(name)}; known: ${MEMORY_CASES.join(", ")}`)
+    process.exit(2)
+  }
+}
+const memorySizes = {
+  hugeValueMb: positiveInt("huge-value-mb", values["huge-value-mb"]),
+  bigTxRows: positiveInt("big-tx-rows", values["big-tx-rows"]),
+  backlogRows: positiveInt("memory-backlog", values["memory-backlog"]),
+  tables: positiveInt("memory-tables", values["memory-tables"])
+}
+const memoryRuns = positiveInt("memory-runs", values["memory-runs"])
 const readers = values.readers.split(",").map((name) => name.trim()) as Array<ReaderName>
 for (const reader of readers) {
   if (!(READERS as ReadonlyArray<string>).includes(reader)) {
@@ -246,6 +275,11 @@ const main = async (): Promise<void> => {
           log
         })
       )
+  const memory = values["no-memory"]
+    ? previous.memory
+    : summarizeMemory(
+        await runMemoryBench({ sizes: memorySizes, cases: memoryCases, runs: memoryRuns, rebuild: values.rebuild, timeoutMs, workRoot, log })
+      )
   let latency = previous.latency
   if (values.latency) {
     await withClient("postgres", async (client) => {
@@ -255,12 +289,12 @@ const main = async (): Promise<void> => {
     const latencyReaders = (["outboxx", "debezium"] as const).filter((reader) => readers.includes(reader)) as Array<LatencyReader>
     latency = await runLatency({ readers: latencyReaders, rates, seconds: latencySeconds, warmupSeconds: latencyWarmup, workRoot, log })
   }
-  const report: Report = { machine, ...drained, ...(snapshot ? { snapshot } : {}), ...(latency ? { latency } : {}) }
+  const report: Report = { machine, ...drained, ...(snapshot ? { snapshot } : {}), ...(memory ? { memory } : {}), ...(latency ? { latency } : {}) }
   writeReport(values.out, report)
   log(`wrote ${path.join(values.out, "latest.json")}, latest.md and latest.svg`)
   console.log(fs.readFileSync(path.join(values.out, "latest.md"), "utf8"))
   const failed = (drained as { failures?: ReadonlyArray<unknown> }).failures?.length ?? 0
-  if (!values.keep && failed === 0 && (snapshot?.failures?.length ?? 0) === 0 && !(latency?.failures && latency.failures.length > 0)) fs.rmSync(workRoot, { recursive: true, force: true })
+  if (!values.keep && failed === 0 && (snapshot?.failures?.length ?? 0) === 0 && (memory?.failures?.length ?? 0) === 0 && !(latency?.failures && latency.failures.length > 0)) fs.rmSync(workRoot, { recursive: true, force: true })
 }
 
 main().then(

@@ -9,6 +9,7 @@ import * as path from "node:path"
 import type { LatencyReport } from "./latency.js"
 import { devDir, withClient } from "./lib/servers.js"
 import type { ReaderName, ReaderResult } from "./readers/types.js"
+import type { MemoryBenchOutcome, MemoryCase } from "./memory.js"
 import type { SnapshotBenchOutcome, SnapshotReaderName, SnapshotResult } from "./snapshot.js"
 
 export interface Machine {
@@ -57,6 +58,26 @@ export interface SnapshotReport {
   readonly failures?: ReadonlyArray<{ readonly reader: SnapshotReaderName; readonly error: string }>
 }
 
+/** One row per memory case: medians over its runs, the highest peak, and its documented bound. */
+export interface MemoryRow {
+  readonly case: MemoryCase
+  readonly records: number
+  readonly seconds: number
+  readonly cpu_s: number
+  readonly peak_rss_mb: number
+  /** The highest peak over the runs: what the bound is held against. */
+  readonly peak_rss_mb_max: number
+  readonly bound_mb: number
+  readonly within_bound: boolean
+  readonly samples: number
+}
+
+export interface MemoryReport {
+  readonly settings: Record<string, unknown>
+  readonly cases: ReadonlyArray<MemoryRow>
+  readonly failures?: ReadonlyArray<{ readonly case: MemoryCase; readonly error: string }>
+}
+
 export interface Report {
   readonly machine: Machine
   readonly settings: Record<string, unknown>
@@ -64,6 +85,7 @@ export interface Report {
   readonly failures?: ReadonlyArray<{ readonly reader: ReaderName; readonly error: string }>
   readonly latency?: LatencyReport
   readonly snapshot?: SnapshotReport
+  readonly memory?: MemoryReport
   /** Drain ratios within each round (see roundRatios). */
   readonly ratios?: ReadonlyArray<Ratio>
 }
@@ -182,6 +204,26 @@ export const summarizeSnapshot = (outcome: SnapshotBenchOutcome): SnapshotReport
   }
 }
 
+export const summarizeMemory = (outcome: MemoryBenchOutcome): MemoryReport => {
+  const byCase = new Map<MemoryCase, Array<MemoryBenchOutcome["results"][number]>>()
+  for (const result of outcome.results) byCase.set(result.case, [...(byCase.get(result.case) ?? []), result])
+  const cases = [...byCase.entries()].map(([name, results]): MemoryRow => {
+    const highest = Math.max(...results.map((r) => r.peakRssMb))
+    return {
+      case: name,
+      records: median(results.map((r) => r.records)),
+      seconds: round(median(results.map((r) => r.seconds)), 2),
+      cpu_s: round(median(results.map((r) => r.cpuS)), 1),
+      peak_rss_mb: Math.round(median(results.map((r) => r.peakRssMb))),
+      peak_rss_mb_max: Math.round(highest),
+      bound_mb: results[0]!.boundMb,
+      within_bound: highest <= results[0]!.boundMb,
+      samples: results.length
+    }
+  })
+  return { settings: outcome.settings, cases, ...(outcome.failures.length > 0 ? { failures: outcome.failures } : {}) }
+}
+
 export const markdown = (report: Report): string => {
   const m = report.machine
   const lines = [
@@ -230,6 +272,18 @@ export const markdown = (report: Report): string => {
       ...snap.ratios.map((r) => `- ${r.name}: ${r.median} (${r.min}..${r.max}, ${r.rounds} rounds)`)
     )
     if (snap.failures && snap.failures.length > 0) lines.push("", "Failed snapshot readers:", "", ...snap.failures.map((f) => `- ${f.reader}: ${f.error}`))
+  }
+  if (report.memory) {
+    const mem = report.memory
+    lines.push(
+      "",
+      `## Memory (${Object.entries(mem.settings).map(([k, v]) => `${k}=${String(v)}`).join(", ")})`,
+      "",
+      "| case | records | seconds | CPU s | peak RSS MB | highest peak MB | bound MB | within |",
+      "|---|---:|---:|---:|---:|---:|---:|---|",
+      ...mem.cases.map((c) => `| ${c.case} | ${c.records} | ${c.seconds} | ${c.cpu_s} | ${c.peak_rss_mb} | ${c.peak_rss_mb_max} | ${c.bound_mb} | ${c.within_bound ? "yes" : "NO"} |`)
+    )
+    if (mem.failures && mem.failures.length > 0) lines.push("", "Failed memory cases:", "", ...mem.failures.map((f) => `- ${f.case}: ${f.error}`))
   }
   lines.push("", "Seconds are drain time (first event delivered to last); see docs/benchmark.md.", "")
   return lines.join("\n")

@@ -17,6 +17,7 @@ import type { OutboxxSettings } from "../config/model.js"
 import { isCommitted, splitAtBoundary } from "./ExactlyOnce.js"
 import type { Outbox } from "./Outbox.js"
 import type { RecordSink, SinkError } from "./RecordSink.js"
+import type { HeldBytes } from "./HeldBytes.js"
 import { deliveryLanes } from "./lanes.js"
 import { makeStreamActor } from "./StreamActor.js"
 
@@ -60,12 +61,17 @@ const start = Effect.fnUntraced(function*(senders: ReadonlyArray<Sender>) {
   return { failed: Deferred.await(failure), drain }
 })
 
-/** At least once: one actor per stream, each sending its stream's outboxes in order. */
+/**
+ * At least once: one actor per stream, each sending its stream's outboxes in
+ * order. Each outbox handed over is charged to `held` (its release is the
+ * caller's, in `onDelivered`).
+ */
 export const actorDelivery = Effect.fnUntraced(function*(
   settings: OutboxxSettings,
   sink: RecordSink,
   tracker: CheckpointTracker,
-  onDelivered: (outboxes: ReadonlyArray<Outbox>, records: number) => void
+  onDelivered: (outboxes: ReadonlyArray<Outbox>, records: number) => void,
+  held: HeldBytes
 ): Effect.fn.Return<Delivery, never, Scope.Scope> {
   const linger = { duration: settings.kafka.linger, fillBytes: settings.kafka.batchMaxBytes }
   const actors = yield* Effect.forEach(deliveryLanes(settings), (lane) =>
@@ -74,7 +80,9 @@ export const actorDelivery = Effect.fnUntraced(function*(
   const hand = Effect.fnUntraced(function*(outboxes: ReadonlyArray<Outbox>) {
     for (let s = 0; s < actors.length; s++) {
       const outbox = outboxes[s]!
-      if (!isEmpty(outbox)) yield* Queue.offer(actors[s]!.mailbox, outbox)
+      if (isEmpty(outbox)) continue
+      held.charge(outbox)
+      yield* Queue.offer(actors[s]!.mailbox, outbox)
     }
   })
   return { mailboxes: actors.map((a) => a.mailbox), hand, failed, drain }
@@ -89,7 +97,8 @@ export const actorDelivery = Effect.fnUntraced(function*(
  */
 export const exactlyOnceDelivery = Effect.fnUntraced(function*(
   settings: OutboxxSettings,
-  sender: Sender
+  sender: Sender,
+  held: HeldBytes
 ): Effect.fn.Return<Delivery, never, Scope.Scope> {
   const { drain, failed } = yield* start([sender])
   /** The open part last handed over: once its transaction commits, a boundary must follow. */
@@ -108,11 +117,13 @@ export const exactlyOnceDelivery = Effect.fnUntraced(function*(
     }
     if (complete.txs.length > 0 || complete.records.length > 0 || owesBoundary?.txs.every(isCommitted) === true) {
       traced(complete)
+      held.charge(complete)
       yield* Queue.offer(sender.mailbox, complete)
       owesBoundary = undefined
     }
     if (open.records.length > 0) {
       traced(open)
+      held.charge(open)
       yield* Queue.offer(sender.mailbox, open)
       owesBoundary = open
     }

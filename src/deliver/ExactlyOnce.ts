@@ -96,7 +96,9 @@ export const makeTransactionalSender = Effect.fnUntraced(function*(
   systemId: string,
   /** The position stored at start (0 when none): a commit without transactions keeps it. */
   storedLsn: number,
-  onDelivered: (outboxes: ReadonlyArray<Outbox>, records: number) => void = () => {}
+  onDelivered: (outboxes: ReadonlyArray<Outbox>, records: number) => void = () => {},
+  /** An outbox's records are in Kafka (in the open Kafka transaction); only its positions wait for the commit. */
+  onSent: (outbox: Outbox) => void = () => {}
 ) {
   const mailbox = yield* Queue.bounded<Outbox | null>(transactionalMailboxCapacity)
   let position = storedLsn
@@ -161,6 +163,10 @@ export const makeTransactionalSender = Effect.fnUntraced(function*(
         open = true
         pending.push(item)
         pendingRecords += item.records.length
+        // The records' memory can go now: a PostgreSQL transaction of 1,000,000 rows
+        // would otherwise stay in memory whole until its commit.
+        onSent(item)
+        item.records = []
         // Commit at a boundary: at the end of the turn (group commit), or early when much is pending.
         const last = k === taken.length - 1 || taken[k + 1] === null
         if (item.endsInTransaction !== true && (last || pendingRecords >= commitEveryRecords)) yield* commit

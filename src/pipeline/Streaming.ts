@@ -21,6 +21,8 @@ import type { OutboxxSettings } from "../config/model.js"
 import { configuredTopics } from "../config/topic.js"
 import type { PgoutputDecodeError } from "../decode/decoder.js"
 import { actorDelivery, exactlyOnceDelivery } from "../deliver/Delivery.js"
+import { HeldBytes } from "../deliver/HeldBytes.js"
+import type { Outbox } from "../deliver/Outbox.js"
 import { deliveryLanes, dynamicLanes, outboxLane } from "../deliver/lanes.js"
 import { type OutboxInstallError, readPublishKey } from "../outbox/install.js"
 import { makePublishRoute } from "../outbox/route.js"
@@ -195,11 +197,18 @@ export const runStreaming = Effect.fnUntraced(function*(
     recordLimit: producer === undefined ? sink.recordLimit : undefined,
     publish
   })
+  // What delivery holds, in bytes: the source stops reading while it is over its limit.
+  const held = new HeldBytes()
+  const delivered = (outboxes: ReadonlyArray<Outbox>) => {
+    held.release(outboxes)
+    notifyDelivered(outboxes)
+  }
   const lanes = producer === undefined
-    ? yield* actorDelivery(settings, sink, tracker, notifyDelivered)
+    ? yield* actorDelivery(settings, sink, tracker, delivered, held)
     : yield* exactlyOnceDelivery(
       settings,
-      yield* makeTransactionalSender(producer, tracker, slot, identity.systemId, resume.storedLsn, notifyDelivered)
+      yield* makeTransactionalSender(producer, tracker, slot, identity.systemId, resume.storedLsn, delivered, (outbox) => held.release([outbox])),
+      held
     )
   const delivery = withDynamicTopics(lanes, sink, dynamicLanes(settings))
   const failed = yield* Deferred.make<never, StreamingError>()
@@ -226,8 +235,10 @@ export const runStreaming = Effect.fnUntraced(function*(
     statusInterval: pgSettings.statusInterval,
     livenessTimeout: pgSettings.livenessTimeout,
     confirmedLsn: () => tracker.confirmable(),
-    measureDecode: traces.enabled
+    measureDecode: traces.enabled,
+    deliveryFull: () => held.full
   })
+  held.onRoom(() => source.onDrained())
   const routeFiber = yield* runRouteLoop({
     source,
     router,

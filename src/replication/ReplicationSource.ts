@@ -32,7 +32,7 @@ export class ReplicationError extends Schema.TaggedError<ReplicationError>()("Re
 
 /** What the queue carries, in wire order. */
 export type SourceItem =
-  | { readonly kind: "message"; readonly lsn: number; readonly message: PgoutputMessage }
+  | { readonly kind: "message"; readonly lsn: number; readonly message: PgoutputMessage; readonly bytes: number }
   | { readonly kind: "keepalive"; readonly walEnd: number }
 
 export interface SystemIdentity {
@@ -56,14 +56,22 @@ export interface ReplicationOptions {
   readonly highWaterMark?: number
   /** Time the decoding (two clock reads per message; for batch traces, so only when tracing is on). */
   readonly measureDecode?: boolean
+  /** Pause the socket when the decoded messages waiting in the queue reach this many bytes (default 8 MB). */
+  readonly highWaterBytes?: number
+  /** Delivery holds too much (deliver/HeldBytes.ts): read nothing more until `onDrained` finds room. */
+  readonly deliveryFull?: () => boolean
 }
 
 export interface ReplicationStream {
   readonly identity: SystemIdentity
   /** Decoded messages and keepalives in wire order; fails with the reason the stream ended. */
   readonly items: Queue.Dequeue<SourceItem, ReplicationError | PgoutputDecodeError | ReplicationProtocolError>
-  /** Resume reading once the consumer has drained the queue below the low-water mark. */
-  readonly onDrained: () => void
+  /**
+   * The consumer routed and handed over messages of `consumedBytes` (their
+   * `bytes`): resume reading once the queue is below its low-water marks and
+   * delivery has room. Also called with nothing consumed when delivery made room.
+   */
+  readonly onDrained: (consumedBytes?: number) => void
   /** Send a standby status update now with the current confirmed LSN. */
   readonly sendStatus: (replyRequested?: boolean) => void
   /** Stop reading: later messages are dropped (they were never confirmed, so the server resends them). */
@@ -158,6 +166,12 @@ export const startReplication = Effect.fnUntraced(function*(
   // 127-141 MB peak against 138-147 MB with 1,024, at the same rate (1,000,000-change drains).
   const highWater = options.highWaterMark ?? 256
   const lowWater = Math.floor(highWater / 4)
+  // Counts alone do not bound memory: 256 messages of 20 MB each are 5 GB. Bytes
+  // waiting in the queue pause the socket too (one message always gets through).
+  const highWaterBytes = options.highWaterBytes ?? 8 * 1024 * 1024
+  const lowWaterBytes = highWaterBytes / 4
+  let queuedBytes = 0
+  const deliveryFull = options.deliveryFull ?? (() => false)
   const decoder = createPgoutputDecoder(options.protocolVersion as PgoutputProtocolVersion)
   const connection = (client as unknown as { connection: PgConnection }).connection
   const socket = connection.stream
@@ -194,7 +208,7 @@ export const startReplication = Effect.fnUntraced(function*(
   }
 
   const pauseIfFull = () => {
-    if (!paused && Queue.sizeUnsafe(items) >= highWater) {
+    if (!paused && (Queue.sizeUnsafe(items) >= highWater || queuedBytes >= highWaterBytes || deliveryFull())) {
       paused = true
       socket.pause()
     }
@@ -220,7 +234,9 @@ export const startReplication = Effect.fnUntraced(function*(
     const decoded = decoder.decode(frame.buffer, frame.dataStart, frame.dataEnd, frame.walStart)
     if (measureDecode) decodeMs += performance.now() - startedAt
     if (isPgoutputDecodeError(decoded)) return fail(decoded)
-    Queue.offerUnsafe(items, { kind: "message", lsn: frame.walStart, message: decoded })
+    const bytes = frame.dataEnd - frame.dataStart
+    queuedBytes += bytes
+    Queue.offerUnsafe(items, { kind: "message", lsn: frame.walStart, message: decoded, bytes })
     pauseIfFull()
   }
 
@@ -290,8 +306,9 @@ export const startReplication = Effect.fnUntraced(function*(
   return {
     identity,
     items,
-    onDrained: () => {
-      if (paused && Queue.sizeUnsafe(items) <= lowWater) {
+    onDrained: (consumedBytes = 0) => {
+      queuedBytes -= consumedBytes
+      if (paused && reading && Queue.sizeUnsafe(items) <= lowWater && queuedBytes <= lowWaterBytes && !deliveryFull()) {
         paused = false
         lastWireActivity = Date.now()
         socket.resume()

@@ -87,6 +87,7 @@ export const runRouteLoop = Effect.fnUntraced(function*(options: RouteLoopOption
         if (!router.inTransaction) tracker.observeKeepalive(item.walEnd)
         continue
       }
+      batchBytes += item.bytes
       if (skipper !== undefined) {
         if (skipper.skip(item.message as { tag: string; finalLsn?: number })) continue
         if (!skipper.active) {
@@ -105,11 +106,14 @@ export const runRouteLoop = Effect.fnUntraced(function*(options: RouteLoopOption
     return items.length
   }
   let skipped = 0
+  /** Replication bytes of the messages routed in this batch (given back to the source once handed over). */
+  let batchBytes = 0
 
   while (true) {
     const items = yield* Queue.takeBetween(source.items, 1, routeBatchSize)
     const routeStart = traces === undefined ? 0n : nowNs()
     router.startBatch(Date.now(), traces !== undefined)
+    batchBytes = 0
     let from = 0
     while (from < items.length) {
       const stoppedAt = routeBatch(items, from)
@@ -127,7 +131,7 @@ export const runRouteLoop = Effect.fnUntraced(function*(options: RouteLoopOption
     const outboxes = router.takeOutboxes()
     if (traces !== undefined) traceBatch(traces, outboxes, router.batchPlansTaken(), routeStart, source.takeDecodeMs())
     yield* delivery.hand(outboxes)
-    source.onDrained()
+    source.onDrained(batchBytes)
   }
 })
 

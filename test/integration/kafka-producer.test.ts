@@ -18,6 +18,7 @@ import { KafkaProducer, type OutRecord } from "../../src/deliver/kafka/KafkaProd
 import { keyPartition } from "../../src/deliver/kafka/platformatic/murmur2.js"
 import { TopicAdmin } from "../../src/deliver/kafka/TopicAdmin.js"
 import { kafkaSettings } from "../support/kafkaSettings.js"
+import { SlabRecord } from "../../src/event/record/SlabRecord.js"
 import { kafkaBrokers, readTopic, uniqueName } from "../support/servers.js"
 
 /** Lists topics with a plain kafkajs admin (independent of the code under test). */
@@ -142,6 +143,25 @@ describe.each(["platformatic", "kafkajs"] as const)("KafkaProducer on %s", (clie
       assert.strictEqual(String(headers["content-type"]), "application/json")
       assert.strictEqual(read[1]!.key, "k2")
       assert.isNull(read[1]!.value)
+    }), 60_000)
+
+  it.live("delivers large slab records intact (their bytes are referenced in the batch, not copied) beside small ones", () =>
+    Effect.gen(function*() {
+      const topic = uniqueName("outboxx-kp-large")
+      // Two values over the 64 KB past which the batch references a record's bytes, inside one slab.
+      const slab = Buffer.alloc(700_000)
+      for (let i = 0; i < slab.length; i++) slab[i] = 97 + (i % 26)
+      const records = [
+        SlabRecord.make(topic, Buffer.from("k1"), 0, 2, slab, 0, 300_000),
+        SlabRecord.make(topic, Buffer.from("k2"), 0, 2, slab, 10, 20),
+        SlabRecord.make(topic, Buffer.from("k3"), 0, 2, slab, 300_000, 400_000)
+      ]
+      yield* sendWith(kafkaSettings(client, { topicPartitions: 1 }), records)
+      const read = yield* Effect.promise(() => readTopic(topic, { count: 3, timeoutMs: 30_000 }))
+      assert.deepStrictEqual(read.map((r) => r.key), ["k1", "k2", "k3"])
+      assert.strictEqual(read[0]!.value, slab.toString("latin1", 0, 300_000))
+      assert.strictEqual(read[1]!.value, slab.toString("latin1", 10, 30))
+      assert.strictEqual(read[2]!.value, slab.toString("latin1", 300_000, 700_000))
     }), 60_000)
 
   it.live("with create_topics off, a missing topic fails clearly, is not retryable and nothing is sent", () =>

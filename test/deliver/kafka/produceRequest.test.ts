@@ -24,7 +24,7 @@ describe("encodeProduceRequest", () => {
     const batches = groups.map((g) => ({
       topic: g.topic,
       partition: g.partition,
-      batch: createRecordsBatch(g.messages, options).buffer
+      batch: [createRecordsBatch(g.messages, options).buffer]
     }))
     const ours = Buffer.concat(encodeProduceRequest(batches, -1, 10_000))
     assert.strictEqual(ours.toString("hex"), theirs.toString("hex"))
@@ -34,7 +34,7 @@ describe("encodeProduceRequest", () => {
     const groups = [{ topic: "orders", partition: 1, messages: [message("orders", 1, 1)] }]
     const options = { producerId: 9n, producerEpoch: 4, sequences: new NumericMap(), transactionalId: "outboxx-päyments" }
     const theirs = produceV11.createRequest(-1, 10_000, groups.flatMap((g) => g.messages), options).buffer
-    const batches = groups.map((g) => ({ topic: g.topic, partition: g.partition, batch: createRecordsBatch(g.messages, options).buffer }))
+    const batches = groups.map((g) => ({ topic: g.topic, partition: g.partition, batch: [createRecordsBatch(g.messages, options).buffer] }))
     const ours = Buffer.concat(encodeProduceRequest(batches, -1, 10_000, options.transactionalId))
     assert.strictEqual(ours.toString("hex"), theirs.toString("hex"))
   })

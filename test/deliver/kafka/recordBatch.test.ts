@@ -1,7 +1,12 @@
 import { assert, describe, it } from "@effect/vitest"
 import { compressionsAlgorithms, createRecordsBatch, jsCRC32C, NumericMap, readRecordsBatch, Reader } from "@platformatic/kafka"
 import type { OutRecord } from "../../../src/deliver/kafka/batching.js"
-import { BatchBuffers, encodeCompressedRecordBatch, encodeRecordBatch } from "../../../src/deliver/kafka/platformatic/recordBatch.js"
+import {
+  BatchBuffers,
+  encodeCompressedRecordBatch,
+  encodeRecordBatch as encodePieces,
+  referencedBytes
+} from "../../../src/deliver/kafka/platformatic/recordBatch.js"
 
 const producer = { producerId: 4242n, producerEpoch: 3, baseSequence: 17 }
 const timestamp = 1_795_490_000_123
@@ -15,6 +20,8 @@ const sample: ReadonlyArray<OutRecord> = [
 ]
 const all = sample.map((_, i) => i)
 
+/** The batch as one buffer (the pieces joined, as the connection does). */
+const encodeRecordBatch = (...args: Parameters<typeof encodePieces>): Buffer => Buffer.concat(encodePieces(...args))
 const decode = (batch: Buffer) => readRecordsBatch(Reader.from(batch))
 const text = (data: Buffer | undefined | null) => (data === undefined || data === null ? null : data.toString("utf8"))
 const bytesOf = (data: string | Buffer | null) => (data === null ? null : Buffer.from(data).toString("utf8"))
@@ -90,7 +97,7 @@ describe("encodeCompressedRecordBatch", () => {
   for (const codec of ["gzip", "snappy", "lz4", "zstd"] as const) {
     it(`${codec}: names the codec and compresses the records a reader decompresses`, async () => {
       const compress = (raw: Buffer) => compressionsAlgorithms[codec].compressSync(raw) as Buffer
-      const bytes = await encodeCompressedRecordBatch(sample, all, producer, timestamp, { name: codec, compress })
+      const bytes = Buffer.concat(await encodeCompressedRecordBatch(sample, all, producer, timestamp, { name: codec, compress }))
       assert.strictEqual(bytes.readUInt32BE(17), jsCRC32C(bytes.subarray(21)))
       const batch = decode(bytes)
       assert.strictEqual(batch.attributes & 0b111, compressionsAlgorithms[codec].bitmask)
@@ -117,24 +124,63 @@ describe("SlabRecord", () => {
   })
 })
 
+describe("a batch with large values", () => {
+  it("references each large SlabRecord key or value instead of copying it, with the CRC and length of the joined bytes", async () => {
+    const { SlabRecord } = await import("../../../src/event/record/SlabRecord.js")
+    const big = Buffer.alloc(referencedBytes + 10, "a")
+    const bigKey = Buffer.alloc(referencedBytes, "k")
+    const small = Buffer.from(`{"id":1}{"op":"c"}`)
+    const records = [
+      SlabRecord.make("t", small, 0, 8, small, 8, 10),
+      SlabRecord.make("t", small, 0, 8, big, 0, big.length),
+      SlabRecord.make("t", bigKey, 0, bigKey.length, big, 5, big.length - 5),
+      SlabRecord.make("t", small, 0, 8, small, 8, 10)
+    ]
+    const pieces = encodePieces(records, [0, 1, 2, 3], producer, timestamp)
+    // The large ranges are views of the records' own memory: no copy.
+    const views = pieces.filter((piece) => piece.buffer === big.buffer || piece.buffer === bigKey.buffer)
+    assert.strictEqual(views.length, 3)
+    const joined = Buffer.concat(pieces)
+    assert.strictEqual(joined.readInt32BE(8), joined.length - 12)
+    assert.strictEqual(joined.readUInt32BE(17), jsCRC32C(joined.subarray(21)))
+    // Byte for byte the batch of the same records as plain Buffers (always one contiguous copy).
+    const plain: Array<OutRecord> = records.map((r) => ({ topic: r.topic, key: r.key, value: r.value }))
+    const copied = encodePieces(plain, [0, 1, 2, 3], producer, timestamp)
+    assert.strictEqual(copied.length, 1)
+    assert.isTrue(joined.equals(copied[0]!))
+    const batch = decode(joined)
+    assert.deepStrictEqual(batch.records.map((r) => r.value?.length), [10, big.length, big.length - 5, 10])
+    assert.strictEqual(batch.records[2]!.key?.length, bigKey.length)
+  })
+})
+
 describe("BatchBuffers", () => {
+  it("never keeps a buffer above its limit: one huge batch must not stay resident", () => {
+    const buffers = new BatchBuffers(16, 1024 * 1024)
+    const huge = encodePieces([{ topic: "t", key: "k", value: "v".repeat(2 * 1024 * 1024) }], [0], producer, timestamp, buffers)
+    assert.strictEqual(huge[0]!.buffer.byteLength, huge[0]!.length) // made to measure, not rounded up
+    buffers.release(huge)
+    const next = encodePieces(sample, all, producer, timestamp, buffers)
+    assert.notStrictEqual(next[0]!.buffer, huge[0]!.buffer)
+  })
+
   it("writes the same bytes into reused buffers, and a batch bigger than what is free gets a buffer of its own", async () => {
     const buffers = new BatchBuffers()
-    const first = encodeRecordBatch(sample, all, producer, timestamp, buffers)
+    const [first] = encodePieces(sample, all, producer, timestamp, buffers) as [Buffer]
     assert.isTrue(first.equals(encodeRecordBatch(sample, all, producer, timestamp)))
-    buffers.release(first)
+    buffers.release([first])
     // The released buffer takes the next batch (same memory), with that batch's bytes.
-    const second = encodeRecordBatch(sample, [4, 0], producer, timestamp, buffers)
+    const [second] = encodePieces(sample, [4, 0], producer, timestamp, buffers) as [Buffer]
     assert.strictEqual(second.buffer, first.buffer)
     assert.isTrue(second.equals(encodeRecordBatch(sample, [4, 0], producer, timestamp)))
     const big: ReadonlyArray<OutRecord> = [{ topic: "t", key: "k", value: "v".repeat(200_000) }]
-    const third = encodeRecordBatch(big, [0], producer, timestamp, buffers)
+    const [third] = encodePieces(big, [0], producer, timestamp, buffers) as [Buffer]
     assert.notStrictEqual(third.buffer, second.buffer)
     assert.isTrue(third.buffer.byteLength >= 200_000)
     assert.isTrue(third.equals(encodeRecordBatch(big, [0], producer, timestamp)))
     // Compressed batches stage their records in them too.
     const codec = { name: "gzip" as const, compress: (raw: Buffer) => compressionsAlgorithms.gzip.compressSync(raw) }
     const pooled = await encodeCompressedRecordBatch(sample, all, producer, timestamp, codec, buffers)
-    assert.deepStrictEqual(decode(pooled).records.map((r) => text(r.value)), sample.map((r) => bytesOf(r.value)))
+    assert.deepStrictEqual(decode(Buffer.concat(pooled)).records.map((r) => text(r.value)), sample.map((r) => bytesOf(r.value)))
   })
 })

@@ -10,6 +10,7 @@
  *     [partition_data: index INT32 | records COMPACT_RECORDS | TAG_BUFFER] TAG_BUFFER] TAG_BUFFER
  */
 
+import { batchLength, type EncodedBatch } from "./recordBatch.js"
 import { unsignedVarintBytes, writeUnsignedVarint } from "./varint.js"
 
 /** Produce versions whose request has exactly this layout (the response differs; the library parses it). */
@@ -19,7 +20,7 @@ export const produceVersions = { min: 9, max: 11 } as const
 export interface PartitionBatch {
   readonly topic: string
   readonly partition: number
-  readonly batch: Buffer
+  readonly batch: EncodedBatch
 }
 
 /** Groups batches by topic, keeping first-seen order (the request names each topic once). */
@@ -75,10 +76,11 @@ export const encodeProduceRequest = (
     pieces.push(topicHead)
     for (let i = 0; i < partitions.length; i++) {
       const { batch, partition } = partitions[i]!
-      const partitionHead = Buffer.allocUnsafe(4 + unsignedVarintBytes(batch.length + 1))
+      const length = batchLength(batch)
+      const partitionHead = Buffer.allocUnsafe(4 + unsignedVarintBytes(length + 1))
       partitionHead.writeInt32BE(partition, 0)
-      writeUnsignedVarint(partitionHead, 4, batch.length + 1)
-      pieces.push(partitionHead, batch)
+      writeUnsignedVarint(partitionHead, 4, length + 1)
+      pieces.push(partitionHead, ...batch)
       // The partition's tagged fields; after the last partition also the topic's
       // (and after the last topic, the request's).
       const last = i === partitions.length - 1

@@ -44,14 +44,24 @@ export type BatchCompression = keyof typeof compressionCodes
  * installed; else the library's WebAssembly one. The library's own wrapper
  * of the native one copies its input first, hence the direct call.
  */
-const crc32c: (bytes: Uint8Array) => number = (() => {
+const crc32c: (bytes: Uint8Array, initial?: number) => number = (() => {
   try {
-    const native = createRequire(import.meta.url)("@node-rs/crc32") as { crc32c: (input: Uint8Array) => number }
-    return (bytes: Uint8Array) => native.crc32c(bytes)
+    const native = createRequire(import.meta.url)("@node-rs/crc32") as { crc32c: (input: Uint8Array, initial?: number) => number }
+    return (bytes: Uint8Array, initial?: number) => native.crc32c(bytes, initial)
   } catch {
-    return (bytes: Uint8Array) => libraryCrc32c(bytes as Buffer)
+    return undefined
   }
-})()
+})() ?? ((bytes: Uint8Array) => libraryCrc32c(bytes as Buffer))
+
+/** Whether `crc32c` continues from an initial state (the native one), so a batch in pieces needs no joined copy for its CRC. */
+const chainedCrc = crc32c.length === 2
+
+/**
+ * A key or value of this many bytes or more is not copied into the batch: the
+ * batch becomes pieces around a view of it (see `encodeRecordBatch`). Below
+ * it, one contiguous copy is cheaper than another piece.
+ */
+export const referencedBytes = 64 * 1024
 
 const dataBytes = (data: string | Buffer): number =>
   typeof data === "string" ? Buffer.byteLength(data, "utf8") : data.length
@@ -68,10 +78,28 @@ const writeField = (buffer: Buffer, offset: number, data: string | Buffer | null
   return offset + size
 }
 
-/** A SlabRecord's key or value: `size` bytes of `bytes` from `start`, -1 for null. */
-const writeRange = (buffer: Buffer, offset: number, bytes: Uint8Array, start: number, size: number): number => {
+/**
+ * Where a batch in pieces stands while it is written: the pieces so far and
+ * where the current piece of the batch's own buffer starts.
+ */
+interface Pieces {
+  readonly list: Array<Buffer>
+  start: number
+}
+
+/**
+ * A SlabRecord's key or value: `size` bytes of `bytes` from `start`, -1 for
+ * null. With `pieces`, a large one is referenced: the buffer's piece so far
+ * is cut off and the value's view follows it.
+ */
+const writeRange = (buffer: Buffer, offset: number, bytes: Uint8Array, start: number, size: number, pieces: Pieces | undefined): number => {
   if (size < 0) return writeVarint(buffer, offset, -1)
   offset = writeVarint(buffer, offset, size)
+  if (pieces !== undefined && size >= referencedBytes) {
+    pieces.list.push(buffer.subarray(pieces.start, offset), Buffer.from(bytes.buffer, bytes.byteOffset + start, size))
+    pieces.start = offset
+    return offset
+  }
   if (size <= 32) {
     for (let k = 0; k < size; k++) buffer[offset + k] = bytes[start + k]!
   } else {
@@ -106,6 +134,8 @@ interface Measured {
   readonly values: Int32Array
   readonly bodies: Int32Array
   readonly recordsBytes: number
+  /** Bytes of the SlabRecord keys and values of `referencedBytes` or more (not copied when written in pieces). */
+  readonly largeBytes: number
 }
 
 /**
@@ -124,6 +154,7 @@ const measure = (records: ReadonlyArray<OutRecord>, indices: ArrayLike<number>):
   }
   const { bodies, keys, values } = scratch
   let recordsBytes = 0
+  let largeBytes = 0
   for (let i = 0; i < count; i++) {
     const record = records[indices[i]!]!
     let key: number
@@ -152,8 +183,11 @@ const measure = (records: ReadonlyArray<OutRecord>, indices: ArrayLike<number>):
     values[i] = value
     bodies[i] = body
     recordsBytes += varintBytes(body) + body
+    if (key >= referencedBytes || value >= referencedBytes) {
+      if (record instanceof SlabRecord) largeBytes += (key >= referencedBytes ? key : 0) + (value >= referencedBytes ? value : 0)
+    }
   }
-  return { keys, values, bodies, recordsBytes }
+  return { keys, values, bodies, recordsBytes, largeBytes }
 }
 
 const writeRecords = (
@@ -161,7 +195,8 @@ const writeRecords = (
   offset: number,
   records: ReadonlyArray<OutRecord>,
   indices: ArrayLike<number>,
-  measured: Measured
+  measured: Measured,
+  pieces?: Pieces
 ): number => {
   const { bodies, keys, values } = measured
   for (let i = 0; i < indices.length; i++) {
@@ -171,8 +206,8 @@ const writeRecords = (
     buffer[offset++] = 0 // timestampDelta: every record carries the batch's timestamp
     offset = writeVarint(buffer, offset, i)
     if (record instanceof SlabRecord) {
-      offset = writeRange(buffer, offset, record.keyBytes, record.keyStart, keys[i]!)
-      offset = writeRange(buffer, offset, record.valueBytes, record.valueStart, values[i]!)
+      offset = writeRange(buffer, offset, record.keyBytes, record.keyStart, keys[i]!, pieces)
+      offset = writeRange(buffer, offset, record.valueBytes, record.valueStart, values[i]!, pieces)
     } else {
       offset = writeField(buffer, offset, record.key, keys[i]!)
       offset = writeField(buffer, offset, record.value, values[i]!)
@@ -215,7 +250,34 @@ const writeHeader = (
   buffer.writeInt16BE(producer.producerEpoch, 51)
   buffer.writeInt32BE(producer.baseSequence, 53)
   buffer.writeInt32BE(recordCount, 57)
+}
+
+/** The CRC of a batch in one buffer. */
+const writeCrc = (buffer: Buffer, batchBytes: number): void => {
   buffer.writeUInt32BE(crc32c(buffer.subarray(crcStart, batchBytes)) >>> 0, 17)
+}
+
+/** The CRC of a batch in pieces (the first is the batch's own buffer, its header included). */
+const writePiecesCrc = (pieces: ReadonlyArray<Buffer>): void => {
+  const first = pieces[0]!
+  let crc: number
+  if (chainedCrc) {
+    crc = crc32c(first.subarray(crcStart))
+    for (let i = 1; i < pieces.length; i++) crc = crc32c(pieces[i]!, crc)
+  } else {
+    crc = crc32c(Buffer.concat(pieces).subarray(crcStart))
+  }
+  first.writeUInt32BE(crc >>> 0, 17)
+}
+
+/** A record batch's bytes in order: one buffer, or pieces around the large values it references. */
+export type EncodedBatch = ReadonlyArray<Buffer>
+
+/** The bytes of an encoded batch. */
+export const batchLength = (batch: EncodedBatch): number => {
+  let n = 0
+  for (let i = 0; i < batch.length; i++) n += batch[i]!.length
+  return n
 }
 
 /**
@@ -234,10 +296,15 @@ const writeHeader = (
  */
 export class BatchBuffers {
   private readonly free: Array<Buffer> = []
-  constructor(private readonly maxFree = 16) {}
+  constructor(
+    private readonly maxFree = 16,
+    /** Buffers larger than this are made to measure and never kept: one huge batch must not stay resident. */
+    private readonly maxPooled = 4 * 1024 * 1024
+  ) {}
 
   /** A buffer of at least `size` bytes (its first `size` are the batch's). */
   acquire(size: number): Buffer {
+    if (size > this.maxPooled) return Buffer.allocUnsafeSlow(size)
     for (let i = this.free.length - 1; i >= 0; i--) {
       const buffer = this.free[i]!
       if (buffer.length >= size) {
@@ -252,8 +319,10 @@ export class BatchBuffers {
   }
 
   /** Takes back the buffer under `batch` (a batch `encodeRecordBatch` wrote into one) once nothing reads it any more. */
-  release(batch: Buffer): void {
-    if (this.free.length < this.maxFree && batch.byteOffset === 0) this.free.push(Buffer.from(batch.buffer, 0, batch.buffer.byteLength))
+  release(batch: EncodedBatch): void {
+    const first = batch[0]
+    if (first === undefined || this.free.length >= this.maxFree || first.byteOffset !== 0 || first.buffer.byteLength > this.maxPooled) return
+    this.free.push(Buffer.from(first.buffer, 0, first.buffer.byteLength))
   }
 }
 
@@ -261,6 +330,12 @@ export class BatchBuffers {
  * One uncompressed record batch of `records[indices[0]], records[indices[1]], ...`
  * (the records of one partition, in order), all stamped `timestampMs`;
  * written into one of `buffers` when given (release it there once sent).
+ *
+ * Usually one buffer. A SlabRecord key or value of `referencedBytes` or more
+ * is referenced rather than copied: the batch is then the pieces of its own
+ * buffer with views of those values between them. So a 50 MB value costs no
+ * third copy here (the slab it was written into is held until the batch is
+ * acknowledged anyway).
  */
 export const encodeRecordBatch = (
   records: ReadonlyArray<OutRecord>,
@@ -268,13 +343,23 @@ export const encodeRecordBatch = (
   producer: BatchProducer,
   timestampMs: number,
   buffers?: BatchBuffers
-): Buffer => {
+): EncodedBatch => {
   const measured = measure(records, indices)
   const batchBytes = batchHeaderBytes + measured.recordsBytes
-  const buffer = buffers === undefined ? Buffer.allocUnsafe(batchBytes) : buffers.acquire(batchBytes).subarray(0, batchBytes)
-  writeRecords(buffer, batchHeaderBytes, records, indices, measured)
+  const ownBytes = batchBytes - measured.largeBytes
+  const buffer = buffers === undefined ? Buffer.allocUnsafe(ownBytes) : buffers.acquire(ownBytes).subarray(0, ownBytes)
+  if (measured.largeBytes === 0) {
+    writeRecords(buffer, batchHeaderBytes, records, indices, measured)
+    writeHeader(buffer, batchBytes, indices.length, 0, producer, timestampMs)
+    writeCrc(buffer, batchBytes)
+    return [buffer]
+  }
+  const pieces: Pieces = { list: [], start: 0 }
+  const end = writeRecords(buffer, batchHeaderBytes, records, indices, measured, pieces)
+  if (end > pieces.start) pieces.list.push(buffer.subarray(pieces.start, end))
   writeHeader(buffer, batchBytes, indices.length, 0, producer, timestampMs)
-  return buffer
+  writePiecesCrc(pieces.list)
+  return pieces.list
 }
 
 /** A compression codec: its name (which goes into the batch attributes) and its compressor. */
@@ -294,16 +379,17 @@ export const encodeCompressedRecordBatch = async (
   timestampMs: number,
   codec: BatchCodec,
   buffers?: BatchBuffers
-): Promise<Buffer> => {
+): Promise<EncodedBatch> => {
   const measured = measure(records, indices)
   const raw = buffers === undefined ? Buffer.allocUnsafe(measured.recordsBytes) : buffers.acquire(measured.recordsBytes).subarray(0, measured.recordsBytes)
   writeRecords(raw, 0, records, indices, measured)
   const compressed = await codec.compress(raw)
   // The codec is done with the records' bytes (gzip reads them off the event loop until here).
-  buffers?.release(raw)
+  buffers?.release([raw])
   const batchBytes = batchHeaderBytes + compressed.length
   const buffer = Buffer.allocUnsafe(batchBytes)
   buffer.set(compressed, batchHeaderBytes)
   writeHeader(buffer, batchBytes, indices.length, compressionCodes[codec.name], producer, timestampMs)
-  return buffer
+  writeCrc(buffer, batchBytes)
+  return [buffer]
 }
