@@ -20,6 +20,8 @@ import { Effect, Queue } from "effect"
 import type { TransactionalProducer } from "./kafka/TransactionalProducer.js"
 import type { CheckpointTracker, TransactionHandle } from "../checkpoint/CheckpointTracker.js"
 import { emptyOutbox, type Outbox } from "./Outbox.js"
+import { releaseSlabs, type Slab } from "../event/record/SlabPool.js"
+import { recycleRecords } from "../event/record/SlabRecord.js"
 import { SinkError } from "./RecordSink.js"
 import { inTraceOf } from "../observability/BatchTrace.js"
 import { HealthState } from "../observability/HealthState.js"
@@ -86,6 +88,11 @@ export const splitAtBoundary = (outboxes: ReadonlyArray<Outbox>): { readonly com
     for (let r = start; r < o.records.length; r++) complete.records.push(o.records[r]!)
     if (o.delivered !== undefined) (complete.delivered ??= []).push(...o.delivered)
   }
+  // The slabs the records live in go with the part sent last (open, when it has
+  // records): released once it is sent, both parts are in Kafka.
+  let slabs: Array<Slab> | undefined
+  for (const o of outboxes) if (o.slabs !== undefined) (slabs ??= []).push(...o.slabs)
+  if (slabs !== undefined) (open.records.length > 0 ? open : complete).slabs = slabs
   return { complete, open }
 }
 
@@ -164,8 +171,14 @@ export const makeTransactionalSender = Effect.fnUntraced(function*(
         pending.push(item)
         pendingRecords += item.records.length
         // The records' memory can go now: a PostgreSQL transaction of 1,000,000 rows
-        // would otherwise stay in memory whole until its commit.
+        // would otherwise stay in memory whole until its commit. Both backends
+        // encode the records into their own request buffers, so the slabs can be
+        // written again at once (as the stream actors do): without that, every
+        // batch took fresh slabs and the collector ran twice as much.
         onSent(item)
+        releaseSlabs(item.slabs)
+        delete item.slabs
+        recycleRecords(item.records)
         item.records = []
         // Commit at a boundary: at the end of the turn (group commit), or early when much is pending.
         const last = k === taken.length - 1 || taken[k + 1] === null

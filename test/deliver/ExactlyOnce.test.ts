@@ -7,6 +7,7 @@ import { describe, expect, it } from "vitest"
 import { positionTopicFor, transactionalIdFor } from "../../src/deliver/kafka/TransactionalProducer.js"
 import { CheckpointTracker } from "../../src/checkpoint/CheckpointTracker.js"
 import { emptyOutbox } from "../../src/deliver/Outbox.js"
+import { SlabPool } from "../../src/event/record/SlabPool.js"
 import { decodePosition, encodePosition, isCommitted, PositionSkipper, splitAtBoundary } from "../../src/deliver/ExactlyOnce.js"
 
 type Msg = { tag: string; finalLsn?: number }
@@ -55,6 +56,34 @@ describe("splitAtBoundary", () => {
     expect(open.endsInTransaction).toBe(true)
     expect(isCommitted(t1)).toBe(true)
     expect(isCommitted(t2)).toBe(false)
+  })
+
+  it("hands every outbox's slabs to the part sent last, so they are released only once both parts are in Kafka", () => {
+    const tracker = new CheckpointTracker(1)
+    const t1 = tracker.beginTransaction(1)
+    const t2 = tracker.beginTransaction(2)
+    const pool = new SlabPool(1024, 4)
+    const [s1, s2] = [pool.acquire(), pool.acquire()]
+    const a = emptyOutbox()
+    a.records.push({ topic: "a", key: "1", value: "t1" }, { topic: "a", key: "2", value: "t2" })
+    a.txs.push(t1, t2)
+    a.counts.push(1, 1)
+    a.slabs = [s1]
+    const b = emptyOutbox()
+    b.records.push({ topic: "b", key: "1", value: "t1" })
+    b.txs.push(t1)
+    b.counts.push(1)
+    b.slabs = [s2]
+    for (const o of [a, b]) for (let i = 0; i < o.txs.length; i++) tracker.track(o.txs[i]!, o.counts[i]!)
+    tracker.commit(t1, 0x100)
+    const split = splitAtBoundary([a, b])
+    expect(split.complete.slabs).toBeUndefined()
+    expect(split.open.slabs).toEqual([s1, s2])
+    // No open records: the complete part, the only one sent, takes them.
+    tracker.commit(t2, 0x200)
+    const whole = splitAtBoundary([a, b])
+    expect(whole.open.records).toEqual([])
+    expect(whole.complete.slabs).toEqual([s1, s2])
   })
 })
 
