@@ -14,21 +14,19 @@
  */
 import type { OutRecord } from "../event/record/OutRecord.js"
 import { SlabRecord } from "../event/record/SlabRecord.js"
+import { byteLength } from "./kafka/batching.js"
 import type { Outbox } from "./Outbox.js"
 
 /** 16 MB: 16 full produce requests, more than a drain needs in flight to keep the producer busy (about 2 MB of outboxx events, 19 MB of Debezium-format ones: those wait a little). */
 export const defaultHeldBytesLimit = 16 * 1024 * 1024
 
-const dataBytes = (data: string | Uint8Array | null): number =>
-  data === null ? 0 : typeof data === "string" ? data.length : data.length
-
-/** Key and value bytes of the records (strings counted by UTF-16 length: an estimate, as it only paces reading). */
+/** Key and value bytes of the records. */
 export const recordBytes = (records: ReadonlyArray<OutRecord>): number => {
   let bytes = 0
   for (let i = 0; i < records.length; i++) {
     const record = records[i]!
     if (record instanceof SlabRecord) bytes += Math.max(0, record.keyLength) + Math.max(0, record.valueLength)
-    else bytes += dataBytes(record.key) + dataBytes(record.value)
+    else bytes += byteLength(record.key) + byteLength(record.value)
   }
   return bytes
 }

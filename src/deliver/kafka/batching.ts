@@ -15,7 +15,7 @@ export type { OutRecord }
 /** Fixed per-record overhead of the v2 record format (length, attributes, deltas, varints) — an estimate. */
 const recordOverheadBytes = 24
 
-const byteLength = (data: string | Buffer | null): number =>
+export const byteLength = (data: string | Buffer | null): number =>
   data === null ? 0 : typeof data === "string" ? Buffer.byteLength(data, "utf8") : data.length
 
 /** Approximate encoded size of one record (uncompressed). */

@@ -44,17 +44,17 @@ export type BatchCompression = keyof typeof compressionCodes
  * installed; else the library's WebAssembly one. The library's own wrapper
  * of the native one copies its input first, hence the direct call.
  */
-const crc32c: (bytes: Uint8Array, initial?: number) => number = (() => {
+const nativeCrc32c = (() => {
   try {
-    const native = createRequire(import.meta.url)("@node-rs/crc32") as { crc32c: (input: Uint8Array, initial?: number) => number }
-    return (bytes: Uint8Array, initial?: number) => native.crc32c(bytes, initial)
+    return (createRequire(import.meta.url)("@node-rs/crc32") as { crc32c: (input: Uint8Array, initial?: number) => number }).crc32c
   } catch {
     return undefined
   }
-})() ?? ((bytes: Uint8Array) => libraryCrc32c(bytes as Buffer))
+})()
+const crc32c: (bytes: Uint8Array, initial?: number) => number = nativeCrc32c ?? ((bytes: Uint8Array) => libraryCrc32c(bytes as Buffer))
 
-/** Whether `crc32c` continues from an initial state (the native one), so a batch in pieces needs no joined copy for its CRC. */
-const chainedCrc = crc32c.length === 2
+/** Whether `crc32c` continues from an initial state (only the native one does), so a batch in pieces needs no joined copy for its CRC. */
+const chainedCrc = nativeCrc32c !== undefined
 
 /**
  * A key or value of this many bytes or more is not copied into the batch: the
@@ -183,9 +183,9 @@ const measure = (records: ReadonlyArray<OutRecord>, indices: ArrayLike<number>):
     values[i] = value
     bodies[i] = body
     recordsBytes += varintBytes(body) + body
-    if (key >= referencedBytes || value >= referencedBytes) {
-      if (record instanceof SlabRecord) largeBytes += (key >= referencedBytes ? key : 0) + (value >= referencedBytes ? value : 0)
-    }
+    // Only SlabRecord ranges are referenced (writeRange); plain Buffers and strings are copied.
+    if (key >= referencedBytes && record instanceof SlabRecord) largeBytes += key
+    if (value >= referencedBytes && record instanceof SlabRecord) largeBytes += value
   }
   return { keys, values, bodies, recordsBytes, largeBytes }
 }
