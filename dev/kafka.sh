@@ -140,6 +140,15 @@ kafka_ready() {
   port_open "$KAFKA_PORT" && grep -q "Kafka Server started" "$KAFKA_LOGS/server.log" 2>/dev/null
 }
 
+# Dead: the pid the launcher wrote is gone (before it writes one, or while
+# its shell is still turning into java, the broker counts as alive).
+kafka_ready_or_dead() {
+  kafka_ready && return 0
+  local pid
+  pid="$(cat "$KAFKA_PIDFILE" 2>/dev/null || true)"
+  [[ "$pid" =~ ^[0-9]+$ ]] && [[ ! -d "/proc/$pid" ]]
+}
+
 # A real client round trip (metadata + topic listing) when kafkajs is installed.
 kafka_client_ready() {
   local node="$OUTBOXX_ROOT/node_modules/.bin/node"
@@ -163,6 +172,8 @@ kafka_up() {
   write_config
   format_storage
   say "starting Kafka $KAFKA_VERSION on 127.0.0.1:$KAFKA_PORT"
+  local started_at
+  started_at="$(date -u +%H:%M:%S)"
   # Fresh log so the readiness check only sees this start's lines.
   [[ -f "$KAFKA_LOGS/server.log" ]] && mv -f "$KAFKA_LOGS/server.log" "$KAFKA_LOGS/server.log.1"
   # setsid: the broker outlives this shell and is not hit by the caller's Ctrl-C.
@@ -171,10 +182,17 @@ kafka_up() {
   setsid bash -c 'echo $$ >"$1"; shift; exec "$@"' _ "$KAFKA_PIDFILE" \
     "${KAFKA_JAVA[@]}" kafka.Kafka "$KAFKA_PROPS" \
     </dev/null >>"$KAFKA_LOGS/stdout.log" 2>&1 9>&- &
-  if ! wait_until 90 "Kafka ready" kafka_ready; then
+  # A loaded machine (CI beside other jobs) can take well over a minute to
+  # start the JVM and the KRaft quorum: wait up to 180 s while the broker
+  # lives, and stop waiting at once if it exits.
+  if ! wait_until 180 "Kafka ready" kafka_ready_or_dead || ! kafka_ready; then
     print_tail "$KAFKA_LOGS/stdout.log"
+    print_first_errors "$KAFKA_LOGS/server.log"
     print_tail "$KAFKA_LOGS/server.log"
-    die "Kafka did not become ready within 90s"
+    if live_pid "$KAFKA_PIDFILE" "$KAFKA_MARKER" >/dev/null; then
+      die "Kafka did not become ready within 180s (still running; started $started_at)"
+    fi
+    die "Kafka exited before it became ready (started $started_at)"
   fi
   wait_until 30 "Kafka client round trip" kafka_client_ready || die "Kafka accepts connections but a client cannot use it"
   say "Kafka ready (pid $(cat "$KAFKA_PIDFILE"))"

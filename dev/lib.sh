@@ -82,6 +82,17 @@ apt_install() {
   $sudo apt-get install -y -qq "$@" >&2
 }
 
+# The first errors of a log: the cause of a failed start is often far above
+# the shutdown lines that end it.
+print_first_errors() {
+  local file="$1"
+  if [[ -f "$file" ]] && grep -qE " (ERROR|FATAL) " "$file"; then
+    echo "---- first errors in $file ----" >&2
+    grep -m 10 -E -A 3 " (ERROR|FATAL) " "$file" >&2
+    echo "----" >&2
+  fi
+}
+
 print_tail() {
   local file="$1"
   if [[ -f "$file" ]]; then
