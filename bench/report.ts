@@ -182,6 +182,10 @@ export const roundRatios = <R extends { readonly reader: string; readonly round:
 
 export const DRAIN_RATIOS = [
   { name: "outboxx / min(server_decode, kafka_producer_perf)", of: "outboxx", to: ["server_decode", "kafka_producer_perf"] },
+  // The streaming ceiling: server_decode decodes inside a SQL function and
+  // sends nothing, while every streaming client, PostgreSQL's own included,
+  // pays the walsender's send() per message (docs/benchmark.md#ceilings).
+  { name: "outboxx / min(pg_recvlogical, kafka_producer_perf)", of: "outboxx", to: ["pg_recvlogical", "kafka_producer_perf"] },
   { name: "outboxx / debezium", of: "outboxx", to: ["debezium"] }
 ] as const
 
