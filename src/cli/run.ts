@@ -12,6 +12,8 @@ import { Telemetry } from "../observability/Telemetry.js"
 import { type PipelineServices, runDaemon, runTail } from "./pipelineSeam.js"
 import { configPath, loadConfiguredSettings } from "./root.js"
 import { version } from "../version.js"
+import { readFile } from "node:fs/promises"
+import { isClusterConfig } from "../cluster/settings.js"
 import { StateStore } from "../state/StateStore.js"
 
 const withServices = <R extends PipelineServices | Telemetry | StateStore>(
@@ -28,12 +30,20 @@ const withServices = <R extends PipelineServices | Telemetry | StateStore>(
     )
   )
 
+/** Whether the file at `path` is a cluster runner's; an unreadable file is left to the normal loader to report. */
+const isClusterFile = (path: string) => Effect.promise(() => readFile(path, "utf8").then(isClusterConfig, () => false))
+
 export const runCommand = Command.make(
   "run",
   {},
   Effect.fnUntraced(function*() {
-    const settings = yield* loadConfiguredSettings
     const path = yield* configPath
+    if (yield* isClusterFile(path)) {
+      // Loaded only in cluster mode: effect/cluster and its SQL driver stay out of a single pipeline's memory.
+      const cluster = yield* Effect.promise(() => import("./cluster.js"))
+      return yield* cluster.runCluster(path)
+    }
+    const settings = yield* loadConfiguredSettings
     yield* withServices(
       settings,
       { tail: false },

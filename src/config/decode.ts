@@ -150,7 +150,31 @@ const compareRanks = (a: ReadonlyArray<number>, b: ReadonlyArray<number>): numbe
 }
 
 /** Decodes the text of a configuration file; fails with every issue found. */
-export const decodeSettings = (text: string, options: DecodeOptions): Result.Result<OutboxxSettings, ConfigError> => {
+export const decodeSettings = (text: string, options: DecodeOptions): Result.Result<OutboxxSettings, ConfigError> =>
+  Result.map(
+    decodeToml(OutboxxFile, text, options, { postgresOverride: true, crossChecks }),
+    ({ decoded, raw }) => settingsFromFile(decoded, Path.resolve(options.path), raw)
+  )
+
+/** What one kind of file adds to the common steps. */
+export interface TomlDecodeSteps {
+  /** OUTBOXX_POSTGRES_URL replaces `postgres.url` (pipeline files only). */
+  readonly postgresOverride?: boolean
+  /** Rules spanning several keys, on the raw tree. */
+  readonly crossChecks?: (raw: unknown) => ReadonlyArray<{ readonly path: KeyPath; readonly message: string }>
+}
+
+/**
+ * The steps every configuration file goes through (TOML parse, `${NAME}`
+ * interpolation, unknown keys, Schema decode), for any file schema: the
+ * pipeline file here, the cluster runner file in cluster/settings.ts.
+ */
+export const decodeToml = <S extends Schema.Codec<any, unknown>>(
+  schema: S,
+  text: string,
+  options: DecodeOptions,
+  steps: TomlDecodeSteps = {}
+): Result.Result<{ readonly decoded: S["Type"]; readonly raw: unknown }, ConfigError> => {
   const fail = (issues: ReadonlyArray<ConfigIssue>) => Result.fail(new ConfigError({ file: options.path, issues }))
 
   const parsed = Toml.parse(text)
@@ -170,7 +194,7 @@ export const decodeSettings = (text: string, options: DecodeOptions): Result.Res
   }
 
   const problems: Array<{ readonly path: KeyPath; readonly message: string }> = []
-  const override = options.env[postgresUrlOverrideVariable]
+  const override = steps.postgresOverride === true ? options.env[postgresUrlOverrideVariable] : undefined
   // The override replaces postgres.url: a `${VAR}` in the file's URL is not needed, so not required.
   const tree = override !== undefined && override !== "" && isTable(parsed.success) && isTable(parsed.success.postgres)
     ? { ...parsed.success, postgres: { ...parsed.success.postgres, url: "" } }
@@ -182,10 +206,10 @@ export const decodeSettings = (text: string, options: DecodeOptions): Result.Res
   }
   // A value whose variable is missing is already reported; its schema complaint would be noise.
   const unresolved = new Set(problems.map((p) => formatKeyPath(p.path)))
-  problems.push(...findUnknownKeys(OutboxxFile.ast, raw))
-  problems.push(...crossChecks(raw))
+  problems.push(...findUnknownKeys(schema.ast, raw))
+  if (steps.crossChecks !== undefined) problems.push(...steps.crossChecks(raw))
 
-  const decoded = Schema.decodeUnknownResult(OutboxxFile)(raw, { errors: "all", reportInput: true })
+  const decoded = Schema.decodeUnknownResult(schema as Schema.Codec<S["Type"], unknown>)(raw, { errors: "all", reportInput: true })
   if (Result.isFailure(decoded)) {
     for (const issue of formatter(decoded.failure.issue).issues) {
       const path = (issue.path ?? []).map((segment) => typeof segment === "object" ? segment.key : segment)
@@ -198,5 +222,5 @@ export const decodeSettings = (text: string, options: DecodeOptions): Result.Res
     ranked.sort((a, b) => compareRanks(a.rank, b.rank))
     return fail(ranked.map((p) => issueAt(p.path, p.message)))
   }
-  return Result.succeed(settingsFromFile(decoded.success, Path.resolve(options.path), raw))
+  return Result.succeed({ decoded: decoded.success, raw })
 }

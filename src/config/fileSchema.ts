@@ -34,10 +34,10 @@ export const describeValue = (value: unknown): string => {
   return typeof value
 }
 
-const expecting = <T>(what: string, ok: (value: T) => boolean) =>
+export const expecting = <T>(what: string, ok: (value: T) => boolean) =>
   Schema.makeFilter<T>((value) => ok(value) ? undefined : `expected ${what}, found ${describeValue(value)}`)
 
-const withDefault = <S extends Schema.Top>(value: S["Encoded"]) => (self: S) =>
+export const withDefault = <S extends Schema.Top>(value: S["Encoded"]) => (self: S) =>
   self.pipe(Schema.withDecodingDefaultKey(Effect.succeed(value)))
 
 // A string check first, so a wrong value gets an "expected one of ..., found ..." message.
@@ -51,7 +51,7 @@ const oneOf = <const L extends ReadonlyArray<string>>(values: L) =>
     )
   )
 
-const NonEmptyString = Schema.String.check(expecting("a non-empty string", (s: string) => s.length > 0))
+export const NonEmptyString = Schema.String.check(expecting("a non-empty string", (s: string) => s.length > 0))
 
 const nonEmptyList = <S extends Schema.Top>(item: S, what: string) =>
   Schema.Array(item).check(
@@ -71,7 +71,7 @@ const toDuration = SchemaTransformation.transform({
  * reconnect storm, a linger of years a snapshot never sent. Checked on the
  * text, before it becomes a Duration, so an issue names the file's key.
  */
-const BoundedDuration = (min: string, max: string, allowZero = false) => {
+export const BoundedDuration = (min: string, max: string, allowZero = false) => {
   const lo = Duration.toMillis(parseDuration(min)!)
   const hi = Duration.toMillis(parseDuration(max)!)
   return Schema.String.check(
@@ -114,7 +114,7 @@ const secret = (inner: Schema.Codec<string>) =>
 const postgresUrl = /^postgres(?:ql)?:\/\//
 /** libpq's sslmode values (docs/configuration.md says what each does here). */
 export const sslModes: ReadonlyArray<string> = ["disable", "allow", "prefer", "require", "verify-ca", "verify-full"]
-const PostgresUrl = secret(
+export const PostgresUrl = secret(
   Schema.String.check(
     // The URL may hold a password: the message names only its scheme.
     Schema.makeFilter((s: string) => {
@@ -229,7 +229,7 @@ const Tls = Schema.Struct({
   rejectUnauthorized: Schema.Boolean.pipe(withDefault(true))
 }).pipe(Schema.encodeKeys({ rejectUnauthorized: "reject_unauthorized" }))
 
-const PositiveInt = Schema.Number.check(
+export const PositiveInt = Schema.Number.check(
   expecting("a positive integer", (n: number) => Number.isSafeInteger(n) && n > 0)
 )
 
@@ -288,7 +288,7 @@ const Kafka = Schema.Struct({
 }))
 
 const sqlIdentifier = /^[a-z_][a-z0-9_]{0,62}$/
-const State = Schema.Struct({
+export const State = Schema.Struct({
   dir: NonEmptyString.pipe(withDefault(".outboxx")),
   /**
    * "file": the journal in `dir`, for one instance. "postgres": a table every
@@ -304,7 +304,7 @@ const State = Schema.Struct({
   ).pipe(withDefault("outboxx_state"))
 })
 
-const Http = Schema.Struct({
+export const Http = Schema.Struct({
   /** undefined when `listen = ""` (disabled). */
   listen: HttpListen.pipe(
     Schema.decodeTo(
@@ -318,7 +318,7 @@ const Http = Schema.Struct({
   )
 })
 
-const Tracing = Schema.Struct({
+export const Tracing = Schema.Struct({
   otlpEndpoint: Schema.optional(
     Schema.String.check(
       expecting("an http:// or https:// URL", (s: string) => /^https?:\/\//.test(s) && URL.canParse(s))
@@ -329,7 +329,7 @@ const Tracing = Schema.Struct({
   ).pipe(withDefault(1))
 }).pipe(Schema.encodeKeys({ otlpEndpoint: "otlp_endpoint", sampleRatio: "sample_ratio" }))
 
-const Log = Schema.Struct({
+export const Log = Schema.Struct({
   level: oneOf(["debug", "info", "warn", "error"]).pipe(withDefault("info")),
   format: oneOf(["json", "pretty"]).pipe(withDefault("json"))
 })

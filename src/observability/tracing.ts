@@ -50,7 +50,10 @@ export const withSampleRatio = (tracer: Tracer.Tracer, ratio: number, random: ()
 export interface TracingInfo {
   readonly serviceName: string
   readonly serviceVersion: string
-  readonly slot: string
+  /** The slot of a single-pipeline process. */
+  readonly slot?: string | undefined
+  /** A cluster runner's address (its pipelines' spans carry `outboxx.pipeline` themselves). */
+  readonly runner?: string | undefined
 }
 
 /**
@@ -80,7 +83,8 @@ export const tracingLayer = (tracing: TracingSettings, info: TracingInfo): Layer
           "service.instance.id": serviceInstanceId,
           "host.name": hostname(),
           "process.pid": process.pid,
-          "outboxx.slot": info.slot
+          ...(info.slot === undefined ? {} : { "outboxx.slot": info.slot }),
+          ...(info.runner === undefined ? {} : { "outboxx.runner": info.runner })
         }
       }
     }),

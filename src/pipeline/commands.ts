@@ -7,13 +7,17 @@ import { Effect, Layer } from "effect"
 import type { OutboxxSettings } from "../config/model.js"
 import { KafkaProducer } from "../deliver/kafka/KafkaProducer.js"
 import { StateStore } from "../state/StateStore.js"
+import type { StateStoreError } from "../state/StateStoreError.js"
 import { Pipeline, superviseStreaming } from "./Pipeline.js"
 import { stdoutSink } from "../deliver/StdoutSink.js"
 
-/** The pipeline with Kafka and the file journal; needs Settings and HealthState. */
-export const pipelineLayer = (settings: OutboxxSettings) =>
+/** The pipeline with Kafka and its configured state journal (or the one given); needs Settings and HealthState. */
+export const pipelineLayer = (
+  settings: OutboxxSettings,
+  state: Layer.Layer<StateStore, StateStoreError> = StateStore.layerFor(settings)
+) =>
   Pipeline.layer.pipe(
-    Layer.provide(Layer.merge(KafkaProducer.layerWith(settings.kafka), StateStore.layerFor(settings)))
+    Layer.provide(Layer.merge(KafkaProducer.layerWith(settings.kafka), state))
   )
 
 /**

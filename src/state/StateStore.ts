@@ -254,13 +254,21 @@ export class StateStore extends Context.Service<StateStore, StateStoreShape>()("
    * The backend `state.backend` names: the file journal in `state.dir`, or
    * the table shared by the pipeline's instances (state/PostgresJournal.ts).
    */
-  static readonly layerFor = (settings: OutboxxSettings): Layer.Layer<StateStore, StateStoreError> =>
+  static readonly layerFor = (
+    settings: OutboxxSettings,
+    shared: {
+      /** The key of the shared state; default the slot name (cluster mode: the pipeline's name). */
+      readonly pipeline?: string | undefined
+      /** This process as the holder others see; default "<host> pid <pid>". */
+      readonly instance?: string | undefined
+    } = {}
+  ): Layer.Layer<StateStore, StateStoreError> =>
     settings.state.backend === "postgres"
       ? StateStore.layerPostgres({
         url: settings.state.url ?? settings.postgres.url,
         schema: settings.state.schema,
-        pipeline: settings.postgres.slot,
-        instance: `${os.hostname()} pid ${process.pid}`,
+        pipeline: shared.pipeline ?? settings.postgres.slot,
+        instance: shared.instance ?? `${os.hostname()} pid ${process.pid}`,
         connectTimeoutMs: Math.max(1, Duration.toMillis(settings.postgres.connectTimeout))
       })
       : StateStore.layerFileAt(settings.state.dir)
