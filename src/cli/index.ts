@@ -6,6 +6,7 @@ import * as CliConfig from "effect/cli/CliConfig"
 import * as Command from "effect/cli/Command"
 import * as GlobalFlag from "effect/cli/GlobalFlag"
 import { checkCommand } from "./check/command.js"
+import { clusterCommand } from "./clusterCommand.js"
 import { reportFailure } from "./errors.js"
 import { root } from "./root.js"
 import { runCommand, tailCommand } from "./run.js"
@@ -19,7 +20,7 @@ import { version } from "../version.js"
 export { ExitCode, exitCodeOf, exitCodeOfExit, teardown } from "./errors.js"
 
 export const outboxx = root.pipe(
-  Command.withSubcommands([runCommand, checkCommand, statusCommand, snapshotCommand, slotCommand, tailCommand, outboxCommand, stateCommand])
+  Command.withSubcommands([runCommand, checkCommand, statusCommand, snapshotCommand, slotCommand, tailCommand, outboxCommand, stateCommand, clusterCommand])
 )
 
 /**

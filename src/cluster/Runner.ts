@@ -13,22 +13,23 @@
  */
 import * as NodeClusterSocket from "@effect/platform-node/NodeClusterSocket"
 import * as PgClient from "@effect/sql-pg/PgClient"
-import { Duration, Layer, Option } from "effect"
+import { Duration, Effect, Layer, Option } from "effect"
 import * as MessageStorage from "effect/cluster/MessageStorage"
 import * as RunnerAddress from "effect/cluster/RunnerAddress"
 import * as RunnerHealth from "effect/cluster/RunnerHealth"
 import * as Runners from "effect/cluster/Runners"
 import * as ShardingConfig from "effect/cluster/ShardingConfig"
 import type * as Sharding from "effect/cluster/Sharding"
+import * as ShardingService from "effect/cluster/Sharding"
 import * as Singleton from "effect/cluster/Singleton"
 import * as SocketRunner from "effect/cluster/SocketRunner"
 import * as SqlRunnerStorage from "effect/cluster/SqlRunnerStorage"
 import * as RpcSerialization from "effect/rpc/RpcSerialization"
+import { httpServerLayer } from "../observability/http.js"
 import { runPipelineSingleton, singletonName } from "./pipelineSingleton.js"
+import { makeRunnerPipelines, runnerRoutes } from "./RunnerHttp.js"
 import type { ClusterSettings } from "./settings.js"
-
-/** The control database's cluster tables: `outboxx_cluster_runners`, `outboxx_cluster_locks`. */
-export const clusterTablePrefix = "outboxx_cluster"
+import { clusterTablePrefix } from "./tables.js"
 
 /** This runner as logs, metrics and the shared state's holder name it. */
 export const runnerName = (settings: ClusterSettings): string => `${settings.cluster.runner.host}:${settings.cluster.runner.port}`
@@ -70,13 +71,21 @@ export const clusterLayer = (settings: ClusterSettings) =>
     )
   )
 
-/** Every pipeline as a singleton on the cluster; launch it to run the runner. */
+/**
+ * Every pipeline as a singleton on the cluster, and the runner's endpoints on
+ * `http.listen` (served once the runner has joined); launch it to run the runner.
+ */
 export const runnerLayer = (settings: ClusterSettings) => {
-  const runner = runnerName(settings)
+  const pipelines = makeRunnerPipelines(runnerName(settings))
   const singletons = settings.pipelines.map((pipeline) =>
-    Singleton.make(singletonName(pipeline.name), runPipelineSingleton(pipeline, runner))
+    Singleton.make(singletonName(pipeline.name), runPipelineSingleton(pipeline, pipelines, settings.cluster.lockExpiration))
   )
-  return singletons.reduce<Layer.Layer<never, never, Sharding.Sharding>>((all, one) => Layer.merge(all, one), Layer.empty).pipe(
+  const all = singletons.reduce<Layer.Layer<never, never, Sharding.Sharding>>((all, one) => Layer.merge(all, one), Layer.empty)
+  // Built after Sharding: the endpoints answer once the runner has registered.
+  const http = httpServerLayer(settings.http, runnerRoutes(pipelines)).pipe(
+    Layer.provide(Layer.effectDiscard(Effect.asVoid(ShardingService.Sharding)))
+  )
+  return Layer.merge(all, http).pipe(
     Layer.provide(clusterLayer(settings))
   )
 }

@@ -10,15 +10,22 @@
  *      database whose session the server ends after `lock_expiration` when
  *      the runner stops refreshing it);
  *   2. the pipeline's shared state (state/PostgresJournal.ts): a session
- *      advisory lock every journal write goes through, taken before the slot;
- *   3. the replication slot itself: PostgreSQL serves one walsender per slot.
+ *      advisory lock every journal write goes through, taken before the slot,
+ *      on a session the server also ends after `lock_expiration` of silence;
+ *      its holder terminates a walsender left on the slot by the instance
+ *      that lost it (pipeline/Standby.ts);
+ *   3. the replication slot itself: PostgreSQL serves one walsender per slot;
+ *   4. with exactly-once delivery, Kafka: the transactional id is the slot's,
+ *      so the new owner's producer fences the old one's.
  */
-import { Effect, Layer, Metric, Schedule } from "effect"
+import { type Duration, Effect, Layer, Metric, Schedule } from "effect"
 import { Settings } from "../config/Settings.js"
-import { HealthState } from "../observability/HealthState.js"
+import { HealthState, type HealthStateShape } from "../observability/HealthState.js"
 import { pipelineLayer } from "../pipeline/commands.js"
 import { Pipeline } from "../pipeline/Pipeline.js"
+import { ReplicationClientName } from "../replication/SlotStart.js"
 import { StateStore } from "../state/StateStore.js"
+import { registerPipeline, type RunnerPipelines } from "./RunnerHttp.js"
 import type { ClusterPipeline } from "./settings.js"
 
 /**
@@ -35,17 +42,25 @@ export const singletonName = (pipeline: string): string => `outboxx/pipeline/${p
  * Runs `pipeline` until interrupted. Never fails: effect/cluster turns a
  * singleton's failure into a defect and does not start it again.
  */
-export const runPipelineSingleton = (pipeline: ClusterPipeline, runner: string) => {
+export const runPipelineSingleton = (
+  pipeline: ClusterPipeline,
+  pipelines: RunnerPipelines,
+  holdExpiration: Duration.Duration
+) => {
   const settings = pipeline.settings
-  const attempt = Effect.gen(function*() {
+  const runner = pipelines.runner
+  const attempt = (health: HealthStateShape) => Effect.gen(function*() {
     yield* Effect.logInfo(`pipeline ${pipeline.name} starts on runner ${runner}`)
     const running = yield* Pipeline
     return yield* running.awaitStopped
   }).pipe(
     Effect.provide(
-      pipelineLayer(settings, StateStore.layerFor(settings, { pipeline: pipeline.name, instance: `runner ${runner}` })).pipe(
+      pipelineLayer(
+        settings,
+        StateStore.layerFor(settings, { pipeline: pipeline.name, instance: `runner ${runner}`, holdExpiration })
+      ).pipe(
         Layer.provide(Settings.layer(settings)),
-        Layer.provide(HealthState.layer(settings.postgres.slot, settings.postgres.publication))
+        Layer.provide(Layer.succeed(HealthState, health))
       )
     ),
     Effect.onInterrupt(() => Effect.logInfo(`pipeline ${pipeline.name} leaves runner ${runner}`)),
@@ -53,10 +68,16 @@ export const runPipelineSingleton = (pipeline: ClusterPipeline, runner: string) 
       Effect.logError(`pipeline ${pipeline.name} stopped: ${error.message}; starting it again after a pause`)
     )
   )
-  return attempt.pipe(
-    Effect.retry(permanentFailureRetry),
+  return Effect.gen(function*() {
+    // One HealthState for the pipeline's stay on this runner, listed in the runner's /status and /metrics.
+    const health = yield* HealthState.make(settings.postgres.slot, settings.postgres.publication)
+    yield* registerPipeline(pipelines, pipeline.name, health)
+    return yield* attempt(health).pipe(Effect.retry(permanentFailureRetry))
+  }).pipe(
+    Effect.scoped,
     Effect.catchCause((cause) => Effect.logError(`pipeline ${pipeline.name} cannot run`, cause)),
     Effect.annotateLogs({ pipeline: pipeline.name, runner }),
-    Effect.provideService(Metric.CurrentMetricAttributes, { pipeline: pipeline.name, runner })
+    Effect.provideService(Metric.CurrentMetricAttributes, { pipeline: pipeline.name, runner }),
+    Effect.provideService(ReplicationClientName, `outboxx ${runner}`)
   )
 }

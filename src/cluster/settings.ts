@@ -222,6 +222,22 @@ export const loadClusterSettings = Effect.fn("loadClusterSettings")(function*(
     }
     bySlot.set(key, p.name)
   }
+  // Exactly-once producers are fenced by a transactional id derived from the
+  // slot name (deliver/kafka/TransactionalProducer.ts): two such pipelines on
+  // one slot name, even on different databases, would fence each other.
+  const exactlyOnceBySlot = new Map<string, string>()
+  for (const p of pipelines) {
+    if (p.settings.kafka.delivery !== "exactly-once") continue
+    const other = exactlyOnceBySlot.get(p.settings.postgres.slot)
+    if (other !== undefined) {
+      clashes.push(new ConfigIssue({
+        path: `${p.name}.toml: postgres.slot`,
+        message: `expected a slot name no other exactly-once pipeline uses, found "${p.settings.postgres.slot}", as pipeline "${other}" does: ` +
+          `their Kafka transactional ids (outboxx-<slot>) would fence each other`
+      }))
+    }
+    exactlyOnceBySlot.set(p.settings.postgres.slot, p.name)
+  }
   if (clashes.length > 0) return yield* new ConfigError({ file: path, issues: clashes })
   return { ...decoded, configPath: Path.resolve(path), pipelinesDir, pipelines }
 })

@@ -48,6 +48,12 @@ const walStatuses = ["reserved", "extended", "unreserved", "lost", "missing"] as
  * position is at most one SlotMonitor poll old (1 s).
  */
 export const refreshScrapeGauges = Effect.gen(function*() {
+  yield* refreshPipelineGauges
+  yield* refreshProcessMetrics
+})
+
+/** The gauges of the pipeline whose HealthState is in context (a cluster runner scrapes each of its pipelines). */
+export const refreshPipelineGauges = Effect.gen(function*() {
   const health = yield* HealthState
   const state = yield* health.get
   const live = health.live
@@ -66,7 +72,6 @@ export const refreshScrapeGauges = Effect.gen(function*() {
   yield* Metric.update(Metrics.kafkaConnected, state.kafka.connected ? 1 : 0)
   const status = slot === null ? undefined : slot.exists ? slot.walStatus : "missing"
   for (const s of walStatuses) yield* Metric.update(Metric.withAttributes(Metrics.slotWalStatus, { status: s }), s === status ? 1 : 0)
-  yield* refreshProcessMetrics
 })
 
 /** The routes alone, for embedding into a host app's own router. */
@@ -117,12 +122,15 @@ const reasonOf = (cause: unknown): string =>
     ? reasonOf(cause.cause)
     : String(cause)
 
-/** Serves the endpoints on host:port; a no-op layer when listening is disabled. */
-export const httpServerLayer = (http: HttpSettings): Layer.Layer<never, HttpListenError> => {
+/** Serves the endpoints (a cluster runner's: cluster/RunnerHttp.ts) on host:port; a no-op layer when listening is disabled. */
+export const httpServerLayer = (
+  http: HttpSettings,
+  routes: Layer.Layer<never, never, HttpRouter.HttpRouter> = routesLayer
+): Layer.Layer<never, HttpListenError> => {
   const listen = http.listen
   if (listen === undefined) return Layer.empty
   const address = `${listen.host}:${listen.port}`
-  return HttpRouter.serve(routesLayer, { disableLogger: true, disableListenLog: true }).pipe(
+  return HttpRouter.serve(routes, { disableLogger: true, disableListenLog: true }).pipe(
     // Probes and scrapes every few seconds are not traces anyone wants (a host embedding the routes decides for itself).
     Layer.provide(Layer.succeed(HttpMiddleware.TracerDisabledWhen)(() => true)),
     Layer.provide(

@@ -15,10 +15,13 @@
  * is the only one that may stream, so the state another instance left is
  * read only after its hold (its connection) is gone.
  *
- * One exception is handled here: a walsender that this very process started
- * earlier (before a reconnect) and that the server has not reaped yet. Its
+ * Two exceptions are handled here. A walsender that this very process started
+ * earlier (before a reconnect) and that the server has not reaped yet: its
  * client is us and we know that connection is dead, so it is terminated
- * instead of making us wait for wal_sender_timeout.
+ * instead of making us wait for wal_sender_timeout. And, when this run holds
+ * the shared state's claim, any walsender on the slot: its instance lost the
+ * claim (it froze or was cut off, and the server ended its state session), so
+ * it must not stream any more and is terminated too.
  */
 import { Duration, Effect, Metric } from "effect"
 import type pg from "pg"
@@ -35,6 +38,13 @@ export interface StandbyOptions {
   readonly pollInterval?: Duration.Duration
   /** Walsender pids this process opened before: still active = a ghost of ours. */
   readonly ownWalsenders?: ReadonlySet<number> | undefined
+  /**
+   * This run holds the pipeline's exclusive state claim (StateClaim.exclusive):
+   * a walsender still on the slot serves an instance that lost the claim
+   * (frozen, cut off from the state's database) and is terminated rather than
+   * waited for until wal_sender_timeout.
+   */
+  readonly holdsClaim?: boolean | undefined
 }
 
 /**
@@ -61,6 +71,15 @@ export const awaitSlotFree = Effect.fnUntraced(function*(
         )
       }
       return row
+    }
+    if (row.activePid !== null && options.holdsClaim === true && !options.ownWalsenders?.has(row.activePid)) {
+      yield* Effect.logWarning(
+        `replication slot "${slot}" is still read by walsender pid ${row.activePid}, whose instance no longer holds ` +
+          `the pipeline's state: terminating it to take over`
+      )
+      yield* queryRows(catalog, "SELECT pg_terminate_backend($1)", [row.activePid])
+      yield* Effect.sleep(Duration.millis(100))
+      continue
     }
     if (row.activePid !== null && options.ownWalsenders?.has(row.activePid)) {
       // Our own walsender from before the reconnect: its client (us) is gone.

@@ -152,7 +152,8 @@ export const runStreaming = Effect.fnUntraced(function*(
         temporary: options.temporarySlot,
         connectTimeoutMs,
         ...(options.slotGuard !== undefined ? { guard: options.slotGuard } : {}),
-        ...(options.ownWalsenders !== undefined ? { ownWalsenders: options.ownWalsenders } : {})
+        ...(options.ownWalsenders !== undefined ? { ownWalsenders: options.ownWalsenders } : {}),
+        holdsClaim: claim?.exclusive === true
       })
 
       // Exactly-once: resume past what Kafka has committed (the stored position).

@@ -6,7 +6,7 @@
  * the existing one and pick the start LSN: the slot's confirmed_flush_lsn, or
  * the journaled checkpoint when that is ahead of it.
  */
-import { Effect, Schema, type Scope } from "effect"
+import { Context, Effect, Schema, type Scope } from "effect"
 import type pg from "pg"
 import type { OutboxxSettings } from "../config/model.js"
 import { slotInfo, unusableSlot } from "../postgres/catalog.js"
@@ -23,6 +23,15 @@ import {
 import type { ServerSlotView, SlotGuard } from "./SlotGuard.js"
 import { awaitSlotFree } from "../pipeline/Standby.js"
 import { initialSnapshotWanted } from "../snapshot/Snapshotter.js"
+
+/**
+ * The walsender connection's application_name, as pg_stat_replication shows
+ * it: "outboxx", or "outboxx <runner>" in cluster mode, so an operator (and
+ * the cluster test) sees which runner reads a slot.
+ */
+export const ReplicationClientName = Context.Reference<string>("outboxx/ReplicationClientName", {
+  defaultValue: () => "outboxx"
+})
 
 export class SlotError extends Schema.TaggedError<SlotError>()("SlotError", {
   slot: Schema.String,
@@ -41,6 +50,8 @@ export interface OpenSlotOptions {
   readonly guard?: SlotGuard
   /** Walsender pids this process opened before (see Standby.awaitSlotFree). */
   readonly ownWalsenders?: Set<number>
+  /** This run holds the shared state's exclusive claim (see Standby.awaitSlotFree). */
+  readonly holdsClaim?: boolean
 }
 
 export interface OpenedSlot {
@@ -60,10 +71,12 @@ export const openSlot = Effect.fn("Pipeline.openSlot")(function*(
 ): Effect.fn.Return<OpenedSlot, SlotError | PostgresError | ReplicationError, Scope.Scope> {
   const slot = options.temporary ? `${settings.postgres.slot}_tail_${process.pid}` : settings.postgres.slot
   // Standby: wait here while another instance streams from the slot.
-  if (!options.temporary) yield* awaitSlotFree(catalog, slot, { ownWalsenders: options.ownWalsenders })
+  if (!options.temporary) {
+    yield* awaitSlotFree(catalog, slot, { ownWalsenders: options.ownWalsenders, holdsClaim: options.holdsClaim })
+  }
   const replication = yield* connectClient(settings.postgres.url, {
     replication: true,
-    applicationName: options.temporary ? "outboxx-tail" : "outboxx",
+    applicationName: options.temporary ? "outboxx-tail" : yield* ReplicationClientName,
     connectTimeoutMs: options.connectTimeoutMs
   })
   const identity = yield* identifySystem(replication)

@@ -28,6 +28,7 @@ import * as Deferred from "effect/Deferred"
 import * as Duration from "effect/Duration"
 import * as Effect from "effect/Effect"
 import * as Exit from "effect/Exit"
+import * as Schedule from "effect/Schedule"
 import type * as Redacted from "effect/Redacted"
 import * as Schema from "effect/Schema"
 import type pg from "pg"
@@ -48,6 +49,15 @@ export interface PostgresJournalOptions {
   readonly connectTimeoutMs: number
   /** How often a waiting instance tries the lock again. Default 1 s. */
   readonly pollInterval?: Duration.Duration
+  /**
+   * When set, a holder that stops answering (a frozen or cut-off process)
+   * loses the state after this long: the holding session runs with
+   * `idle_session_timeout` at this value, so the server ends it, and with it
+   * the lock, once nothing arrives for that long; a live holder pings it every
+   * third of it. Without it, a frozen holder keeps the state until its
+   * connection breaks. (PostgreSQL 14+; older servers lack the setting.)
+   */
+  readonly holdExpiration?: Duration.Duration
 }
 
 /** The first advisory lock key: "obxx" in ASCII, so our locks are recognisable in pg_locks. */
@@ -205,6 +215,18 @@ export const makePostgresJournal = (options: PostgresJournalOptions): JournalBac
       }
       session = client
       yield* Effect.addFinalizer(() => Effect.sync(() => void (session = undefined)))
+      if (options.holdExpiration !== undefined) {
+        const expiration = options.holdExpiration
+        yield* run("lock", `SET idle_session_timeout = ${Math.max(1, Math.round(Duration.toMillis(expiration)))}`)
+        // The ping goes through the holding session only; a failed one means the hold is gone.
+        yield* run("hold", "SELECT 1").pipe(
+          Effect.repeat(Schedule.spaced(Duration.divideUnsafe(expiration, 3))),
+          Effect.catch((error) =>
+            Effect.sync(() => Deferred.doneUnsafe(lost, Exit.fail(fail("hold", `the pipeline's state hold could not be renewed (${error.detail}); another instance may take it over`))))
+          ),
+          Effect.forkScoped
+        )
+      }
       yield* run(
         "lock",
         `INSERT INTO ${holderTable} (pipeline, instance, since) VALUES ($1, $2, now())

@@ -64,6 +64,13 @@ export interface CompactionOptions {
  */
 export interface StateClaim {
   readonly lost: Effect.Effect<never, StateStoreError>
+  /**
+   * A lease every instance of the pipeline takes (the shared backend): while
+   * this run holds it, no other instance may stream, so a walsender still
+   * active on the slot belongs to one that lost it (frozen, cut off) and may
+   * be terminated. False for the file journal, which only one machine sees.
+   */
+  readonly exclusive: boolean
 }
 
 /**
@@ -154,14 +161,14 @@ export const makeStore = Effect.fnUntraced(function*(
       return state.checkpoint?.lsn !== before
     }),
     claim: (onBusy: OnClaimBusy) =>
-      backend.claim === undefined ? Effect.succeed<StateClaim>({ lost: Effect.never }) : Effect.gen(function*() {
+      backend.claim === undefined ? Effect.succeed<StateClaim>({ lost: Effect.never, exclusive: false }) : Effect.gen(function*() {
         const held = yield* backend.claim!(onBusy)
         // What the previous holder wrote is the state from here on.
         yield* lock.withPermits(1)(Effect.sync(() => {
           state = foldEvents(held.replayed)
           lines = held.replayed.length
         }))
-        return { lost: held.lost }
+        return { lost: held.lost, exclusive: true }
       }),
     replaceAll: (events: ReadonlyArray<JournalEvent>) =>
       lock.withPermits(1)(Effect.uninterruptible(Effect.gen(function*() {
@@ -261,6 +268,8 @@ export class StateStore extends Context.Service<StateStore, StateStoreShape>()("
       readonly pipeline?: string | undefined
       /** This process as the holder others see; default "<host> pid <pid>". */
       readonly instance?: string | undefined
+      /** How long a holder that stops answering keeps the state (PostgresJournalOptions.holdExpiration). */
+      readonly holdExpiration?: Duration.Duration | undefined
     } = {}
   ): Layer.Layer<StateStore, StateStoreError> =>
     settings.state.backend === "postgres"
@@ -269,6 +278,7 @@ export class StateStore extends Context.Service<StateStore, StateStoreShape>()("
         schema: settings.state.schema,
         pipeline: shared.pipeline ?? settings.postgres.slot,
         instance: shared.instance ?? `${os.hostname()} pid ${process.pid}`,
+        ...(shared.holdExpiration === undefined ? {} : { holdExpiration: shared.holdExpiration }),
         connectTimeoutMs: Math.max(1, Duration.toMillis(settings.postgres.connectTimeout))
       })
       : StateStore.layerFileAt(settings.state.dir)

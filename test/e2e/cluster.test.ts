@@ -17,8 +17,10 @@ import {
   createTestDatabase,
   freePort,
   kafkaBrokers,
+  pgAdminUrl,
   pgQuery,
   readTopic,
+  runCli,
   spawnCli,
   type TestDatabase,
   uniqueName
@@ -28,6 +30,7 @@ const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms))
 
 interface PipelineFixture {
   readonly name: string
+  readonly slot: string
   readonly db: TestDatabase
   readonly table: string
   readonly topic: string
@@ -51,7 +54,7 @@ beforeAll(async () => {
       const name = `p${d}${table}`
       const slot = uniqueName(name)
       const topic = `${prefix}.${name}`
-      pipelines.push({ name, db, table, topic })
+      pipelines.push({ name, slot, db, table, topic })
       writeFileSync(
         path.join(pipelinesDir, `${name}.toml`),
         `
@@ -79,9 +82,17 @@ afterAll(async () => {
   await control?.drop().catch(() => undefined)
 })
 
+const slotOf = (p: PipelineFixture) => p.slot
+const addresses = new Map<string, string>()
+const httpPorts = new Map<string, number>()
+const runnerAddressOf = (runner: { readonly name: string }) => addresses.get(runner.name)!
+
 /** A runner file for one runner process; all of them share the control database and the pipelines. */
 const runnerFile = async (name: string): Promise<string> => {
   const port = await freePort()
+  addresses.set(name, `127.0.0.1:${port}`)
+  const httpPort = await freePort()
+  httpPorts.set(name, httpPort)
   const file = path.join(workDir, `${name}.toml`)
   writeFileSync(
     file,
@@ -91,6 +102,8 @@ url = "${control.url}"
 runner = "127.0.0.1:${port}"
 pipelines = "pipelines"
 lock_expiration = "10s"
+[http]
+listen = "127.0.0.1:${httpPort}"
 [log]
 level = "info"
 `
@@ -147,7 +160,51 @@ const spreadOf = (runners: ReadonlyArray<Runner>): Map<string, Array<string>> =>
   for (const runner of runners) for (const p of runningOn(runner)) owners.get(p)!.push(runner.name)
   return owners
 }
+/** How many shard locks a runner holds: effect/cluster's advisory locks, on its sessions to the control database. */
+const shardsOf = async (runner: Runner): Promise<number> =>
+  Number((await pgQuery<{ n: string }>(
+    control.url,
+    `SELECT count(*)::text AS n FROM pg_locks l JOIN pg_stat_activity a USING (pid)
+      WHERE l.locktype = 'advisory' AND l.granted AND a.application_name = $1`,
+    [`outboxx cluster runner ${runnerAddressOf(runner)}`]
+  ))[0]!.n)
+
 const eachOnOne = (runners: ReadonlyArray<Runner>) => [...spreadOf(runners).values()].every((o) => o.length === 1)
+
+/** Each pipeline on one runner, and no move for 5 s (runners that join take their shards over a few seconds). */
+const waitSettled = async (what: string, runners: ReadonlyArray<Runner>, timeoutMs: number) => {
+  let last = ""
+  let since = Date.now()
+  await waitUntil(what, () => {
+    const now = JSON.stringify([...spreadOf(runners)])
+    if (now !== last || !eachOnOne(runners)) {
+      last = now
+      since = Date.now()
+      return false
+    }
+    return Date.now() - since >= 5_000
+  }, timeoutMs)
+}
+
+/** Every row of every table is in its pipeline's topic; prints the duplicates. */
+const expectAllDelivered = async () => {
+  let duplicates = 0
+  for (const p of pipelines) {
+    const ids = (await pgQuery<{ id: string }>(p.db.url, `SELECT id::text AS id FROM ${p.table}`)).map((r) => r.id)
+    const messages = await readTopic(p.topic, { idleMs: 5_000, timeoutMs: 120_000 })
+    const seen = new Map<string, number>()
+    for (const m of messages) {
+      if (m.value === null) continue
+      const id = String((JSON.parse(m.value) as { after: { id: number } }).after.id)
+      seen.set(id, (seen.get(id) ?? 0) + 1)
+    }
+    const missing = ids.filter((id) => !seen.has(id))
+    expect(missing, `${p.name}: rows missing from ${p.topic}`).toEqual([])
+    duplicates += messages.length - seen.size
+    console.log(`${p.name}: ${ids.length} rows, ${messages.length} messages, ${messages.length - seen.size} duplicates`)
+  }
+  console.log(`duplicates over all pipelines: ${duplicates}`)
+}
 
 describe("cluster mode", () => {
   it("spreads six pipelines over three runners, moves them on kill -9, a join and a rolling restart, and loses nothing", async () => {
@@ -164,9 +221,42 @@ describe("cluster mode", () => {
       await start("r1")
       await start("r2")
       await start("r3")
-      await waitUntil("every pipeline on one runner", () => eachOnOne(live), 60_000)
-      for (const runner of live) await runner.process.waitForLine(/streaming slot/, 60_000).catch(() => undefined)
-      await sleep(3_000)
+      await waitSettled("every pipeline settled on one runner", live, 90_000)
+
+      // `outboxx cluster status` says what the logs say: each pipeline streaming on its runner.
+      type Report = {
+        runners: Array<{ address: string; healthy: boolean; pipelines: Array<string> }>
+        pipelines: Array<{ name: string; runner: string | null; state: string; lagBytes: number | null }>
+      }
+      let report: Report | undefined
+      await waitUntil("cluster status to show every pipeline streaming", async () => {
+        const status = await runCli(["cluster", "status", "--json", "-c", path.join(workDir, "r1.toml")])
+        expect(status.code, status.stderr).toBe(0)
+        report = JSON.parse(status.stdout) as Report
+        return report.pipelines.every((p) => p.state === "streaming")
+      }, 60_000)
+      expect(report!.runners.map((r) => r.address).sort()).toEqual(live.map(runnerAddressOf).sort())
+      for (const p of report!.pipelines) {
+        const owner = live.find((r) => runningOn(r).has(p.name))!
+        expect(p.runner, p.name).toBe(runnerAddressOf(owner))
+        expect(p.state, p.name).toBe("streaming")
+        expect(p.lagBytes, p.name).not.toBeNull()
+      }
+      // Each runner's endpoints: its pipelines in /status, labelled series in /metrics, ready.
+      for (const runner of live) {
+        const base = `http://127.0.0.1:${httpPorts.get(runner.name)}`
+        const own = [...runningOn(runner)].sort()
+        const runnerStatus = (await (await fetch(`${base}/status`)).json()) as { runner: string; pipelines: Record<string, unknown> }
+        expect(runnerStatus.runner).toBe(runnerAddressOf(runner))
+        expect(Object.keys(runnerStatus.pipelines).sort()).toEqual(own)
+        await waitUntil(`${runner.name} ready`, async () => (await fetch(`${base}/readyz`)).status === 200, 30_000)
+        const metrics = await (await fetch(`${base}/metrics`)).text()
+        for (const name of own) {
+          expect(metrics).toMatch(new RegExp(`outboxx_events_total\\{[^}]*pipeline="${name}"`))
+          expect(metrics).toMatch(new RegExp(`outboxx_replication_lag_bytes\\{[^}]*pipeline="${name}"`))
+        }
+      }
+      console.log(`cluster status:\n${(await runCli(["cluster", "status", "-c", path.join(workDir, "r1.toml")])).stdout}`)
 
       // kill -9 of the runner with the most pipelines: they resume elsewhere.
       const victim = [...live].sort((a, b) => runningOn(b).size - runningOn(a).size)[0]!
@@ -182,9 +272,12 @@ describe("cluster mode", () => {
       expect(takeoverS).toBeLessThan(30)
       await sleep(3_000)
 
-      // A new runner joins: it takes a share.
+      // A new runner joins: it takes a share of the shards (a pipeline goes where its shard does,
+      // so with six pipelines the new runner may well own none of them).
       const joined = await start("r4")
-      await waitUntil("the new runner to take pipelines", () => runningOn(joined).size > 0 && eachOnOne(live), 60_000)
+      await waitUntil("the new runner to hold its share of the shards", async () => (await shardsOf(joined)) >= 30, 60_000)
+      await waitSettled("every pipeline settled after the join", live, 90_000)
+      console.log(`joined: r4 holds ${await shardsOf(joined)} of 300 shards and runs ${[...runningOn(joined)].join(", ") || "no pipeline"}`)
       await sleep(3_000)
 
       // Rolling restart: each runner stops (SIGTERM) and a fresh one starts in its place.
@@ -193,8 +286,7 @@ describe("cluster mode", () => {
         expect(result.code).toBe(0)
         live.splice(live.indexOf(runner), 1)
         await start(`${runner.name}x`)
-        await waitUntil("every pipeline on one runner after the restart", () => eachOnOne(live), 60_000)
-        await sleep(2_000)
+        await waitSettled("every pipeline settled after the restart", live, 90_000)
       }
       console.log(`spread at the end: ${JSON.stringify(Object.fromEntries(spreadOf(live)))}`)
     } finally {
@@ -202,27 +294,103 @@ describe("cluster mode", () => {
       console.log(`rows written: ${JSON.stringify(written)}`)
       await sleep(5_000)
       for (const runner of live) await runner.process.stop("SIGTERM", 30_000)
+      for (const runner of all) writeFileSync(path.join(workDir, `${runner.name}.log`), runner.process.stdout() + runner.process.stderr())
+      console.log(`runner logs in ${workDir}`)
     }
     for (const runner of all) {
       const out = runner.process.stdout() + runner.process.stderr()
       expect(out, runner.name).not.toMatch(/"level":"(ERROR|FATAL)"/)
     }
 
-    let duplicates = 0
-    for (const p of pipelines) {
-      const ids = (await pgQuery<{ id: string }>(p.db.url, `SELECT id::text AS id FROM ${p.table}`)).map((r) => r.id)
-      const messages = await readTopic(p.topic, { idleMs: 5_000, timeoutMs: 120_000 })
-      const seen = new Map<string, number>()
-      for (const m of messages) {
-        if (m.value === null) continue
-        const id = String((JSON.parse(m.value) as { after: { id: number } }).after.id)
-        seen.set(id, (seen.get(id) ?? 0) + 1)
-      }
-      const missing = ids.filter((id) => !seen.has(id))
-      expect(missing, `${p.name}: rows missing from ${p.topic}`).toEqual([])
-      duplicates += messages.length - seen.size
-      console.log(`${p.name}: ${ids.length} rows, ${messages.length} messages, ${messages.length - seen.size} duplicates`)
+    await expectAllDelivered()
+  }, 600_000)
+
+  it("takes the pipelines of a runner frozen for 60 s (SIGSTOP), which stops them on SIGCONT; no slot is read by two runners", async () => {
+    const live: Array<Runner> = []
+    const start = async (name: string) => {
+      const runner = { name, process: spawnCli(["run", "-c", await runnerFile(name)]) }
+      live.push(runner)
+      return runner
     }
-    console.log(`duplicates over all pipelines: ${duplicates}`)
+    const writers = databases.map(writer)
+    const slots = new Map(pipelines.map((p) => [slotOf(p), p.name]))
+    /** Per slot, the readers seen (pg_stat_replication's application_name), in order, with the frozen runner's start count then. */
+    const readers = new Map<string, Array<{ reader: string; frozenStarts: number }>>()
+    let sampling = true
+    let frozen: Runner | undefined
+    const startsOf = (runner: Runner, pipeline: string) =>
+      runner.process.stdout().split("\n").filter((l) => startPattern.exec(l)?.[1] === pipeline).length
+    const sampler = (async () => {
+      while (sampling) {
+        const rows = await pgQuery<{ slot_name: string; reader: string | null }>(
+          pgAdminUrl(),
+          `SELECT s.slot_name, r.application_name AS reader
+           FROM pg_replication_slots s LEFT JOIN pg_stat_replication r ON r.pid = s.active_pid
+           WHERE s.slot_name = ANY($1)`,
+          [[...slots.keys()]]
+        ).catch(() => [])
+        for (const row of rows) {
+          if (row.reader === null) continue
+          const seen = readers.get(row.slot_name) ?? []
+          if (seen.at(-1)?.reader !== row.reader) {
+            const pipeline = slots.get(row.slot_name)!
+            seen.push({ reader: row.reader, frozenStarts: frozen === undefined ? 0 : startsOf(frozen, pipeline) })
+          }
+          readers.set(row.slot_name, seen)
+        }
+        await sleep(200)
+      }
+    })()
+    try {
+      await start("s1")
+      await start("s2")
+      await start("s3")
+      await waitSettled("every pipeline settled on one runner", live, 90_000)
+
+      const victim = [...live].sort((a, b) => runningOn(b).size - runningOn(a).size)[0]!
+      const held = runningOn(victim)
+      expect(held.size).toBeGreaterThan(0)
+      frozen = victim
+      const startsBefore = new Map([...held].map((p) => [p, startsOf(victim, p)]))
+      victim.process.signal("SIGSTOP")
+      const stoppedAt = Date.now()
+      const others = live.filter((r) => r !== victim)
+      await waitUntil("the frozen runner's pipelines on the others", () => [...held].every((p) => others.some((r) => runningOn(r).has(p))), 60_000)
+      const takeoverS = (Date.now() - stoppedAt) / 1000
+      console.log(`SIGSTOP: ${[...held].join(", ")} resumed on the other runners after ${takeoverS.toFixed(1)} s`)
+      await sleep(Math.max(0, 60_000 - (Date.now() - stoppedAt)))
+      victim.process.signal("SIGCONT")
+      // The resumed runner gives up what it held before the freeze.
+      await waitUntil(
+        "the resumed runner to stop its old pipelines",
+        () => [...held].every((p) => !runningOn(victim).has(p) || startsOf(victim, p) > startsBefore.get(p)!),
+        60_000
+      )
+      await waitUntil("every pipeline on one runner after SIGCONT", () => eachOnOne(live), 60_000)
+      await sleep(5_000)
+      for (const [slot, seen] of readers) {
+        const pipeline = slots.get(slot)!
+        if (!held.has(pipeline)) continue
+        const frozenName = `outboxx ${runnerAddressOf(victim)}`
+        const replaced = seen.findIndex((s, i) => i > 0 && seen[i - 1]!.reader === frozenName && s.reader !== frozenName)
+        expect(replaced, `${pipeline}: the slot was taken over`).toBeGreaterThan(0)
+        // After the takeover the frozen runner reads the slot again only after it started the pipeline anew.
+        for (const s of seen.slice(replaced)) {
+          if (s.reader === frozenName) expect(s.frozenStarts, `${pipeline}: read by the resumed runner without a new start`).toBeGreaterThan(startsBefore.get(pipeline)!)
+        }
+        console.log(`${pipeline}: readers ${seen.map((s) => s.reader.replace("outboxx ", "")).join(" -> ")}`)
+      }
+    } finally {
+      sampling = false
+      await sampler
+      const written = await Promise.all(writers.map((w) => w.stop()))
+      console.log(`rows written: ${JSON.stringify(written)}`)
+      await sleep(5_000)
+      for (const runner of live) {
+        runner.process.signal("SIGCONT")
+        await runner.process.stop("SIGTERM", 30_000)
+      }
+    }
+    await expectAllDelivered()
   }, 600_000)
 })
