@@ -18,7 +18,7 @@
  *   4. with exactly-once delivery, Kafka: the transactional id is the slot's,
  *      so the new owner's producer fences the old one's.
  */
-import { type Duration, Effect, Layer, Metric, Schedule } from "effect"
+import { type Duration, Effect, Layer, Metric, References, Schedule } from "effect"
 import { Settings } from "../config/Settings.js"
 import { HealthState, type HealthStateShape } from "../observability/HealthState.js"
 import { pipelineLayer } from "../pipeline/commands.js"
@@ -78,6 +78,15 @@ export const runPipelineSingleton = (
     Effect.catchCause((cause) => Effect.logError(`pipeline ${pipeline.name} cannot run`, cause)),
     Effect.annotateLogs({ pipeline: pipeline.name, runner }),
     Effect.provideService(Metric.CurrentMetricAttributes, { pipeline: pipeline.name, runner }),
-    Effect.provideService(ReplicationClientName, `outboxx ${runner}`)
+    Effect.provideService(ReplicationClientName, `outboxx ${runner}`),
+    // Every span of the pipeline's traces names it and its runner.
+    Effect.provideServiceEffect(
+      References.TracerSpanAnnotations,
+      Effect.map(Effect.service(References.TracerSpanAnnotations), (annotations) => ({
+        ...annotations,
+        "outboxx.pipeline": pipeline.name,
+        "outboxx.runner": runner
+      }))
+    )
   )
 }

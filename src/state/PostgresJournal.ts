@@ -132,7 +132,15 @@ export const makePostgresJournal = (options: PostgresJournalOptions): JournalBac
         [`${quoteIdent(options.schema)}.journal`, holderTable]
       )
       if (found?.journal !== null && found?.holder !== null) return
-      for (const ddl of journalDdl(options.schema)) yield* queryRows(client, ddl)
+      // IF NOT EXISTS is not safe against a concurrent creator (two pipelines
+      // starting at once race on pg_namespace's unique index): one creator
+      // at a time, under a transaction-scoped advisory lock.
+      yield* queryRows(client, "BEGIN")
+      yield* Effect.gen(function*() {
+        yield* queryRows(client, "SELECT pg_advisory_xact_lock($1::int, hashtext($2))", [stateLockClass, `ddl ${options.schema}`])
+        for (const ddl of journalDdl(options.schema)) yield* queryRows(client, ddl)
+        yield* queryRows(client, "COMMIT")
+      }).pipe(Effect.onError(() => queryRows(client, "ROLLBACK").pipe(Effect.ignore)))
     }).pipe(
       Effect.mapError((e) =>
         fail(

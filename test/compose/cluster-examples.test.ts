@@ -31,6 +31,9 @@ describe("examples/cluster (docker compose)", () => {
       const service = compose.services[name] as Dict
       expect(service.command).toEqual(["run", "-c", "/etc/outboxx/runner.toml"])
       expect(service.environment.RUNNER_HOST).toBe(name)
+      // Snapshot signals are verified with one key on whichever runner has the pipeline.
+      expect(service.environment.OUTBOXX_SIGNAL_KEY).toBe(compose.services.runner1.environment.OUTBOXX_SIGNAL_KEY)
+      expect(service.environment.OUTBOXX_SIGNAL_KEY.length).toBeGreaterThanOrEqual(32)
       expect(service.volumes).toEqual(["./runner.toml:/etc/outboxx/runner.toml:ro", "./pipelines:/etc/outboxx/pipelines:ro"])
       expect(Number.parseInt(service.stop_grace_period, 10)).toBeGreaterThanOrEqual(30)
       for (const port of service.ports as Array<string>) expect(port).toMatch(/^127\.0\.0\.1:\d+:9464$/)
@@ -109,5 +112,6 @@ describe("deploy/kubernetes/outboxx-cluster.yaml", () => {
     expect(deployment.spec.strategy.rollingUpdate).toEqual({ maxUnavailable: 1, maxSurge: 0 })
     expect(deployment.spec.template.spec.terminationGracePeriodSeconds).toBeGreaterThanOrEqual(30)
     expect(container.envFrom).toEqual([{ secretRef: { name: "outboxx-control" } }])
+    expect(secret.stringData.OUTBOXX_SIGNAL_KEY.length).toBeGreaterThanOrEqual(32)
   })
 })
