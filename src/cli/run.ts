@@ -14,6 +14,7 @@ import { configPath, loadConfiguredSettings } from "./root.js"
 import { version } from "../version.js"
 import { readFile } from "node:fs/promises"
 import { isClusterConfig } from "../cluster/settings.js"
+import { ConfigError, ConfigIssue } from "../config/ConfigError.js"
 import { StateStore } from "../state/StateStore.js"
 
 const withServices = <R extends PipelineServices | Telemetry | StateStore>(
@@ -44,6 +45,15 @@ export const runCommand = Command.make(
       return yield* cluster.runCluster(path)
     }
     const settings = yield* loadConfiguredSettings
+    if (settings.postgres.shards > 1) {
+      return yield* new ConfigError({
+        file: path,
+        issues: [new ConfigIssue({
+          path: "postgres.shards",
+          message: `expected 1 outside cluster mode, found ${settings.postgres.shards}: each shard runs as a pipeline of a cluster (docs/cluster.md)`
+        })]
+      })
+    }
     yield* withServices(
       settings,
       { tail: false },

@@ -23,6 +23,7 @@ import { Settings } from "../config/Settings.js"
 import { HealthState, type HealthStateShape } from "../observability/HealthState.js"
 import { pipelineLayer } from "../pipeline/commands.js"
 import { Pipeline } from "../pipeline/Pipeline.js"
+import { PipelineShard } from "../postgres/shardFilter.js"
 import { ReplicationClientName } from "../replication/SlotStart.js"
 import { StateStore } from "../state/StateStore.js"
 import { registerPipeline, type RunnerPipelines } from "./RunnerHttp.js"
@@ -79,6 +80,7 @@ export const runPipelineSingleton = (
     Effect.annotateLogs({ pipeline: pipeline.name, runner }),
     Effect.provideService(Metric.CurrentMetricAttributes, { pipeline: pipeline.name, runner }),
     Effect.provideService(ReplicationClientName, `outboxx ${runner}`),
+    Effect.provideService(PipelineShard, pipeline.shard),
     // Every span of the pipeline's traces names it and its runner.
     Effect.provideServiceEffect(
       References.TracerSpanAnnotations,

@@ -33,6 +33,7 @@ import {
 import type { Environment } from "../config/interpolate.js"
 import type { OutboxxSettings } from "../config/model.js"
 import { loadSettings } from "../config/Settings.js"
+import type { ShardOf } from "../postgres/shardFilter.js"
 
 const HostPort = (allowPortZero: boolean) =>
   Schema.String.check(
@@ -84,6 +85,8 @@ export interface ClusterPipeline {
   readonly name: string
   readonly file: string
   readonly settings: OutboxxSettings
+  /** With `shards = N` the file is N pipelines `<name>-s<i>`, each one shard of the rows. */
+  readonly shard?: ShardOf
 }
 
 export interface ClusterSettings extends ClusterFile {
@@ -168,7 +171,37 @@ const loadPipeline = (cluster: ClusterFile, dir: string, entry: string, env: Env
           schema: rawState.schema === undefined ? cluster.cluster.stateSchema : settings.state.schema
         }
       }
-    return { name, file, settings: shared } satisfies ClusterPipeline
+    const count = shared.postgres.shards
+    if (count === 1) return [{ name, file, settings: shared }] satisfies Array<ClusterPipeline>
+    if (shared.postgres.publicationMode === "existing") {
+      return yield* new ConfigError({
+        file,
+        issues: [new ConfigIssue({
+          path: "postgres.publication_mode",
+          message: `expected "filtered" with shards = ${count}, found "existing": each shard's publication carries its own row filter, which outboxx manages`
+        })]
+      })
+    }
+    const longest = `${shared.postgres.slot}_s${count - 1}`
+    if (longest.length > 63 || `${shared.postgres.publication}_s${count - 1}`.length > 63) {
+      return yield* new ConfigError({
+        file,
+        issues: [new ConfigIssue({
+          path: "postgres.slot",
+          message: `expected a slot and publication name short enough for a shard suffix (${longest} is over 63 characters)`
+        })]
+      })
+    }
+    // Shard i: slot and publication `<name>_s<i>`, state keyed `<pipeline>-s<i>`.
+    return Array.from({ length: count }, (_, index): ClusterPipeline => ({
+      name: `${name}-s${index}`,
+      file,
+      shard: { index, count },
+      settings: {
+        ...shared,
+        postgres: { ...shared.postgres, slot: `${shared.postgres.slot}_s${index}`, publication: `${shared.postgres.publication}_s${index}` }
+      }
+    }))
   })
 
 /** Reads the runner file and every pipeline file; fails with every file's issues at once. */
@@ -208,7 +241,7 @@ export const loadClusterSettings = Effect.fn("loadClusterSettings")(function*(
       )
     })
   }
-  const pipelines = loaded.filter(Result.isSuccess).map((r) => r.success)
+  const pipelines = loaded.filter(Result.isSuccess).flatMap((r) => r.success)
   const bySlot = new Map<string, string>()
   const clashes: Array<ConfigIssue> = []
   for (const p of pipelines) {

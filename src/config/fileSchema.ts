@@ -201,7 +201,14 @@ const Postgres = Schema.Struct({
    * physical standby with `sync_replication_slots = on` keeps in step, so
    * streaming continues on the promoted standby.
    */
-  slotFailover: Schema.Boolean.pipe(withDefault(false))
+  slotFailover: Schema.Boolean.pipe(withDefault(false)),
+  /**
+   * Cluster mode: split the pipeline over this many slots, each publishing
+   * (and snapshotting) the rows whose key hashes to it (postgres/shardFilter.ts).
+   */
+  shards: Schema.Number.check(
+    expecting("an integer from 1 to 64", (n: number) => Number.isSafeInteger(n) && n >= 1 && n <= 64)
+  ).pipe(withDefault(1))
 }).pipe(Schema.encodeKeys({
   slotFailover: "slot_failover",
   publishGeneratedColumns: "publish_generated_columns",

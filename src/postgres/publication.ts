@@ -32,6 +32,7 @@ import {
   type Queryable
 } from "./catalog.js"
 import { type PostgresError, queryRows } from "./Postgres.js"
+import { keyColumnsOf, PipelineShard, shardPredicate, type ShardOf } from "./shardFilter.js"
 import { quoteIdent, quoteLiteral, quoteTable } from "./quote.js"
 import { renderTopic } from "../config/topic.js"
 import { outboxTableProblem } from "../outbox/table.js"
@@ -443,6 +444,44 @@ export const ensurePublication = Effect.fn("ensurePublication")(function*(
         `(add the children to the streams' tables to capture them)`
     )
   }
+  const shard = yield* PipelineShard
+  if (shard !== undefined && plan._tag !== "Invalid") {
+    // A shard's publication is outboxx's own: its row filters are set on every start.
+    const outcome = yield* applyPlan(client, settings, name, plan)
+    yield* applyShardFilters(client, name, configuredTables(settings), shard)
+    return outcome
+  }
+  return yield* applyPlan(client, settings, name, plan)
+})
+
+/** Each table published with its shard's row filter (postgres/shardFilter.ts); a table without a usable key is refused. */
+const applyShardFilters = Effect.fnUntraced(function*(
+  client: Queryable,
+  name: string,
+  tables: ReadonlyArray<TableRef>,
+  shard: ShardOf
+) {
+  const entries: Array<string> = []
+  for (const table of tables) {
+    const predicate = shardPredicate(yield* keyColumnsOf(client, table.schema, table.name), shard)
+    if (typeof predicate !== "string") {
+      return yield* new PublicationError({
+        publication: name,
+        message: `${quoteTable(table)} cannot be split into shards: ${predicate.refused}`
+      })
+    }
+    entries.push(`ONLY ${quoteTable(table)} WHERE (${predicate})`)
+  }
+  yield* queryRows(client, `ALTER PUBLICATION ${quoteIdent(name)} SET TABLE ${entries.join(", ")}`)
+  yield* Effect.logInfo(`publication ${quoteIdent(name)} publishes shard ${shard.index} of ${shard.count}`)
+})
+
+const applyPlan = Effect.fnUntraced(function*(
+  client: Queryable,
+  settings: Pick<OutboxxSettings, "streams" | "postgres">,
+  name: string,
+  plan: PublicationPlan
+): Effect.fn.Return<PublicationOutcome, PublicationError | PostgresError> {
   switch (plan._tag) {
     case "Invalid":
       return yield* new PublicationError({

@@ -85,7 +85,7 @@ const keysetSelect = (
   range?: KeyRange
 ): string => {
   const keyList = target.chunkKey.map((i) => quoteIdent(target.relation.columns[i]!.name)).join(", ")
-  const conditions: Array<string> = []
+  const conditions: Array<string> = target.shardCondition === undefined ? [] : [`(${target.shardCondition})`]
   if (after !== undefined) conditions.push(`(${keyList}) > (${after.map(quoteLiteral).join(", ")})`)
   if (range !== undefined) {
     const first = quoteIdent(target.relation.columns[target.chunkKey[0]!]!.name)
@@ -202,6 +202,8 @@ export const readBlockRange = (client: pg.Client, target: TableTarget, from: num
   copyChunk(
     client,
     target,
-    `SELECT ${target.selectList} FROM ${target.quotedName} WHERE ctid >= '(${from},0)'::tid AND ctid < '(${to},0)'::tid`,
+    `SELECT ${target.selectList} FROM ${target.quotedName} WHERE ctid >= '(${from},0)'::tid AND ctid < '(${to},0)'::tid${
+      target.shardCondition === undefined ? "" : ` AND (${target.shardCondition})`
+    }`,
     onRow
   ).pipe(Effect.map(({ rows }) => rows))

@@ -16,6 +16,7 @@ import { columnFacts, publishedColumnCondition } from "../postgres/catalog.js"
 import { queryRows } from "../postgres/Postgres.js"
 import { isPermanentPostgresFailure } from "../postgres/failures.js"
 import { quoteIdent } from "../postgres/quote.js"
+import { keyColumnsOf, PipelineShard, shardPredicate } from "../postgres/shardFilter.js"
 import type { TypeRegistry } from "../event/values/TypeRegistry.js"
 import { SnapshotError } from "./SnapshotError.js"
 
@@ -38,6 +39,8 @@ export interface TableTarget {
   readonly plans: ReadonlyArray<TablePlan>
   /** pg_class.reltuples (may be -1 = never analysed; then 0). */
   readonly estimatedRows: number
+  /** A shard's rows only (`shards = N`): the same condition as its publication's row filter. */
+  readonly shardCondition?: string
 }
 
 const identityOf: Record<string, ReplicaIdentity> = { d: "default", n: "nothing", f: "full", i: "index" }
@@ -129,6 +132,13 @@ export const loadTableTarget = Effect.fnUntraced(function*(
   if (entry instanceof TablePlanError) return yield* fail(entry.message, false, entry)
   yield* prepareFormats(entry).pipe(Effect.mapError((error) => fail(error.message, error.retryable, error)))
   const keyNames = primaryKey.length > 0 ? primaryKey : identityIndex
+  const shard = yield* PipelineShard
+  let shardCondition: string | undefined
+  if (shard !== undefined) {
+    const predicate = shardPredicate(yield* keyColumnsOf(catalog, schema, name).pipe(asSnapshotError), shard)
+    if (typeof predicate !== "string") return yield* fail(`it cannot be split into shards: ${predicate.refused}`, false)
+    shardCondition = predicate
+  }
   return {
     table,
     quotedName: `${cls.relkind === "p" ? "" : "ONLY "}${quoteIdent(schema)}.${quoteIdent(name)}`,
@@ -136,7 +146,8 @@ export const loadTableTarget = Effect.fnUntraced(function*(
     selectList: relation.columns.map((c) => quoteIdent(c.name)).join(", "),
     chunkKey: keyNames.map((k) => relation.columns.findIndex((c) => c.name === k)),
     plans: entry.plans.filter((plan) => plan.stream.snapshot),
-    estimatedRows: Math.max(0, Math.round(cls.reltuples))
+    estimatedRows: Math.max(0, Math.round(cls.reltuples)),
+    ...(shardCondition === undefined ? {} : { shardCondition })
   } satisfies TableTarget
 })
 

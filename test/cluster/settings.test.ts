@@ -88,4 +88,17 @@ describe("cluster settings", () => {
       .toEqual([expect.stringContaining(`expected "host:port", found "10.0.0.5"`)])
     expect(await issuesOf(setup(runner(), {}))).toEqual([expect.stringContaining("expected at least one pipeline file (*.toml)")])
   })
+
+  it("expands shards = N into N pipelines, each with its own slot and publication", async () => {
+    const file = setup(runner(), { "hot.toml": pipeline("db1", "hot").replace("[kafka]", "shards = 3\n[kafka]") })
+    const settings = await Effect.runPromise(loadClusterSettings(file, {}))
+    expect(settings.pipelines.map((p) => [p.name, p.settings.postgres.slot, p.settings.postgres.publication, p.shard])).toEqual([
+      ["hot-s0", "hot_s0", "hot_s0", { index: 0, count: 3 }],
+      ["hot-s1", "hot_s1", "hot_s1", { index: 1, count: 3 }],
+      ["hot-s2", "hot_s2", "hot_s2", { index: 2, count: 3 }]
+    ])
+    expect(await issuesOf(setup(runner(), {
+      "hot.toml": pipeline("db1", "hot").replace("[kafka]", `shards = 2\npublication_mode = "existing"\n[kafka]`)
+    }))).toEqual([expect.stringContaining(`expected "filtered" with shards = 2, found "existing"`)])
+  })
 })
