@@ -226,8 +226,15 @@ export const makePostgresJournal = (options: PostgresJournalOptions): JournalBac
       if (options.holdExpiration !== undefined) {
         const expiration = options.holdExpiration
         yield* run("lock", `SET idle_session_timeout = ${Math.max(1, Math.round(Duration.toMillis(expiration)))}`)
-        // The ping goes through the holding session only; a failed one means the hold is gone.
+        // The ping goes through the holding session only; a failed one means the hold is gone. One
+        // unanswered for half the expiration counts as failed too (a cut network answers nothing):
+        // the server ends the session by the expiration, so this run stops before another takes over.
+        const pingTimeout = Duration.divideUnsafe(expiration, 2)
         yield* run("hold", "SELECT 1").pipe(
+          Effect.timeoutOrElse({
+            duration: pingTimeout,
+            orElse: () => Effect.fail(fail("hold", `no answer from the state's database within ${Duration.format(pingTimeout)}`))
+          }),
           Effect.repeat(Schedule.spaced(Duration.divideUnsafe(expiration, 3))),
           Effect.catch((error) =>
             Effect.sync(() => Deferred.doneUnsafe(lost, Exit.fail(fail("hold", `the pipeline's state hold could not be renewed (${error.detail}); another instance may take it over`))))

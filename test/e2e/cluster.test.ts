@@ -9,6 +9,7 @@
  * takeover is timed.
  */
 import { mkdirSync, mkdtempSync, readFileSync, writeFileSync } from "node:fs"
+import * as net from "node:net"
 import { tmpdir } from "node:os"
 import path from "node:path"
 import { afterAll, beforeAll, describe, expect, it } from "vitest"
@@ -92,8 +93,54 @@ const addresses = new Map<string, string>()
 const httpPorts = new Map<string, number>()
 const runnerAddressOf = (runner: { readonly name: string }) => addresses.get(runner.name)!
 
+interface BlackholeProxy {
+  /** The control database's URL through the proxy. */
+  readonly url: string
+  /** Stops relaying in both directions without closing anything: a silent network partition. */
+  readonly cut: () => void
+  /** Relays again; connections from before the cut are reset (their bytes were lost). */
+  readonly heal: () => void
+  readonly close: () => Promise<void>
+}
+
+/** A TCP relay to the control database that a test can cut off. */
+const blackholeProxy = async (target: URL): Promise<BlackholeProxy> => {
+  let cut = false
+  const sockets = new Set<net.Socket>()
+  const server = net.createServer((client) => {
+    const upstream = net.connect(Number(target.port), target.hostname)
+    for (const socket of [client, upstream]) {
+      sockets.add(socket)
+      socket.on("error", () => undefined)
+      socket.on("close", () => {
+        sockets.delete(socket)
+        // A side closed during the cut stays silent to the other (nothing crosses a partition).
+        if (!cut) (socket === client ? upstream : client).destroy()
+      })
+    }
+    client.on("data", (data) => void (cut || upstream.write(data)))
+    upstream.on("data", (data) => void (cut || client.write(data)))
+  })
+  await new Promise<void>((resolve) => server.listen(0, "127.0.0.1", resolve))
+  const url = new URL(target)
+  url.port = String((server.address() as net.AddressInfo).port)
+  return {
+    url: url.toString(),
+    cut: () => void (cut = true),
+    heal: () => {
+      if (!cut) return
+      cut = false
+      for (const socket of sockets) socket.destroy()
+    },
+    close: () => new Promise<void>((resolve) => {
+      for (const socket of sockets) socket.destroy()
+      server.close(() => resolve())
+    })
+  }
+}
+
 /** A runner file for one runner process; all of them share the control database and the pipelines. */
-const runnerFile = async (name: string): Promise<string> => {
+const runnerFile = async (name: string, controlUrl = control.url): Promise<string> => {
   const port = await freePort()
   addresses.set(name, `127.0.0.1:${port}`)
   const httpPort = await freePort()
@@ -103,7 +150,7 @@ const runnerFile = async (name: string): Promise<string> => {
     file,
     `
 [cluster]
-url = "${control.url}"
+url = "${controlUrl}"
 runner = "127.0.0.1:${port}"
 pipelines = "pipelines"
 lock_expiration = "10s"
@@ -217,6 +264,109 @@ const expectAllDelivered = async () => {
   console.log(`duplicates over all pipelines: ${duplicates}`)
 }
 
+/**
+ * One runner loses the cluster while it streams: frozen (SIGSTOP, then SIGCONT
+ * after 60 s) or cut off from the control database (a proxy that stops
+ * relaying, for 40 s; its databases and Kafka stay reachable). Its pipelines
+ * must move to the others, and the slots' readers, sampled every 200 ms, must
+ * never go back to it unless it started the pipeline anew.
+ */
+const fenceScenario = async (how: "freeze" | "cut") => {
+  const live: Array<Runner> = []
+  const proxies = new Map<string, BlackholeProxy>()
+  const start = async (name: string) => {
+    const proxy = await blackholeProxy(new URL(control.url))
+    proxies.set(name, proxy)
+    const runner = { name, process: spawnCli(["run", "-c", await runnerFile(name, proxy.url)]) }
+    live.push(runner)
+    return runner
+  }
+  const writers = databases.map(writer)
+  const slots = new Map(pipelines.map((p) => [slotOf(p), p.name]))
+  /** Per slot, the readers seen (pg_stat_replication's application_name), in order, with the frozen runner's start count then. */
+  const readers = new Map<string, Array<{ reader: string; frozenStarts: number }>>()
+  let sampling = true
+  let frozen: Runner | undefined
+  const startsOf = (runner: Runner, pipeline: string) =>
+    runner.process.stdout().split("\n").filter((l) => startPattern.exec(l)?.[1] === pipeline).length
+  const sampler = (async () => {
+    while (sampling) {
+      const rows = await pgQuery<{ slot_name: string; reader: string | null }>(
+        pgAdminUrl(),
+        `SELECT s.slot_name, r.application_name AS reader
+         FROM pg_replication_slots s LEFT JOIN pg_stat_replication r ON r.pid = s.active_pid
+         WHERE s.slot_name = ANY($1)`,
+        [[...slots.keys()]]
+      ).catch(() => [])
+      for (const row of rows) {
+        if (row.reader === null) continue
+        const seen = readers.get(row.slot_name) ?? []
+        if (seen.at(-1)?.reader !== row.reader) {
+          const pipeline = slots.get(row.slot_name)!
+          seen.push({ reader: row.reader, frozenStarts: frozen === undefined ? 0 : startsOf(frozen, pipeline) })
+        }
+        readers.set(row.slot_name, seen)
+      }
+      await sleep(200)
+    }
+  })()
+  try {
+    await start("s1")
+    await start("s2")
+    await start("s3")
+    await waitSettled("every pipeline settled on one runner", live, 90_000)
+
+    const victim = [...live].sort((a, b) => runningOn(b).size - runningOn(a).size)[0]!
+    const held = runningOn(victim)
+    expect(held.size).toBeGreaterThan(0)
+    frozen = victim
+    const startsBefore = new Map([...held].map((p) => [p, startsOf(victim, p)]))
+    if (how === "freeze") victim.process.signal("SIGSTOP")
+    else proxies.get(victim.name)!.cut()
+    const stoppedAt = Date.now()
+    const others = live.filter((r) => r !== victim)
+    await waitUntil("the frozen runner's pipelines on the others", () => [...held].every((p) => others.some((r) => runningOn(r).has(p))), 60_000)
+    const takeoverS = (Date.now() - stoppedAt) / 1000
+    console.log(`${how === "freeze" ? "SIGSTOP" : "cut off"}: ${[...held].join(", ")} resumed on the other runners after ${takeoverS.toFixed(1)} s`)
+    await sleep(Math.max(0, (how === "freeze" ? 60_000 : 40_000) - (Date.now() - stoppedAt)))
+    if (how === "freeze") victim.process.signal("SIGCONT")
+    else proxies.get(victim.name)!.heal()
+    // The resumed runner gives up what it held before the freeze.
+    await waitUntil(
+      "the resumed runner to stop its old pipelines",
+      () => [...held].every((p) => !runningOn(victim).has(p) || startsOf(victim, p) > startsBefore.get(p)!),
+      60_000
+    )
+    await waitUntil("every pipeline on one runner after SIGCONT", () => eachOnOne(live), 60_000)
+    await sleep(5_000)
+    for (const [slot, seen] of readers) {
+      const pipeline = slots.get(slot)!
+      if (!held.has(pipeline)) continue
+      const frozenName = `outboxx ${runnerAddressOf(victim)}`
+      const replaced = seen.findIndex((s, i) => i > 0 && seen[i - 1]!.reader === frozenName && s.reader !== frozenName)
+      expect(replaced, `${pipeline}: the slot was taken over`).toBeGreaterThan(0)
+      // After the takeover the frozen runner reads the slot again only after it started the pipeline anew.
+      for (const s of seen.slice(replaced)) {
+        if (s.reader === frozenName) expect(s.frozenStarts, `${pipeline}: read by the resumed runner without a new start`).toBeGreaterThan(startsBefore.get(pipeline)!)
+      }
+      console.log(`${pipeline}: readers ${seen.map((s) => s.reader.replace("outboxx ", "")).join(" -> ")}`)
+    }
+  } finally {
+    sampling = false
+    await sampler
+    const written = await Promise.all(writers.map((w) => w.stop()))
+    console.log(`rows written: ${JSON.stringify(written)}`)
+    await sleep(5_000)
+    for (const proxy of proxies.values()) proxy.heal()
+    for (const runner of live) {
+      runner.process.signal("SIGCONT")
+      await runner.process.stop("SIGTERM", 30_000)
+    }
+    for (const proxy of proxies.values()) await proxy.close()
+  }
+  await expectAllDelivered()
+}
+
 describe("cluster mode", () => {
   it("spreads six pipelines over three runners, moves them on kill -9, a join and a rolling restart, and loses nothing", async () => {
     const live: Array<Runner> = []
@@ -317,92 +467,11 @@ describe("cluster mode", () => {
   }, 600_000)
 
   it("takes the pipelines of a runner frozen for 60 s (SIGSTOP), which stops them on SIGCONT; no slot is read by two runners", async () => {
-    const live: Array<Runner> = []
-    const start = async (name: string) => {
-      const runner = { name, process: spawnCli(["run", "-c", await runnerFile(name)]) }
-      live.push(runner)
-      return runner
-    }
-    const writers = databases.map(writer)
-    const slots = new Map(pipelines.map((p) => [slotOf(p), p.name]))
-    /** Per slot, the readers seen (pg_stat_replication's application_name), in order, with the frozen runner's start count then. */
-    const readers = new Map<string, Array<{ reader: string; frozenStarts: number }>>()
-    let sampling = true
-    let frozen: Runner | undefined
-    const startsOf = (runner: Runner, pipeline: string) =>
-      runner.process.stdout().split("\n").filter((l) => startPattern.exec(l)?.[1] === pipeline).length
-    const sampler = (async () => {
-      while (sampling) {
-        const rows = await pgQuery<{ slot_name: string; reader: string | null }>(
-          pgAdminUrl(),
-          `SELECT s.slot_name, r.application_name AS reader
-           FROM pg_replication_slots s LEFT JOIN pg_stat_replication r ON r.pid = s.active_pid
-           WHERE s.slot_name = ANY($1)`,
-          [[...slots.keys()]]
-        ).catch(() => [])
-        for (const row of rows) {
-          if (row.reader === null) continue
-          const seen = readers.get(row.slot_name) ?? []
-          if (seen.at(-1)?.reader !== row.reader) {
-            const pipeline = slots.get(row.slot_name)!
-            seen.push({ reader: row.reader, frozenStarts: frozen === undefined ? 0 : startsOf(frozen, pipeline) })
-          }
-          readers.set(row.slot_name, seen)
-        }
-        await sleep(200)
-      }
-    })()
-    try {
-      await start("s1")
-      await start("s2")
-      await start("s3")
-      await waitSettled("every pipeline settled on one runner", live, 90_000)
+    await fenceScenario("freeze")
+  }, 600_000)
 
-      const victim = [...live].sort((a, b) => runningOn(b).size - runningOn(a).size)[0]!
-      const held = runningOn(victim)
-      expect(held.size).toBeGreaterThan(0)
-      frozen = victim
-      const startsBefore = new Map([...held].map((p) => [p, startsOf(victim, p)]))
-      victim.process.signal("SIGSTOP")
-      const stoppedAt = Date.now()
-      const others = live.filter((r) => r !== victim)
-      await waitUntil("the frozen runner's pipelines on the others", () => [...held].every((p) => others.some((r) => runningOn(r).has(p))), 60_000)
-      const takeoverS = (Date.now() - stoppedAt) / 1000
-      console.log(`SIGSTOP: ${[...held].join(", ")} resumed on the other runners after ${takeoverS.toFixed(1)} s`)
-      await sleep(Math.max(0, 60_000 - (Date.now() - stoppedAt)))
-      victim.process.signal("SIGCONT")
-      // The resumed runner gives up what it held before the freeze.
-      await waitUntil(
-        "the resumed runner to stop its old pipelines",
-        () => [...held].every((p) => !runningOn(victim).has(p) || startsOf(victim, p) > startsBefore.get(p)!),
-        60_000
-      )
-      await waitUntil("every pipeline on one runner after SIGCONT", () => eachOnOne(live), 60_000)
-      await sleep(5_000)
-      for (const [slot, seen] of readers) {
-        const pipeline = slots.get(slot)!
-        if (!held.has(pipeline)) continue
-        const frozenName = `outboxx ${runnerAddressOf(victim)}`
-        const replaced = seen.findIndex((s, i) => i > 0 && seen[i - 1]!.reader === frozenName && s.reader !== frozenName)
-        expect(replaced, `${pipeline}: the slot was taken over`).toBeGreaterThan(0)
-        // After the takeover the frozen runner reads the slot again only after it started the pipeline anew.
-        for (const s of seen.slice(replaced)) {
-          if (s.reader === frozenName) expect(s.frozenStarts, `${pipeline}: read by the resumed runner without a new start`).toBeGreaterThan(startsBefore.get(pipeline)!)
-        }
-        console.log(`${pipeline}: readers ${seen.map((s) => s.reader.replace("outboxx ", "")).join(" -> ")}`)
-      }
-    } finally {
-      sampling = false
-      await sampler
-      const written = await Promise.all(writers.map((w) => w.stop()))
-      console.log(`rows written: ${JSON.stringify(written)}`)
-      await sleep(5_000)
-      for (const runner of live) {
-        runner.process.signal("SIGCONT")
-        await runner.process.stop("SIGTERM", 30_000)
-      }
-    }
-    await expectAllDelivered()
+  it("takes the pipelines of a runner cut off from the control database for 40 s, and gives them up; no slot is read by two runners", async () => {
+    await fenceScenario("cut")
   }, 600_000)
 
   it("splits a hot table's pipeline into three shards (shards = 3): each row in exactly one shard, each key in order", async () => {
@@ -490,5 +559,72 @@ topic = "${topic}"
     expect(outOfOrder).toBe(0)
     for (let id = 1; id <= 3000; id++) expect(reads.get(String(id)), `row ${id} snapshot reads`).toBe(1)
     console.log(`shards: ${rows.length} rows, ${messages.length} messages, ${[...reads.values()].length} snapshot reads`)
+  }, 300_000)
+
+  it("fences a frozen runner's exactly-once producer: a read_committed consumer sees every row once", async () => {
+    const dir = path.join(workDir, "pipelines-eos")
+    mkdirSync(dir)
+    const eos = databases.slice(0, 2).map((db, i) => ({ db, name: `e${i}`, slot: uniqueName(`e${i}`), topic: `${prefix}.e${i}` }))
+    for (const p of eos) {
+      await pgQuery(p.db.url, "CREATE TABLE e (id bigserial PRIMARY KEY, v text NOT NULL)")
+      writeFileSync(
+        path.join(dir, `${p.name}.toml`),
+        `
+[postgres]
+url = "${p.db.url}"
+slot = "${p.slot}"
+publication = "${p.slot}"
+status_interval = "1s"
+[kafka]
+brokers = ${JSON.stringify([kafkaBrokers()[0]])}
+delivery = "exactly-once"
+[[streams]]
+name = "${p.name}"
+tables = ["e"]
+topic = "${p.topic}"
+`
+      )
+    }
+    const live: Array<Runner> = []
+    for (const name of ["x1", "x2", "x3"]) {
+      const file = await runnerFile(name)
+      writeFileSync(file, readFileSync(file, "utf8").replace(`pipelines = "pipelines"`, `pipelines = "pipelines-eos"`))
+      live.push({ name, process: spawnCli(["run", "-c", file]) })
+    }
+    let on = true
+    const writing = Promise.all(eos.map(async (p) => {
+      while (on) {
+        await pgQuery(p.db.url, "INSERT INTO e (v) VALUES ('live')")
+        await sleep(10)
+      }
+    }))
+    try {
+      await waitUntil("both pipelines running", () => eos.every((p) => live.some((r) => runningOn(r).has(p.name))), 90_000)
+      await sleep(5_000)
+      const victim = live.find((r) => runningOn(r).has("e0"))!
+      victim.process.signal("SIGSTOP")
+      const stoppedAt = Date.now()
+      await waitUntil("e0 on another runner", () => live.some((r) => r !== victim && runningOn(r).has("e0")), 60_000)
+      console.log(`exactly-once, SIGSTOP: e0 resumed on another runner after ${((Date.now() - stoppedAt) / 1000).toFixed(1)} s`)
+      await sleep(Math.max(0, 30_000 - (Date.now() - stoppedAt)))
+      victim.process.signal("SIGCONT")
+      await sleep(10_000)
+    } finally {
+      on = false
+      await writing
+      await sleep(5_000)
+      for (const runner of live) {
+        runner.process.signal("SIGCONT")
+        await runner.process.stop("SIGTERM", 30_000)
+      }
+    }
+    for (const p of eos) {
+      const ids = (await pgQuery<{ id: string }>(p.db.url, "SELECT id::text AS id FROM e")).map((r) => r.id)
+      const messages = await readTopic(p.topic, { idleMs: 5_000, timeoutMs: 120_000 })
+      const seen = messages.filter((m) => m.value !== null).map((m) => String((JSON.parse(m.value!) as { after: { id: number } }).after.id))
+      expect(new Set(seen).size, `${p.name}: distinct rows`).toBe(ids.length)
+      expect(seen.length, `${p.name}: messages (each row once)`).toBe(ids.length)
+      console.log(`exactly-once ${p.name}: ${ids.length} rows, ${seen.length} committed messages`)
+    }
   }, 300_000)
 })
