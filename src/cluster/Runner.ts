@@ -19,8 +19,7 @@ import * as RunnerAddress from "effect/cluster/RunnerAddress"
 import * as RunnerHealth from "effect/cluster/RunnerHealth"
 import * as Runners from "effect/cluster/Runners"
 import * as ShardingConfig from "effect/cluster/ShardingConfig"
-import type * as Sharding from "effect/cluster/Sharding"
-import * as ShardingService from "effect/cluster/Sharding"
+import * as Sharding from "effect/cluster/Sharding"
 import * as Singleton from "effect/cluster/Singleton"
 import * as SocketRunner from "effect/cluster/SocketRunner"
 import * as SqlRunnerStorage from "effect/cluster/SqlRunnerStorage"
@@ -83,7 +82,7 @@ export const runnerLayer = (settings: ClusterSettings) => {
   const all = singletons.reduce<Layer.Layer<never, never, Sharding.Sharding>>((all, one) => Layer.merge(all, one), Layer.empty)
   // Built after Sharding: the endpoints answer once the runner has registered.
   const http = httpServerLayer(settings.http, runnerRoutes(pipelines)).pipe(
-    Layer.provide(Layer.effectDiscard(Effect.asVoid(ShardingService.Sharding)))
+    Layer.provide(Layer.effectDiscard(Effect.asVoid(Sharding.Sharding)))
   )
   return Layer.merge(all, http).pipe(
     Layer.provide(clusterLayer(settings))

@@ -244,6 +244,18 @@ export const loadClusterSettings = Effect.fn("loadClusterSettings")(function*(
   const pipelines = loaded.filter(Result.isSuccess).flatMap((r) => r.success)
   const bySlot = new Map<string, string>()
   const clashes: Array<ConfigIssue> = []
+  // A shard's name (<file>-s<i>) must not be another file's.
+  const byName = new Map<string, string>()
+  for (const p of pipelines) {
+    const other = byName.get(p.name)
+    if (other !== undefined) {
+      clashes.push(new ConfigIssue({
+        path: Path.basename(p.file),
+        message: `expected a pipeline name of its own, found "${p.name}", which ${Path.basename(other)} also gives a pipeline (a shard is named <file>-s<i>)`
+      }))
+    }
+    byName.set(p.name, p.file)
+  }
   for (const p of pipelines) {
     const key = `${databaseOf(p.settings.postgres.url)} ${p.settings.postgres.slot}`
     const other = bySlot.get(key)

@@ -98,6 +98,10 @@ describe("cluster settings", () => {
       ["hot-s2", "hot_s2", "hot_s2", { index: 2, count: 3 }]
     ])
     expect(await issuesOf(setup(runner(), {
+      "hot.toml": pipeline("db1", "hot").replace("[kafka]", "shards = 2\n[kafka]"),
+      "hot-s1.toml": pipeline("db2", "other")
+    }))).toEqual([expect.stringContaining(`expected a pipeline name of its own, found "hot-s1", which hot`)])
+    expect(await issuesOf(setup(runner(), {
       "hot.toml": pipeline("db1", "hot").replace("[kafka]", `shards = 2\npublication_mode = "existing"\n[kafka]`)
     }))).toEqual([expect.stringContaining(`expected "filtered" with shards = 2, found "existing"`)])
   })
