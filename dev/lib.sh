@@ -82,6 +82,21 @@ apt_install() {
   $sudo apt-get install -y -qq "$@" >&2
 }
 
+# The dev servers' fixed ports lie inside the kernel's ephemeral range
+# (32768-60999), so a test's outgoing connection may hold one for a moment,
+# and a server started then fails with "Address already in use" (CI saw it
+# with the HA standby on 55438 while the cluster tests made many
+# connections). Reserve them where this user may (root); best effort.
+reserve_dev_ports() {
+  local file=/proc/sys/net/ipv4/ip_local_reserved_ports
+  [[ -w "$file" ]] || return 0
+  local ha="${OUTBOXX_DEV_HA_PORT:-55437}"
+  local want="$PG_PORT,$KAFKA_PORT,$KAFKA_CONTROLLER_PORT,55415-55418,$ha-$((ha + 1)),${OUTBOXX_DEV_JAEGER_OTLP_PORT:-54318},${OUTBOXX_DEV_JAEGER_QUERY_PORT:-56686},${OUTBOXX_DEV_REGISTRY_PORT:-58081}"
+  local have
+  have="$(cat "$file" 2>/dev/null || true)"
+  { [[ -z "$have" ]] && echo "$want" || echo "$have,$want"; } >"$file" 2>/dev/null || true
+}
+
 # The first errors of a log: the cause of a failed start is often far above
 # the shutdown lines that end it.
 print_first_errors() {

@@ -4,6 +4,7 @@
 # vitest's status. The servers are left running afterwards so reruns are
 # fast; stop them with `bash dev/down.sh`.
 source "$(dirname "${BASH_SOURCE[0]}")/lib.sh"
+reserve_dev_ports
 cd "$OUTBOXX_ROOT"
 
 bash dev/bootstrap.sh

@@ -4,6 +4,7 @@
 # (progress goes to stderr, so `eval "$(bash dev/up.sh)"` works).
 # Idempotent: running servers are reused. Stop them with dev/down.sh.
 source "$(dirname "${BASH_SOURCE[0]}")/lib.sh"
+reserve_dev_ports
 
 bash "$OUTBOXX_ROOT/dev/pg.sh" up
 bash "$OUTBOXX_ROOT/dev/kafka.sh" up

@@ -22,6 +22,7 @@ import * as Context from "effect/Context"
 import * as Effect from "effect/Effect"
 import * as Exit from "effect/Exit"
 import * as Option from "effect/Option"
+import * as References from "effect/References"
 import type * as Tracer from "effect/Tracer"
 import { TracingEnabled } from "./tracing.js"
 
@@ -102,7 +103,9 @@ export class BatchTracer {
 
   constructor(
     private readonly tracer: Tracer.Tracer | undefined,
-    private readonly slot: string
+    private readonly slot: string,
+    /** Set on every root span: the fiber's span annotations (a cluster runner's pipeline and runner). */
+    private readonly annotations: Readonly<Record<string, unknown>> = {}
   ) {}
 
   get enabled(): boolean {
@@ -121,7 +124,9 @@ export class BatchTracer {
       sampled: true
     })
     // The sampler said no: nothing of this batch is traced.
-    return span.sampled ? span : undefined
+    if (!span.sampled) return undefined
+    for (const key in this.annotations) span.attribute(key, this.annotations[key])
+    return span
   }
 
   /** A route batch's trace, or undefined when tracing is off or the sampler drops it. */
@@ -231,7 +236,9 @@ export const makeBatchTracer = (slot: string) =>
   Effect.gen(function*() {
     const enabled = yield* TracingEnabled
     const tracer = enabled ? yield* Effect.tracer : undefined
-    const batches = new BatchTracer(tracer, slot)
+    // Spans made here bypass Effect's span constructor, which would add these itself.
+    const annotations = yield* References.TracerSpanAnnotations
+    const batches = new BatchTracer(tracer, slot, annotations)
     yield* Effect.addFinalizer(() => Effect.sync(() => batches.closeAll()))
     return batches
   })

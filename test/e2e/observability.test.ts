@@ -14,12 +14,22 @@
  *   without error, and the lag it stores is the server's.
  */
 import { execFileSync, spawn, type ChildProcess } from "node:child_process"
-import { mkdtempSync, writeFileSync } from "node:fs"
+import { mkdirSync, mkdtempSync, writeFileSync } from "node:fs"
 import { tmpdir } from "node:os"
 import path from "node:path"
 import { afterAll, beforeAll, describe, expect, it } from "vitest"
 import { writeRunConfig } from "../support/runConfig.js"
-import { createTestDatabase, freePort, pgQuery, readTopic, repoRoot, spawnCli, type TestDatabase } from "../support/servers.js"
+import {
+  createTestDatabase,
+  freePort,
+  kafkaBrokers,
+  pgQuery,
+  readTopic,
+  repoRoot,
+  spawnCli,
+  type TestDatabase,
+  uniqueName
+} from "../support/servers.js"
 
 const settingsOf = (output: string): Record<string, string> =>
   Object.fromEntries(output.split("\n").filter((l) => l.includes("=")).map((l) => [l.slice(0, l.indexOf("=")), l.slice(l.indexOf("=") + 1)]))
@@ -339,4 +349,65 @@ topic = "PREFIX.orders"
     await sleep(2000)
     expect(await tracesOf(run.slot, since)).toEqual([])
   }, 120_000)
+
+  it("a cluster runner's batch traces name the pipeline and the runner (control database = the captured one)", async () => {
+    const dir = path.join(workDir, "cluster")
+    mkdirSync(path.join(dir, "pipelines"), { recursive: true })
+    const slot = uniqueName("obscluster")
+    writeFileSync(
+      path.join(dir, "pipelines", "orders.toml"),
+      `
+[postgres]
+url = "${db.url}"
+slot = "${slot}"
+publication = "${slot}"
+snapshot = "never"
+status_interval = "1s"
+[kafka]
+brokers = ${JSON.stringify([kafkaBrokers()[0]])}
+[[streams]]
+name = "orders"
+tables = ["orders"]
+topic = "${uniqueName("obscluster.t")}"
+`
+    )
+    const runnerPort = await freePort()
+    const runner = `127.0.0.1:${runnerPort}`
+    writeFileSync(
+      path.join(dir, "runner.toml"),
+      `
+[cluster]
+url = "${db.url}"
+runner = "${runner}"
+lock_expiration = "10s"
+[http]
+listen = ""
+[tracing]
+otlp_endpoint = "${jaeger.otlp}"
+sample_ratio = 1
+`
+    )
+    const since = Date.now()
+    const cli = spawnCli(["run", "-c", path.join(dir, "runner.toml")])
+    try {
+      await cli.waitForLine(/streaming slot/, 60_000)
+      for (let i = 0; i < 20; i++) await pgQuery(db.url, "INSERT INTO orders (note) VALUES ('cluster')")
+      const roots = await waitFor("batch traces of the cluster pipeline in Jaeger", async () => {
+        const url = `${jaeger.query}/api/traces?service=outboxx&limit=2000&start=${since * 1000}&end=${(Date.now() + 60_000) * 1000}`
+        const body = await (await fetch(url)).json() as { data: Array<JaegerTrace> | null }
+        const found = (body.data ?? []).flatMap((trace) =>
+          trace.spans.filter((s) => s.operationName === "outboxx.batch" && tag(s.tags, "outboxx.slot") === slot)
+            .map((s) => ({ span: s, process: trace.processes[s.processID]! }))
+        )
+        return found.length > 0 ? found : undefined
+      }, 60_000)
+      for (const { process, span } of roots) {
+        expect(tag(span.tags, "outboxx.pipeline")).toBe("orders")
+        expect(tag(span.tags, "outboxx.runner")).toBe(runner)
+        expect(tag(process.tags, "outboxx.runner")).toBe(runner)
+      }
+    } finally {
+      await cli.stop("SIGTERM", 30_000)
+    }
+  }, 180_000)
 })
