@@ -4,7 +4,7 @@
  * pipeline's owner is whoever holds its shared state's advisory lock right
  * now (pg_locks, not the holder row, which a dead runner leaves behind); its
  * state, reader and lag come from its own database's pg_replication_slots
- * and pg_stat_replication.
+ * and pg_stat_replication. `outboxx cluster status` renders it (cli/clusterCommand.ts).
  */
 import * as Duration from "effect/Duration"
 import * as Effect from "effect/Effect"
@@ -154,33 +154,4 @@ const describeControl = (settings: ClusterSettings): string => {
   } catch {
     return "(unparsable url)"
   }
-}
-
-const formatLag = (bytes: number | null): string =>
-  bytes === null ? "-" : bytes < 1024 ? `${bytes} B` : bytes < 1024 ** 2 ? `${(bytes / 1024).toFixed(1)} KB` : `${(bytes / 1024 ** 2).toFixed(1)} MB`
-
-const table = (rows: ReadonlyArray<ReadonlyArray<string>>): string => {
-  const widths = rows[0]!.map((_, i) => Math.max(...rows.map((r) => r[i]!.length)))
-  return rows.map((r) => r.map((c, i) => c.padEnd(widths[i]!)).join("  ").trimEnd()).join("\n")
-}
-
-export const renderClusterStatus = (status: ClusterStatus): string => {
-  const runners = status.runners.length === 0
-    ? "no runner registered"
-    : table([
-      ["RUNNER", "HEALTHY", "HEARTBEAT", "PIPELINES"],
-      ...status.runners.map((r) => [r.address, r.healthy ? "yes" : "no", `${r.heartbeatAgeS}s ago`, r.pipelines.join(", ") || "-"])
-    ])
-  const pipelines = table([
-    ["PIPELINE", "RUNNER", "STATE", "SLOT", "LAG", "CONFIRMED LSN"],
-    ...status.pipelines.map((p) => [
-      p.name,
-      p.runner ?? "-",
-      p.error === undefined ? p.state : `${p.state} (${p.error})`,
-      p.slot,
-      formatLag(p.lagBytes),
-      p.confirmedLsn ?? "-"
-    ])
-  ])
-  return `control database ${status.control}\n\n${runners}\n\n${pipelines}`
 }

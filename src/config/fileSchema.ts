@@ -295,7 +295,7 @@ const Kafka = Schema.Struct({
 }))
 
 const sqlIdentifier = /^[a-z_][a-z0-9_]{0,62}$/
-export const State = Schema.Struct({
+const State = Schema.Struct({
   dir: NonEmptyString.pipe(withDefault(".outboxx")),
   /**
    * "file": the journal in `dir`, for one instance. "postgres": a table every

@@ -72,19 +72,18 @@ export const awaitSlotFree = Effect.fnUntraced(function*(
       }
       return row
     }
-    if (row.activePid !== null && options.holdsClaim === true && !options.ownWalsenders?.has(row.activePid)) {
-      yield* Effect.logWarning(
-        `replication slot "${slot}" is still read by walsender pid ${row.activePid}, whose instance no longer holds ` +
-          `the pipeline's state: terminating it to take over`
-      )
+    const ours = row.activePid !== null && options.ownWalsenders?.has(row.activePid) === true
+    if (row.activePid !== null && (ours || options.holdsClaim === true)) {
+      // Ours: its client (us, before a reconnect) is gone. Otherwise: its instance lost the claim we hold.
       yield* queryRows(catalog, "SELECT pg_terminate_backend($1)", [row.activePid])
+      if (ours) yield* Effect.logInfo(`terminated walsender pid ${row.activePid} left over from this process's previous connection`)
+      else {
+        yield* Effect.logWarning(
+          `terminated walsender pid ${row.activePid} on replication slot "${slot}": its instance no longer holds ` +
+            `the pipeline's state`
+        )
+      }
       yield* Effect.sleep(Duration.millis(100))
-      continue
-    }
-    if (row.activePid !== null && options.ownWalsenders?.has(row.activePid)) {
-      // Our own walsender from before the reconnect: its client (us) is gone.
-      yield* queryRows(catalog, "SELECT pg_terminate_backend($1)", [row.activePid])
-      yield* Effect.logInfo(`terminated walsender pid ${row.activePid} left over from this process's previous connection`)
       continue
     }
     if (waitingSince === undefined || waitingFor !== row.activePid) {

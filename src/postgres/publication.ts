@@ -444,14 +444,11 @@ export const ensurePublication = Effect.fn("ensurePublication")(function*(
         `(add the children to the streams' tables to capture them)`
     )
   }
+  const outcome = yield* applyPlan(client, settings, name, plan)
+  // A shard's publication is outboxx's own: its row filters are set on every start.
   const shard = yield* PipelineShard
-  if (shard !== undefined && plan._tag !== "Invalid") {
-    // A shard's publication is outboxx's own: its row filters are set on every start.
-    const outcome = yield* applyPlan(client, settings, name, plan)
-    yield* applyShardFilters(client, name, configuredTables(settings), shard)
-    return outcome
-  }
-  return yield* applyPlan(client, settings, name, plan)
+  if (shard !== undefined) yield* applyShardFilters(client, name, configuredTables(settings), shard)
+  return outcome
 })
 
 /** Each table published with its shard's row filter (postgres/shardFilter.ts); a table without a usable key is refused. */

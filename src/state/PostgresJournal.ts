@@ -140,7 +140,11 @@ export const makePostgresJournal = (options: PostgresJournalOptions): JournalBac
         yield* queryRows(client, "SELECT pg_advisory_xact_lock($1::int, hashtext($2))", [stateLockClass, `ddl ${options.schema}`])
         for (const ddl of journalDdl(options.schema)) yield* queryRows(client, ddl)
         yield* queryRows(client, "COMMIT")
-      }).pipe(Effect.onError(() => queryRows(client, "ROLLBACK").pipe(Effect.ignore)))
+      }).pipe(
+        // The DDL's own error is the one reported; a ROLLBACK fails only on a broken connection, which
+        // the caller's next query reports anyway.
+        Effect.onError(() => queryRows(client, "ROLLBACK").pipe(Effect.ignore))
+      )
     }).pipe(
       Effect.mapError((e) =>
         fail(
