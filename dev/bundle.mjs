@@ -41,5 +41,13 @@ await esbuild.build({
   target: "node22",
   external: [...external, "pg-native", "@platformatic/wasm-utils", "@node-rs/crc32"],
   banner: { js: 'import { createRequire as __outboxxCreateRequire } from "node:module"; const require = __outboxxCreateRequire(import.meta.url);' },
+  // V8 keeps every loaded module's source text on the heap, and stores a
+  // whole file in two bytes per character when one comment has a non-Latin-1
+  // character (the platformatic chunk did: 2.9 MB for a 1.46 MB file). Without
+  // whitespace and comments the sources take less than half: 2.4 MB less
+  // resident memory for an idle daemon. Identifiers stay as written, so stack
+  // traces and CPU profiles still name every function.
+  minifyWhitespace: true,
+  minifySyntax: true,
   logLevel: "warning"
 })

@@ -7,7 +7,7 @@
  *   GET /metrics  Prometheus text (names exactly as in metrics.ts; no prefix added)
  * `listen = ""` in the config (settings.http.listen undefined) disables the server.
  */
-import { createServer } from "node:http"
+import type * as Http from "node:http"
 import * as NodeHttpServer from "@effect/platform-node/NodeHttpServer"
 import * as Effect from "effect/Effect"
 import * as Layer from "effect/Layer"
@@ -22,6 +22,14 @@ import { version } from "../version.js"
 import { HealthState, lagOf, notReadyReason, statusOf } from "./HealthState.js"
 import * as Metrics from "./metrics.js"
 import { refreshProcessMetrics } from "./processMetrics.js"
+
+/**
+ * `node:http` through `process.getBuiltinModule`, not an ESM import: importing a
+ * builtin evaluates every export of its ESM facade, and one of `node:http`'s
+ * loads Node's bundled undici (fetch, WebSocket), which this process never
+ * uses: 14 MB more resident memory for an idle daemon (measured on Node 24).
+ */
+const { createServer } = process.getBuiltinModule("node:http") as typeof Http
 
 /** Series present (at 0) from the first scrape: every unlabelled counter and gauge the pipeline sets later. */
 const unlabelledSeries: ReadonlyArray<Metric.Metric<number, unknown>> = [

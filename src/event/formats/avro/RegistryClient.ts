@@ -10,8 +10,8 @@
  * unreachable (retried by the pipeline like a broker outage).
  */
 import * as fs from "node:fs"
-import * as http from "node:http"
-import * as https from "node:https"
+import type * as Http from "node:http"
+import type * as Https from "node:https"
 import * as Duration from "effect/Duration"
 import * as Redacted from "effect/Redacted"
 import type { SchemaRegistrySettings } from "../../../config/model.js"
@@ -29,9 +29,16 @@ interface Response {
   readonly body: string
 }
 
+/**
+ * `node:http` and `node:https` are taken with `process.getBuiltinModule` when a
+ * client is made, not imported: an ESM import of `node:http` loads Node's
+ * bundled undici with it (see observability/http.ts), and a pipeline without
+ * Avro never needs either.
+ */
 export class RegistryClient {
   private readonly base: URL
-  private readonly agent: http.Agent
+  private readonly agent: Http.Agent
+  private readonly transport: typeof Http | typeof Https
   private readonly authorization: string | undefined
   private readonly timeoutMs: number
   /** `subject \0 schema text` -> id: a schema is registered once per process. */
@@ -40,15 +47,21 @@ export class RegistryClient {
   constructor(settings: SchemaRegistrySettings) {
     this.base = new URL(settings.url.endsWith("/") ? settings.url : `${settings.url}/`)
     const tls = settings.tls
-    this.agent = this.base.protocol === "https:"
-      ? new https.Agent({
+    if (this.base.protocol === "https:") {
+      const https = process.getBuiltinModule("node:https") as typeof Https
+      this.transport = https
+      this.agent = new https.Agent({
         keepAlive: true,
         ...(tls?.ca === undefined ? {} : { ca: fs.readFileSync(tls.ca) }),
         ...(tls?.cert === undefined ? {} : { cert: fs.readFileSync(tls.cert) }),
         ...(tls?.key === undefined ? {} : { key: fs.readFileSync(tls.key) }),
         rejectUnauthorized: tls?.rejectUnauthorized ?? true
       })
-      : new http.Agent({ keepAlive: true })
+    } else {
+      const http = process.getBuiltinModule("node:http") as typeof Http
+      this.transport = http
+      this.agent = new http.Agent({ keepAlive: true })
+    }
     this.authorization = settings.username === undefined
       ? undefined
       : "Basic " + Buffer.from(`${settings.username}:${settings.password === undefined ? "" : Redacted.value(settings.password)}`)
@@ -98,7 +111,7 @@ export class RegistryClient {
 
   private request(method: string, path: string, body: string): Promise<Response> {
     const url = new URL(path, this.base)
-    const transport = url.protocol === "https:" ? https : http
+    const transport = this.transport
     return new Promise<Response>((resolve, reject) => {
       const request = transport.request(url, {
         method,
