@@ -48,7 +48,7 @@ export class RegistryClient {
     this.base = new URL(settings.url.endsWith("/") ? settings.url : `${settings.url}/`)
     const tls = settings.tls
     if (this.base.protocol === "https:") {
-      const https = process.getBuiltinModule("node:https") as typeof Https
+      const https = process.getBuiltinModule("node:https")
       this.transport = https
       this.agent = new https.Agent({
         keepAlive: true,
@@ -58,7 +58,7 @@ export class RegistryClient {
         rejectUnauthorized: tls?.rejectUnauthorized ?? true
       })
     } else {
-      const http = process.getBuiltinModule("node:http") as typeof Http
+      const http = process.getBuiltinModule("node:http")
       this.transport = http
       this.agent = new http.Agent({ keepAlive: true })
     }
