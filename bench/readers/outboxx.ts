@@ -65,7 +65,8 @@ const benchDelivery = process.env.OUTBOXX_BENCH_DELIVERY ?? "at-least-once"
 /** OUTBOXX_BENCH_COMPRESSION=lz4 (or gzip, snappy) compresses the outboxx readers' batches (default none). */
 const benchCompression = process.env.OUTBOXX_BENCH_COMPRESSION ?? "none"
 
-export const outboxxMain = path.join(repoRoot, "dist", "main.js")
+/** OUTBOXX_BENCH_MAIN=path/to/main.js runs another build (A/B runs of a change against a copy of the previous dist/). */
+export const outboxxMain = process.env.OUTBOXX_BENCH_MAIN ?? path.join(repoRoot, "dist", "main.js")
 
 /** Starts `outboxx run` on a config written into `workDir`. */
 export const startOutboxx = (workDir: string, config: string, timeoutMs: number): Measured => {

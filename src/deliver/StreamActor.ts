@@ -11,7 +11,7 @@ import { Duration, Effect, Metric, Queue } from "effect"
 import { inTraceOf } from "../observability/BatchTrace.js"
 import { HealthState } from "../observability/HealthState.js"
 import * as Metrics from "../observability/metrics.js"
-import { estimateRecordBytes, type OutRecord } from "./kafka/batching.js"
+import { countByTopic, estimateRecordBytes, type OutRecord } from "./kafka/batching.js"
 import type { CheckpointTracker } from "../checkpoint/CheckpointTracker.js"
 import type { Outbox } from "./Outbox.js"
 import type { RecordSink, SinkError } from "./RecordSink.js"
@@ -138,9 +138,7 @@ export const makeStreamActor = Effect.fnUntraced(function*(
   /** Metrics of a delivered batch: records per topic (the commit-to-ack latency is the tracker's, Reporter.ts). */
   const recordDelivery = (records: ReadonlyArray<OutRecord>) =>
     Effect.gen(function*() {
-      const perTopic = new Map<string, number>()
-      for (const record of records) perTopic.set(record.topic, (perTopic.get(record.topic) ?? 0) + 1)
-      for (const [topic, n] of perTopic) yield* Metric.update(Metric.withAttributes(Metrics.kafkaMessagesTotal, { topic }), n)
+      for (const [topic, n] of countByTopic(records)) yield* Metric.update(Metric.withAttributes(Metrics.kafkaMessagesTotal, { topic }), n)
     })
 
   /**

@@ -24,6 +24,7 @@ import { withCircuitBreaker } from "../deliver/CircuitBreakerSink.js"
 import { type RecordSink, SinkError } from "../deliver/RecordSink.js"
 import { estimateRecordBytes } from "../deliver/kafka/batching.js"
 import { type OutRecord, RejectedRecord } from "../event/record/OutRecord.js"
+import { SlabRecord } from "../event/record/SlabRecord.js"
 import { runStreaming, type StreamingError, type StreamingOptions } from "./Streaming.js"
 import type { OutboxxSettings } from "../config/model.js"
 import { makeSlotGuard } from "../replication/SlotGuard.js"
@@ -49,8 +50,12 @@ const oversized = (
 ): SinkError | undefined => {
   let topic = ""
   let limit: number | undefined
-  for (const record of records) {
-    if (record instanceof RejectedRecord) return new SinkError({ reason: record.reason, retryable: false })
+  for (let i = 0; i < records.length; i++) {
+    const record = records[i]!
+    // Change events are SlabRecords (never rejected ones): one class test per record, this runs for every record sent.
+    if (!(record instanceof SlabRecord) && record instanceof RejectedRecord) {
+      return new SinkError({ reason: record.reason, retryable: false })
+    }
     if (limitOf === undefined) continue
     if (record.topic !== topic) {
       topic = record.topic

@@ -59,6 +59,27 @@ export const splitByBytes = (
 /** The distinct topics of a batch, in first-seen order. */
 export const topicsOf = (records: ReadonlyArray<OutRecord>): ReadonlyArray<string> => {
   const seen = new Set<string>()
-  for (const record of records) seen.add(record.topic)
+  // Records come in runs of one topic: a hash lookup only where the topic changes (it runs per record of every send).
+  let last: string | undefined
+  for (let i = 0; i < records.length; i++) {
+    const topic = records[i]!.topic
+    if (topic === last) continue
+    last = topic
+    seen.add(topic)
+  }
   return Array.from(seen)
+}
+
+/** Records per topic, counted by runs of one topic (the per-batch delivery metric). */
+export const countByTopic = (records: ReadonlyArray<OutRecord>): Map<string, number> => {
+  const counts = new Map<string, number>()
+  let i = 0
+  while (i < records.length) {
+    const topic = records[i]!.topic
+    let j = i + 1
+    while (j < records.length && records[j]!.topic === topic) j++
+    counts.set(topic, (counts.get(topic) ?? 0) + j - i)
+    i = j
+  }
+  return counts
 }

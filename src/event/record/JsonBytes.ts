@@ -267,17 +267,18 @@ export class JsonBytes {
     this.hex(lsn % TWO_POW_32)
   }
 
+  /** `n` below 2^32: shifts, not float division (every event writes two of these). */
   private hex(n: number): void {
     let digits = 1
-    for (let m = n; m >= 16; m = Math.floor(m / 16)) digits++
+    for (let m = n >>> 4; m !== 0; m >>>= 4) digits++
     const buf = this.buf
     const end = this.pos + digits
     let p = end
-    let m = n
+    let m = n >>> 0
     do {
-      buf[--p] = HEX[m % 16]!
-      m = Math.floor(m / 16)
-    } while (m > 0)
+      buf[--p] = HEX[m & 15]!
+      m >>>= 4
+    } while (m !== 0)
     this.pos = end
   }
 }

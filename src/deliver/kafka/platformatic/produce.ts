@@ -207,6 +207,11 @@ export const makePartitionSender = (compression: Compression) => {
         partitions = new Array(metadata.topics.get(topic)!.partitionsCount)
         topics.set(topic, partitions)
       }
+      // One partition (a snapshot's or a drain's usual topic): no key to hash, and no round-robin step to take.
+      if (partitions.length === 1) {
+        ;(partitions[0] ??= []).push(i)
+        continue
+      }
       let hash: number
       if (record instanceof SlabRecord) {
         hash = record.keyLength < 0
