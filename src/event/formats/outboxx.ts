@@ -69,7 +69,9 @@ const eventBytes = {
   after: asciiBytes(`,"after":`),
   transaction: asciiBytes(`,"transaction":`),
   unchanged: asciiBytes(`,"unchanged":`),
-  null: asciiBytes("null")
+  null: asciiBytes("null"),
+  /** A snapshot row's start, in one copy. */
+  snapshotStart: asciiBytes(`${opPrefix.r}null,"after":`)
 }
 
 const NO_BYTES = new Uint8Array(0)
@@ -197,6 +199,8 @@ class OutboxxTable implements TableFormat {
   private keyBytes: Uint8Array = NO_BYTES
   private keyStart = 0
   private keyLength = -1
+  /** See `snapshotEndBytes`. */
+  private snapshotEnd: { lsn: number; tail: Uint8Array; bytes: Uint8Array } = { lsn: -1, tail: NO_BYTES, bytes: NO_BYTES }
 
   constructor(private readonly format: OutboxxFormat, shape: TableShape) {
     const { relation } = shape
@@ -278,18 +282,34 @@ class OutboxxTable implements TableFormat {
     const key = wrap === undefined ? null : this.keyText(row)
     out.begin()
     if (wrap !== undefined) wrap.open(out, "r", lsn, tx, this.table, key)
-    out.bytes(eventBytes.opBefore.r)
-    out.bytes(eventBytes.null)
-    out.bytes(eventBytes.after)
+    out.bytes(eventBytes.snapshotStart)
     writeRowJson(out, this.prefixBytes, this.byteWriters, row, this.includeMask)
-    out.bytes(this.sourceBytes)
-    out.lsn(lsn)
-    out.bytes(this.format.snapshotTailBytes(tx, now))
+    out.bytes(this.snapshotEndBytes(lsn, tx, now))
     if (wrap !== undefined) wrap.close(out)
     out.finishPart()
     const record = SlabRecord.make(this.topic, this.keyBytes, this.keyStart, this.keyLength, out.partBuf, out.partStart, out.partLength)
     if (wrap !== undefined) record.headers = wrap.headers("r", lsn, tx, this.table, key)
     return record
+  }
+
+  /**
+   * `,"source":{...,"lsn":"..",...,"snapshot":true},"ts_ms":N}`: every row of
+   * a snapshot has the same LSN, so its whole end is one copy, encoded again
+   * only when the LSN, the transaction or `now` (per batch) changes.
+   */
+  private snapshotEndBytes(lsn: number, tx: Transaction, now: number): Uint8Array {
+    const tail = this.format.snapshotTailBytes(tx, now)
+    let end = this.snapshotEnd
+    if (end.lsn !== lsn || end.tail !== tail) {
+      const lsnText = asciiBytes(formatLsn(lsn))
+      const bytes = new Uint8Array(this.sourceBytes.length + lsnText.length + tail.length)
+      bytes.set(this.sourceBytes, 0)
+      bytes.set(lsnText, this.sourceBytes.length)
+      bytes.set(tail, this.sourceBytes.length + lsnText.length)
+      end = { lsn, tail, bytes }
+      this.snapshotEnd = end
+    }
+    return end.bytes
   }
 
   /** A record built as text (truncates, snapshot rows), wrapped when the format wraps. */
