@@ -10,7 +10,7 @@ import * as path from "node:path"
 import { parseArgs } from "node:util"
 import { copySlot, dropSlot, ensureBacklog, type Backlog } from "./backlog.js"
 import { runLatency, type LatencyReader } from "./latency.js"
-import { waitForQuietMachine } from "./lib/proc.js"
+import { type ServerCost, serverCost, serverUsage, waitForQuietMachine } from "./lib/proc.js"
 import { BENCH_DB, repoRoot, runName, withClient } from "./lib/servers.js"
 import { debezium } from "./readers/debezium.js"
 import { kafkaProducerPerf } from "./readers/kafkaProducerPerf.js"
@@ -187,7 +187,7 @@ const dropStaleCopies = async (): Promise<void> => {
 
 const drain = async (workRoot: string): Promise<Pick<Report, "runs" | "failures" | "settings" | "ratios">> => {
   const backlog: Backlog = await ensureBacklog({ changes, batch, rebuild: values.rebuild }, log)
-  const results = new Map<ReaderName, Array<ReaderResult & { readonly busyBefore: number; readonly round: number }>>()
+  const results = new Map<ReaderName, Array<ReaderResult & { readonly busyBefore: number; readonly round: number; readonly servers?: ServerCost }>>()
   const failures: Array<{ reader: ReaderName; error: string }> = []
   let recordSize = 0
   let pgoutputBytes = 0
@@ -201,6 +201,7 @@ const drain = async (workRoot: string): Promise<Pick<Report, "runs" | "failures"
       log(`run ${run}/${runs}: ${reader} (machine ${Math.round(busy * 100)}% busy before the start)`)
       try {
         if (USES_SLOT.has(reader)) await copySlot(backlog, slot)
+        const usage = await serverUsage()
         const result = await RUNNERS[reader]({
           backlog,
           slot,
@@ -211,6 +212,7 @@ const drain = async (workRoot: string): Promise<Pick<Report, "runs" | "failures"
           pgoutputBytes,
           outboxEvents
         })
+        const servers = serverCost(usage, await serverUsage(1_000))
         const expected = result.expected ?? backlog.changes
         if (result.events < expected) throw new Error(`delivered ${result.events} of ${expected} events`)
         if (reader === "server_decode") pgoutputBytes = result.bytes
@@ -218,9 +220,12 @@ const drain = async (workRoot: string): Promise<Pick<Report, "runs" | "failures"
         log(
           `run ${run}/${runs}: ${reader}: ${result.events} events in ${result.seconds.toFixed(2)} s = ${Math.round(result.events / result.seconds)}/s, ` +
             `cpu ${result.cpuS.toFixed(2)} s, peak RSS ${result.peakRssMb.toFixed(0)} MB` +
-            (result.startupS !== undefined ? `, startup ${result.startupS.toFixed(2)} s` : "")
+            (result.startupS !== undefined ? `, startup ${result.startupS.toFixed(2)} s` : "") +
+            (servers !== undefined
+              ? `; broker cpu ${servers.brokerCpuS.toFixed(1)} s, postgres cpu ${servers.postgresCpuS.toFixed(1)} s, machine ${Math.round(servers.busyDuring * 100)}% busy`
+              : "")
         )
-        results.set(reader, [...(results.get(reader) ?? []), { ...result, busyBefore: busy, round: run }])
+        results.set(reader, [...(results.get(reader) ?? []), { ...result, busyBefore: busy, round: run, ...(servers !== undefined ? { servers } : {}) }])
       } catch (error) {
         const message = error instanceof Error ? error.message : String(error)
         log(`run ${run}/${runs}: ${reader} FAILED: ${message} (logs in ${workDir})`)

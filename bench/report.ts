@@ -8,6 +8,7 @@ import * as os from "node:os"
 import * as path from "node:path"
 import type { LatencyReport } from "./latency.js"
 import { devDir, withClient } from "./lib/servers.js"
+import type { ServerCost } from "./lib/proc.js"
 import type { ReaderName, ReaderResult } from "./readers/types.js"
 import type { MemoryBenchOutcome, MemoryCase } from "./memory.js"
 import type { SnapshotBenchOutcome, SnapshotReaderName, SnapshotResult } from "./snapshot.js"
@@ -40,6 +41,14 @@ export interface RunRow {
   readonly events_per_s_max?: number
   /** Median busy share of the machine (0-1) in the 2 s before each run. */
   readonly busy_before?: number
+  /**
+   * Medians of what the shared servers spent during each run (start to stop,
+   * start-up included): the Kafka broker's CPU seconds, the PostgreSQL
+   * cluster's (walsender, snapshot backends), and the machine's busy share.
+   */
+  readonly broker_cpu_s?: number
+  readonly postgres_cpu_s?: number
+  readonly busy_during?: number
 }
 
 /** A ratio computed inside each round (adjacent runs), then its median and range over the rounds. */
@@ -122,6 +131,10 @@ export const describeMachine = async (): Promise<Machine> => {
   }
 }
 
+/** The broker, PostgreSQL and busy-during columns of a row (empty where they were not measured). */
+const serverColumns = (r: RunRow): string =>
+  `${r.broker_cpu_s ?? ""} | ${r.postgres_cpu_s ?? ""} | ${r.busy_during === undefined ? "" : `${Math.round(r.busy_during * 100)}%`}`
+
 export const median = (values: ReadonlyArray<number>): number => {
   const sorted = [...values].sort((a, b) => a - b)
   const middle = Math.floor(sorted.length / 2)
@@ -131,10 +144,15 @@ export const median = (values: ReadonlyArray<number>): number => {
 const round = (value: number, digits: number): number => Number(value.toFixed(digits))
 
 /** One row of medians over a reader's runs (each metric on its own). */
-export const summarize = (results: ReadonlyArray<Omit<ReaderResult, "reader"> & { readonly reader: RunRow["reader"]; readonly busyBefore?: number }>): RunRow => {
+export const summarize = (
+  results: ReadonlyArray<
+    Omit<ReaderResult, "reader"> & { readonly reader: RunRow["reader"]; readonly busyBefore?: number; readonly servers?: ServerCost }
+  >
+): RunRow => {
   const first = results[0]!
   const rates = results.map((r) => r.events / r.seconds)
   const busy = results.flatMap((r) => (r.busyBefore === undefined ? [] : [r.busyBefore]))
+  const servers = results.flatMap((r) => (r.servers === undefined ? [] : [r.servers]))
   const seconds = median(results.map((r) => r.seconds))
   const events = median(results.map((r) => r.events))
   const bytes = median(results.map((r) => r.bytes))
@@ -151,7 +169,14 @@ export const summarize = (results: ReadonlyArray<Omit<ReaderResult, "reader"> & 
     samples: results.length,
     events_per_s_min: Math.round(Math.min(...rates)),
     events_per_s_max: Math.round(Math.max(...rates)),
-    ...(busy.length > 0 ? { busy_before: round(median(busy), 2) } : {})
+    ...(busy.length > 0 ? { busy_before: round(median(busy), 2) } : {}),
+    ...(servers.length > 0
+      ? {
+        broker_cpu_s: round(median(servers.map((c) => c.brokerCpuS)), 1),
+        postgres_cpu_s: round(median(servers.map((c) => c.postgresCpuS)), 1),
+        busy_during: round(median(servers.map((c) => c.busyDuring)), 2)
+      }
+      : {})
   }
 }
 
@@ -236,11 +261,11 @@ export const markdown = (report: Report): string => {
     `Machine: ${m.cpu}, ${m.cores} cores, ${m.memory_gb} GB, ${m.os}; Node ${m.node}, PostgreSQL ${m.pg}, Kafka ${m.kafka}, Debezium ${m.debezium}.`,
     `Settings: ${Object.entries(report.settings).map(([k, v]) => `${k}=${String(v)}`).join(", ")}.`,
     "",
-    "| reader | events | seconds | events/s | MB/s | CPU s | peak RSS MB | startup s |",
-    "|---|---:|---:|---:|---:|---:|---:|---:|",
+    "| reader | events | seconds | events/s | MB/s | CPU s | peak RSS MB | startup s | broker CPU s | postgres CPU s | busy during |",
+    "|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|",
     ...report.runs.map(
       (r) =>
-        `| ${r.reader} | ${r.events} | ${r.seconds} | ${r.events_per_s} | ${r.mb_per_s} | ${r.cpu_s} | ${r.peak_rss_mb} | ${r.startup_s ?? ""} |`
+        `| ${r.reader} | ${r.events} | ${r.seconds} | ${r.events_per_s} | ${r.mb_per_s} | ${r.cpu_s} | ${r.peak_rss_mb} | ${r.startup_s ?? ""} | ${serverColumns(r)} |`
     )
   ]
   if (report.ratios && report.ratios.length > 0) {
@@ -265,10 +290,10 @@ export const markdown = (report: Report): string => {
       "",
       `## Snapshot (${Object.entries(snap.settings).map(([k, v]) => `${k}=${String(v)}`).join(", ")})`,
       "",
-      "| reader | rows | seconds | rows/s | slowest..fastest | CPU s | peak RSS MB | first row s | busy before |",
-      "|---|---:|---:|---:|---:|---:|---:|---:|---:|",
+      "| reader | rows | seconds | rows/s | slowest..fastest | CPU s | peak RSS MB | first row s | busy before | broker CPU s | postgres CPU s | busy during |",
+      "|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|",
       ...snap.runs.map((r) =>
-        `| ${r.reader} | ${r.events} | ${r.seconds} | ${r.events_per_s} | ${r.events_per_s_min ?? ""}..${r.events_per_s_max ?? ""} | ${r.cpu_s} | ${r.peak_rss_mb} | ${r.startup_s ?? ""} | ${r.busy_before ?? ""} |`
+        `| ${r.reader} | ${r.events} | ${r.seconds} | ${r.events_per_s} | ${r.events_per_s_min ?? ""}..${r.events_per_s_max ?? ""} | ${r.cpu_s} | ${r.peak_rss_mb} | ${r.startup_s ?? ""} | ${r.busy_before ?? ""} | ${serverColumns(r)} |`
       ),
       "",
       "Ratios, computed within each round of interleaved runs (median, range over rounds):",

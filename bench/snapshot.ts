@@ -20,7 +20,7 @@
 import * as fs from "node:fs"
 import * as path from "node:path"
 import { drainIntoTopic } from "./lib/drain.js"
-import { startMeasured, waitForQuietMachine } from "./lib/proc.js"
+import { type ServerCost, serverCost, serverUsage, startMeasured, waitForQuietMachine } from "./lib/proc.js"
 import { createTopic, deleteTopics, kafkaBroker, pgBin, pgPort, pgUrl, runName, withAdmin, withClient } from "./lib/servers.js"
 import { debeziumTopic, startDebezium } from "./readers/debezium.js"
 import { producerPerf } from "./readers/kafkaProducerPerf.js"
@@ -45,9 +45,11 @@ export interface SnapshotResult extends Omit<ReaderResult, "reader"> {
   readonly busyBefore: number
   /** Which round of the interleaved runs (ratios compare readers within a round). */
   readonly round: number
+  /** The broker's, PostgreSQL's and the machine's share of the run (start to stop). */
+  readonly servers?: ServerCost
 }
 
-type RunOutput = Omit<SnapshotResult, "busyBefore" | "round">
+type RunOutput = Omit<SnapshotResult, "busyBefore" | "round" | "servers">
 
 interface Context {
   readonly tables: SnapshotTables
@@ -238,16 +240,21 @@ export const runSnapshotBench = async (options: SnapshotBenchOptions): Promise<S
       const busy = await waitForQuietMachine()
       log(`snapshot run ${run}/${options.runs}: ${reader} (machine ${Math.round(busy * 100)}% busy before the start)`)
       try {
+        const usage = await serverUsage()
         const result = await RUNNERS[reader]({ tables, workDir, timeoutMs: options.timeoutMs, recordSize: recordSize > 0 ? recordSize : 300 })
+        const servers = serverCost(usage, await serverUsage(1_000))
         const expected = expectedRows(reader, tables)
         if (result.events < expected) throw new Error(`delivered ${result.events} of ${expected} rows`)
         if (reader === "outboxx_initial" && result.events > 0) recordSize = Math.round(result.bytes / result.events)
         log(
           `snapshot run ${run}/${options.runs}: ${reader}: ${result.events} rows in ${result.seconds.toFixed(2)} s = ` +
             `${Math.round(result.events / result.seconds)}/s, cpu ${result.cpuS.toFixed(2)} s, peak RSS ${result.peakRssMb.toFixed(0)} MB` +
-            (result.startupS !== undefined ? `, first row after ${result.startupS.toFixed(2)} s` : "")
+            (result.startupS !== undefined ? `, first row after ${result.startupS.toFixed(2)} s` : "") +
+            (servers !== undefined
+              ? `; broker cpu ${servers.brokerCpuS.toFixed(1)} s, postgres cpu ${servers.postgresCpuS.toFixed(1)} s, machine ${Math.round(servers.busyDuring * 100)}% busy`
+              : "")
         )
-        results.push({ ...result, busyBefore: busy, round: run })
+        results.push({ ...result, busyBefore: busy, round: run, ...(servers !== undefined ? { servers } : {}) })
       } catch (error) {
         const message = error instanceof Error ? error.message : String(error)
         log(`snapshot run ${run}/${options.runs}: ${reader} FAILED: ${message} (logs in ${workDir})`)

@@ -11,6 +11,7 @@ import { spawn, type ChildProcess } from "node:child_process"
 import * as fs from "node:fs"
 import * as os from "node:os"
 import * as path from "node:path"
+import { devDir } from "./servers.js"
 
 const CLOCK_TICKS = 100 // getconf CLK_TCK on Linux/x86_64
 
@@ -257,3 +258,67 @@ export const waitForQuietMachine = async (): Promise<number> => {
     if (busyShare <= 0.15 || Date.now() >= deadline) return busyShare
   }
 }
+
+/**
+ * CPU seconds spent so far by the servers every reader shares, and by the
+ * whole machine: what a reader's own `cpu_s` leaves out (the walsender, the
+ * snapshot's backends, the broker writing the records).
+ */
+export interface ServerUsage {
+  /** The Kafka broker's JVM. */
+  readonly brokerS: number
+  /** The PostgreSQL cluster: the postmaster, its live children and the children it reaped. */
+  readonly postgresS: number
+  /** Every CPU of the machine: busy and in total (wall time x CPUs). */
+  readonly busyS: number
+  readonly totalS: number
+}
+
+const pidFrom = (file: string): number | undefined => {
+  const pid = Number(readText(file)?.split("\n", 1)[0]?.trim())
+  return Number.isInteger(pid) && pid > 0 ? pid : undefined
+}
+
+/** utime + stime + cutime + cstime: a process and the children it waited for (a backend's CPU moves there when it exits). */
+const cpuWithReapedS = (pid: number): number | undefined => {
+  const stat = readText(`/proc/${pid}/stat`)
+  if (stat === undefined) return undefined
+  const fields = stat.slice(stat.lastIndexOf(")") + 2).split(" ")
+  return (Number(fields[11]) + Number(fields[12]) + Number(fields[13]) + Number(fields[14])) / CLOCK_TICKS
+}
+
+/**
+ * The dev servers' CPU (dev/kafka.sh's pid file, the cluster's
+ * postmaster.pid) and the machine's; undefined off Linux or without them.
+ * At the end of a run, `settleMs` later for the servers than for the
+ * machine: a backend whose client just left is still exiting, and its CPU
+ * only reaches the postmaster's reaped-children times once it is waited for.
+ */
+export const serverUsage = async (settleMs = 0): Promise<ServerUsage | undefined> => {
+  const machine = cpuJiffies()
+  if (settleMs > 0) await new Promise((resolve) => setTimeout(resolve, settleMs))
+  const broker = pidFrom(path.join(devDir, "kafka", "kafka.pid"))
+  const postmaster = pidFrom(path.join(devDir, "pg", "data", "postmaster.pid"))
+  if (broker === undefined || postmaster === undefined || machine === undefined) return undefined
+  const brokerS = processCpuS(broker)
+  const postmasterS = cpuWithReapedS(postmaster)
+  if (brokerS === undefined || postmasterS === undefined) return undefined
+  let postgresS = postmasterS
+  for (const pid of processTree(postmaster)) if (pid !== postmaster) postgresS += processCpuS(pid) ?? 0
+  return { brokerS, postgresS, busyS: machine.busy / CLOCK_TICKS, totalS: machine.total / CLOCK_TICKS }
+}
+
+/** What the servers and the machine spent between two `serverUsage` readings. */
+export interface ServerCost {
+  readonly brokerCpuS: number
+  readonly postgresCpuS: number
+  /** The machine's busy share (0-1) over the run. */
+  readonly busyDuring: number
+}
+
+export const serverCost = (before: ServerUsage | undefined, after: ServerUsage | undefined): ServerCost | undefined =>
+  before === undefined || after === undefined ? undefined : {
+    brokerCpuS: after.brokerS - before.brokerS,
+    postgresCpuS: after.postgresS - before.postgresS,
+    busyDuring: (after.busyS - before.busyS) / Math.max(0.01, after.totalS - before.totalS)
+  }
