@@ -5,15 +5,16 @@
  * the Router's slabs like the outboxx format's: the envelope's schemas are
  * constant bytes computed once per Relation message, each value is written
  * from its text in the replication message (byteWriters.ts), and `source`
- * is encoded once per transaction. Snapshot rows are built as text.
+ * is encoded once per transaction. Snapshot rows are written the same way
+ * (their source once per snapshot read and batch).
  */
 import type { Tuple } from "../../../decode/tuple.js"
-import type { EventFormat, FormatContext, Op, SnapshotKind, TableFormat, TableShape, TextRow, Transaction } from "../../EventFormat.js"
+import type { EventFormat, FormatContext, Op, SnapshotKind, TableFormat, TableShape, Transaction } from "../../EventFormat.js"
 import { asciiBytes, type JsonBytes, utf8Bytes } from "../../record/JsonBytes.js"
 import { jsonRecord, type OutRecord, withHeader } from "../../record/OutRecord.js"
 import { SlabRecord } from "../../record/SlabRecord.js"
 import type { StreamTransactions } from "../../TransactionMetadata.js"
-import { buildRowJson, keyPrefixBytes, keyPrefixes, textKeyJson, writeKeyJson, writeRowJson } from "../../values/rowJson.js"
+import { keyPrefixBytes, keyPrefixes, textKeyJson, writeKeyJson, writeRowJson } from "../../values/rowJson.js"
 import type { JsonWriter } from "../../values/writers.js"
 import {
   type DebeziumPlan,
@@ -23,7 +24,6 @@ import {
   debeziumPlanFor,
   debeziumSource,
   debeziumSourceParts,
-  debeziumValue,
   debeziumValueTail
 } from "./envelope.js"
 
@@ -81,6 +81,14 @@ class DebeziumTable implements TableFormat {
   private keyBytes: Uint8Array = NO_BYTES
   private keyStart = 0
   private keyLength = -1
+  /** See `snapshotEndBytes`. */
+  private snapshotEnd: { kind: SnapshotKind | undefined; lsn: number; tx: Transaction | undefined; now: number; bytes: Uint8Array } = {
+    kind: undefined,
+    lsn: -1,
+    tx: undefined,
+    now: -1,
+    bytes: NO_BYTES
+  }
 
   /** Transaction metadata (`transaction_topic`), when on. */
   private readonly transactions: StreamTransactions | undefined
@@ -166,14 +174,35 @@ class DebeziumTable implements TableFormat {
     return this.finish(out, "t", lsn, tx, now)
   }
 
-  snapshot(_out: JsonBytes, tuple: Tuple, kind: SnapshotKind, lsn: number, tx: Transaction, now: number): OutRecord {
-    const row = tuple.values() as TextRow
-    const after = buildRowJson(this.prefixes, this.writers, row, this.includeMask, undefined, undefined, this.plan.nulls)
+  /**
+   * A snapshot row (`op` "r", `before` null), written as bytes like a
+   * streamed insert. Every row of one snapshot read shares its source, its
+   * LSN and the batch's time, so everything after `after` is one cached copy.
+   */
+  snapshot(out: JsonBytes, tuple: Tuple, kind: SnapshotKind, lsn: number, tx: Transaction, now: number): OutRecord {
+    const plan = this.plan
+    this.writeKey(out, tuple)
+    out.begin()
+    out.bytes(plan.valuePrefixBytes)
+    out.bytes(NULL)
+    out.bytes(AFTER)
+    writeRowJson(out, this.prefixBytes, plan.byteWriters, tuple, this.includeMask, undefined, undefined, plan.nullBytes)
+    out.bytes(this.snapshotEndBytes(kind, lsn, tx, now))
+    out.finishPart()
+    return SlabRecord.make(this.topic, this.keyBytes, this.keyStart, this.keyLength, out.partBuf, out.partStart, out.partLength)
+  }
+
+  /** `,"source":{..},"transaction":null,"op":"r",..}` of a snapshot row, encoded again only when the read, its LSN or `now` changes. */
+  private snapshotEndBytes(kind: SnapshotKind, lsn: number, tx: Transaction, now: number): Uint8Array {
+    const end = this.snapshotEnd
+    if (end.kind === kind && end.lsn === lsn && end.tx === tx && end.now === now) return end.bytes
     // Debezium's initial snapshot rows have no transaction; incremental ones are read inside the window's.
     const source = kind === "initial"
       ? debeziumSource(this.plan, "true", now * 1000, null, lsn, lsn)
       : debeziumSource(this.plan, "incremental", commitTimeUs(tx), tx.xid, tx.previousCommitEndLsn ?? tx.commitLsn, lsn)
-    return jsonRecord(this.topic, this.key(row), debeziumValue(this.plan, "r", "null", after, source, now))
+    const bytes = utf8Bytes(",\"source\":" + source + ",\"transaction\":null" + debeziumValueTail(this.plan, "r", now))
+    this.snapshotEnd = { kind, lsn, tx, now, bytes }
+    return bytes
   }
 
   /** `,"source":{...}` around the change's LSN, the op and the times: the value part ends, and the record is made. */
