@@ -86,12 +86,20 @@ apt_install() {
 # (32768-60999), so a test's outgoing connection may hold one for a moment,
 # and a server started then fails with "Address already in use" (CI saw it
 # with the HA standby on 55438 while the cluster tests made many
-# connections). Reserve them where this user may (root); best effort.
+# connections). Again with Jaeger's gRPC port (query + 2) while the cluster
+# test ran. Every port a dev server listens on is listed here: Jaeger's three
+# (query, query + 1, query + 2), the registry's two (API, management), the
+# fault suite's PostgreSQL and Kafka (broker, controller). Reserve them where
+# this user may (root); best effort.
 reserve_dev_ports() {
   local file=/proc/sys/net/ipv4/ip_local_reserved_ports
   [[ -w "$file" ]] || return 0
   local ha="${OUTBOXX_DEV_HA_PORT:-55437}"
-  local want="$PG_PORT,$KAFKA_PORT,$KAFKA_CONTROLLER_PORT,55415-55418,$ha-$((ha + 1)),${OUTBOXX_DEV_JAEGER_OTLP_PORT:-54318},${OUTBOXX_DEV_JAEGER_QUERY_PORT:-56686},${OUTBOXX_DEV_REGISTRY_PORT:-58081}"
+  local query="${OUTBOXX_DEV_JAEGER_QUERY_PORT:-56686}"
+  local registry="${OUTBOXX_DEV_REGISTRY_PORT:-58081}"
+  local faults_kafka="${OUTBOXX_FAULTS_KAFKA_PORT:-59192}"
+  local want="$PG_PORT,$KAFKA_PORT,$KAFKA_CONTROLLER_PORT,55415-55418,$ha-$((ha + 1)),${OUTBOXX_DEV_JAEGER_OTLP_PORT:-54318}"
+  want+=",$query-$((query + 2)),$registry-$((registry + 1)),${OUTBOXX_FAULTS_PG_PORT:-54339},$faults_kafka-$((faults_kafka + 1))"
   local have
   have="$(cat "$file" 2>/dev/null || true)"
   { [[ -z "$have" ]] && echo "$want" || echo "$have,$want"; } >"$file" 2>/dev/null || true
