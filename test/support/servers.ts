@@ -10,6 +10,11 @@ import * as path from "node:path"
 import { fileURLToPath } from "node:url"
 import { Kafka, logLevel, type Admin, type IHeaders } from "kafkajs"
 import pg from "pg"
+import { kafkajsModule } from "../../src/deliver/kafka/kafkajs/module.js"
+
+// The tests' own kafkajs clients get the daemon's fix of its 1 ms idle timer loop
+// (kafkajs issues #1704, #1751; module.ts): no spinning timer, no TimeoutNegativeWarning.
+kafkajsModule()
 
 export const repoRoot = path.resolve(path.dirname(fileURLToPath(import.meta.url)), "../..")
 
