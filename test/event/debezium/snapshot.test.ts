@@ -12,6 +12,7 @@ import type { Relation } from "../../../src/decode/messages.js"
 import type { FormatContext, SnapshotKind, TableShape, Transaction } from "../../../src/event/EventFormat.js"
 import { debeziumFormat } from "../../../src/event/formats/debezium/format.js"
 import { debeziumKey, debeziumPlanFor, debeziumSource, debeziumValue } from "../../../src/event/formats/debezium/envelope.js"
+import { defaultModes } from "../../../src/event/formats/debezium/types.js"
 import { JsonBytes } from "../../../src/event/record/JsonBytes.js"
 import { Oid } from "../../../src/event/values/builtinTypes.js"
 import { TypeRegistry } from "../../../src/event/values/TypeRegistry.js"
@@ -60,14 +61,6 @@ const windowTx: Transaction = {
 }
 
 type Modes = NonNullable<FormatContext["debezium"]>
-const defaultModes: Modes = {
-  decimalHandlingMode: "precise",
-  timePrecisionMode: "adaptive",
-  intervalHandlingMode: "numeric",
-  hstoreHandlingMode: "json",
-  binaryHandlingMode: "bytes",
-  multidimensionalArrays: "null"
-}
 
 const check = (modes: Modes, includeMask: ReadonlyArray<boolean>) => {
   const context: FormatContext = { stream: "shop", database: "app", debezium: modes }
