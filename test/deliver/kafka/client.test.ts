@@ -2,6 +2,7 @@ import { assert, describe, it } from "@effect/vitest"
 import * as Duration from "effect/Duration"
 import * as Effect from "effect/Effect"
 import type { KafkaSettings } from "../../../src/config/model.js"
+import * as Logger from "effect/Logger"
 import { KafkaClient, resolveClient, tlsOptions } from "../../../src/deliver/kafka/KafkaClient.js"
 import { resolveCompression } from "../../../src/deliver/kafka/kafkajs/client.js"
 import { safeExtras } from "../../../src/deliver/kafka/kafkajs/log.js"
@@ -99,6 +100,21 @@ describe("kafka.client resolution", () => {
       assert.strictEqual(yield* resolveClient("auto", "22.19.0"), "kafkajs")
       assert.strictEqual(yield* resolveClient("auto", "24.5.0"), "kafkajs")
       assert.strictEqual(yield* resolveClient("kafkajs", "24.21.0"), "kafkajs")
+    }))
+
+  it.effect("auto falling back to kafkajs warns, naming the Node version; a chosen client does not", () =>
+    Effect.gen(function*() {
+      const logs: Array<{ level: string; message: unknown }> = []
+      const capture = Logger.layer([Logger.make((o) => void logs.push({ level: o.logLevel, message: o.message }))])
+      yield* resolveClient("auto", "20.20.2").pipe(Effect.provide(capture))
+      const warnings = logs.filter((l) => l.level === "Warn")
+      assert.strictEqual(warnings.length, 1)
+      assert.include(JSON.stringify(warnings[0]!.message), "Node 20.20.2")
+      assert.include(JSON.stringify(warnings[0]!.message), "kafkajs is used")
+      logs.length = 0
+      yield* resolveClient("auto", "24.21.0").pipe(Effect.provide(capture))
+      yield* resolveClient("kafkajs", "20.20.2").pipe(Effect.provide(capture))
+      assert.deepStrictEqual(logs.filter((l) => l.level === "Warn"), [])
     }))
 
   it.effect("an explicit platformatic on a Node too old for it is a configuration error naming the key", () =>
