@@ -101,32 +101,24 @@ up() {
   build
   mkdir -p "$JAEGER_DIR"
   write_config
-  # Its four ports lie in the kernel's ephemeral range: where they cannot be
-  # reserved (reserve_dev_ports needs root), a test's outgoing connection may
-  # hold one for a moment. Jaeger then exits at once ("address already in
-  # use"), and a second try a few seconds later finds the port free.
-  local attempt pid
-  for attempt in 1 2 3 4 5; do
-    say "starting Jaeger on 127.0.0.1:$OTLP_PORT (OTLP/HTTP) and 127.0.0.1:$QUERY_PORT (query API)"
-    nohup "$JAEGER_BIN" --config "$JAEGER_CONFIG" >"$JAEGER_LOG" 2>&1 &
-    pid=$!
-    echo "$pid" >"$JAEGER_PIDFILE"
-    # Ready when both ports answer; given up when it exits or after 60 s.
-    if wait_until 60 "Jaeger" bash -c "! kill -0 $pid || { exec 3<>/dev/tcp/127.0.0.1/$OTLP_PORT && exec 4<>/dev/tcp/127.0.0.1/$QUERY_PORT; }" 2>/dev/null \
-      && kill -0 "$pid" 2>/dev/null; then
-      jaeger_settings
-      return 0
-    fi
-    if kill -0 "$pid" 2>/dev/null || ! grep -q "address already in use" "$JAEGER_LOG" || ((attempt == 5)); then
-      kill "$pid" 2>/dev/null || true
-      rm -f "$JAEGER_PIDFILE"
-      print_tail "$JAEGER_LOG"
-      die "Jaeger did not start (its log's last lines above)"
-    fi
-    say "a port of Jaeger's was taken (see above); trying again in 3 s"
-    print_tail "$JAEGER_LOG"
-    sleep 3
-  done
+  start_retrying_busy_port "$JAEGER_LOG" "Jaeger" start_once
+  jaeger_settings
+}
+
+# One start: ready when both ports answer; given up (and stopped) when it
+# exits, e.g. on a port taken (its ports lie in the ephemeral range), or after 60 s.
+start_once() {
+  say "starting Jaeger on 127.0.0.1:$OTLP_PORT (OTLP/HTTP) and 127.0.0.1:$QUERY_PORT (query API)"
+  nohup "$JAEGER_BIN" --config "$JAEGER_CONFIG" >"$JAEGER_LOG" 2>&1 &
+  local pid=$!
+  echo "$pid" >"$JAEGER_PIDFILE"
+  if wait_until 60 "Jaeger" bash -c "! kill -0 $pid || { exec 3<>/dev/tcp/127.0.0.1/$OTLP_PORT && exec 4<>/dev/tcp/127.0.0.1/$QUERY_PORT; }" 2>/dev/null \
+    && kill -0 "$pid" 2>/dev/null; then
+    return 0
+  fi
+  kill "$pid" 2>/dev/null || true
+  rm -f "$JAEGER_PIDFILE"
+  return 1
 }
 
 down() {

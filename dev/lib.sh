@@ -105,6 +105,27 @@ reserve_dev_ports() {
   { [[ -z "$have" ]] && echo "$want" || echo "$have,$want"; } >"$file" 2>/dev/null || true
 }
 
+# Runs a server's start command (the arguments; it fails when the server did
+# not come up) and runs it again, up to 5 times, while the last lines of the
+# server's log say its port was taken: where reserve_dev_ports could not
+# reserve it (it needs root), a client's outgoing connection may hold the port
+# for a moment. Any other failure stops at once, with the log's tail.
+start_retrying_busy_port() { # log, what, command...
+  local log="$1" what="$2"
+  shift 2
+  local attempt
+  for attempt in 1 2 3 4 5; do
+    "$@" && return 0
+    if ((attempt < 5)) && tail -n 20 "$log" 2>/dev/null | grep -qi "address already in use"; then
+      say "a port of $what is taken for the moment; starting again in 3 s"
+      sleep 3
+      continue
+    fi
+    print_tail "$log"
+    die "$what did not start"
+  done
+}
+
 # The first errors of a log: the cause of a failed start is often far above
 # the shutdown lines that end it.
 print_first_errors() {

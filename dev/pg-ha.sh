@@ -29,19 +29,12 @@ ha_ctl() { # data dir, then pg_ctl arguments
   as_postgres "$PG_BIN/pg_ctl" -D "$data" "$@"
 }
 
+ha_start_once() { # data dir
+  ha_ctl "$1" -l "$(dirname "$1")/postgres.log" -w -t 60 start >"$(dirname "$1")/pg_ctl.log" 2>&1 9>&-
+}
+
 ha_start() { # data dir, port
-  local attempt
-  for attempt in 1 2 3 4 5; do
-    ha_ctl "$1" -l "$(dirname "$1")/postgres.log" -w -t 60 start >"$(dirname "$1")/pg_ctl.log" 2>&1 9>&- && break
-    # The port held for a moment by some client's outgoing connection (see reserve_dev_ports): try again.
-    if ((attempt < 5)) && tail -n 5 "$(dirname "$1")/postgres.log" | grep -q "Address already in use"; then
-      say "port $2 is busy for the moment; starting again in 2 s"
-      sleep 2
-      continue
-    fi
-    print_tail "$(dirname "$1")/postgres.log"
-    die "PostgreSQL in $1 did not start"
-  done
+  start_retrying_busy_port "$(dirname "$1")/postgres.log" "PostgreSQL in $1" ha_start_once "$1"
   wait_until 60 "PostgreSQL on $2" "$PG_CLIENT_BIN/pg_isready" -q -h 127.0.0.1 -p "$2" -U postgres -d postgres
 }
 
