@@ -19,7 +19,14 @@ done <<<"$settings"
 echo "$settings"
 
 # promtool (and prometheus) from Debian's package: the alert-rule checks and
-# the e2e scrape test. Jaeger is built by the one test that needs it (dev/jaeger.sh).
+# the e2e scrape test. Jaeger is started by the one test that needs it
+# (dev/jaeger.sh); a full run builds it here first (once a machine, about 6
+# minutes on 2 cores) because inside the run the Go build would load both
+# cores while timing-bound e2e tests (a standby's takeover within 10 s, kill -9
+# under load) run beside it. A run of chosen tests leaves it to that test.
+if [[ $# -eq 0 ]]; then
+  bash dev/jaeger.sh build || say "building Jaeger failed; the observability e2e test will try again and say why"
+fi
 while IFS= read -r line; do
   [[ "$line" == *=* ]] && export "${line?}"
 done <<<"$(bash dev/prometheus.sh install)"
@@ -34,7 +41,22 @@ npm run --silent build
 # The global setup would run dev/up.sh again; it just did.
 export OUTBOXX_TEST_SKIP_UP=1
 status=0
-vitest run "$@" || status=$?
+# Each phase also writes a JSON report; the summary at the end lists what
+# failed in every phase, so the log's tail says which test broke.
+results="$DEV_DIR/test-results"
+rm -rf "$results"
+mkdir -p "$results"
+phases=(main)
+# run_phase <phase> <vitest arguments...>
+run_phase() {
+  local phase="$1"
+  shift
+  local code=0
+  vitest run --reporter=default --reporter=json "--outputFile.json=$results/$phase.json" "$@" || code=$?
+  echo "$code" >"$results/$phase.exit"
+  return "$code"
+}
+run_phase main "$@" || status=$?
 
 # The version matrix: PostgreSQL 16, 17 and 18 (the npm package's server
 # binaries, dev/pg.sh), each its own cluster on its own port beside the 15
@@ -44,12 +66,13 @@ vitest run "$@" || status=$?
 if [[ $# -eq 0 && "${OUTBOXX_TEST_SKIP_MATRIX:-0}" != "1" ]]; then
   for version in 16 17 18; do
     say "PostgreSQL $version: streaming, snapshot and value-oracle suites"
+    phases+=("pg$version")
     version_settings="$(env -u OUTBOXX_DEV_PG_PORT OUTBOXX_DEV_PG_VERSION="$version" bash dev/pg.sh up)" || { status=1; continue; }
     (
       while IFS= read -r line; do
         [[ "$line" == *=* ]] && export "${line?}"
       done <<<"$version_settings"
-      vitest run --project integration test/integration/server-version.test.ts test/e2e/streaming.test.ts \
+      run_phase "pg$version" --project integration test/integration/server-version.test.ts test/e2e/streaming.test.ts \
         test/e2e/snapshot.test.ts test/integration/values-oracle.test.ts test/e2e/generated-columns.test.ts \
         test/e2e/failover-slot.test.ts
     ) || status=1
@@ -61,8 +84,11 @@ fi
 # arguments select particular tests, or with OUTBOXX_TEST_SKIP_FAULTS=1.
 if [[ $# -eq 0 && "${OUTBOXX_TEST_SKIP_FAULTS:-0}" != "1" ]]; then
   say "fault suite (vitest --config test/faults/vitest.config.ts)"
-  vitest run --config test/faults/vitest.config.ts || status=$?
+  phases+=(faults)
+  run_phase faults --config test/faults/vitest.config.ts || status=$?
 fi
+
+node dev/test-summary.mjs "$results" "${phases[@]}"
 
 say "PostgreSQL and Kafka are still running (reused by the next run); stop them with: bash dev/down.sh"
 exit "$status"
