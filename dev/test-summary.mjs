@@ -61,7 +61,8 @@ for (const phase of phases) {
   const total = report.numTotalTests ?? 0
   const passed = report.numPassedTests ?? 0
   if (failures.length === 0 && report.success !== false && exitCode === 0) {
-    lines.push(`  ${phase}: ${passed} of ${total} tests passed`)
+    const skipped = (report.numPendingTests ?? 0) + (report.numTodoTests ?? 0)
+    lines.push(`  ${phase}: ${passed} of ${total} tests passed${skipped > 0 ? `, ${skipped} skipped` : ""}`)
   } else {
     lines.push(`  ${phase}: FAILED, ${failures.length} failed, ${passed} of ${total} tests passed`)
     lines.push(...failures)

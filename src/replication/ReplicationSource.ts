@@ -12,6 +12,7 @@
 import { Cause, Duration, Effect, Queue, Schedule, Schema, type Scope } from "effect"
 import type pg from "pg"
 import { isPermanentPostgresCause } from "../postgres/failures.js"
+import { copyDataTap } from "../postgres/copyData.js"
 import { formatLsn, nowPgEpochMicros } from "../postgres/lsn.js"
 import { createPgoutputDecoder, isPgoutputDecodeError, type PgoutputDecodeError, type PgoutputProtocolVersion } from "../decode/decoder.js"
 import type { PgoutputMessage } from "../decode/messages.js"
@@ -214,10 +215,9 @@ export const startReplication = Effect.fnUntraced(function*(
     }
   }
 
-  const onCopyData = (msg: { chunk: Buffer }) => {
+  const onCopyData = (chunk: Buffer, start: number, end: number) => {
     lastWireActivity = Date.now()
-    const chunk = msg.chunk
-    const frame = parseReplicationFrame(chunk, 0, chunk.length)
+    const frame = parseReplicationFrame(chunk, start, end)
     if (frame instanceof ReplicationProtocolError) return fail(frame)
     if (frame.tag === "PrimaryKeepalive") {
       // Answered even after we stopped reading, so shutdown never trips wal_sender_timeout.
@@ -244,7 +244,13 @@ export const startReplication = Effect.fnUntraced(function*(
   const onSocketEnd = () =>
     fail(new ReplicationError({ reason: "the server closed the replication connection", retryable: true }))
 
-  connection.on("copyData", onCopyData)
+  // The frames straight off the socket (postgres/copyData.ts); pg's copyData event where the tap cannot be had.
+  const tap = copyDataTap(client)
+  const onPgCopyData = (msg: { chunk: Buffer }) => onCopyData(msg.chunk, 0, msg.chunk.length)
+  const stopReading = tap !== undefined ? tap.route(onCopyData) : (() => {
+    connection.on("copyData", onPgCopyData)
+    return () => connection.removeListener("copyData", onPgCopyData)
+  })()
   client.on("error", onSocketError)
   client.on("end", onSocketEnd)
 
@@ -288,7 +294,7 @@ export const startReplication = Effect.fnUntraced(function*(
 
   yield* Effect.addFinalizer(() =>
     Effect.promise(async () => {
-      connection.removeListener("copyData", onCopyData)
+      stopReading()
       client.removeListener("end", onSocketEnd)
       reading = false
       if (paused) socket.resume()

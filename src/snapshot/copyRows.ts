@@ -15,6 +15,7 @@
  */
 import type pg from "pg"
 import { Cell, Tuple } from "../decode/tuple.js"
+import { copyDataTap } from "../postgres/copyData.js"
 
 const TAB = 0x09
 const NEWLINE = 0x0a
@@ -46,16 +47,17 @@ export class CopyRowDecoder {
 
   constructor(readonly columns: number) {}
 
-  decode(row: Uint8Array): Tuple {
+  /** The row `row[start, stop)` (the whole array by default). */
+  decode(row: Uint8Array, start = 0, stop = row.length): Tuple {
     const columns = this.columns
-    const end = row.length - 1
-    if (end < 0 || row[end] !== NEWLINE) throw new CopyRowError("a COPY row does not end with a newline")
+    const end = stop - 1
+    if (end < start || row[end] !== NEWLINE) throw new CopyRowError("a COPY row does not end with a newline")
     // Each column adds at most its 5-byte header; escapes only shrink a value.
-    const need = row.length + 5 * columns
+    const need = stop - start + 5 * columns
     if (need > this.bytes.length) this.bytes = Buffer.allocUnsafeSlow(Math.max(need, 2 * this.bytes.length))
     const out = this.bytes
     let at = 0
-    let i = 0
+    let i = start
     for (let c = 0; c < columns; c++) {
       if (i > end) throw new CopyRowError(`a COPY row has ${c} columns, expected ${columns}`)
       // NULL: the two bytes \N alone in the field.
@@ -146,15 +148,14 @@ export const copyRows = (
   columns: number,
   onRow: (row: Tuple) => void
 ): Promise<CopiedRows> => {
-  const connection = (client as unknown as { connection: CopyConnection }).connection
   const decoder = new CopyRowDecoder(columns)
   let rows = 0
   let last: Tuple | undefined
   let failure: unknown
-  const onCopyData = (msg: { chunk: Buffer }) => {
+  const onRowBytes = (bytes: Uint8Array, start: number, end: number) => {
     if (failure !== undefined) return
     try {
-      last = decoder.decode(msg.chunk)
+      last = decoder.decode(bytes, start, end)
       onRow(last)
       rows++
     } catch (error) {
@@ -162,15 +163,24 @@ export const copyRows = (
       failure = error
     }
   }
-  connection.on("copyData", onCopyData)
+  // The rows straight off the socket (postgres/copyData.ts); pg's copyData event where the tap cannot be had.
+  const tap = copyDataTap(client)
+  let stop: () => void
+  if (tap !== undefined) stop = tap.route(onRowBytes)
+  else {
+    const connection = (client as unknown as { connection: CopyConnection }).connection
+    const onCopyData = (msg: { chunk: Buffer }) => onRowBytes(msg.chunk, 0, msg.chunk.length)
+    connection.on("copyData", onCopyData)
+    stop = () => connection.removeListener("copyData", onCopyData)
+  }
   return (client.query(`COPY (${select}) TO STDOUT`) as Promise<unknown>).then(
     () => {
-      connection.removeListener("copyData", onCopyData)
+      stop()
       if (failure !== undefined) throw failure
       return { rows, last }
     },
     (error: unknown) => {
-      connection.removeListener("copyData", onCopyData)
+      stop()
       throw error
     }
   )

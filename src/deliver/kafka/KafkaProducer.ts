@@ -108,8 +108,8 @@ const makeProducer = Effect.fnUntraced(function*(transport: ProduceTransport) {
    * when the fiber that started it was interrupted (a promise cannot be aborted).
    */
   let inFlight: Promise<unknown> = Promise.resolve()
-  const request = (chunk: ReadonlyArray<OutRecord>): Promise<unknown> => {
-    const run = inFlight.then(() => transport.produce(chunk))
+  const request = (chunk: ReadonlyArray<OutRecord>, topics: ReadonlyArray<string> | undefined): Promise<unknown> => {
+    const run = inFlight.then(() => transport.produce(chunk, topics))
     inFlight = run.catch(() => undefined)
     return run
   }
@@ -141,13 +141,15 @@ const makeProducer = Effect.fnUntraced(function*(transport: ProduceTransport) {
       )
       let acknowledged = 0
       yield* Metric.update(Metrics.kafkaProduceBatchRecords, records.length)
+      // A send of one topic (the usual case) tells the transport so: no pass over each chunk's records to find its topics.
+      const chunkTopics = batchTopics.length === 1 ? batchTopics : undefined
       for (const chunk of splitByBytes(records, requestMaxBytes)) {
         const startedAt = performance.now()
-        yield* Effect.tryPromise({ try: () => request(chunk), catch: (cause) => cause }).pipe(
+        yield* Effect.tryPromise({ try: () => request(chunk, chunkTopics), catch: (cause) => cause }).pipe(
           Effect.catch((cause) => {
             const failure = transport.classify(cause, { createTopics: settings.createTopics })
             const error = new KafkaSendError({
-              topics: topicsOf(chunk),
+              topics: chunkTopics ?? topicsOf(chunk),
               retryable: failure.retryable,
               reason: failure.reason,
               code: failure.code,

@@ -15,9 +15,10 @@ export interface ProduceTransport {
   /**
    * Sends the records (at most about `batchMaxBytes`) with acks=all on the
    * idempotent producer and resolves once all are acknowledged. KafkaProducer
-   * never starts a call before the previous one settled.
+   * never starts a call before the previous one settled. `topics`, when
+   * given, are the chunk's distinct topics (the caller knew them already).
    */
-  readonly produce: (chunk: ReadonlyArray<OutRecord>) => Promise<unknown>
+  readonly produce: (chunk: ReadonlyArray<OutRecord>, topics?: ReadonlyArray<string>) => Promise<unknown>
   /** What a rejection of `produce` means (retryable, reason, code, producer reset). */
   readonly classify: (cause: unknown, options: { readonly createTopics: boolean }) => KafkaFailure
   /** Drops a producer whose idempotence state is broken; the next `produce` starts a fresh one. */

@@ -183,6 +183,16 @@ export const negotiateProduceVersion = async (c: PlatformaticProducer): Promise<
 /** The key of a (topic, partition) in the per-partition maps and sets. */
 export const partitionKey = (topic: string, partition: number): string => `${topic}\u0000${partition}`
 
+/** 0, 1, 2, ...: the indices of a chunk that goes whole to one partition (a shared, growing table, only read). */
+let identity = new Int32Array(0)
+const allIndices = (count: number): Int32Array => {
+  if (identity.length < count) {
+    identity = new Int32Array(Math.max(count, 2 * identity.length, 1024))
+    for (let i = 0; i < identity.length; i++) identity[i] = i
+  }
+  return identity.subarray(0, count)
+}
+
 /** Sees a chunk's partitions before any batch is written (a transaction registers them). */
 export type BeforeSend = (batches: ReadonlyArray<PartitionBatch>, metadata: ClusterMetadata) => Promise<void>
 
@@ -197,8 +207,13 @@ export const makePartitionSender = (compression: Compression) => {
   const batchBuffers = new BatchBuffers()
 
   /** Record indices per topic and partition (murmur2 of the key, round-robin without one). */
-  const assignPartitions = (chunk: ReadonlyArray<OutRecord>, metadata: ClusterMetadata) => {
-    const topics = new Map<string, Array<Array<number> | undefined>>()
+  const assignPartitions = (chunk: ReadonlyArray<OutRecord>, chunkTopics: ReadonlyArray<string>, metadata: ClusterMetadata) => {
+    const topics = new Map<string, Array<ArrayLike<number> | undefined>>()
+    // One topic of one partition (a snapshot's or a drain's usual case): the whole chunk, no pass over its records.
+    if (chunkTopics.length === 1 && metadata.topics.get(chunkTopics[0]!)!.partitionsCount === 1) {
+      topics.set(chunkTopics[0]!, [allIndices(chunk.length)])
+      return topics
+    }
     for (let i = 0; i < chunk.length; i++) {
       const record = chunk[i]!
       const topic = record.topic
@@ -207,9 +222,9 @@ export const makePartitionSender = (compression: Compression) => {
         partitions = new Array(metadata.topics.get(topic)!.partitionsCount)
         topics.set(topic, partitions)
       }
-      // One partition (a snapshot's or a drain's usual topic): no key to hash, and no round-robin step to take.
+      // One partition: no key to hash, and no round-robin step to take.
       if (partitions.length === 1) {
-        ;(partitions[0] ??= []).push(i)
+        ;((partitions[0] ??= []) as Array<number>).push(i)
         continue
       }
       let hash: number
@@ -224,16 +239,21 @@ export const makePartitionSender = (compression: Compression) => {
           : murmur2(typeof key === "string" ? Buffer.from(key, "utf8") : key) & 0x7fffffff
       }
       const partition = hash % partitions.length
-      ;(partitions[partition] ??= []).push(i)
+      ;((partitions[partition] ??= []) as Array<number>).push(i)
     }
     return topics
   }
 
   /** One batch per partition, each with the partition's next sequence numbers. */
-  const encodeBatches = async (chunk: ReadonlyArray<OutRecord>, metadata: ClusterMetadata, s: ProducerSession) => {
+  const encodeBatches = async (
+    chunk: ReadonlyArray<OutRecord>,
+    topics: ReadonlyArray<string>,
+    metadata: ClusterMetadata,
+    s: ProducerSession
+  ) => {
     const now = Date.now()
     const batches: Array<PartitionBatch> = []
-    for (const [topic, partitions] of assignPartitions(chunk, metadata)) {
+    for (const [topic, partitions] of assignPartitions(chunk, topics, metadata)) {
       for (let partition = 0; partition < partitions.length; partition++) {
         const indices = partitions[partition]
         if (indices === undefined) continue
@@ -293,17 +313,20 @@ export const makePartitionSender = (compression: Compression) => {
    * leaders, re-sending failed partitions (same bytes) up to `retries` times.
    * `beforeSend` sees the partitions first: a transaction registers them
    * with its coordinator before any batch may be written to them.
+   * `chunkTopics`, when the caller knows them, are the chunk's distinct
+   * topics (saves a pass over its records).
    */
   const send = async (
     c: PlatformaticProducer,
     version: ProduceVersion,
     s: ProducerSession,
     chunk: ReadonlyArray<OutRecord>,
-    beforeSend?: BeforeSend
+    beforeSend?: BeforeSend,
+    chunkTopics?: ReadonlyArray<string>
   ): Promise<void> => {
-    const topics = topicsOf(chunk)
+    const topics = chunkTopics ?? topicsOf(chunk)
     let metadata = await c.metadata({ topics: [...topics] })
-    const encoded = await encodeBatches(chunk, metadata, s)
+    const encoded = await encodeBatches(chunk, topics, metadata, s)
     let pending = encoded
     if (beforeSend !== undefined) await beforeSend(pending, metadata)
     for (let attempt = 1;; attempt++) {

@@ -35,7 +35,7 @@ import {
 } from "@platformatic/kafka"
 import type { ConnectionOptions } from "node:tls"
 import type { KafkaSettings } from "../../../config/model.js"
-import { type OutRecord, splitByBytes } from "../batching.js"
+import { type OutRecord, splitByBytes, topicsOf } from "../batching.js"
 import { classifyPlatformaticError } from "./errors.js"
 import {
   type BeforeSend,
@@ -166,8 +166,10 @@ export const platformaticTransactions = (
   const send = async (records: ReadonlyArray<OutRecord>): Promise<void> => {
     if (records.length === 0) return
     await begin()
+    // One topic for the whole send (the usual case): each chunk's, without a pass over its records.
+    const topics = topicsOf(records)
     for (const chunk of splitByBytes(records, options.requestMaxBytes)) {
-      await sender.send(client, version!, session!, chunk, register)
+      await sender.send(client, version!, session!, chunk, register, topics.length === 1 ? topics : undefined)
     }
   }
 

@@ -83,12 +83,12 @@ export const platformaticTransport = (settings: KafkaSettings, tls: ConnectionOp
     return { producerId, producerEpoch, sequences: new Map() }
   }
 
-  const produce = async (chunk: ReadonlyArray<OutRecord>): Promise<void> => {
+  const produce = async (chunk: ReadonlyArray<OutRecord>, topics?: ReadonlyArray<string>): Promise<void> => {
     const c = client
     version ??= await negotiateProduceVersion(c)
     const s = session ??= await startSession(c)
     try {
-      await sender.send(c, version, s, chunk)
+      await sender.send(c, version, s, chunk, undefined, topics)
     } catch (error) {
       // Whatever is in doubt now, a new producer id starts clean sequences (as the library's own send).
       if (session === s) session = undefined
