@@ -27,7 +27,22 @@ const external = Object.keys(manifest.dependencies ?? {})
 // previous build's chunks behind in dist/ (and in the published package).
 rmSync(new URL("../dist/chunks", import.meta.url), { recursive: true, force: true })
 
+// Modules that bundled libraries import at their top but use only for a
+// feature a daemon may never touch: resolved to shims that load the real one
+// on first use (dev/bundle-shims/ says why for each).
+const lazyImports = {
+  name: "lazy-imports",
+  setup(build) {
+    const shim = (file) => ({ path: new URL(`./bundle-shims/${file}`, import.meta.url).pathname })
+    build.onResolve({ filter: /^ws$/ }, (args) =>
+      /platform-node-shared[\\/]dist[\\/]NodeWS\.js$/.test(args.importer) ? shim("ws.mjs") : undefined)
+    build.onResolve({ filter: /^node:tls$/ }, (args) =>
+      /@platformatic[\\/]kafka[\\/]|@effect[\\/]platform-node-shared[\\/]/.test(args.importer) ? shim("tls.mjs") : undefined)
+  }
+}
+
 await esbuild.build({
+  plugins: [lazyImports],
   entryPoints: ["src/main.ts"],
   outdir: "dist",
   // Lazily imported modules (the CLI behind the relaunch check in main.ts, the
