@@ -12,7 +12,7 @@
 import { Cause, Duration, Effect, Queue, Schedule, Schema, type Scope } from "effect"
 import type pg from "pg"
 import { isPermanentPostgresCause } from "../postgres/failures.js"
-import { copyDataTap } from "../postgres/copyData.js"
+import { routeCopyData } from "../postgres/copyData.js"
 import { formatLsn, nowPgEpochMicros } from "../postgres/lsn.js"
 import { createPgoutputDecoder, isPgoutputDecodeError, type PgoutputDecodeError, type PgoutputProtocolVersion } from "../decode/decoder.js"
 import type { PgoutputMessage } from "../decode/messages.js"
@@ -244,13 +244,8 @@ export const startReplication = Effect.fnUntraced(function*(
   const onSocketEnd = () =>
     fail(new ReplicationError({ reason: "the server closed the replication connection", retryable: true }))
 
-  // The frames straight off the socket (postgres/copyData.ts); pg's copyData event where the tap cannot be had.
-  const tap = copyDataTap(client)
-  const onPgCopyData = (msg: { chunk: Buffer }) => onCopyData(msg.chunk, 0, msg.chunk.length)
-  const stopReading = tap !== undefined ? tap.route(onCopyData) : (() => {
-    connection.on("copyData", onPgCopyData)
-    return () => connection.removeListener("copyData", onPgCopyData)
-  })()
+  // The frames straight off the socket (postgres/copyData.ts).
+  const stopReading = routeCopyData(client, onCopyData)
   client.on("error", onSocketError)
   client.on("end", onSocketEnd)
 
@@ -343,11 +338,9 @@ export const startReplication = Effect.fnUntraced(function*(
   }
 })
 
-/** The parts of pg's internal Connection we use: CopyData in and out, and the socket. */
+/** The parts of pg's internal Connection we use: CopyData out, and the socket (CopyData in: postgres/copyData.ts). */
 interface PgConnection {
   readonly stream: import("node:net").Socket
-  on(event: "copyData", listener: (msg: { chunk: Buffer }) => void): void
-  removeListener(event: "copyData", listener: (msg: { chunk: Buffer }) => void): void
   sendCopyFromChunk(chunk: Buffer): void
   endCopyFrom(): void
 }

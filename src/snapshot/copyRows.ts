@@ -15,7 +15,7 @@
  */
 import type pg from "pg"
 import { Cell, Tuple } from "../decode/tuple.js"
-import { copyDataTap } from "../postgres/copyData.js"
+import { routeCopyData } from "../postgres/copyData.js"
 
 const TAB = 0x09
 const NEWLINE = 0x0a
@@ -95,11 +95,6 @@ export class CopyRowDecoder {
   }
 }
 
-interface CopyConnection {
-  on(event: "copyData", listener: (msg: { chunk: Buffer }) => void): void
-  removeListener(event: "copyData", listener: (msg: { chunk: Buffer }) => void): void
-}
-
 /**
  * Rows kept past their decoding (an incremental snapshot's chunk waits for
  * its window to close): each row's cells copied into one growing buffer.
@@ -152,7 +147,7 @@ export const copyRows = (
   let rows = 0
   let last: Tuple | undefined
   let failure: unknown
-  const onRowBytes = (bytes: Uint8Array, start: number, end: number) => {
+  const onRowBytes = (bytes: Buffer, start: number, end: number) => {
     if (failure !== undefined) return
     try {
       last = decoder.decode(bytes, start, end)
@@ -163,16 +158,8 @@ export const copyRows = (
       failure = error
     }
   }
-  // The rows straight off the socket (postgres/copyData.ts); pg's copyData event where the tap cannot be had.
-  const tap = copyDataTap(client)
-  let stop: () => void
-  if (tap !== undefined) stop = tap.route(onRowBytes)
-  else {
-    const connection = (client as unknown as { connection: CopyConnection }).connection
-    const onCopyData = (msg: { chunk: Buffer }) => onRowBytes(msg.chunk, 0, msg.chunk.length)
-    connection.on("copyData", onCopyData)
-    stop = () => connection.removeListener("copyData", onCopyData)
-  }
+  // The rows straight off the socket (postgres/copyData.ts).
+  const stop = routeCopyData(client, onRowBytes)
   return (client.query(`COPY (${select}) TO STDOUT`) as Promise<unknown>).then(
     () => {
       stop()
